@@ -1,0 +1,124 @@
+"""Command line: run, shell, check-config, init-db, backup."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+from bot import config as config_mod
+from bot.config import Config, ConfigError
+from bot.logging_setup import setup_logging
+from handlers.i18n import t
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="执委助手")
+    sub = parser.add_subparsers(dest="command")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="TOML config file (see config.example.toml)")
+    sub.add_parser("run", parents=[common], help="run the bot (long polling)")
+    shell = sub.add_parser("shell", parents=[common], help="local chat console, no token needed (default)")
+    shell.add_argument("--db", help="use this database instead of a fresh demo one")
+    shell.add_argument("--fresh", action="store_true", help="start from an empty database")
+    shell.add_argument("--script", help="read the conversation from this file")
+    sub.add_parser("check-config", parents=[common], help="validate the configuration")
+    sub.add_parser("init-db", parents=[common], help="create or upgrade the database")
+    backup = sub.add_parser("backup", parents=[common], help="online backup of the database")
+    backup.add_argument("file")
+    return parser
+
+
+def _load(path: str | None) -> Config:
+    return config_mod.load(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command or "shell"
+    try:
+        cfg = _load(getattr(args, "config", None))
+    except ConfigError as exc:
+        print(t(None, "cli.config_error", error=exc), file=sys.stderr)
+        return 2
+    if command == "shell":
+        return _shell(cfg, args)
+    setup_logging()
+    if command == "check-config":
+        print(t(None, "cli.config_ok", db=cfg.database.path, tz=cfg.bot.timezone, locale=cfg.bot.locale,
+                base_url=cfg.telegram.base_url or "https://api.telegram.org",
+                token=t(None, "cli.token_set" if cfg.telegram.token else "cli.token_unset"),
+                admins=", ".join(map(str, cfg.admins.super_admins)) or "—"))
+        return 0
+    if command == "init-db":
+        return asyncio.run(_init_db(cfg))
+    if command == "backup":
+        return asyncio.run(_backup(cfg, Path(args.file)))
+    if command == "run":
+        if not cfg.telegram.token:
+            print(t(None, "cli.token_missing"), file=sys.stderr)
+            return 2
+        if cfg.telegram.webhook_url:
+            print(t(None, "cli.webhook_unsupported"), file=sys.stderr)
+            return 2
+        from bot.runner import run_bot
+
+        print(t(None, "cli.starting"), file=sys.stderr)
+        run_bot(cfg)
+        return 0
+    return 2
+
+
+def _shell(cfg: Config, args: argparse.Namespace) -> int:
+    from bot.shell import run_shell
+
+    setup_logging(level=40)  # errors only: the console is for the conversation
+    script = open(args.script, encoding="utf-8") if args.script else None  # noqa: SIM115
+    try:
+        if args.db:
+            return asyncio.run(run_shell(cfg, args.db, fresh=args.fresh, seed_demo=False, script=script))
+        with tempfile.TemporaryDirectory(prefix="zhiwei-shell-") as folder:
+            db_path = str(Path(folder) / "demo.db")
+            return asyncio.run(run_shell(cfg, db_path, fresh=args.fresh, seed_demo=True, script=script))
+    finally:
+        if script is not None:
+            script.close()
+
+
+async def _init_db(cfg: Config) -> int:
+    from storage.db import Database
+
+    try:
+        db = await Database.open(cfg.database.path)
+    except Exception as exc:
+        print(t(None, "cli.db_error", error=exc), file=sys.stderr)
+        return 1
+    version = await db.schema_version()
+    await db.close()
+    print(t(None, "cli.db_ready", db=cfg.database.path, version=version))
+    return 0
+
+
+async def _backup(cfg: Config, target: Path) -> int:
+    from storage.db import Database
+
+    if target.exists():
+        print(t(None, "cli.backup_exists", target=target), file=sys.stderr)
+        return 1
+    try:
+        db = await Database.open(cfg.database.path)
+        try:
+            await db.backup(target)
+        finally:
+            await db.close()
+    except Exception as exc:
+        print(t(None, "cli.db_error", error=exc), file=sys.stderr)
+        return 1
+    print(t(None, "cli.backup_done", target=target, size=target.stat().st_size))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

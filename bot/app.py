@@ -1,0 +1,108 @@
+"""Assemble the PTB Application: services, handlers in one place, error handler, bot commands."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot.config import Config
+from handlers import core, roster
+from handlers.commands import COMMANDS
+from handlers.common import Services, attach_services, services_of
+from handlers.i18n import t
+from services.clock import Clock
+from services.roster import RosterService
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+App = Application[Any, Any, Any, Any, Any, Any]
+
+
+def build_services(config: Config, db: Database, clock: Clock) -> Services:
+    return Services(
+        config=config,
+        db=db,
+        clock=clock,
+        roster=RosterService(db, clock, frozenset(config.admins.super_admins)),
+    )
+
+
+def register_handlers(app: App) -> None:
+    app.add_handler(TypeHandler(object, core.remember_user), group=-1)
+    handlers: dict[str, Any] = {
+        "start": core.start,
+        "help": core.help_command,
+        "whoami": core.whoami,
+        "lang": core.lang,
+        "setup": roster.setup,
+        "link": roster.link,
+        "addmember": roster.addmember,
+        "members": roster.members_list,
+        "setrole": roster.setrole,
+        "removemember": roster.removemember,
+        "join": roster.join,
+    }
+    missing = {c.name for c in COMMANDS} - handlers.keys()
+    if missing:
+        raise RuntimeError(f"commands without a handler: {sorted(missing)}")
+    for name, callback in handlers.items():
+        app.add_handler(CommandHandler(name, callback))
+    app.add_handler(CallbackQueryHandler(roster.join_decision, pattern=roster.JOIN_CALLBACK))
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, core.chat_migrated))
+    app.add_handler(MessageHandler(filters.COMMAND, core.unknown_command))
+    app.add_error_handler(core.on_error)
+
+
+async def publish_commands(app: App) -> None:
+    """setMyCommands per scope: what a private chat and a group each offer in the menu."""
+    lang = services_of_app(app).config.bot.locale
+    private = [BotCommand(c.name, t(lang, f"help.commands.{c.name}")[:256]) for c in COMMANDS if c.where != "group"]
+    groups = [BotCommand(c.name, t(lang, f"help.commands.{c.name}")[:256]) for c in COMMANDS if c.where != "private"]
+    await app.bot.set_my_commands(private, scope=BotCommandScopeAllPrivateChats())
+    await app.bot.set_my_commands(groups, scope=BotCommandScopeAllGroupChats())
+
+
+def services_of_app(app: App) -> Services:
+    found = app.bot_data["services"]
+    assert isinstance(found, Services)
+    return found
+
+
+def build_application(
+    services: Services | None,
+    *,
+    token: str,
+    base_url: str = "",
+    request: BaseRequest | None = None,
+    rate_limit: bool = False,
+) -> App:
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = ApplicationBuilder().token(token)
+    if base_url:
+        root = base_url.rstrip("/")
+        builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    if rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=5))
+    app: App = builder.build()
+    if services is not None:
+        attach_services(app, services)
+    register_handlers(app)
+    return app
+
+
+__all__ = ["App", "build_application", "build_services", "publish_commands", "services_of"]

@@ -1,0 +1,74 @@
+"""The demo world: people and groups for the shell, and seeding a database with them."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from importlib import resources
+
+from bot.simulator import Persona
+from services.clock import Clock
+from storage import members, orgs
+from storage.db import Database
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    persona: Persona
+    role: str  # chair | vice_chair | member | guest | super_admin
+    newly_elected: date | None
+
+
+@dataclass(frozen=True)
+class DemoWorld:
+    org_name: str
+    work_chat: tuple[int, str]
+    public_chat: tuple[int, str]
+    people: list[DemoPerson]
+
+    @property
+    def super_admins(self) -> list[int]:
+        return [p.persona.user_id for p in self.people if p.role == "super_admin"]
+
+    @property
+    def chair(self) -> Persona:
+        return next(p.persona for p in self.people if p.role == "chair")
+
+
+def load_world() -> DemoWorld:
+    text = resources.files("bot").joinpath("demo", "qingshi.toml").read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+    people = [
+        DemoPerson(
+            Persona(int(p["id"]), str(p["name"]), p.get("username")),
+            str(p["role"]),
+            date.fromisoformat(p["newly_elected"]) if p.get("newly_elected") else None,
+        )
+        for p in data["people"]
+    ]
+    chats = data["chats"]
+    return DemoWorld(
+        data["org"]["name"],
+        (int(chats["work"]["id"]), str(chats["work"]["title"])),
+        (int(chats["public"]["id"]), str(chats["public"]["title"])),
+        people,
+    )
+
+
+async def seed(db: Database, world: DemoWorld, clock: Clock) -> int:
+    """Create the demo organisation with both groups bound and the roster filled; returns org id."""
+    now = clock.now()
+    async with db.transaction() as conn:
+        chair = world.chair
+        org = await orgs.create(conn, world.org_name, chair.user_id, now)
+        await orgs.bind_chat(conn, world.work_chat[0], org.id, "work", world.work_chat[1], now)
+        await orgs.bind_chat(conn, world.public_chat[0], org.id, "public", world.public_chat[1], now)
+        for person in world.people:
+            p = person.persona
+            await members.upsert_user(conn, p.user_id, p.username, p.first_name, p.last_name, now)
+            if person.role in ("chair", "vice_chair", "member"):
+                added = await members.add(conn, org.id, p.user_id, p.username, p.first_name, person.role, now)  # type: ignore[arg-type]
+                if person.newly_elected:
+                    await members.set_elected(conn, added.id, True, person.newly_elected)
+    return org.id

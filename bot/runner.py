@@ -1,0 +1,51 @@
+"""`python -m bot run`: long polling against Telegram (or TELEGRAM_BASE_URL), graceful stop."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Update
+
+from bot.app import App, build_application, build_services, publish_commands
+from bot.config import Config
+from handlers.common import attach_services
+from services.clock import SystemClock
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def run_bot(config: Config) -> None:
+    """Blocks until SIGINT/SIGTERM. The database opens before polling starts and closes after."""
+    clock = SystemClock()
+    state: dict[str, Any] = {}
+
+    async def post_init(app: App) -> None:
+        db = await Database.open(config.database.path)
+        state["db"] = db
+        services = build_services(config, db, clock)
+        attach_services(app, services)
+        await publish_commands(app)
+        if app.job_queue is not None and services.tickers:
+
+            async def tick(_: Any) -> None:
+                for ticker in services.tickers:
+                    await ticker(app)
+
+            app.job_queue.run_repeating(
+                tick, interval=config.scheduler.tick_seconds, first=1, job_kwargs={"misfire_grace_time": 60}
+            )
+        log.info("bot ready: %s", (await app.bot.get_me()).username)
+
+    async def post_shutdown(app: App) -> None:
+        db = state.get("db")
+        if db is not None:
+            await db.close()
+
+    app = build_application(
+        None, token=config.telegram.token, base_url=config.telegram.base_url, rate_limit=True
+    )
+    app.post_init = post_init
+    app.post_shutdown = post_shutdown
+    app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)

@@ -1,0 +1,38 @@
+"""The command table: who may use each command and where. /help and setMyCommands read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from handlers.common import LEVEL_ORDER, Level
+
+Where = Literal["any", "group", "private"]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    level: Level
+    where: Where = "any"
+
+
+COMMANDS: list[CommandSpec] = [
+    CommandSpec("start", "everyone"),
+    CommandSpec("help", "everyone"),
+    CommandSpec("whoami", "everyone"),
+    CommandSpec("lang", "everyone"),
+    CommandSpec("join", "everyone"),
+    CommandSpec("members", "member"),
+    CommandSpec("setup", "everyone", "group"),
+    CommandSpec("link", "manager"),
+    CommandSpec("addmember", "manager", "group"),
+    CommandSpec("setrole", "manager"),
+    CommandSpec("removemember", "manager"),
+]
+
+
+def visible(level: Level, private: bool) -> list[CommandSpec]:
+    """Commands a caller at `level` can use in this kind of chat."""
+    where_ok = ("any", "private") if private else ("any", "group")
+    return [c for c in COMMANDS if LEVEL_ORDER[c.level] <= LEVEL_ORDER[level] and c.where in where_ok]

@@ -1,0 +1,196 @@
+"""Shared handler plumbing: the services carried by the Application, per-update request context,
+safe replies (escaped, split at Telegram's 4096-character limit) and role levels."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from telegram import Bot, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType, MessageLimit, ParseMode
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import Application, ContextTypes
+
+from bot.config import Config
+from handlers.i18n import t
+from services.clock import Clock
+from services.roster import Actor, ChatContext, RosterService
+from storage.db import Database
+from storage.models import Member, Org
+
+log = logging.getLogger(__name__)
+
+Level = Literal["everyone", "member", "manager", "super"]
+LEVEL_ORDER: dict[Level, int] = {"everyone": 0, "member": 1, "manager": 2, "super": 3}
+
+
+@dataclass
+class Services:
+    """Everything the handlers need, built once per process (bot/app.py)."""
+
+    config: Config
+    db: Database
+    clock: Clock
+    roster: RosterService
+    tickers: list[Any] = field(default_factory=list)
+
+
+def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    found = context.application.bot_data["services"]
+    assert isinstance(found, Services)
+    return found
+
+
+def attach_services(app: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
+    app.bot_data["services"] = services
+
+
+@dataclass(frozen=True)
+class Req:
+    """What a handler knows about the update it is serving."""
+
+    update: Update
+    services: Services
+    user_id: int
+    chat_id: int
+    private: bool
+    lang: str
+    ctx: ChatContext
+    actor: Actor
+
+    @property
+    def org(self) -> Org | None:
+        return self.ctx.org
+
+    @property
+    def member(self) -> Member | None:
+        return self.ctx.member
+
+    @property
+    def level(self) -> Level:
+        if self.actor.is_super_admin:
+            return "super"
+        if self.member is None:
+            return "everyone"
+        return "manager" if self.member.is_manager else "member"
+
+    def t(self, key: str, **params: Any) -> str:
+        return t(self.lang, key, **params)
+
+
+async def load_req(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Req:
+    svc = services_of(context)
+    user = update.effective_user
+    chat = update.effective_chat
+    assert user is not None and chat is not None
+    private = chat.type == ChatType.PRIVATE
+    ctx = await svc.roster.chat_context(chat.id, user.id)
+    lang = await svc.roster.lang_for(chat.id, user.id, private) or svc.config.bot.locale
+    return Req(update, svc, user.id, chat.id, private, lang, ctx, svc.roster.actor(user.id))
+
+
+def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Split at line breaks into chunks of at most `limit` characters; never cut inside an
+    HTML entity (lines longer than the limit are split at a safe character position)."""
+    chunks: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            cut = limit
+            amp = line.rfind("&", 0, cut)
+            if amp != -1 and ";" not in line[amp:cut]:
+                cut = amp
+            head, line = line[:cut], line[cut:]
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(head)
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = candidate
+    if current or not chunks:
+        chunks.append(current)
+    return chunks
+
+
+async def send(
+    bot: Bot, chat_id: int, text: str, keyboard: InlineKeyboardMarkup | None = None
+) -> Message | None:
+    """Send HTML text, split if long (the keyboard goes on the last part). Returns the last
+    message, or None when the chat cannot be reached (blocked, removed, not found)."""
+    parts = split_text(text)
+    last: Message | None = None
+    try:
+        for i, part in enumerate(parts):
+            last = await bot.send_message(
+                chat_id, part, parse_mode=ParseMode.HTML,
+                reply_markup=keyboard if i == len(parts) - 1 else None,
+            )
+    except Forbidden as exc:
+        log.warning("cannot send to %s: %s", chat_id, exc)
+        return None
+    except BadRequest as exc:
+        if "chat not found" in str(exc).lower():
+            log.warning("chat %s not found", chat_id)
+            return None
+        raise
+    return last
+
+
+async def reply(req: Req, text: str, keyboard: InlineKeyboardMarkup | None = None) -> Message | None:
+    bot = req.update.get_bot()
+    return await send(bot, req.chat_id, text, keyboard)
+
+
+def message_text_after_command(message: Message) -> str:
+    """The text (or caption) after the leading /command, keeping inner spacing."""
+    text = message.text or message.caption or ""
+    if text.startswith("/"):
+        parts = text.split(maxsplit=1)
+        return parts[1] if len(parts) > 1 else ""
+    return text
+
+
+Handler = Any  # a PTB callback: async (Update, context) -> None
+
+
+def command(fn: Any) -> Handler:
+    """Wrap `async fn(req, context)`: build the Req, turn a Refusal into its locale reply."""
+    from functools import wraps
+
+    from services.errors import Refusal
+
+    @wraps(fn)
+    async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        req = await load_req(update, context)
+        try:
+            await fn(req, context)
+        except Refusal as refusal:
+            await reply(req, req.t(refusal.key, **refusal.params))
+
+    return wrapper
+
+
+async def org_for_management(req: Req) -> Org | None:
+    """The organisation a work command applies to: this work group's, or in a private chat the
+    caller's only organisation. Replies with the reason and returns None otherwise."""
+    if not req.private:
+        if req.org is None:
+            await reply(req, req.t("common.not_bound"))
+            return None
+        if req.ctx.kind == "public":
+            await reply(req, req.t("common.work_group_only"))
+            return None
+        return req.org
+    found = await req.services.roster.memberships(req.user_id)
+    if len(found) == 1:
+        return found[0][0]
+    if not found:
+        await reply(req, req.t("common.no_org_private"))
+    else:
+        await reply(req, req.t("common.many_orgs_private", orgs="、".join(o.name for o, _ in found)))
+    return None

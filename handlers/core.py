@@ -1,0 +1,142 @@
+"""Start, help, whoami, language, unknown commands, group migration, the error handler, and the
+pre-handler that remembers every user the bot sees."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import ContextTypes
+
+from handlers.commands import visible
+from handlers.common import Req, load_req, reply, send, services_of
+from handlers.i18n import LANGS, t
+
+log = logging.getLogger(__name__)
+
+
+async def remember_user(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Runs before every handler (group -1): keep the users table and last-visited org fresh."""
+    user = update.effective_user
+    if user is None or user.is_bot:
+        return
+    svc = services_of(context)
+    await svc.roster.touch_user(user.id, user.username, user.first_name or "", user.last_name or "")
+    chat = update.effective_chat
+    if chat is not None and chat.type != ChatType.PRIVATE:
+        ctx = await svc.roster.chat_context(chat.id, user.id)
+        if ctx.org is not None and ctx.kind == "public":
+            await svc.roster.remember_public_visit(user.id, ctx.org.id)
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    req = await load_req(update, context)
+    await reply(req, req.t("start.private" if req.private else "start.group"))
+
+
+def _role_label(req: Req) -> str:
+    if req.actor.is_super_admin:
+        return req.t("roles.super_admin")
+    if req.member is not None:
+        return req.t(f"roles.{req.member.role}")
+    return req.t("roles.guest")
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    req = await load_req(update, context)
+    level = req.level
+    if req.private and level in ("everyone", "member"):
+        # In a private chat the caller's highest role in any organisation decides what is shown.
+        roles = {m.role for _, m in await req.services.roster.memberships(req.user_id)}
+        level = "manager" if roles & {"chair", "vice_chair"} else "member" if roles else level
+    specs = visible(level, req.private)
+    if req.org is not None:
+        specs = [s for s in specs if s.name != "setup"]
+    lines = [req.t("help.title"), req.t("help.role_line", role=_role_label(req)), ""]
+    sections = [("everyone", "help.section_everyone"), ("member", "help.section_member"),
+                ("manager", "help.section_manager"), ("super", "help.section_super")]
+    for section_level, title in sections:
+        in_section = [s for s in specs if s.level == section_level]
+        if not in_section:
+            continue
+        lines.append(req.t(title))
+        lines.extend(f"/{s.name} — {req.t(f'help.commands.{s.name}')}" for s in in_section)
+        lines.append("")
+    lines.append(req.t("help.footer"))
+    await reply(req, "\n".join(lines))
+
+
+async def whoami(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    req = await load_req(update, context)
+    user = update.effective_user
+    assert user is not None
+    found = await req.services.roster.memberships(req.user_id)
+    lines = [req.t("whoami.header", name=user.full_name)]
+    if req.actor.is_super_admin:
+        lines.append(req.t("whoami.super"))
+    for org, member in found:
+        flags = req.t("whoami.elected_flag", date=member.elected_on or "") if member.newly_elected else ""
+        lines.append(req.t("whoami.line", org=org.name, role=req.t(f"roles.{member.role}"), flags=flags))
+    if not found and not req.actor.is_super_admin:
+        lines = [req.t("whoami.none")]
+    await reply(req, "\n".join(lines))
+
+
+async def lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    req = await load_req(update, context)
+    choice = (context.args or [""])[0].lower().replace("-", "_")
+    if choice not in LANGS:
+        await reply(req, req.t("lang.usage"))
+        return
+    await req.services.roster.set_lang(req.actor, req.chat_id, req.private, choice)
+    await reply(req, t(choice, "lang.done_tw" if choice == "zh_tw" else "lang.done_cn"))
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    command = message.text.split()[0]
+    if "@" in command:
+        addressed = command.split("@", 1)[1]
+        if addressed.lower() != (context.bot.username or "").lower():
+            return  # a command for another bot in the same group
+    req = await load_req(update, context)
+    await reply(req, req.t("common.unknown_command", command=command[:64]))
+
+
+async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    svc = services_of(context)
+    if message.migrate_to_chat_id:
+        old, new = message.chat.id, message.migrate_to_chat_id
+    elif message.migrate_from_chat_id:
+        old, new = message.migrate_from_chat_id, message.chat.id
+    else:
+        return
+    if await svc.roster.migrate_chat(old, new):
+        log.info("chat %s migrated to %s; binding moved", old, new)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the failure and tell the chat, without internals."""
+    log.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        lang_code = None
+        try:
+            svc = services_of(context)
+            lang_code = svc.config.bot.locale
+        except (KeyError, AssertionError):
+            pass
+        try:
+            await send(context.bot, update.effective_chat.id, t(lang_code, "common.internal_error"))
+        except Exception:  # the error handler must never raise
+            log.exception("could not report the error to the chat")
+
+
+def escape(text: str) -> str:
+    return html.escape(text, quote=False)

@@ -1,0 +1,224 @@
+"""Organisation and roster commands: /setup /link /addmember /join /members /setrole /removemember."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatMemberStatus
+from telegram.ext import ContextTypes
+
+from handlers.args import extract_target, split_role
+from handlers.common import Req, command, load_req, org_for_management, reply, send
+from services.errors import Refusal
+
+JOIN_CALLBACK = re.compile(r"^join:(\d+):(yes|no)$")
+
+
+@command
+async def setup(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    chat = req.update.effective_chat
+    assert chat is not None
+    if req.private:
+        await reply(req, req.t("common.group_only"))
+        return
+    name = " ".join(context.args or [])
+    if not name:
+        await reply(req, req.t("setup.usage"))
+        return
+    is_admin = False
+    if not req.actor.is_super_admin:
+        member = await context.bot.get_chat_member(chat.id, req.user_id)
+        is_admin = member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+    org = await req.services.roster.setup(req.actor, chat.id, chat.title or "", name, is_admin)
+    await reply(req, req.t("setup.done", org=org.name))
+
+
+@command
+async def link(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    chat = req.update.effective_chat
+    assert chat is not None
+    code = (context.args or [""])[0]
+    if req.private or req.ctx.kind == "work":
+        org = await org_for_management(req)
+        if org is None:
+            return
+        new_code, minutes = await req.services.roster.new_link_code(req.actor, org.id)
+        await reply(req, req.t("link.code", code=new_code, minutes=minutes))
+        return
+    if not code:
+        await reply(req, req.t("link.in_public_usage"))
+        return
+    org = await req.services.roster.link_public(req.actor, chat.id, chat.title or "", code)
+    await reply(req, req.t("link.done", org=org.name))
+    work_chat = await req.services.roster.work_chat(org.id)
+    if work_chat is not None:
+        await send(context.bot, work_chat, req.t("link.done_work", title=chat.title or "", org=org.name))
+
+
+@command
+async def addmember(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = req.update.effective_message
+    assert message is not None
+    org = await org_for_management(req)
+    if org is None:
+        return
+    parsed = extract_target(message)
+    if parsed.target is None or (parsed.target.user_id is None and not parsed.target.username):
+        await reply(req, req.t("addmember.usage"))
+        return
+    if parsed.tg_user is not None:
+        if parsed.tg_user.is_bot:
+            await reply(req, req.t("addmember.bot_target"))
+            return
+        user = parsed.tg_user
+        await req.services.roster.touch_user(user.id, user.username, user.first_name or "", user.last_name or "")
+    role, rest = split_role(parsed.rest)
+    added = await req.services.roster.add_member(req.actor, org.id, parsed.target, role or "member", " ".join(rest))
+    key = "addmember.done" if added.user_id is not None else "addmember.done_pending"
+    await reply(req, req.t(key, name=added.display_name, role=req.t(f"roles.{added.role}")))
+
+
+@command
+async def members_list(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    org = await org_for_management(req)
+    if org is None:
+        return
+    if not req.actor.is_super_admin and await req.services.roster.member_of(org.id, req.user_id) is None:
+        await reply(req, req.t("common.not_member"))
+        return
+    roster = await req.services.roster.org_members(org.id)
+    if not roster:
+        await reply(req, req.t("roster.list_empty"))
+        return
+    lines = [req.t("roster.list_header", org=org.name, count=len(roster))]
+    for i, m in enumerate(roster, 1):
+        flags = f"（{req.t('roles.newly_elected')}）" if m.newly_elected else ""
+        if m.user_id is None:
+            flags += req.t("roster.pending_link")
+        username = f" @{m.username}" if m.username else ""
+        lines.append(
+            req.t("roster.list_line", index=i, name=m.display_name, username=username,
+                  role=req.t(f"roles.{m.role}"), flags=flags)
+        )
+    await reply(req, "\n".join(lines))
+
+
+def _parse_day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+@command
+async def setrole(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = req.update.effective_message
+    assert message is not None
+    org = await org_for_management(req)
+    if org is None:
+        return
+    parsed = extract_target(message)
+    if parsed.target is None:
+        await reply(req, req.t("setrole.usage"))
+        return
+    roster = req.services.roster
+    words = parsed.rest
+    if words and words[0] in ("新当选", "取消新当选"):
+        on: date | None = None
+        if words[0] == "新当选":
+            on = req.services.clock.now().astimezone(req.services.config.tz).date()
+            if len(words) > 1:
+                on = _parse_day(words[1])
+                if on is None:
+                    await reply(req, req.t("setrole.bad_date", text=words[1]))
+                    return
+        changed = await roster.set_newly_elected(req.actor, org.id, parsed.target, on)
+        if on is None:
+            await reply(req, req.t("setrole.elected_cleared", name=changed.display_name))
+        else:
+            await reply(req, req.t("setrole.elected_done", name=changed.display_name, date=on.isoformat()))
+        return
+    role, _ = split_role(words)
+    if role is None:
+        await reply(req, req.t("setrole.usage"))
+        return
+    changed = await roster.set_role(req.actor, org.id, parsed.target, role)
+    await reply(req, req.t("setrole.done", name=changed.display_name, role=req.t(f"roles.{role}")))
+
+
+@command
+async def removemember(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = req.update.effective_message
+    assert message is not None
+    org = await org_for_management(req)
+    if org is None:
+        return
+    parsed = extract_target(message)
+    if parsed.target is None:
+        await reply(req, req.t("removemember.usage"))
+        return
+    removed = await req.services.roster.remove_member(req.actor, org.id, parsed.target)
+    await reply(req, req.t("removemember.done", name=removed.display_name))
+
+
+@command
+async def join(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    user = req.update.effective_user
+    assert user is not None
+    roster = req.services.roster
+    org = req.org
+    if req.private:
+        name = " ".join(context.args or [])
+        if not name:
+            await reply(req, req.t("join.usage_private"))
+            return
+        org = await roster.find_org(name)
+        if org is None:
+            await reply(req, req.t("join.unknown_org", name=name))
+            return
+    elif org is None:
+        await reply(req, req.t("common.not_bound"))
+        return
+    work_chat = await roster.work_chat(org.id)
+    if work_chat is None:
+        await reply(req, req.t("join.no_work_group"))
+        return
+    request = await roster.request_join(org.id, user.id, user.full_name)
+    keyboard = InlineKeyboardMarkup([[
+        InlineKeyboardButton(req.t("join.approve"), callback_data=f"join:{request.id}:yes"),
+        InlineKeyboardButton(req.t("join.reject"), callback_data=f"join:{request.id}:no"),
+    ]])
+    await send(context.bot, work_chat, req.t("join.request", name=user.full_name, org=org.name), keyboard)
+    if req.chat_id != work_chat:
+        await reply(req, req.t("join.sent", org=org.name))
+
+
+async def join_decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    match = JOIN_CALLBACK.match(query.data)
+    if match is None:
+        await query.answer()
+        return
+    req = await load_req(update, context)
+    approve = match.group(2) == "yes"
+    try:
+        request, _added = await req.services.roster.decide_join(req.actor, int(match.group(1)), approve)
+    except Refusal as refusal:
+        await query.answer(req.t(refusal.key, **refusal.params), show_alert=True)
+        return
+    await query.answer()
+    by = update.effective_user.full_name if update.effective_user else ""
+    org = await req.services.roster.find_org(str(request.org_id))
+    org_name = org.name if org else ""
+    key = "join.approved" if approve else "join.rejected"
+    await query.edit_message_text(req.t(key, name=request.display_name, by=by), parse_mode="HTML")
+    user_lang = await req.services.roster.lang_for(request.user_id, request.user_id, True)
+    from handlers.i18n import t
+
+    await send(
+        context.bot, request.user_id,
+        t(user_lang or req.lang, "join.approved_user" if approve else "join.rejected_user", org=org_name),
+    )

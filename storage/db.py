@@ -1,0 +1,111 @@
+"""The one owner of the SQLite connection: WAL, foreign keys, busy timeout, migrations, backup.
+
+All access goes through `Database.read()` / `Database.transaction()`, which serialise use of the
+single connection with a lock so that concurrent handlers never interleave inside a transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def available_migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every shipped migration, in order."""
+    found = []
+    for entry in resources.files("storage.migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    versions = [v for v, _, _ in found]
+    if versions != list(range(1, len(versions) + 1)):
+        raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {versions}")
+    return found
+
+
+class Database:
+    """Owns one aiosqlite connection. Open with `await Database.open(path)`."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: str | Path, migrate: bool = True) -> Database:
+        conn = await aiosqlite.connect(str(path), isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        await conn.execute("PRAGMA foreign_keys=ON")
+        await conn.execute("PRAGMA busy_timeout=5000")
+        db = cls(conn, str(path))
+        if migrate:
+            await db.migrate()
+        return db
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._conn.close()
+
+    async def schema_version(self) -> int:
+        async with self.read() as conn:
+            cur = await conn.execute("PRAGMA user_version")
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def migrate(self, up_to: int | None = None) -> list[int]:
+        """Apply every migration newer than the database (up to `up_to`), each in one transaction."""
+        current = await self.schema_version()
+        applied = []
+        for version, _name, sql in available_migrations():
+            if version <= current or (up_to is not None and version > up_to):
+                continue
+            async with self.transaction() as conn:
+                for statement in _split_sql(sql):
+                    await conn.execute(statement)
+                await conn.execute(f"PRAGMA user_version = {version}")
+            applied.append(version)
+        return applied
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            yield self._conn
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, or ROLLBACK if the block raises: all or nothing."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+
+    async def backup(self, target: str | Path) -> None:
+        """Copy the live database to `target` with SQLite's online backup API."""
+        async with self._lock:
+            dest = await aiosqlite.connect(str(target))
+            try:
+                await self._conn.backup(dest)
+            finally:
+                await dest.close()
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration script into statements (our migrations hold no ';' inside strings)."""
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

@@ -1,0 +1,117 @@
+"""Repository: organisations, group bindings, one-time link codes, per-chat language."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+
+import aiosqlite
+
+from storage.models import ChatBinding, ChatKind, Org, from_db, to_db
+
+
+def _org(row: sqlite3.Row) -> Org:
+    return Org(row["id"], row["name"], from_db(row["created_at"]), row["created_by"])
+
+
+def _binding(row: sqlite3.Row) -> ChatBinding:
+    return ChatBinding(row["chat_id"], row["org_id"], row["kind"], row["title"])
+
+
+async def create(conn: aiosqlite.Connection, name: str, created_by: int, now: datetime) -> Org:
+    cur = await conn.execute(
+        "INSERT INTO orgs(name, created_at, created_by) VALUES (?, ?, ?)", (name, to_db(now), created_by)
+    )
+    assert cur.lastrowid is not None
+    return Org(cur.lastrowid, name, now, created_by)
+
+
+async def get(conn: aiosqlite.Connection, org_id: int) -> Org | None:
+    cur = await conn.execute("SELECT * FROM orgs WHERE id = ?", (org_id,))
+    row = await cur.fetchone()
+    return _org(row) if row else None
+
+
+async def by_name(conn: aiosqlite.Connection, name: str) -> Org | None:
+    cur = await conn.execute("SELECT * FROM orgs WHERE name = ?", (name,))
+    row = await cur.fetchone()
+    return _org(row) if row else None
+
+
+async def all_orgs(conn: aiosqlite.Connection) -> list[Org]:
+    cur = await conn.execute("SELECT * FROM orgs ORDER BY id")
+    return [_org(r) for r in await cur.fetchall()]
+
+
+async def bind_chat(
+    conn: aiosqlite.Connection, chat_id: int, org_id: int, kind: ChatKind, title: str, now: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO chats(chat_id, org_id, kind, title, bound_at) VALUES (?, ?, ?, ?, ?)",
+        (chat_id, org_id, kind, title, to_db(now)),
+    )
+
+
+async def binding(conn: aiosqlite.Connection, chat_id: int) -> ChatBinding | None:
+    cur = await conn.execute("SELECT * FROM chats WHERE chat_id = ?", (chat_id,))
+    row = await cur.fetchone()
+    return _binding(row) if row else None
+
+
+async def chat_of(conn: aiosqlite.Connection, org_id: int, kind: ChatKind) -> ChatBinding | None:
+    cur = await conn.execute("SELECT * FROM chats WHERE org_id = ? AND kind = ?", (org_id, kind))
+    row = await cur.fetchone()
+    return _binding(row) if row else None
+
+
+async def move_chat(conn: aiosqlite.Connection, old_chat_id: int, new_chat_id: int) -> bool:
+    """Follow a group → supergroup migration. True when a binding moved."""
+    cur = await conn.execute("UPDATE chats SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
+    await conn.execute(
+        "UPDATE OR IGNORE chat_prefs SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)
+    )
+    return cur.rowcount > 0
+
+
+async def add_link_code(
+    conn: aiosqlite.Connection, code: str, org_id: int, created_by: int, now: datetime, expires: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO link_codes(code, org_id, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        (code, org_id, created_by, to_db(now), to_db(expires)),
+    )
+
+
+async def take_link_code(conn: aiosqlite.Connection, code: str, now: datetime) -> int | None:
+    """Mark an unused, unexpired code used and return its org id; None if it is not valid."""
+    cur = await conn.execute(
+        "SELECT org_id FROM link_codes WHERE code = ? AND used_at IS NULL AND expires_at > ?",
+        (code, to_db(now)),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    await conn.execute("UPDATE link_codes SET used_at = ? WHERE code = ?", (to_db(now), code))
+    return int(row["org_id"])
+
+
+async def peek_link_code(conn: aiosqlite.Connection, code: str, now: datetime) -> int | None:
+    cur = await conn.execute(
+        "SELECT org_id FROM link_codes WHERE code = ? AND used_at IS NULL AND expires_at > ?",
+        (code, to_db(now)),
+    )
+    row = await cur.fetchone()
+    return int(row["org_id"]) if row else None
+
+
+async def chat_lang(conn: aiosqlite.Connection, chat_id: int) -> str | None:
+    cur = await conn.execute("SELECT lang FROM chat_prefs WHERE chat_id = ?", (chat_id,))
+    row = await cur.fetchone()
+    return str(row["lang"]) if row else None
+
+
+async def set_chat_lang(conn: aiosqlite.Connection, chat_id: int, lang: str) -> None:
+    await conn.execute(
+        "INSERT INTO chat_prefs(chat_id, lang) VALUES (?, ?) ON CONFLICT(chat_id) DO UPDATE SET lang = excluded.lang",
+        (chat_id, lang),
+    )
