@@ -55,7 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     if command == "init-db":
         return asyncio.run(_init_db(cfg))
     if command == "backup":
-        return asyncio.run(_backup(cfg, Path(args.file)))
+        target = Path(args.file)
+        if target.exists():
+            print(t(None, "cli.backup_exists", target=target), file=sys.stderr)
+            return 1
+        code = asyncio.run(_backup(cfg, target))
+        if code == 0:
+            print(t(None, "cli.backup_done", target=target, size=target.stat().st_size))
+        return code
     if command == "run":
         if not cfg.telegram.token:
             print(t(None, "cli.token_missing"), file=sys.stderr)
@@ -104,9 +111,6 @@ async def _init_db(cfg: Config) -> int:
 async def _backup(cfg: Config, target: Path) -> int:
     from storage.db import Database
 
-    if target.exists():
-        print(t(None, "cli.backup_exists", target=target), file=sys.stderr)
-        return 1
     try:
         db = await Database.open(cfg.database.path)
         try:
@@ -116,7 +120,6 @@ async def _backup(cfg: Config, target: Path) -> int:
     except Exception as exc:
         print(t(None, "cli.db_error", error=exc), file=sys.stderr)
         return 1
-    print(t(None, "cli.backup_done", target=target, size=target.stat().st_size))
     return 0
 
 

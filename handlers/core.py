@@ -3,7 +3,6 @@ pre-handler that remembers every user the bot sees."""
 
 from __future__ import annotations
 
-import html
 import logging
 
 from telegram import Update
@@ -11,7 +10,7 @@ from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from handlers.commands import visible
-from handlers.common import Req, load_req, reply, send, services_of
+from handlers.common import Req, command, load_req, reply, send, services_of
 from handlers.i18n import LANGS, t
 
 log = logging.getLogger(__name__)
@@ -84,8 +83,8 @@ async def whoami(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(req, "\n".join(lines))
 
 
-async def lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    req = await load_req(update, context)
+@command
+async def lang(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     choice = (context.args or [""])[0].lower().replace("-", "_")
     if choice not in LANGS:
         await reply(req, req.t("lang.usage"))
@@ -136,7 +135,3 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             await send(context.bot, update.effective_chat.id, t(lang_code, "common.internal_error"))
         except Exception:  # the error handler must never raise
             log.exception("could not report the error to the chat")
-
-
-def escape(text: str) -> str:
-    return html.escape(text, quote=False)

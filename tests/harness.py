@@ -1,0 +1,80 @@
+"""Offline handler-test harness: the real Application with a recording fake Bot API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.app import App, build_application, build_services
+from bot.config import Config, from_mapping
+from bot.demo import DemoWorld, load_world, seed
+from bot.fake_api import ApiCall, FakeBotApi
+from bot.simulator import Persona, UpdateFactory
+from services.clock import SimClock
+from storage.db import Database
+
+WORK = -1001000000001
+PUBLIC = -1001000000002
+START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 in Asia/Shanghai
+
+
+class Harness:
+    def __init__(self, app: App, api: FakeBotApi, clock: SimClock, db: Database, world: DemoWorld) -> None:
+        self.app = app
+        self.api = api
+        self.clock = clock
+        self.db = db
+        self.world = world
+        self.services = app.bot_data["services"]
+        titles = {WORK: world.work_chat[1], PUBLIC: world.public_chat[1]}
+        self.factory = UpdateFactory(app.bot, clock, titles)
+        api.chat_titles.update(titles)
+        self.people = {p.persona.first_name: p.persona for p in world.people}
+
+    def person(self, name: str) -> Persona:
+        return self.people[name]
+
+    async def send(
+        self,
+        chat_id: int,
+        who: Persona | str,
+        text: str,
+        reply_to: dict[str, Any] | None = None,
+        entities: list[dict[str, Any]] | None = None,
+    ) -> list[ApiCall]:
+        persona = self.person(who) if isinstance(who, str) else who
+        before = len(self.api.calls)
+        await self.app.process_update(self.factory.message(chat_id, persona, text, reply_to, entities))
+        return self.api.calls[before:]
+
+    async def say(self, chat_id: int, who: Persona | str, text: str) -> str:
+        """Send and return the texts the bot sent back (joined)."""
+        calls = await self.send(chat_id, who, text)
+        return "\n".join(c.text for c in calls if c.method in ("sendMessage", "editMessageText"))
+
+    async def press(self, who: Persona | str, call: ApiCall, index: int) -> list[ApiCall]:
+        persona = self.person(who) if isinstance(who, str) else who
+        message = call.result
+        assert isinstance(message, dict)
+        current = self.api.messages[(message["chat"]["id"], message["message_id"])]
+        # A message whose buttons were removed can still be pressed from a stale client view.
+        markup = current.get("reply_markup") or call.params["reply_markup"]
+        buttons = [b for row in markup["inline_keyboard"] for b in row]
+        before = len(self.api.calls)
+        await self.app.process_update(self.factory.callback(persona, current, buttons[index]["callback_data"]))
+        return self.api.calls[before:]
+
+
+async def make_harness(tmp_path: Any, demo: bool = True, config: Config | None = None) -> Harness:
+    world = load_world()
+    cfg = config or from_mapping({"admins": {"super_admins": world.super_admins}}, env={})
+    clock = SimClock(START)
+    db = await Database.open(tmp_path / "test.db")
+    if demo:
+        await seed(db, world, clock)
+    api = FakeBotApi(clock)
+    api.chat_admins[WORK] = {world.chair.user_id}
+    api.chat_admins[PUBLIC] = {world.chair.user_id}
+    app = build_application(build_services(cfg, db, clock), token="123456:TEST", request=api)
+    await app.initialize()
+    return Harness(app, api, clock, db, world)

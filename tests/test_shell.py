@@ -1,0 +1,48 @@
+"""The README's first command: the shell on the demo data, driven by a piped script."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_shell(script: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "shell", *args], input=script, capture_output=True, text=True, cwd=ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_piped_script_prints_the_roster() -> None:
+    out = run_shell(":in work\n:as 王芳\n/members\n")
+    assert "青石村妇联 执委名册（共 11 人）" in out
+    assert "王芳 @wangfang — 主席" in out and "吴桂英 @wuguiying — 执委（新当选）" in out
+
+
+def test_buttons_are_numbered_and_pressable() -> None:
+    out = run_shell(":as 孙小梅\n:in public\n/join\n:as 王芳\n:press 1\n:as 王芳\n:in work\n/members\n")
+    assert "[1] 同意  [2] 拒绝" in out
+    assert "孙小梅 的申请已由 王芳 同意" in out
+    assert "共 12 人" in out
+
+
+def test_directives_and_bad_input() -> None:
+    out = run_shell(":now\n:advance 2h\n:advance soon\n:as 不存在的人\n:in kitchen\n:press 1\n:bogus\n")
+    assert "模拟时间：" in out and "⏩ 时间拨到" in out
+    assert "请这样写：:advance 10m" in out
+    assert "没有这个人：不存在的人" in out
+    assert "请写 :in work" in out and "上一条消息没有按钮" in out and "不认识的指令" in out
+
+
+def test_fresh_database_and_setup(tmp_path: Path) -> None:
+    out = run_shell(":as 王芳\n/setup 新村妇联\n/members\n", "--fresh")
+    assert "已创建组织「新村妇联」" in out and "新村妇联 执委名册（共 1 人）" in out
+    db = tmp_path / "kept.db"
+    run_shell(":as 王芳\n/setup 保存村妇联\n", "--db", str(db))
+    out = run_shell(":as 王芳\n/members\n", "--db", str(db))
+    assert "保存村妇联 执委名册（共 1 人）" in out

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from services.clock import SimClock
+from services.errors import Refusal
+from services.roster import Actor, RosterService
+from storage import members, orgs
+from storage.db import Database, available_migrations
+
+NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+
+
+async def test_migrations_from_empty(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "a.db")
+    latest = len(available_migrations())
+    assert await db.schema_version() == latest
+    async with db.read() as conn:
+        cur = await conn.execute("PRAGMA journal_mode")
+        assert tuple(await cur.fetchone() or ()) == ("wal",)
+        cur = await conn.execute("PRAGMA foreign_keys")
+        assert tuple(await cur.fetchone() or ()) == (1,)
+        cur = await conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        tables = {r[0] for r in await cur.fetchall()}
+    assert {"orgs", "chats", "members", "users", "audit_log", "link_codes", "join_requests"} <= tables
+    # Opening again applies nothing new.
+    assert await db.migrate() == []
+    await db.close()
+
+
+async def test_upgrade_in_place_from_the_previous_version(tmp_path: Path) -> None:
+    latest = len(available_migrations())
+    path = tmp_path / "old.db"
+    old = await Database.open(path, migrate=False)
+    await old.migrate(up_to=max(latest - 1, 1))
+    async with old.transaction() as conn:
+        org = await orgs.create(conn, "老数据村妇联", 1, NOW)
+        await members.add(conn, org.id, 1, "old", "老主席", "chair", NOW)
+    await old.close()
+    db = await Database.open(path)
+    assert await db.schema_version() == latest
+    async with db.read() as conn:
+        found = await orgs.by_name(conn, "老数据村妇联")
+        assert found is not None
+        roster = await members.active_in_org(conn, found.id)
+    assert [m.display_name for m in roster] == ["老主席"]
+    await db.close()
+
+
+async def test_transaction_rolls_back_everything_on_error(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "t.db")
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as conn:
+            await orgs.create(conn, "半途而废村", 1, NOW)
+            raise RuntimeError("boom")
+    async with db.read() as conn:
+        assert await orgs.by_name(conn, "半途而废村") is None
+    await db.close()
+
+
+async def test_service_change_is_all_or_nothing(tmp_path: Path) -> None:
+    """A failure after the org row was inserted (binding a chat that is taken) leaves nothing."""
+    db = await Database.open(tmp_path / "s.db")
+    clock = SimClock(NOW)
+    roster = RosterService(db, clock, frozenset({42}))
+    await roster.setup(Actor(42, True), -100, "群", "甲村妇联", False)
+    async with db.transaction() as conn:
+        await conn.execute("DELETE FROM chats")  # make setup pass its checks, then fail on a constraint
+        await conn.execute(
+            "INSERT INTO chats(chat_id, org_id, kind, title, bound_at) VALUES (-100, 1, 'work', '', 'x')"
+        )
+    with pytest.raises(Refusal):
+        await roster.setup(Actor(42, True), -100, "群", "乙村妇联", False)
+    with pytest.raises(sqlite3.IntegrityError):
+        async with db.transaction() as conn:
+            org = await orgs.create(conn, "丙村妇联", 42, NOW)
+            await orgs.bind_chat(conn, -100, org.id, "work", "", NOW)
+    async with db.read() as conn:
+        assert await orgs.by_name(conn, "丙村妇联") is None
+    await db.close()
+
+
+async def test_backup_copies_a_live_database(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "live.db")
+    async with db.transaction() as conn:
+        await orgs.create(conn, "备份村妇联", 1, NOW)
+    await db.backup(tmp_path / "copy.db")
+    await db.close()
+    copy = sqlite3.connect(tmp_path / "copy.db")
+    assert copy.execute("SELECT name FROM orgs").fetchall() == [("备份村妇联",)]
+    copy.close()
+
+
+def test_init_db_and_backup_cli(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {"PATH": "/usr/bin:/bin", "BOT_DB": str(tmp_path / "cli.db")}
+    init = subprocess.run([sys.executable, "-m", "bot", "init-db"], capture_output=True, text=True, cwd=root, env=env)
+    assert init.returncode == 0 and "数据库已就绪" in init.stdout
+    target = tmp_path / "b.db"
+    backup = subprocess.run([sys.executable, "-m", "bot", "backup", str(target)], capture_output=True, text=True,
+                            cwd=root, env=env)
+    assert backup.returncode == 0 and target.exists()
+    again = subprocess.run([sys.executable, "-m", "bot", "backup", str(target)], capture_output=True, text=True,
+                           cwd=root, env=env)
+    assert again.returncode == 1 and "已存在" in again.stderr
