@@ -55,6 +55,14 @@ class ChatContext:
     member: Member | None
 
 
+async def require_manager(conn: aiosqlite.Connection, actor: Actor, org_id: int) -> Member | None:
+    """The actor's roster row if she may manage `org_id` (chair, vice chair, super admin)."""
+    me = await members.find_active(conn, org_id, user_id=actor.user_id)
+    if actor.is_super_admin or (me is not None and me.is_manager):
+        return me
+    raise Refusal("roster.not_manager")
+
+
 class RosterService:
     def __init__(self, db: Database, clock: Clock, super_admins: frozenset[int]) -> None:
         self.db = db
@@ -119,10 +127,7 @@ class RosterService:
     # --- guards --------------------------------------------------------------------------------
 
     async def _require_manager(self, conn: aiosqlite.Connection, actor: Actor, org_id: int) -> Member | None:
-        me = await members.find_active(conn, org_id, user_id=actor.user_id)
-        if actor.is_super_admin or (me is not None and me.is_manager):
-            return me
-        raise Refusal("roster.not_manager")
+        return await require_manager(conn, actor, org_id)
 
     async def _resolve(self, conn: aiosqlite.Connection, org_id: int, target: Target) -> Member:
         found = None

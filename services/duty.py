@@ -1,0 +1,377 @@
+"""Duty use cases: set the rotation, who is on duty, leave, swaps, assignments, check-in, the duty
+ledger, hand-over notes, and the notices that fall due (computed here, sent by handlers).
+
+The rotation itself is computed by the pure engine in services/rotation.py from what is stored:
+versions (never rewritten) and overrides on top. Every change is one transaction with its audit row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import aiosqlite
+
+from services import rotation
+from services.calendar_cn import WorkdayCalendar
+from services.clock import Clock
+from services.errors import Refusal
+from services.roster import Actor, require_manager
+from services.rotation import Override, RotationVersion, Shift
+from storage import audit, duty, members
+from storage.models import Member
+
+LEDGER_CATEGORIES = ("接待", "求助", "走访", "调解", "风险", "宣传", "活动", "其他")
+MAX_TEXT = 2000
+MAX_ROTA = 60
+
+
+@dataclass(frozen=True)
+class Rotation:
+    versions: list[RotationVersion]
+    overrides: list[Override]
+    calendar: WorkdayCalendar
+
+    def at(self, t: datetime) -> Shift | None:
+        return rotation.shift_at(self.versions, self.overrides, t, self.calendar)
+
+    def upcoming(self, t: datetime, n: int) -> list[Shift]:
+        return rotation.next_shifts(self.versions, self.overrides, t, n, self.calendar)
+
+    def covering(self, day: date) -> Shift | None:
+        return rotation.shift_covering_day(self.versions, self.overrides, day, self.calendar)
+
+    @property
+    def period(self) -> str:
+        return self.versions[-1].period
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the duty ticker decided to send (already journaled: it is sent at most once)."""
+
+    kind: str  # eve | handoff | nudge | chair_alert
+    org_id: int
+    shift: Shift
+    period: str
+    next_shift: Shift | None = None
+    handovers: tuple[tuple[str, str], ...] = ()  # (author name, text)
+    late: bool = False
+
+
+class DutyService:
+    def __init__(self, db: aiosqlite.Connection | object, clock: Clock, tz: ZoneInfo, handoff: time,
+                 notice_time: time, nudge_hours: float, chair_alert_hours: float, grace_hours: float) -> None:
+        from storage.db import Database
+
+        assert isinstance(db, Database)
+        self.db = db
+        self.clock = clock
+        self.tz = tz
+        self.default_handoff = handoff
+        self.notice_time = notice_time
+        self.nudge = timedelta(hours=nudge_hours)
+        self.chair_alert = timedelta(hours=chair_alert_hours)
+        self.grace = timedelta(hours=grace_hours)
+
+    def today(self) -> date:
+        return self.clock.now().astimezone(self.tz).date()
+
+    # --- loading -------------------------------------------------------------------------------
+
+    async def _rotation(self, conn: aiosqlite.Connection, org_id: int) -> Rotation | None:
+        rows = await duty.versions(conn, org_id)
+        if not rows:
+            return None
+        versions = [
+            RotationVersion(r.effective_from, r.member_ids, r.period, r.anchor, self.tz, r.handoff,  # type: ignore[arg-type]
+                            r.skip_non_working)
+            for r in rows
+        ]
+        overrides = [
+            Override(o.id, o.kind, o.member_id, o.first_day, o.last_day, o.replacement_id, o.created_at)  # type: ignore[arg-type]
+            for o in await duty.overrides(conn, org_id)
+        ]
+        calendar = WorkdayCalendar.with_days_off(await duty.days_off(conn, org_id))
+        return Rotation(versions, overrides, calendar)
+
+    async def rotation(self, org_id: int) -> Rotation | None:
+        async with self.db.read() as conn:
+            return await self._rotation(conn, org_id)
+
+    async def _need_rotation(self, conn: aiosqlite.Connection, org_id: int) -> Rotation:
+        found = await self._rotation(conn, org_id)
+        if found is None:
+            raise Refusal("duty.no_rotation")
+        return found
+
+    async def names(self, member_ids: set[int]) -> dict[int, Member]:
+        async with self.db.read() as conn:
+            found = {}
+            for member_id in member_ids:
+                m = await members.get(conn, member_id)
+                if m is not None:
+                    found[member_id] = m
+        return found
+
+    # --- the rotation --------------------------------------------------------------------------
+
+    async def set_rotation(
+        self, actor: Actor, org_id: int, period: str, anchor: date, member_ids: list[int],
+        handoff: time | None, skip_non_working: bool,
+    ) -> tuple[Rotation, bool]:
+        """A new version effective now; returns the rotation and whether the holiday data falls back."""
+        if not member_ids:
+            raise Refusal("rota_set.usage")
+        if len(set(member_ids)) != len(member_ids):
+            raise Refusal("rota_set.duplicate")
+        now = self.clock.now()
+        row = duty.VersionRow(tuple(member_ids), period, anchor, handoff or self.default_handoff,
+                              skip_non_working and period == "day", now)
+        async with self.db.transaction() as conn:
+            await require_manager(conn, actor, org_id)
+            for member_id in member_ids:
+                m = await members.get(conn, member_id)
+                if m is None or m.org_id != org_id or not m.active:
+                    raise Refusal("duty.not_in_roster")
+            await duty.add_version(conn, org_id, row, actor.user_id, now)
+            await audit.record(conn, org_id, actor.user_id, "duty.rota_set", now, period=period,
+                               anchor=anchor, members=member_ids, handoff=row.handoff, skip=row.skip_non_working)
+            found = await self._need_rotation(conn, org_id)
+        fallback = row.skip_non_working and found.calendar.uses_fallback(anchor + timedelta(days=60))
+        return found, fallback
+
+    async def member_removed(self, org_id: int, member_id: int, actor_id: int) -> bool:
+        """Drop a removed member from future shifts (a new version without her)."""
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            rows = await duty.versions(conn, org_id)
+            if not rows or member_id not in rows[-1].member_ids:
+                return False
+            last = rows[-1]
+            remaining = tuple(m for m in last.member_ids if m != member_id)
+            if not remaining:
+                return False
+            current = await self._need_rotation(conn, org_id)
+            shift = current.at(now)
+            # Keep the cycle's phase: anchor the new order so the next shift goes to the member
+            # after the current one.
+            anchor = shift.end.astimezone(self.tz).date() if shift else last.anchor
+            await duty.add_version(
+                conn, org_id,
+                duty.VersionRow(_rotated_after(remaining, last.member_ids, shift.base_member_id if shift else None),
+                                last.period, anchor, last.handoff, last.skip_non_working, now),
+                actor_id, now,
+            )
+            await audit.record(conn, org_id, actor_id, "duty.member_removed", now, member_id=member_id)
+        return True
+
+    async def add_day_off(self, actor: Actor, org_id: int, day: date) -> None:
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            await require_manager(conn, actor, org_id)
+            await duty.add_day_off(conn, org_id, day)
+            await audit.record(conn, org_id, actor.user_id, "duty.day_off", now, day=day)
+
+    # --- overrides -----------------------------------------------------------------------------
+
+    async def leave(self, member: Member, first: date, last: date, reason: str) -> list[tuple[Shift, Shift]]:
+        """Mark her unavailable; returns (before, after) for every shift that changed hands."""
+        if first < self.today():
+            raise Refusal("leave.past")
+        if (last - first).days > 366:
+            raise Refusal("leave.too_long")
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            before = await self._need_rotation(conn, member.org_id)
+            start = datetime.combine(first, time(0), self.tz) - timedelta(days=40)
+            end = datetime.combine(last + timedelta(days=1), time(0), self.tz)
+            old = [s for s in rotation.shifts_between(before.versions, before.overrides, start, end, before.calendar)
+                   if s.last_day >= first and s.first_day <= last and s.end > now]
+            row = duty.OverrideRow(0, "leave", member.id, first, last, None, now)
+            await duty.add_override(conn, member.org_id, row, reason[:200], member.user_id)
+            await audit.record(conn, member.org_id, member.user_id, "duty.leave", now, member_id=member.id,
+                               first=first, last=last, reason=reason[:200])
+            after = await self._need_rotation(conn, member.org_id)
+        changed = []
+        for shift in old:
+            new = after.covering(shift.first_day)
+            if new is not None and new.member_id != shift.member_id:
+                changed.append((shift, new))
+        return changed
+
+    async def request_swap(self, requester: Member, target: Member, day: date) -> tuple[duty.SwapRequest, Shift]:
+        if target.id == requester.id:
+            raise Refusal("swap.self")
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            current = await self._need_rotation(conn, requester.org_id)
+            shift = current.covering(day)
+            if shift is None or shift.end <= now:
+                raise Refusal("swap.past")
+            if shift.member_id != requester.id:
+                raise Refusal("swap.not_yours", day=day.isoformat())
+            if shift.start <= now:
+                raise Refusal("swap.started")
+            request = await duty.add_swap(conn, requester.org_id, requester.id, target.id, day, shift.start, now)
+            await audit.record(conn, requester.org_id, requester.user_id, "duty.swap_request", now,
+                               swap_id=request.id, target=target.id, day=day)
+        return request, shift
+
+    async def decide_swap(self, user_id: int, swap_id: int, accept: bool) -> tuple[duty.SwapRequest, Shift | None]:
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            request = await duty.get_swap(conn, swap_id)
+            if request is None:
+                raise Refusal("swap.gone")
+            target = await members.get(conn, request.target_id)
+            if target is None or target.user_id != user_id:
+                raise Refusal("swap.not_for_you")
+            if request.status != "pending":
+                raise Refusal("swap.already_decided")
+            if now >= request.expires_at:
+                await duty.decide_swap(conn, swap_id, "expired", now)
+                raise Refusal("swap.expired")
+            await duty.decide_swap(conn, swap_id, "accepted" if accept else "declined", now)
+            shift = None
+            if accept:
+                row = duty.OverrideRow(0, "swap", request.requester_id, request.day, request.day,
+                                       request.target_id, now)
+                await duty.add_override(conn, request.org_id, row, "", user_id)
+                shift = (await self._need_rotation(conn, request.org_id)).covering(request.day)
+            await audit.record(conn, request.org_id, user_id, "duty.swap_accept" if accept else "duty.swap_decline",
+                               now, swap_id=swap_id)
+        return request, shift
+
+    async def assign(self, actor: Actor, org_id: int, day: date, target: Member) -> tuple[Shift, Shift]:
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            await require_manager(conn, actor, org_id)
+            before = (await self._need_rotation(conn, org_id)).covering(day)
+            if before is None or before.end <= now:
+                raise Refusal("assign.past")
+            row = duty.OverrideRow(0, "assign", before.member_id, day, day, target.id, now)
+            await duty.add_override(conn, org_id, row, "", actor.user_id)
+            await audit.record(conn, org_id, actor.user_id, "duty.assign", now, day=day, target=target.id,
+                               previous=before.member_id)
+            after = (await self._need_rotation(conn, org_id)).covering(day)
+        assert after is not None
+        return before, after
+
+    # --- on duty -------------------------------------------------------------------------------
+
+    async def checkin(self, member: Member) -> Shift:
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            shift = (await self._need_rotation(conn, member.org_id)).at(now)
+            if shift is None or shift.member_id != member.id:
+                raise Refusal("checkin.not_on_duty")
+            if not await duty.checkin(conn, member.org_id, shift.start, member.id, now):
+                raise Refusal("checkin.already")
+            await audit.record(conn, member.org_id, member.user_id, "duty.checkin", now, shift=shift.start)
+        return shift
+
+    async def log(self, member: Member, category: str, content: str, file_id: str | None,
+                  file_kind: str | None) -> tuple[int, str, bool]:
+        """Add a ledger entry; returns (id, category used, whether the category was unknown)."""
+        content = content.strip()
+        if not content and file_id is None:
+            raise Refusal("log.usage")
+        if len(content) > MAX_TEXT:
+            raise Refusal("common.too_long", limit=MAX_TEXT)
+        unknown = category not in LEDGER_CATEGORIES
+        if unknown:
+            content = f"{category} {content}".strip()
+            category = "其他"
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            entry_id = await duty.add_ledger(conn, member.org_id, member.id, category, content, file_id, file_kind, now)
+        return entry_id, category, unknown
+
+    async def handover(self, member: Member, content: str) -> None:
+        content = content.strip()
+        if not content:
+            raise Refusal("handover.usage")
+        if len(content) > MAX_TEXT:
+            raise Refusal("common.too_long", limit=MAX_TEXT)
+        async with self.db.transaction() as conn:
+            await duty.add_handover(conn, member.org_id, member.id, content, self.clock.now())
+
+    def month_range(self, year: int, month: int) -> tuple[datetime, datetime]:
+        start = datetime(year, month, 1, tzinfo=self.tz)
+        end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=self.tz)
+        return start, end
+
+    async def ledger(self, org_id: int, year: int, month: int) -> list[duty.LedgerEntry]:
+        start, end = self.month_range(year, month)
+        async with self.db.read() as conn:
+            return await duty.ledger_between(conn, org_id, start, end)
+
+    async def schedule(self, org_id: int, year: int, month: int) -> list[tuple[Shift, bool]]:
+        """The month's shifts with whether each was checked in."""
+        start, end = self.month_range(year, month)
+        async with self.db.read() as conn:
+            current = await self._need_rotation(conn, org_id)
+            shifts = rotation.shifts_between(current.versions, current.overrides, start, end, current.calendar)
+            done = await duty.checkins_between(conn, org_id, start - timedelta(days=40), end)
+        from storage.models import to_db
+
+        return [(s, to_db(s.start) in done) for s in shifts]
+
+    # --- notices -------------------------------------------------------------------------------
+
+    async def due_notices(self) -> list[Notice]:
+        """Every notice that fell due by now and was not sent yet, journaled as sent."""
+        now = self.clock.now()
+        found: list[Notice] = []
+        async with self.db.transaction() as conn:
+            for org_id in await duty.orgs_with_rotation(conn):
+                current = await self._rotation(conn, org_id)
+                if current is None:
+                    continue
+                found.extend(await self._org_notices(conn, org_id, current, now))
+        return found
+
+    async def _org_notices(self, conn: aiosqlite.Connection, org_id: int, current: Rotation,
+                           now: datetime) -> list[Notice]:
+        notices: list[Notice] = []
+        upcoming = current.upcoming(now, 2)
+        shift = current.at(now)
+        if shift is not None:
+            ref = shift.start.isoformat()
+            if await duty.claim_notice(conn, org_id, "handoff", ref, now) and now - shift.start <= self.grace:
+                nxt = next((s for s in upcoming if s.start > shift.start), None)
+                notes = []
+                for member_id, text in await duty.take_handovers(conn, org_id, now):
+                    author = await members.get(conn, member_id)
+                    notes.append((author.display_name if author else "", text))
+                notices.append(Notice("handoff", org_id, shift, current.period, nxt, tuple(notes),
+                                      late=now - shift.start > timedelta(minutes=30)))
+            if not await duty.checked_in(conn, org_id, shift.start):
+                for kind, delay in (("nudge", self.nudge), ("chair_alert", self.chair_alert)):
+                    due = shift.start + delay
+                    if due <= now < shift.end and await duty.claim_notice(conn, org_id, kind, ref, now):
+                        notices.append(Notice(kind, org_id, shift, current.period))
+        for nxt in upcoming:
+            if nxt.start <= now:
+                continue
+            eve_day = nxt.start.astimezone(self.tz).date() - timedelta(days=1)
+            eve = datetime.combine(eve_day, self.notice_time, self.tz)
+            if eve <= now < nxt.start and await duty.claim_notice(conn, org_id, "eve", nxt.start.isoformat(), now):
+                notices.append(Notice("eve", org_id, nxt, current.period))
+            break
+        return notices
+
+
+def _rotated_after(remaining: tuple[int, ...], order: tuple[int, ...], current: int | None) -> tuple[int, ...]:
+    """`remaining` reordered to start with the member who followed `current` in `order`."""
+    if current is None or current not in order:
+        return remaining
+    i = order.index(current)
+    for step in range(1, len(order) + 1):
+        candidate = order[(i + step) % len(order)]
+        if candidate in remaining:
+            j = remaining.index(candidate)
+            return remaining[j:] + remaining[:j]
+    return remaining

@@ -1,0 +1,235 @@
+"""Repository: rotation versions, overrides, local days off, swap requests, check-ins, ledger,
+hand-over notes and the sent-notices journal."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+import aiosqlite
+
+from storage.models import from_db, to_db
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    member_ids: tuple[int, ...]
+    period: str
+    anchor: date
+    handoff: time
+    skip_non_working: bool
+    effective_from: datetime
+
+
+@dataclass(frozen=True)
+class OverrideRow:
+    id: int
+    kind: str
+    member_id: int
+    first_day: date
+    last_day: date
+    replacement_id: int | None
+    created_at: datetime
+
+
+async def add_version(conn: aiosqlite.Connection, org_id: int, row: VersionRow, created_by: int | None,
+                      now: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO rotation_versions(org_id, effective_from, member_ids, period, anchor, handoff,
+               skip_non_working, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (org_id, to_db(row.effective_from), json.dumps(list(row.member_ids)), row.period,
+         row.anchor.isoformat(), row.handoff.strftime("%H:%M"), int(row.skip_non_working), created_by, to_db(now)),
+    )
+
+
+async def versions(conn: aiosqlite.Connection, org_id: int) -> list[VersionRow]:
+    cur = await conn.execute("SELECT * FROM rotation_versions WHERE org_id = ? ORDER BY id", (org_id,))
+    found = []
+    for r in await cur.fetchall():
+        hh, mm = r["handoff"].split(":")
+        found.append(VersionRow(tuple(json.loads(r["member_ids"])), r["period"], date.fromisoformat(r["anchor"]),
+                                time(int(hh), int(mm)), bool(r["skip_non_working"]), from_db(r["effective_from"])))
+    return found
+
+
+async def orgs_with_rotation(conn: aiosqlite.Connection) -> list[int]:
+    cur = await conn.execute("SELECT DISTINCT org_id FROM rotation_versions ORDER BY org_id")
+    return [int(r[0]) for r in await cur.fetchall()]
+
+
+async def add_override(
+    conn: aiosqlite.Connection, org_id: int, override: OverrideRow, note: str, created_by: int | None
+) -> int:
+    cur = await conn.execute(
+        """INSERT INTO duty_overrides(org_id, kind, member_id, first_day, last_day, replacement_id, note,
+               created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (org_id, override.kind, override.member_id, override.first_day.isoformat(), override.last_day.isoformat(),
+         override.replacement_id, note, created_by, to_db(override.created_at)),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+async def overrides(conn: aiosqlite.Connection, org_id: int) -> list[OverrideRow]:
+    cur = await conn.execute("SELECT * FROM duty_overrides WHERE org_id = ? ORDER BY created_at, id", (org_id,))
+    return [
+        OverrideRow(r["id"], r["kind"], r["member_id"], date.fromisoformat(r["first_day"]),
+                 date.fromisoformat(r["last_day"]), r["replacement_id"], from_db(r["created_at"]))
+        for r in await cur.fetchall()
+    ]
+
+
+async def days_off(conn: aiosqlite.Connection, org_id: int) -> list[date]:
+    cur = await conn.execute("SELECT day FROM local_days_off WHERE org_id = ? ORDER BY day", (org_id,))
+    return [date.fromisoformat(r[0]) for r in await cur.fetchall()]
+
+
+async def add_day_off(conn: aiosqlite.Connection, org_id: int, day: date) -> None:
+    await conn.execute("INSERT OR IGNORE INTO local_days_off(org_id, day) VALUES (?, ?)", (org_id, day.isoformat()))
+
+
+# --- swaps ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SwapRequest:
+    id: int
+    org_id: int
+    requester_id: int
+    target_id: int
+    day: date
+    expires_at: datetime
+    status: str
+
+
+def _swap(row: sqlite3.Row) -> SwapRequest:
+    return SwapRequest(row["id"], row["org_id"], row["requester_id"], row["target_id"],
+                       date.fromisoformat(row["day"]), from_db(row["expires_at"]), row["status"])
+
+
+async def add_swap(
+    conn: aiosqlite.Connection, org_id: int, requester_id: int, target_id: int, day: date, expires: datetime,
+    now: datetime,
+) -> SwapRequest:
+    cur = await conn.execute(
+        """INSERT INTO swap_requests(org_id, requester_id, target_id, day, expires_at, created_at)
+           VALUES (?, ?, ?, ?, ?, ?)""",
+        (org_id, requester_id, target_id, day.isoformat(), to_db(expires), to_db(now)),
+    )
+    assert cur.lastrowid is not None
+    return SwapRequest(cur.lastrowid, org_id, requester_id, target_id, day, expires, "pending")
+
+
+async def get_swap(conn: aiosqlite.Connection, swap_id: int) -> SwapRequest | None:
+    cur = await conn.execute("SELECT * FROM swap_requests WHERE id = ?", (swap_id,))
+    row = await cur.fetchone()
+    return _swap(row) if row else None
+
+
+async def decide_swap(conn: aiosqlite.Connection, swap_id: int, status: str, now: datetime) -> bool:
+    cur = await conn.execute(
+        "UPDATE swap_requests SET status = ?, decided_at = ? WHERE id = ? AND status = 'pending'",
+        (status, to_db(now), swap_id),
+    )
+    return cur.rowcount > 0
+
+
+# --- check-ins, ledger, hand-over ----------------------------------------------------------------
+
+
+async def checkin(conn: aiosqlite.Connection, org_id: int, shift_start: datetime, member_id: int,
+                  now: datetime) -> bool:
+    cur = await conn.execute(
+        "INSERT OR IGNORE INTO checkins(org_id, shift_start, member_id, at) VALUES (?, ?, ?, ?)",
+        (org_id, to_db(shift_start), member_id, to_db(now)),
+    )
+    return cur.rowcount > 0
+
+
+async def checked_in(conn: aiosqlite.Connection, org_id: int, shift_start: datetime) -> bool:
+    cur = await conn.execute(
+        "SELECT 1 FROM checkins WHERE org_id = ? AND shift_start = ?", (org_id, to_db(shift_start))
+    )
+    return await cur.fetchone() is not None
+
+
+async def checkins_between(conn: aiosqlite.Connection, org_id: int, start: datetime, end: datetime) -> dict[str, int]:
+    cur = await conn.execute(
+        "SELECT shift_start, member_id FROM checkins WHERE org_id = ? AND shift_start >= ? AND shift_start < ?",
+        (org_id, to_db(start), to_db(end)),
+    )
+    return {r["shift_start"]: int(r["member_id"]) for r in await cur.fetchall()}
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    id: int
+    member_id: int
+    member_name: str
+    category: str
+    content: str
+    file_id: str | None
+    file_kind: str | None
+    at: datetime
+
+
+async def add_ledger(
+    conn: aiosqlite.Connection, org_id: int, member_id: int, category: str, content: str,
+    file_id: str | None, file_kind: str | None, now: datetime,
+) -> int:
+    cur = await conn.execute(
+        """INSERT INTO ledger_entries(org_id, member_id, category, content, file_id, file_kind, at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)""",
+        (org_id, member_id, category, content, file_id, file_kind, to_db(now)),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+async def ledger_between(conn: aiosqlite.Connection, org_id: int, start: datetime, end: datetime) -> list[LedgerEntry]:
+    cur = await conn.execute(
+        """SELECT l.*, m.display_name FROM ledger_entries l JOIN members m ON m.id = l.member_id
+           WHERE l.org_id = ? AND l.at >= ? AND l.at < ? ORDER BY l.at, l.id""",
+        (org_id, to_db(start), to_db(end)),
+    )
+    return [
+        LedgerEntry(r["id"], r["member_id"], r["display_name"], r["category"], r["content"], r["file_id"],
+                    r["file_kind"], from_db(r["at"]))
+        for r in await cur.fetchall()
+    ]
+
+
+async def add_handover(conn: aiosqlite.Connection, org_id: int, member_id: int, content: str, now: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO handover_notes(org_id, member_id, content, at) VALUES (?, ?, ?, ?)",
+        (org_id, member_id, content, to_db(now)),
+    )
+
+
+async def take_handovers(conn: aiosqlite.Connection, org_id: int, now: datetime) -> list[tuple[int, str]]:
+    """Undelivered hand-over notes (member id, text), marked delivered."""
+    cur = await conn.execute(
+        "SELECT id, member_id, content FROM handover_notes WHERE org_id = ? AND delivered_at IS NULL ORDER BY id",
+        (org_id,),
+    )
+    rows = await cur.fetchall()
+    if rows:
+        await conn.execute(
+            "UPDATE handover_notes SET delivered_at = ? WHERE org_id = ? AND delivered_at IS NULL",
+            (to_db(now), org_id),
+        )
+    return [(int(r["member_id"]), str(r["content"])) for r in rows]
+
+
+# --- the sent-notices journal --------------------------------------------------------------------
+
+
+async def claim_notice(conn: aiosqlite.Connection, org_id: int, kind: str, ref: str, now: datetime) -> bool:
+    """Record that a notice is being sent; False if it was already (never send twice)."""
+    cur = await conn.execute(
+        "INSERT OR IGNORE INTO sent_notices(org_id, kind, ref, sent_at) VALUES (?, ?, ?, ?)",
+        (org_id, kind, ref, to_db(now)),
+    )
+    return cur.rowcount > 0

@@ -1,0 +1,105 @@
+"""End to end: the real `python -m bot run` process, long polling a local HTTP Bot API stand-in."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.botapi_stub import ApiCall, BotApiStub, make_chat, make_message_update, make_user
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "123456:E2E-TOKEN"
+GROUP = -1001234567890
+CHAIR = make_user(501, "王芳", "wangfang_e2e")
+MEMBER = make_user(502, "李秀英", "lixiuying_e2e")
+
+
+@pytest.fixture
+def stub() -> Iterator[BotApiStub]:
+    with BotApiStub(TOKEN) as server:
+        yield server
+
+
+def start_bot(stub: BotApiStub, db: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "TELEGRAM_TOKEN": TOKEN, "TELEGRAM_BASE_URL": stub.base_url, "BOT_DB": str(db)}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    mark = 0
+    stub.wait_for(lambda c: c.method == "getUpdates", timeout=30, after=mark)
+    return proc
+
+
+def stop_bot(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    return out
+
+
+def said(stub: BotApiStub, text: str, after: int) -> ApiCall:
+    return stub.wait_for(lambda c: c.method == "sendMessage" and text in str(c.params.get("text", "")),
+                         timeout=20, after=after)
+
+
+def test_setup_addmember_members_survive_a_restart(stub: BotApiStub, tmp_path: Path) -> None:
+    db = tmp_path / "e2e.db"
+    chat = make_chat(GROUP, "测试村执委工作群")
+    stub.set_chat_member_status(GROUP, CHAIR["id"], "creator")
+    proc = start_bot(stub, db)
+    try:
+        commands = stub.wait_for(lambda c: c.method == "setMyCommands", timeout=20)
+        assert any(cmd["command"] == "members" for cmd in commands.params["commands"])
+        mark = len(stub.calls)
+        stub.push_update(make_message_update(chat, CHAIR, "/setup 测试村妇联"))
+        reply = said(stub, "已创建组织「测试村妇联」", mark)
+        assert reply.params["chat_id"] == GROUP
+        stub.push_update(make_message_update(chat, MEMBER, "大家好"))
+        mark = len(stub.calls)
+        stub.push_update(make_message_update(chat, CHAIR, "/addmember @lixiuying_e2e 副主席"))
+        said(stub, "已把 <b>李秀英</b> 加入名册，身份：副主席", mark)
+        mark = len(stub.calls)
+        stub.push_update(make_message_update(chat, MEMBER, "/members"))
+        roster = said(stub, "测试村妇联 执委名册", mark)
+        assert "（共 2 人）" in roster.params["text"] and "李秀英 @lixiuying_e2e — 副主席" in roster.params["text"]
+        # Bad input answers in Chinese with the right form; names with markup stay literal.
+        mark = len(stub.calls)
+        stub.push_update(make_message_update(chat, CHAIR, "/setrole <b>谁</b> 副主席"))
+        refusal = said(stub, "名册里没有找到", mark)
+        assert "&lt;b&gt;谁&lt;/b&gt;" in refusal.params["text"]
+    finally:
+        stop_bot(proc)
+
+    proc = start_bot(stub, db)
+    try:
+        mark = len(stub.calls)
+        stub.push_update(make_message_update(chat, CHAIR, "/members"))
+        roster = said(stub, "测试村妇联 执委名册", mark)
+        assert "（共 2 人）" in roster.params["text"]
+        assert "王芳 @wangfang_e2e — 主席" in roster.params["text"]
+    finally:
+        stop_bot(proc)
+
+
+def test_telegram_faults_are_survived(stub: BotApiStub, tmp_path: Path) -> None:
+    """A 429 on sendMessage is waited out and retried; a 500 is logged and the bot keeps serving."""
+    chat = make_chat(GROUP, "测试群")
+    stub.set_chat_member_status(GROUP, CHAIR["id"], "creator")
+    proc = start_bot(stub, tmp_path / "faults.db")
+    try:
+        stub.inject_fault("sendMessage", "429", count=1, retry_after=1)
+        mark = len(stub.calls)
+        stub.push_update(make_message_update(chat, CHAIR, "/setup 重试村妇联"))
+        said(stub, "已创建组织「重试村妇联」", mark)
+        stub.inject_fault("sendMessage", "500", count=1)
+        stub.push_update(make_message_update(chat, CHAIR, "/whoami"))
+        mark = len(stub.calls)
+        stub.push_update(make_message_update(chat, CHAIR, "/members"))
+        said(stub, "重试村妇联 执委名册", mark)
+    finally:
+        stop_bot(proc)
