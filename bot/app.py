@@ -19,11 +19,12 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import Config
-from handlers import core, roster
+from handlers import core, duty, roster
 from handlers.commands import COMMANDS
 from handlers.common import Services, attach_services, services_of
 from handlers.i18n import t
 from services.clock import Clock
+from services.duty import DutyService
 from services.roster import RosterService
 from storage.db import Database
 
@@ -33,12 +34,19 @@ App = Application[Any, Any, Any, Any, Any, Any]
 
 
 def build_services(config: Config, db: Database, clock: Clock) -> Services:
-    return Services(
+    duty_config = config.duty
+    services = Services(
         config=config,
         db=db,
         clock=clock,
         roster=RosterService(db, clock, frozenset(config.admins.super_admins)),
+        duty=DutyService(
+            db, clock, config.tz, duty_config.handoff, duty_config.notice, duty_config.checkin_nudge_hours,
+            duty_config.chair_alert_hours, config.scheduler.misfire_grace_hours,
+        ),
     )
+    services.tickers.append(duty.duty_tick)
+    return services
 
 
 def register_handlers(app: App) -> None:
@@ -55,6 +63,16 @@ def register_handlers(app: App) -> None:
         "setrole": roster.setrole,
         "removemember": roster.removemember,
         "join": roster.join,
+        "rota_set": duty.rota_set,
+        "duty": duty.duty_now,
+        "rota": duty.rota,
+        "leave": duty.leave,
+        "swap": duty.swap,
+        "assign": duty.assign,
+        "checkin": duty.checkin,
+        "log": duty.log,
+        "handover": duty.handover,
+        "ledger": duty.ledger,
     }
     missing = {c.name for c in COMMANDS} - handlers.keys()
     if missing:
@@ -62,6 +80,11 @@ def register_handlers(app: App) -> None:
     for name, callback in handlers.items():
         app.add_handler(CommandHandler(name, callback))
     app.add_handler(CallbackQueryHandler(roster.join_decision, pattern=roster.JOIN_CALLBACK))
+    app.add_handler(CallbackQueryHandler(duty.swap_decision, pattern=duty.SWAP_CALLBACK))
+    app.add_handler(CallbackQueryHandler(duty.rota_flow, pattern=duty.ROTA_FLOW_CALLBACK))
+    app.add_handler(MessageHandler(
+        filters.CaptionRegex(r"^/log(@\w+)?(\s|$)") & (filters.PHOTO | filters.Document.ALL), duty.log
+    ))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, core.chat_migrated))
     app.add_handler(MessageHandler(filters.COMMAND, core.unknown_command))
     app.add_error_handler(core.on_error)

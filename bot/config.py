@@ -63,6 +63,10 @@ class DutyConfig:
     def handoff(self) -> time:
         return _parse_hhmm(self.handoff_time)
 
+    @property
+    def notice(self) -> time:
+        return _parse_hhmm(self.notice_time)
+
 
 @dataclass(frozen=True)
 class SchedulerConfig:

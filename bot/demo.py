@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 from importlib import resources
 
 from bot.simulator import Persona
 from services.clock import Clock
-from storage import members, orgs
+from storage import duty, members, orgs
 from storage.db import Database
 
 
@@ -56,11 +57,13 @@ def load_world() -> DemoWorld:
     )
 
 
-async def seed(db: Database, world: DemoWorld, clock: Clock) -> int:
-    """Create the demo organisation with both groups bound and the roster filled; returns org id."""
+async def seed(db: Database, world: DemoWorld, clock: Clock, tz: ZoneInfo, handoff: time) -> int:
+    """Create the demo organisation with both groups bound, the roster filled and a daily rotation
+    of the eight 执委 running since three days ago; returns the org id."""
     now = clock.now()
     async with db.transaction() as conn:
         chair = world.chair
+        rota: list[int] = []
         org = await orgs.create(conn, world.org_name, chair.user_id, now)
         await orgs.bind_chat(conn, world.work_chat[0], org.id, "work", world.work_chat[1], now)
         await orgs.bind_chat(conn, world.public_chat[0], org.id, "public", world.public_chat[1], now)
@@ -71,4 +74,15 @@ async def seed(db: Database, world: DemoWorld, clock: Clock) -> int:
                 added = await members.add(conn, org.id, p.user_id, p.username, p.first_name, person.role, now)  # type: ignore[arg-type]
                 if person.newly_elected:
                     await members.set_elected(conn, added.id, True, person.newly_elected)
+                if person.role == "member":
+                    rota.append(added.id)
+        anchor = now.astimezone(tz).date() - timedelta(days=3)
+        await duty.add_version(conn, org.id, duty.VersionRow(tuple(rota), "day", anchor, handoff, False, now),
+                               chair.user_id, now)
+        # The notices of shifts that started before the demo began count as sent.
+        for back in range(4):
+            start = datetime.combine(anchor + timedelta(days=back), handoff, tz)
+            if start <= now:
+                for kind in ("handoff", "nudge", "chair_alert"):
+                    await duty.claim_notice(conn, org.id, kind, start.isoformat(), now)
     return org.id

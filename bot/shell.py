@@ -27,6 +27,7 @@ from storage.db import Database
 _TAG = re.compile(r"<[^>]+>")
 _ADVANCE = re.compile(r"^(\d+)\s*([mhd])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+_STEP = timedelta(minutes=10)
 
 
 def html_to_plain(text: str) -> str:
@@ -178,13 +179,20 @@ class Shell:
         if match is None:
             self.say(t(None, "shell.bad_advance"))
             return
-        self.clock.advance(timedelta(**{_UNITS[match.group(2)]: int(match.group(1))}))
+        target = self.clock.now() + timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        # Walk the clock in small steps so that everything fires at its own simulated time.
+        while self.clock.now() < target:
+            self.clock.advance(min(_STEP, target - self.clock.now()))
+            await self.run_due()
         self.say(t(None, "shell.advanced", now=self._local_now()))
+
+    async def run_due(self) -> None:
         for tick in self.app.bot_data["services"].tickers:
             await tick(self.app)
 
     def _local_now(self) -> str:
-        return self.clock.now().astimezone(self.config.tz).strftime("%Y-%m-%d %H:%M (%a)")
+        local = self.clock.now().astimezone(self.config.tz)
+        return f"{local:%Y-%m-%d %H:%M} 周{'一二三四五六日'[local.weekday()]}"
 
 
 def _lines(stream: TextIO) -> Iterator[str]:
@@ -199,7 +207,7 @@ async def run_shell(
     clock = SimClock(_start_time())
     db = await Database.open(db_path)
     if seed_demo and not fresh:
-        await seed(db, world, clock)
+        await seed(db, world, clock, config.tz, config.duty.handoff)
     api = FakeBotApi(clock)
     services = build_services(config, db, clock)
     app = build_application(services, token="123456:SHELL", request=api)
@@ -208,6 +216,7 @@ async def run_shell(
     try:
         shell.say(t(None, "shell.banner", db=db_path))
         shell.say(t(None, "shell.now_as", name=shell.persona.first_name, chat=shell._where_label()))
+        await shell.run_due()
         interactive = script is None and sys.stdin.isatty()
         if interactive:
             loop = asyncio.get_running_loop()

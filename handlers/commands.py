@@ -29,6 +29,16 @@ COMMANDS: list[CommandSpec] = [
     CommandSpec("addmember", "manager", "group"),
     CommandSpec("setrole", "manager"),
     CommandSpec("removemember", "manager"),
+    CommandSpec("duty", "member"),
+    CommandSpec("rota", "member"),
+    CommandSpec("checkin", "member"),
+    CommandSpec("leave", "member"),
+    CommandSpec("swap", "member"),
+    CommandSpec("log", "member"),
+    CommandSpec("handover", "member"),
+    CommandSpec("ledger", "member"),
+    CommandSpec("rota_set", "manager"),
+    CommandSpec("assign", "manager"),
 ]
 
 

@@ -15,6 +15,7 @@ from telegram.ext import Application, ContextTypes
 from bot.config import Config
 from handlers.i18n import t
 from services.clock import Clock
+from services.duty import DutyService
 from services.roster import Actor, ChatContext, RosterService
 from storage.db import Database
 from storage.models import Member, Org
@@ -33,6 +34,7 @@ class Services:
     db: Database
     clock: Clock
     roster: RosterService
+    duty: DutyService
     tickers: list[Any] = field(default_factory=list)
 
 

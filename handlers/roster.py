@@ -160,6 +160,7 @@ async def removemember(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(req, req.t("removemember.usage"))
         return
     removed = await req.services.roster.remove_member(req.actor, org.id, parsed.target)
+    await req.services.duty.member_removed(org.id, removed.id, req.user_id)
     await reply(req, req.t("removemember.done", name=removed.display_name))
 
 

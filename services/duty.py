@@ -20,7 +20,8 @@ from services.errors import Refusal
 from services.roster import Actor, require_manager
 from services.rotation import Override, RotationVersion, Shift
 from storage import audit, duty, members
-from storage.models import Member
+from storage.db import Database
+from storage.models import Member, to_db
 
 LEDGER_CATEGORIES = ("接待", "求助", "走访", "调解", "风险", "宣传", "活动", "其他")
 MAX_TEXT = 2000
@@ -61,11 +62,8 @@ class Notice:
 
 
 class DutyService:
-    def __init__(self, db: aiosqlite.Connection | object, clock: Clock, tz: ZoneInfo, handoff: time,
+    def __init__(self, db: Database, clock: Clock, tz: ZoneInfo, handoff: time,
                  notice_time: time, nudge_hours: float, chair_alert_hours: float, grace_hours: float) -> None:
-        from storage.db import Database
-
-        assert isinstance(db, Database)
         self.db = db
         self.clock = clock
         self.tz = tz
@@ -259,6 +257,10 @@ class DutyService:
         assert after is not None
         return before, after
 
+    async def is_checked_in(self, org_id: int, shift: Shift) -> bool:
+        async with self.db.read() as conn:
+            return await duty.checked_in(conn, org_id, shift.start)
+
     # --- on duty -------------------------------------------------------------------------------
 
     async def checkin(self, member: Member) -> Shift:
@@ -315,8 +317,6 @@ class DutyService:
             current = await self._need_rotation(conn, org_id)
             shifts = rotation.shifts_between(current.versions, current.overrides, start, end, current.calendar)
             done = await duty.checkins_between(conn, org_id, start - timedelta(days=40), end)
-        from storage.models import to_db
-
         return [(s, to_db(s.start) in done) for s in shifts]
 
     # --- notices -------------------------------------------------------------------------------

@@ -113,6 +113,11 @@ class RosterService:
             bound = await orgs.chat_of(conn, org_id, "work")
         return bound.chat_id if bound else None
 
+    async def public_chat(self, org_id: int) -> int | None:
+        async with self.db.read() as conn:
+            bound = await orgs.chat_of(conn, org_id, "public")
+        return bound.chat_id if bound else None
+
     async def member_of(self, org_id: int, user_id: int) -> Member | None:
         async with self.db.read() as conn:
             return await members.find_active(conn, org_id, user_id=user_id)
@@ -145,6 +150,11 @@ class RosterService:
             label = target.name or (f"@{target.username}" if target.username else str(target.user_id or ""))
             raise Refusal("roster.not_found", who=label)
         return found
+
+    async def resolve(self, org_id: int, target: Target) -> Member:
+        """The active member a target names, or Refusal('roster.not_found')."""
+        async with self.db.read() as conn:
+            return await self._resolve(conn, org_id, target)
 
     # --- organisations -------------------------------------------------------------------------
 

@@ -424,6 +424,10 @@ def _match_date(s: str, pos: int, today: date) -> tuple[_Spec, int] | None:
     return None
 
 
+# A yearless date for /leave, /swap … that passed at most this long ago means the past one.
+RECENT_PAST = timedelta(days=60)
+
+
 def _candidates(spec: _Spec, today: date) -> Iterator[date]:
     """Possible dates for ``spec`` in increasing order, starting in today's year/month."""
     if spec.value is not None:
@@ -721,6 +725,16 @@ def _range_end(spec: _Spec, start: date, end: int) -> date:
     return last
 
 
+def _recent_or_upcoming(spec: _Spec, today: date, end: int) -> date:
+    """Like `_upcoming`, but a yearless date that passed within RECENT_PAST stays in the past, so
+    that "11月20日" said on 11-23 means three days ago (callers refuse it) rather than next year."""
+    if spec.kind == "md":
+        recent = next(iter(_candidates(spec, today)), None)
+        if recent is not None and today - RECENT_PAST <= recent < today:
+            return recent
+    return _upcoming(spec, today, end)
+
+
 def _date_range(s: str, today: date) -> tuple[date, date, int]:
     found = _match_date(s, 0, today)
     if found is None:
@@ -729,13 +743,13 @@ def _date_range(s: str, today: date) -> tuple[date, date, int]:
     sep = _RANGE_SEP_RE.match(s, end)
     tail = _match_date(s, sep.end(), today) if sep else None
     if tail is None:
-        day = _upcoming(spec, today, end)
+        day = _recent_or_upcoming(spec, today, end)
         return day, day, end
     end_spec, end = tail
     chosen: tuple[date, date] | None = None
     for first in _candidates(spec, today):
         chosen = first, _range_end(end_spec, first, end)
-        if chosen[1] >= today:
+        if chosen[1] >= today - (RECENT_PAST if spec.kind == "md" else timedelta(0)):
             break
     if chosen is None:
         raise _Fail("invalid_date", end)
@@ -765,7 +779,7 @@ def parse_date(text: str, today: date) -> tuple[date, str]:
         if found is None:
             raise _Fail("unrecognised", 0)
         spec, end = found
-        day = _upcoming(spec, today, end)
+        day = _recent_or_upcoming(spec, today, end)
     except _Fail as fail:
         raise _public(fail, raw) from None
     return day, _rest(raw, end)

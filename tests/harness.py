@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.app import App, build_application, build_services
@@ -30,6 +30,21 @@ class Harness:
         self.factory = UpdateFactory(app.bot, clock, titles)
         api.chat_titles.update(titles)
         self.people = {p.persona.first_name: p.persona for p in world.people}
+
+    async def tick(self) -> list[ApiCall]:
+        """Run what fell due (the duty notices, reminders …) and return the calls made."""
+        before = len(self.api.calls)
+        for ticker in self.services.tickers:
+            await ticker(self.app)
+        return self.api.calls[before:]
+
+    async def advance_to(self, moment: datetime, step: timedelta = timedelta(minutes=10)) -> list[ApiCall]:
+        """Walk the clock to `moment` in steps, running what falls due at each step."""
+        before = len(self.api.calls)
+        while self.clock.now() < moment:
+            self.clock.advance(min(step, moment - self.clock.now()))
+            await self.tick()
+        return self.api.calls[before:]
 
     def person(self, name: str) -> Persona:
         return self.people[name]
@@ -71,7 +86,7 @@ async def make_harness(tmp_path: Any, demo: bool = True, config: Config | None =
     clock = SimClock(START)
     db = await Database.open(tmp_path / "test.db")
     if demo:
-        await seed(db, world, clock)
+        await seed(db, world, clock, cfg.tz, cfg.duty.handoff)
     api = FakeBotApi(clock)
     api.chat_admins[WORK] = {world.chair.user_id}
     api.chat_admins[PUBLIC] = {world.chair.user_id}

@@ -1,0 +1,610 @@
+"""Duty rotation and ledger commands: /rota_set /duty /rota /leave /swap /assign /checkin /log
+/handover /ledger, the swap buttons, the guided /rota_set flow, and the duty notice ticker."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time, timedelta
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+from handlers.args import extract_target
+from handlers.common import Req, command, load_req, message_text_after_command, org_for_management, reply, send
+from handlers.i18n import t
+from services.duty import Notice
+from services.errors import Refusal
+from services.exports import xlsx_bytes
+from services.roster import Target
+from services.rotation import Shift
+from services.timeparse import TimeParseError, parse_date, parse_date_range
+from storage.models import Member, Org
+
+SWAP_CALLBACK = re.compile(r"^swap:(\d+):(yes|no)$")
+ROTA_FLOW_CALLBACK = re.compile(r"^rs:(p|s|m|done|clear)(?::([\w-]+))?$")
+PERIOD_WORDS = {"日": "day", "天": "day", "每天": "day", "每日": "day", "day": "day",
+                "周": "week", "每周": "week", "星期": "week", "week": "week",
+                "月": "month", "每月": "month", "month": "month"}
+SKIP_WORDS = ("跳过节假日", "跳过休息日", "节假日休息", "工作日")
+HHMM = re.compile(r"^([01]?\d|2[0-3])[:：]([0-5]\d)$")
+MONTH = re.compile(r"^(?:(\d{4})[-年/.])?(\d{1,2})月?$")
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _day(d: date) -> str:
+    return f"{d.month}月{d.day}日"
+
+
+def shift_range(req_or_lang: Req | str | None, shift: Shift) -> str:
+    lang = req_or_lang.lang if isinstance(req_or_lang, Req) else req_or_lang
+    if shift.first_day == shift.last_day:
+        return t(lang, "duty.range_one", first=_day(shift.first_day))
+    return t(lang, "duty.range_many", first=_day(shift.first_day), last=_day(shift.last_day))
+
+
+async def _member_here(req: Req) -> tuple[Org, Member] | None:
+    """The organisation of this chat (work group / private) and the caller's roster row."""
+    org = await org_for_management(req)
+    if org is None:
+        return None
+    me = await req.services.roster.member_of(org.id, req.user_id)
+    if me is None:
+        await reply(req, req.t("duty.member_only"))
+        return None
+    return org, me
+
+
+async def _names(req: Req, ids: set[int]) -> dict[int, str]:
+    found = await req.services.duty.names(ids)
+    return {k: v.display_name for k, v in found.items()}
+
+
+def _time_error(req: Req, error: TimeParseError) -> str:
+    return req.t(f"time.error_{error.code}", **error.params)
+
+
+# --- /rota_set ---------------------------------------------------------------------------------
+
+
+@command
+async def rota_set(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    org = await org_for_management(req)
+    if org is None:
+        return
+    message = req.update.effective_message
+    assert message is not None
+    words = message_text_after_command(message).split()
+    if not words:
+        await _flow_start(req, context)
+        return
+    period = PERIOD_WORDS.get(words[0])
+    if period is None:
+        await reply(req, req.t("rota_set.bad_period", text=words[0]))
+        return
+    today = req.services.duty.today()
+    try:
+        anchor, rest = parse_date(" ".join(words[1:]), today)
+    except TimeParseError:
+        await reply(req, req.t("rota_set.bad_date"))
+        return
+    handoff: time | None = None
+    skip = False
+    member_ids: list[int] = []
+    for token in rest.split():
+        hhmm = HHMM.match(token)
+        if hhmm:
+            handoff = time(int(hhmm.group(1)), int(hhmm.group(2)))
+        elif token in SKIP_WORDS:
+            skip = True
+        else:
+            target = Target(username=token[1:]) if token.startswith("@") else Target(name=token)
+            try:
+                found = await req.services.roster.resolve(org.id, target)
+            except Refusal:
+                await reply(req, req.t("duty.unknown_member", who=token))
+                return
+            member_ids.append(found.id)
+    if not member_ids:
+        await reply(req, req.t("rota_set.usage"))
+        return
+    await _save_rotation(req, org, period, anchor, member_ids, handoff, skip)
+
+
+async def _save_rotation(req: Req, org: Org, period: str, anchor: date, member_ids: list[int],
+                         handoff: time | None, skip: bool) -> None:
+    rotation, fallback = await req.services.duty.set_rotation(
+        req.actor, org.id, period, anchor, member_ids, handoff, skip
+    )
+    version = rotation.versions[-1]
+    names = await _names(req, set(member_ids))
+    lines = [
+        req.t("rota_set.done", period=req.t(f"periods.{period}"), handoff=version.handoff.strftime("%H:%M"),
+              anchor=_day(anchor), count=len(member_ids)),
+        req.t("rota_set.order", names=" → ".join(names.get(m, "?") for m in member_ids)),
+    ]
+    if version.skip_non_working:
+        lines.append(req.t("rota_set.done_skip"))
+    if fallback:
+        lines.append(req.t("rota_set.fallback", year=(anchor + timedelta(days=60)).year))
+    lines.append("")
+    lines.append(await _rota_text(req, org.id, 4))
+    await reply(req, "\n".join(lines))
+
+
+# The guided flow keeps its state in chat_data, keyed by the user who started it.
+def _flow(context: ContextTypes.DEFAULT_TYPE) -> dict[int, dict[str, Any]]:
+    assert context.chat_data is not None
+    flows: dict[int, dict[str, Any]] = context.chat_data.setdefault("rota_set", {})
+    return flows
+
+
+async def _flow_start(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if req.level not in ("manager", "super"):
+        raise Refusal("roster.not_manager")
+    _flow(context)[req.user_id] = {"members": []}
+    keyboard = InlineKeyboardMarkup([[
+        InlineKeyboardButton(req.t("rota_set.btn_day"), callback_data="rs:p:day"),
+        InlineKeyboardButton(req.t("rota_set.btn_week"), callback_data="rs:p:week"),
+        InlineKeyboardButton(req.t("rota_set.btn_month"), callback_data="rs:p:month"),
+    ]])
+    await reply(req, req.t("rota_set.pick_period") + "\n\n" + req.t("rota_set.usage"), keyboard)
+
+
+async def rota_flow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    match = ROTA_FLOW_CALLBACK.match(query.data)
+    req = await load_req(update, context)
+    state = _flow(context).get(req.user_id)
+    if match is None or state is None:
+        await query.answer(req.t("rota_set.flow_expired"), show_alert=True)
+        return
+    step, value = match.group(1), match.group(2) or ""
+    org = req.org
+    if org is None:
+        await query.answer()
+        return
+    if step == "p":
+        state["period"] = value
+        today = req.services.duty.today()
+        monday = today + timedelta(days=7 - today.weekday())
+        options = [("btn_today", today), ("btn_tomorrow", today + timedelta(days=1)), ("btn_next_monday", monday)]
+        keyboard = InlineKeyboardMarkup([[
+            InlineKeyboardButton(req.t(f"rota_set.{key}", date=_day(d)), callback_data=f"rs:s:{d.isoformat()}")
+            for key, d in options
+        ]])
+        await query.answer()
+        await query.edit_message_text(req.t("rota_set.pick_start"), reply_markup=keyboard)
+        return
+    if step == "s":
+        state["start"] = value
+    elif step == "m":
+        member_id = int(value)
+        if member_id not in state["members"]:
+            state["members"].append(member_id)
+    elif step == "clear":
+        state["members"] = []
+    elif step == "done":
+        if not state["members"]:
+            await query.answer(req.t("rota_set.flow_empty"), show_alert=True)
+            return
+        _flow(context).pop(req.user_id, None)
+        await query.answer()
+        await query.edit_message_reply_markup(None)
+        try:
+            await _save_rotation(req, org, state["period"], date.fromisoformat(state["start"]),
+                                 state["members"], None, False)
+        except Refusal as refusal:
+            await reply(req, req.t(refusal.key, **refusal.params))
+        return
+    roster = await req.services.roster.org_members(org.id)
+    names = {m.id: m.display_name for m in roster}
+    chosen = "、".join(names.get(m, "?") for m in state["members"]) or req.t("rota_set.pick_none")
+    buttons = [InlineKeyboardButton(m.display_name, callback_data=f"rs:m:{m.id}")
+               for m in roster if m.id not in state["members"]]
+    rows = [buttons[i:i + 3] for i in range(0, len(buttons), 3)]
+    rows.append([InlineKeyboardButton(req.t("rota_set.btn_done"), callback_data="rs:done"),
+                 InlineKeyboardButton(req.t("rota_set.btn_clear"), callback_data="rs:clear")])
+    await query.answer()
+    await query.edit_message_text(req.t("rota_set.pick_members", names=chosen), reply_markup=InlineKeyboardMarkup(rows))
+
+
+# --- /duty and /rota ---------------------------------------------------------------------------
+
+
+async def _rota_text(req: Req, org_id: int, count: int) -> str:
+    rotation = await req.services.duty.rotation(org_id)
+    if rotation is None:
+        return req.t("duty.no_rotation")
+    now = req.services.clock.now()
+    shifts = rotation.upcoming(now, count)
+    names = await _names(req, {s.member_id for s in shifts} | {s.base_member_id for s in shifts})
+    version = rotation.versions[-1]
+    lines = [req.t("duty.rota_header", count=len(shifts), period=req.t(f"periods.{version.period}"),
+                   handoff=version.handoff.strftime("%H:%M"))]
+    for i, shift in enumerate(shifts, 1):
+        lines.append(req.t("duty.rota_line", index=i, range=shift_range(req, shift),
+                           name=names.get(shift.member_id, "?"), mark=_mark(req, shift, names)))
+    return "\n".join(lines)
+
+
+def _mark(req: Req, shift: Shift, names: dict[int, str]) -> str:
+    if shift.unresolved:
+        return req.t("duty.unresolved_mark")
+    if shift.member_id != shift.base_member_id:
+        return req.t("duty.leave_mark", who=names.get(shift.base_member_id, "?"))
+    return ""
+
+
+@command
+async def duty_now(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    found = await _member_here(req)
+    if found is None:
+        return
+    org, _ = found
+    rotation = await req.services.duty.rotation(org.id)
+    if rotation is None:
+        await reply(req, req.t("duty.no_rotation"))
+        return
+    now = req.services.clock.now()
+    upcoming = rotation.upcoming(now, 2)
+    current = rotation.at(now)
+    names = await _names(req, {s.member_id for s in upcoming})
+    lines = []
+    if current is not None:
+        lines.append(req.t("duty.now", name=names.get(current.member_id, "?"), range=shift_range(req, current)))
+        checked = await req.services.duty.is_checked_in(org.id, current)
+        lines.append(req.t("duty.checked" if checked else "duty.not_checked"))
+    elif upcoming:
+        lines.append(req.t("duty.now_none", start=_day(upcoming[0].first_day)))
+    following = [s for s in upcoming if current is None or s.start > current.start]
+    if following:
+        nxt = following[0]
+        lines.append(req.t("duty.next", name=names.get(nxt.member_id, "?"), range=shift_range(req, nxt)))
+    await reply(req, "\n".join(lines))
+
+
+@command
+async def rota(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    found = await _member_here(req)
+    if found is None:
+        return
+    args = context.args or []
+    count = 8
+    if args:
+        if not args[0].isdigit() or not 1 <= int(args[0]) <= 60:
+            await reply(req, req.t("duty.rota_usage"))
+            return
+        count = int(args[0])
+    await reply(req, await _rota_text(req, found[0].id, count))
+
+
+# --- /leave /swap /assign ----------------------------------------------------------------------
+
+
+@command
+async def leave(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    found = await _member_here(req)
+    if found is None:
+        return
+    _, me = found
+    message = req.update.effective_message
+    assert message is not None
+    text = message_text_after_command(message)
+    if not text.strip():
+        await reply(req, req.t("leave.usage"))
+        return
+    try:
+        first, last, reason = parse_date_range(text, req.services.duty.today())
+    except TimeParseError as error:
+        await reply(req, _time_error(req, error) + "\n\n" + req.t("leave.usage"))
+        return
+    changed = await req.services.duty.leave(me, first, last, reason)
+    span = _day(first) if first == last else f"{_day(first)} 至 {_day(last)}"
+    lines = [req.t("leave.done", range=span)]
+    if not changed:
+        lines.append(req.t("leave.none_changed"))
+    names = await _names(req, {after.member_id for _, after in changed})
+    members = await req.services.duty.names({after.member_id for _, after in changed})
+    for _before, after in changed:
+        if after.unresolved:
+            lines.append(req.t("leave.unresolved", range=shift_range(req, after)))
+            continue
+        lines.append(req.t("leave.moved", range=shift_range(req, after), name=names.get(after.member_id, "?")))
+        replacement = members.get(after.member_id)
+        if replacement is not None and replacement.user_id is not None:
+            await send(context.bot, replacement.user_id,
+                       req.t("leave.notify_replacement", who=me.display_name, range=shift_range(req, after)))
+    await reply(req, "\n".join(lines))
+
+
+@command
+async def swap(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    found = await _member_here(req)
+    if found is None:
+        return
+    org, me = found
+    message = req.update.effective_message
+    assert message is not None
+    parsed = extract_target(message)
+    if parsed.target is None or not parsed.rest:
+        await reply(req, req.t("swap.usage"))
+        return
+    try:
+        day, _ = parse_date(" ".join(parsed.rest), req.services.duty.today())
+    except TimeParseError as error:
+        await reply(req, _time_error(req, error) + "\n\n" + req.t("swap.usage"))
+        return
+    target = await req.services.roster.resolve(org.id, parsed.target)
+    request, shift = await req.services.duty.request_swap(me, target, day)
+    keyboard = InlineKeyboardMarkup([[
+        InlineKeyboardButton(req.t("swap.accept"), callback_data=f"swap:{request.id}:yes"),
+        InlineKeyboardButton(req.t("swap.decline"), callback_data=f"swap:{request.id}:no"),
+    ]])
+    text = req.t("swap.request", requester=me.display_name, target=target.display_name, range=shift_range(req, shift))
+    work_chat = await req.services.roster.work_chat(org.id)
+    await send(context.bot, work_chat or req.chat_id, text, keyboard)
+    if work_chat is not None and work_chat != req.chat_id:
+        await reply(req, req.t("swap.sent"))
+
+
+async def swap_decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    match = SWAP_CALLBACK.match(query.data)
+    req = await load_req(update, context)
+    if match is None:
+        await query.answer()
+        return
+    accept = match.group(2) == "yes"
+    try:
+        request, shift = await req.services.duty.decide_swap(req.user_id, int(match.group(1)), accept)
+    except Refusal as refusal:
+        await query.answer(req.t(refusal.key, **refusal.params), show_alert=True)
+        if refusal.key == "swap.expired":
+            await query.edit_message_reply_markup(None)
+        return
+    await query.answer()
+    people = await req.services.duty.names({request.requester_id, request.target_id})
+    requester = people[request.requester_id]
+    target = people[request.target_id]
+    rotation = await req.services.duty.rotation(request.org_id)
+    covering = shift or (rotation.covering(request.day) if rotation else None)
+    span = shift_range(req, covering) if covering else _day(request.day)
+    if accept:
+        text = req.t("swap.accepted", target=target.display_name, range=span)
+    else:
+        text = req.t("swap.declined", target=target.display_name, requester=requester.display_name, range=span)
+    await query.edit_message_text(text, parse_mode=ParseMode.HTML)
+    if requester.user_id is not None:
+        await send(context.bot, requester.user_id, text)
+
+
+@command
+async def assign(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    org = await org_for_management(req)
+    if org is None:
+        return
+    message = req.update.effective_message
+    assert message is not None
+    parsed = extract_target(message)
+    words = [w for w in message_text_after_command(message).split() if not w.startswith("@")]
+    if parsed.target is None or not words:
+        await reply(req, req.t("assign.usage"))
+        return
+    try:
+        day, rest = parse_date(" ".join(words), req.services.duty.today())
+    except TimeParseError as error:
+        await reply(req, _time_error(req, error) + "\n\n" + req.t("assign.usage"))
+        return
+    target = parsed.target
+    if target.username is None and target.user_id is None:
+        # "/assign 12月3日 李秀英": the name is what is left after the date.
+        target = Target(name=rest.strip()) if rest.strip() else target
+    member = await req.services.roster.resolve(org.id, target)
+    before, after = await req.services.duty.assign(req.actor, org.id, day, member)
+    names = await _names(req, {before.member_id})
+    await reply(req, req.t("assign.done", range=shift_range(req, after), name=member.display_name,
+                           before=names.get(before.member_id, "?")))
+    if member.user_id is not None and member.user_id != req.user_id:
+        await send(context.bot, member.user_id, req.t("assign.notify", range=shift_range(req, after)))
+
+
+# --- on duty: /checkin /log /handover /ledger --------------------------------------------------
+
+
+@command
+async def checkin(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    found = await _member_here(req)
+    if found is None:
+        return
+    _, me = found
+    await req.services.duty.checkin(me)
+    await reply(req, req.t("checkin.done", name=me.display_name))
+
+
+@command
+async def log(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    found = await _member_here(req)
+    if found is None:
+        return
+    _, me = found
+    message = req.update.effective_message
+    assert message is not None
+    text = message_text_after_command(message).strip()
+    file_id, file_kind = None, None
+    if message.photo:
+        file_id, file_kind = message.photo[-1].file_id, "photo"
+    elif message.document is not None:
+        file_id, file_kind = message.document.file_id, "document"
+    if not text:
+        await reply(req, req.t("log.usage"))
+        return
+    category, _, content = text.partition(" ")
+    if not content.strip() and file_id is None:
+        await reply(req, req.t("log.usage"))
+        return
+    entry_id, used, unknown = await req.services.duty.log(me, category, content, file_id, file_kind)
+    lines = [req.t("log.done_file" if file_id else "log.done", id=entry_id, category=used)]
+    if unknown:
+        lines.append(req.t("log.unknown_category", category=category))
+    await reply(req, "\n".join(lines))
+
+
+@command
+async def handover(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    found = await _member_here(req)
+    if found is None:
+        return
+    _, me = found
+    message = req.update.effective_message
+    assert message is not None
+    await req.services.duty.handover(me, message_text_after_command(message))
+    await reply(req, req.t("handover.done"))
+
+
+def parse_month(text: str, today: date) -> tuple[int, int] | None:
+    text = text.strip()
+    if not text:
+        return today.year, today.month
+    match = MONTH.match(text)
+    if match is None or not 1 <= int(match.group(2)) <= 12:
+        return None
+    year = int(match.group(1)) if match.group(1) else today.year
+    return year, int(match.group(2))
+
+
+@command
+async def ledger(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    found = await _member_here(req)
+    if found is None:
+        return
+    org, me = found
+    month = parse_month(" ".join(context.args or []), req.services.duty.today())
+    if month is None:
+        await reply(req, req.t("ledger.usage"))
+        return
+    year, mon = month
+    label = f"{year}年{mon}月"
+    entries = await req.services.duty.ledger(org.id, year, mon)
+    tz = req.services.config.tz
+    if not entries:
+        await reply(req, req.t("ledger.empty", month=label))
+    else:
+        lines = [req.t("ledger.header", org=org.name, month=label, count=len(entries))]
+        counts: dict[str, int] = {}
+        for i, e in enumerate(entries, 1):
+            counts[e.category] = counts.get(e.category, 0) + 1
+            lines.append(req.t("ledger.line", index=i, date=e.at.astimezone(tz).strftime("%m-%d %H:%M"),
+                               category=e.category, name=e.member_name, content=e.content,
+                               file=req.t("ledger.file_mark") if e.file_id else ""))
+        lines.append(req.t("ledger.by_category", counts="、".join(f"{k} {v}" for k, v in counts.items())))
+        await reply(req, "\n".join(lines))
+    if me.is_manager or req.actor.is_super_admin:
+        await send_exports(req, context, org, year, mon)
+
+
+async def ledger_xlsx(req: Req, org: Org, year: int, month: int) -> bytes:
+    tz = req.services.config.tz
+    entries = await req.services.duty.ledger(org.id, year, month)
+    headers = [req.t(f"xlsx.col_{k}") for k in ("no", "time", "category", "member", "content", "attachment")]
+    rows = [[i, e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), e.category, e.member_name, e.content,
+             req.t("xlsx.yes") if e.file_id else ""] for i, e in enumerate(entries, 1)]
+    return xlsx_bytes(req.t("xlsx.ledger_sheet"), headers, rows, [6, 18, 8, 10, 60, 6])
+
+
+async def schedule_xlsx(req: Req, org: Org, year: int, month: int) -> bytes | None:
+    if await req.services.duty.rotation(org.id) is None:
+        return None
+    tz = req.services.config.tz
+    shifts = await req.services.duty.schedule(org.id, year, month)
+    names = await _names(req, {s.member_id for s, _ in shifts} | {s.base_member_id for s, _ in shifts})
+    headers = [req.t(f"xlsx.col_{k}") for k in ("no", "first", "last", "start", "on_duty", "base", "reason", "checked")]
+    rows = [[i, s.first_day.isoformat(), s.last_day.isoformat(), s.start.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+             names.get(s.member_id, "?"), names.get(s.base_member_id, "?"), req.t(f"xlsx.reason_{s.reason}"),
+             req.t("xlsx.yes" if done else "xlsx.no")] for i, (s, done) in enumerate(shifts, 1)]
+    return xlsx_bytes(req.t("xlsx.schedule_sheet"), headers, rows, [6, 12, 12, 18, 10, 10, 10, 6])
+
+
+async def send_exports(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org, year: int, month: int) -> None:
+    label = f"{year}年{month}月"
+    stamp = f"{year}-{month:02d}"
+    await context.bot.send_document(
+        req.chat_id, await ledger_xlsx(req, org, year, month), filename=f"ledger-{stamp}.xlsx",
+        caption=req.t("ledger.xlsx_caption", org=org.name, month=label),
+    )
+    schedule = await schedule_xlsx(req, org, year, month)
+    if schedule is not None:
+        await context.bot.send_document(
+            req.chat_id, schedule, filename=f"duty-{stamp}.xlsx",
+            caption=req.t("ledger.schedule_caption", org=org.name, month=label),
+        )
+
+
+# --- notices (run by the ticker) ---------------------------------------------------------------
+
+
+async def duty_tick(app: Any) -> None:
+    services = app.bot_data["services"]
+    for notice in await services.duty.due_notices():
+        await _deliver(app, services, notice)
+
+
+async def _deliver(app: Any, services: Any, notice: Notice) -> None:
+    roster = services.roster
+    bot = app.bot
+    people = await services.duty.names({notice.shift.member_id} | ({notice.next_shift.member_id}
+                                                                     if notice.next_shift else set()))
+    member = people.get(notice.shift.member_id)
+    name = member.display_name if member else "?"
+    work = await roster.work_chat(notice.org_id)
+    public = await roster.public_chat(notice.org_id)
+    work_lang = await roster.lang_for(work, None, False) if work else None
+    span = shift_range(work_lang, notice.shift)
+    label = t(work_lang, f"periods.{notice.period}_label")
+    if notice.kind in ("eve", "handoff"):
+        if notice.kind == "eve":
+            text = t(work_lang, "notice.eve", name=name, range=span)
+        else:
+            lines = [t(work_lang, "notice.handoff", label=label, name=name, range=span)
+                     + (t(work_lang, "notice.handoff_late") if notice.late else "")]
+            if notice.next_shift is not None:
+                nxt = people.get(notice.next_shift.member_id)
+                lines.append(t(work_lang, "notice.handoff_next", name=nxt.display_name if nxt else "?",
+                               range=shift_range(work_lang, notice.next_shift)))
+            if notice.handovers:
+                lines.append(t(work_lang, "notice.handoff_notes"))
+                lines.extend(t(work_lang, "notice.handoff_note_line", author=a, text=x) for a, x in notice.handovers)
+            text = "\n".join(lines)
+        if work is not None:
+            await send(bot, work, text)
+        if public is not None:
+            public_lang = await roster.lang_for(public, None, False)
+            if notice.kind == "handoff":
+                await send(bot, public, t(public_lang, "notice.public", label=label, name=name))
+            else:
+                await send(bot, public, t(public_lang, "notice.eve", name=name, range=span))
+        return
+    if notice.kind == "nudge":
+        text = t(work_lang, "notice.nudge", name=name, range=span)
+        delivered = None
+        if member is not None and member.user_id is not None:
+            delivered = await send(bot, member.user_id, text)
+        if delivered is None and work is not None:
+            await send(bot, work, text)
+        return
+    if notice.kind == "chair_alert":
+        text = t(work_lang, "notice.chair_alert", name=name, range=span)
+        chairs = [m for m in await roster.org_members(notice.org_id) if m.role == "chair" and m.user_id]
+        delivered_any = False
+        for chair in chairs:
+            if await send(bot, chair.user_id, text) is not None:
+                delivered_any = True
+        if not delivered_any and work is not None:
+            await send(bot, work, text)
+
+

@@ -1,0 +1,156 @@
+"""Handler tests for the duty rotation and ledger (the demo rotation: daily since 11-20, 08:00,
+刘敏 陈静 杨秀兰 赵霞 黄丽娟 周红 吴桂英 徐萍; the clock starts Monday 2026-11-23 09:00 Shanghai)."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from openpyxl import load_workbook
+
+from bot.simulator import Persona
+from tests.harness import PUBLIC, WORK, Harness, make_harness
+
+SH = ZoneInfo("Asia/Shanghai")
+STRANGER = Persona(5555, "陌生人", "stranger_x")
+
+
+def at(day: int, hour: int, minute: int = 0, month: int = 11) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=SH)
+
+
+async def test_duty_shows_now_and_next(h: Harness) -> None:
+    text = await h.say(WORK, "刘敏", "/duty")
+    assert "现在值班：<b>赵霞</b>（11月23日）" in text
+    assert "还没签到" in text
+    assert "下一班：<b>黄丽娟</b>（11月24日）" in text
+
+
+async def test_duty_refusals(h: Harness) -> None:
+    assert "妇女之家群里不处理" in await h.say(PUBLIC, "孙小梅", "/duty")
+    assert "只有本组织的执委" in await h.say(WORK, STRANGER, "/duty")
+    assert "还没有绑定组织" in await h.say(-1007777, STRANGER, "/duty")
+
+
+async def test_rota_lists_next_shifts(h: Harness) -> None:
+    text = await h.say(WORK, "刘敏", "/rota")
+    assert "接下来 8 班" in text
+    assert "1. 11月23日 赵霞" in text and "8. 11月30日 杨秀兰" in text
+    three = await h.say(WORK, "刘敏", "/rota 3")
+    assert "3. 11月25日 周红" in three and "4." not in three
+    assert "1 到 60 之间的数字" in await h.say(WORK, "刘敏", "/rota abc")
+    assert "1 到 60 之间的数字" in await h.say(WORK, "刘敏", "/rota 100")
+
+
+async def test_rota_set_with_arguments(h: Harness) -> None:
+    text = await h.say(WORK, "王芳", "/rota_set 周 2026-11-30 @liumin @chenjing 杨秀兰 09:00")
+    assert "轮值表已设置：每周轮换，09:00 交接，从 11月30日 起，共 3 人" in text
+    assert "顺序：刘敏 → 陈静 → 杨秀兰" in text
+    rota = await h.say(WORK, "刘敏", "/rota 10")
+    # The old daily rotation runs until the new one starts; past and current shifts never change.
+    assert "1. 11月23日 赵霞" in rota
+    assert "11月30日 至 12月6日 刘敏" in rota and "12月7日 至 12月13日 陈静" in rota
+
+
+async def test_rota_set_anchor_in_the_past_for_a_new_org(fresh: Harness) -> None:
+    await fresh.say(WORK, "王芳", "/setup 新村妇联")
+    await fresh.say(WORK, "刘敏", "你好")
+    await fresh.say(WORK, "王芳", "/addmember @liumin")
+    text = await fresh.say(WORK, "王芳", "/rota_set 周 2026-11-16 @liumin 王芳")
+    assert "共 2 人" in text
+    duty = await fresh.say(WORK, "刘敏", "/duty")
+    assert "现在值班：<b>王芳</b>（11月23日 至 11月29日）" in duty
+
+
+async def test_rota_set_refusals(h: Harness) -> None:
+    assert "请这样设置轮值表" in await h.say(WORK, "王芳", "/rota_set 周 2026-11-30")
+    assert "周期看不懂：年" in await h.say(WORK, "王芳", "/rota_set 年 2026-11-30 @liumin")
+    assert "开始日期看不懂" in await h.say(WORK, "王芳", "/rota_set 周 明年某天 @liumin")
+    assert "名册里没有找到「@nobody_x」" in await h.say(WORK, "王芳", "/rota_set 周 2026-11-30 @nobody_x")
+    assert "出现了两次" in await h.say(WORK, "王芳", "/rota_set 周 2026-11-30 @liumin 刘敏")
+    assert "只有本组织的主席、副主席" in await h.say(WORK, "刘敏", "/rota_set 周 2026-11-30 @liumin")
+    assert "只有本组织的主席、副主席" in await h.say(WORK, "刘敏", "/rota_set")
+
+
+async def test_rota_set_button_flow(h: Harness) -> None:
+    calls = await h.send(WORK, "王芳", "/rota_set")
+    first = calls[-1]
+    assert "第 1 步" in first.text
+    await h.press("王芳", first, 1)  # 每周
+    step2 = h.api.messages[(WORK, first.result["message_id"])]
+    assert "第 2 步" in step2["text"]
+    buttons = [b["text"] for row in step2["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == ["今天 11月23日", "明天 11月24日", "下周一 11月30日"]
+    # Somebody else cannot drive the chair's flow.
+    other = await h.press("刘敏", first, 2)
+    assert any("失效" in c.params.get("text", "") for c in other if c.method == "answerCallbackQuery")
+    await h.press("王芳", first, 2)  # 下周一
+    step3 = h.api.messages[(WORK, first.result["message_id"])]
+    names = [b["text"] for row in step3["reply_markup"]["inline_keyboard"] for b in row]
+    await h.press("王芳", first, names.index("刘敏"))
+    step3 = h.api.messages[(WORK, first.result["message_id"])]
+    assert "已选：刘敏" in step3["text"]
+    names = [b["text"] for row in step3["reply_markup"]["inline_keyboard"] for b in row]
+    await h.press("王芳", first, names.index("陈静"))
+    step3 = h.api.messages[(WORK, first.result["message_id"])]
+    names = [b["text"] for row in step3["reply_markup"]["inline_keyboard"] for b in row]
+    done = await h.press("王芳", first, names.index("✅ 完成"))
+    assert any("轮值表已设置：每周轮换，08:00 交接，从 11月30日 起，共 2 人" in c.text for c in done)
+
+
+async def test_leave_moves_her_shifts_and_tells_the_replacement(h: Harness) -> None:
+    calls = await h.send(WORK, "黄丽娟", "/leave 11月24日 家里有事")
+    text = calls[-1].text
+    assert "已登记请假：11月24日" in text
+    assert "11月24日 改由 <b>周红</b> 值班" in text
+    assert any(c.chat_id == 1009 and "黄丽娟 请假，11月24日 这一班改由您值班" in c.text for c in calls)
+    rota = await h.say(WORK, "刘敏", "/rota 3")
+    assert "2. 11月24日 周红（替黄丽娟）" in rota
+    assert "不需要换人" in await h.say(WORK, "刘敏", "/leave 11月24日")
+
+
+async def test_leave_refusals(h: Harness) -> None:
+    assert "请写上请假日期" in await h.say(WORK, "刘敏", "/leave")
+    assert "请假日期已经过去了" in await h.say(WORK, "刘敏", "/leave 11月20日")
+    assert "2月30日" in await h.say(WORK, "刘敏", "/leave 2月30日")
+    reversed_ = await h.say(WORK, "刘敏", "/leave 12月7日-12月1日")
+    assert "请假日期" in reversed_ and "/leave 12月1日-12月7日" in reversed_
+    assert "只有本组织的执委" in await h.say(WORK, STRANGER, "/leave 12月1日")
+
+
+async def test_swap_accepted_by_button(h: Harness) -> None:
+    calls = await h.send(WORK, "黄丽娟", "/swap @chenjing 11月24日")
+    request = next(c for c in calls if c.chat_id == WORK and "请" in c.text and c.params.get("reply_markup"))
+    assert "<b>黄丽娟</b> 请 <b>陈静</b> 替班：11月24日" in request.text
+    # Only 陈静 may answer.
+    pressed = await h.press("刘敏", request, 0)
+    assert any("只有被请的那位执委" in c.params.get("text", "") for c in pressed)
+    pressed = await h.press("陈静", request, 0)
+    assert any(c.method == "editMessageText" and "陈静 同意替班：11月24日 改由 陈静 值班" in c.text for c in pressed)
+    assert any(c.chat_id == 1008 and "同意替班" in c.text for c in pressed)  # 黄丽娟 is told
+    assert "2. 11月24日 陈静（替黄丽娟）" in await h.say(WORK, "刘敏", "/rota 3")
+    again = await h.press("陈静", request, 1)
+    assert any("已经处理过了" in c.params.get("text", "") for c in again)
+
+
+async def test_swap_declined_and_expired(h: Harness) -> None:
+    calls = await h.send(WORK, "黄丽娟", "/swap @chenjing 11月24日")
+    request = next(c for c in calls if c.params.get("reply_markup"))
+    pressed = await h.press("陈静", request, 1)
+    assert any("陈静 没有同意替 黄丽娟 的班" in c.text for c in pressed)
+    calls = await h.send(WORK, "黄丽娟", "/swap @liumin 11月24日")
+    request = next(c for c in calls if c.params.get("reply_markup"))
+    h.clock.set(at(24, 8, 1))
+    pressed = await h.press("刘敏", request, 0)
+    assert any("已经过期" in c.params.get("text", "") for c in pressed)
+    assert "黄丽娟" in await h.say(WORK, "刘敏", "/duty")
+
+
+async def test_swap_refusals(h: Harness) -> None:
+    assert "不能和自己换班" in await h.say(WORK, "黄丽娟", "/swap @huanglijuan 11月24日")
+    assert "不是您值班" in await h.say(WORK, "黄丽娟", "/swap @chenjing 2026-11-25")
+    assert "名册里没有找到「@nobody_x」" in await h.say(WORK, "黄丽娟", "/swap @nobody_x 11月24日")
+    assert "请这样写：/swap" in await h.say(WORK, "黄丽娟", "/swap @chenjing")
+    assert "已经开始了" in await h.say(WORK, "赵霞", "/swap @chenjing 11月23日")
+    assert "已经过去" in await h.say(WORK, "杨秀兰", "/swap @chenjing 11月22日")
