@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
 
 from bot.simulator import Persona
-from tests.harness import PUBLIC, WORK, Harness, make_harness
+from tests.harness import PUBLIC, WORK, Harness
 
 SH = ZoneInfo("Asia/Shanghai")
 STRANGER = Persona(5555, "陌生人", "stranger_x")
@@ -154,3 +154,125 @@ async def test_swap_refusals(h: Harness) -> None:
     assert "请这样写：/swap" in await h.say(WORK, "黄丽娟", "/swap @chenjing")
     assert "已经开始了" in await h.say(WORK, "赵霞", "/swap @chenjing 11月23日")
     assert "已经过去" in await h.say(WORK, "杨秀兰", "/swap @chenjing 11月22日")
+
+
+async def test_assign_by_the_chair(h: Harness) -> None:
+    calls = await h.send(WORK, "王芳", "/assign 11月25日 @liumin")
+    assert "已安排：11月25日 由 <b>刘敏</b> 值班（原来是 周红）" in calls[0].text
+    assert any(c.chat_id == 1004 and "主席安排您值班：11月25日" in c.text for c in calls)
+    assert "3. 11月25日 刘敏（替周红）" in await h.say(WORK, "刘敏", "/rota 3")
+    text = await h.say(WORK, "王芳", "/assign 11月26日 陈静")
+    assert "由 <b>陈静</b> 值班（原来是 吴桂英）" in text
+
+
+async def test_assign_refusals(h: Harness) -> None:
+    assert "只有本组织的主席、副主席" in await h.say(WORK, "刘敏", "/assign 11月25日 @chenjing")
+    assert "请这样写：/assign" in await h.say(WORK, "王芳", "/assign")
+    assert "已经结束了" in await h.say(WORK, "王芳", "/assign 11月21日 @chenjing")
+    assert "名册里没有找到" in await h.say(WORK, "王芳", "/assign 11月25日 @nobody_x")
+    assert "/assign 12月3日 @lixiuying" in await h.say(WORK, "王芳", "/assign 某天 @chenjing")
+
+
+async def test_checkin_only_for_the_person_on_duty(h: Harness) -> None:
+    assert "现在不是您的班" in await h.say(WORK, "刘敏", "/checkin")
+    assert "签到成功" in await h.say(WORK, "赵霞", "/checkin")
+    assert "已经签到过了" in await h.say(1007, "赵霞", "/checkin")
+    assert "已签到" in await h.say(WORK, "刘敏", "/duty")
+
+
+async def test_log_entries_with_categories_and_files(h: Harness) -> None:
+    assert "已记入台账（#1，走访）" in await h.say(WORK, "赵霞", "/log 走访 看望3组独居老人<李奶奶>")
+    text = await h.say(WORK, "赵霞", "/log 聊天 群里有人问低保")
+    assert "已记入台账（#2，其他）" in text and "「聊天」不是台账类别" in text
+    assert "请这样记台账" in await h.say(WORK, "赵霞", "/log")
+    assert "请这样记台账" in await h.say(WORK, "赵霞", "/log 走访")
+    assert "妇女之家群里不处理" in await h.say(PUBLIC, "赵霞", "/log 走访 x")
+    photo = h.factory.message_dict(WORK, h.person("赵霞"), "")
+    del photo["text"]
+    photo["photo"] = [{"file_id": "PHOTO-1", "file_unique_id": "u1", "width": 90, "height": 90}]
+    photo["caption"] = "/log 活动 三八节插花活动"
+    photo["caption_entities"] = [{"type": "bot_command", "offset": 0, "length": 4}]
+    from telegram import Update
+
+    before = len(h.api.calls)
+    await h.app.process_update(Update.de_json({"update_id": 9999, "message": photo}, h.app.bot))
+    assert "已记入台账（#3，活动），附件已保存" in h.api.calls[before].text
+    ledger = await h.say(WORK, "刘敏", "/ledger")
+    assert "值班台账 2026年11月</b>（共 3 条）" in ledger
+    assert "[走访] 赵霞：看望3组独居老人&lt;李奶奶&gt;" in ledger
+    assert "[活动] 赵霞：三八节插花活动 📎" in ledger
+    assert "按类别：走访 1、其他 1、活动 1" in ledger
+
+
+async def test_ledger_month_argument_and_xlsx_for_the_chair(h: Harness) -> None:
+    await h.say(WORK, "赵霞", "/checkin")
+    await h.say(WORK, "赵霞", "/log 求助 =HYPERLINK(\"x\") 张大姐咨询离婚")
+    assert "2026年10月 还没有台账记录" in await h.say(WORK, "刘敏", "/ledger 2026-10")
+    assert "请写月份" in await h.say(WORK, "刘敏", "/ledger 十三月")
+    member_calls = await h.send(WORK, "刘敏", "/ledger 11月")
+    assert not any(c.method == "sendDocument" for c in member_calls)
+    calls = await h.send(WORK, "王芳", "/ledger 2026-11")
+    docs = [c for c in calls if c.method == "sendDocument"]
+    assert [d.params["caption"] for d in docs] == ["青石村妇联 值班台账 2026年11月（Excel）",
+                                                   "青石村妇联 值班表 2026年11月（Excel）"]
+    ledger_book = load_workbook(io.BytesIO(next(iter(docs[0].files.values()))))
+    sheet = ledger_book.active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == ("序号", "时间", "类别", "记录人", "内容", "附件")
+    assert rows[1][2:5] == ("求助", "赵霞", "'=HYPERLINK(\"x\") 张大姐咨询离婚")
+    schedule = load_workbook(io.BytesIO(next(iter(docs[1].files.values())))).active
+    srows = list(schedule.iter_rows(values_only=True))
+    assert srows[0] == ("序号", "开始日期", "结束日期", "交接时间", "值班执委", "原排班", "变更", "签到")
+    # The demo rotation was set on 11-23 (anchored on 11-20): no shift existed before that.
+    assert srows[1][1:5] == ("2026-11-23", "2026-11-23", "2026-11-23 08:00", "赵霞") and srows[1][7] == "是"
+    assert srows[2][1] == "2026-11-24" and srows[2][4] == "黄丽娟" and srows[2][7] == "否"
+    assert srows[-1][1] == "2026-11-30" and len(srows) == 9
+
+
+async def test_notices_fire_once_at_their_time(h: Harness) -> None:
+    await h.say(WORK, "赵霞", "/handover 3组王大姐家的纠纷下周要回访")
+    calls = await h.advance_to(at(23, 20, 0))
+    eve = [c for c in calls if "明天起轮值：<b>黄丽娟</b>（11月24日）" in c.text]
+    assert sorted(c.chat_id for c in eve) == sorted([WORK, PUBLIC])
+    calls = await h.advance_to(at(24, 8, 0))
+    handoff = [c for c in calls if "今日轮值执委：<b>黄丽娟</b>（11月24日）" in c.text]
+    assert [c.chat_id for c in handoff] == [WORK]
+    assert "下一班：周红（11月25日）" in handoff[0].text
+    assert "赵霞：3组王大姐家的纠纷下周要回访" in handoff[0].text
+    public = [c for c in calls if c.chat_id == PUBLIC and "今日值班执委：<b>黄丽娟</b>" in c.text]
+    assert len(public) == 1 and "纠纷" not in public[0].text
+    calls = await h.advance_to(at(24, 10, 0))
+    assert [c.chat_id for c in calls if "还没有签到" in c.text] == [1008]
+    calls = await h.advance_to(at(24, 12, 0))
+    assert [c.chat_id for c in calls if "请主席关心一下" in c.text] == [1001]
+    # Nothing is sent twice, also after a restart on the same database.
+    assert await h.tick() == []
+    restarted = await make_harness_on(h)
+    restarted.clock.set(h.clock.now())
+    assert await restarted.tick() == []
+    await restarted.app.shutdown()
+
+
+async def make_harness_on(h: Harness) -> Harness:
+    from bot.app import build_application, build_services
+    from bot.fake_api import FakeBotApi
+
+    api = FakeBotApi(h.clock)
+    app = build_application(build_services(h.services.config, h.db, h.clock), token="123456:TEST", request=api)
+    await app.initialize()
+    return Harness(app, api, h.clock, h.db, h.world)
+
+
+async def test_checked_in_shift_gets_no_nudge(h: Harness) -> None:
+    await h.advance_to(at(24, 8, 30))
+    await h.say(WORK, "黄丽娟", "/checkin")
+    calls = await h.advance_to(at(24, 13, 0))
+    assert not [c for c in calls if "签到" in c.text]
+
+
+async def test_removed_member_leaves_future_shifts_only(h: Harness) -> None:
+    await h.say(WORK, "王芳", "/removemember @huanglijuan")
+    rota = await h.say(WORK, "刘敏", "/rota 4")
+    assert "1. 11月23日 赵霞" in rota
+    assert "黄丽娟" not in rota
+    assert "2. 11月24日 周红" in rota
