@@ -103,3 +103,51 @@ def test_telegram_faults_are_survived(stub: BotApiStub, tmp_path: Path) -> None:
         said(stub, "重试村妇联 执委名册", mark)
     finally:
         stop_bot(proc)
+
+
+def test_duty_flow_set_leave_swap_checkin_log_ledger(stub: BotApiStub, tmp_path: Path) -> None:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from tests.botapi_stub import make_callback_update
+
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    tomorrow = today + timedelta(days=1)
+    chat = make_chat(GROUP, "测试村执委工作群")
+    third = make_user(503, "刘敏", "liumin_e2e")
+    stub.set_chat_member_status(GROUP, CHAIR["id"], "creator")
+    proc = start_bot(stub, tmp_path / "duty.db")
+
+    def step(user: dict, text: str, expect: str) -> ApiCall:
+        mark = len(stub.calls)
+        stub.push_update(make_message_update(chat, user, text))
+        return said(stub, expect, mark)
+
+    try:
+        step(CHAIR, "/setup 轮值村妇联", "已创建组织")
+        stub.push_update(make_message_update(chat, MEMBER, "到"))
+        stub.push_update(make_message_update(chat, third, "到"))
+        step(CHAIR, "/addmember @lixiuying_e2e", "已把 <b>李秀英</b>")
+        step(CHAIR, "/addmember @liumin_e2e", "已把 <b>刘敏</b>")
+        step(CHAIR, f"/rota_set 日 {today.isoformat()} @lixiuying_e2e @liumin_e2e @wangfang_e2e 00:00",
+             "轮值表已设置：每日轮换，00:00 交接")
+        step(third, "/duty", "现在值班：<b>李秀英</b>")
+        leave = step(third, f"/leave {tomorrow.isoformat()} 去县里开会", "已登记请假")
+        assert "改由 <b>王芳</b> 值班" in leave.params["text"]
+        request = step(CHAIR, f"/swap @lixiuying_e2e {tomorrow.isoformat()}", "请 <b>李秀英</b> 替班")
+        mark = len(stub.calls)
+        stub.push_update(make_callback_update(MEMBER, request.result, request.params["reply_markup"]
+                                              ["inline_keyboard"][0][0]["callback_data"]))
+        stub.wait_for(lambda c: c.method == "editMessageText" and "李秀英 同意替班" in str(c.params.get("text")),
+                      timeout=20, after=mark)
+        rota = step(third, "/rota 3", "接下来 3 班")
+        assert f"{tomorrow.month}月{tomorrow.day}日 李秀英（替刘敏）" in rota.params["text"]
+        step(MEMBER, "/checkin", "签到成功")
+        step(MEMBER, "/log 走访 看望了独居的李奶奶", "已记入台账")
+        mark = len(stub.calls)
+        ledger = step(CHAIR, "/ledger", "值班台账")
+        assert "[走访] 李秀英：看望了独居的李奶奶" in ledger.params["text"]
+        stub.wait_for(lambda c: c.method == "sendDocument" and "值班表" in str(c.params.get("caption")),
+                      timeout=20, after=mark)
+    finally:
+        stop_bot(proc)
