@@ -28,6 +28,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("init-db", parents=[common], help="create or upgrade the database")
     backup = sub.add_parser("backup", parents=[common], help="online backup of the database")
     backup.add_argument("file")
+    export = sub.add_parser("export", parents=[common], help="xlsx export of an organisation's records")
+    export.add_argument("org", help="organisation name or id")
+    export.add_argument("--what", choices=["ledger", "duty"], required=True)
+    export.add_argument("--month", help="YYYY-MM (default: this month)")
+    export.add_argument("file")
     return parser
 
 
@@ -63,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         if code == 0:
             print(t(None, "cli.backup_done", target=target, size=target.stat().st_size))
         return code
+    if command == "export":
+        return asyncio.run(_export(cfg, args.org, args.what, args.month, Path(args.file)))
     if command == "run":
         if not cfg.telegram.token:
             print(t(None, "cli.token_missing"), file=sys.stderr)
@@ -120,6 +127,37 @@ async def _backup(cfg: Config, target: Path) -> int:
     except Exception as exc:
         print(t(None, "cli.db_error", error=exc), file=sys.stderr)
         return 1
+    return 0
+
+
+async def _export(cfg: Config, org_name: str, what: str, month_text: str | None, target: Path) -> int:
+    from bot.app import build_services
+    from handlers.duty import ledger_xlsx, parse_month, schedule_xlsx
+    from services.clock import SystemClock
+    from storage.db import Database
+
+    db = await Database.open(cfg.database.path)
+    try:
+        services = build_services(cfg, db, SystemClock())
+        org = await services.roster.find_org(org_name)
+        if org is None:
+            print(t(None, "cli.unknown_org", name=org_name), file=sys.stderr)
+            return 1
+        month = parse_month(month_text or "", services.duty.today())
+        if month is None:
+            print(t(None, "cli.bad_month", text=month_text or ""), file=sys.stderr)
+            return 1
+        if what == "ledger":
+            data: bytes | None = await ledger_xlsx(services, cfg.bot.locale, org.id, *month)
+        else:
+            data = await schedule_xlsx(services, cfg.bot.locale, org.id, *month)
+        if data is None:
+            print(t(None, "duty.no_rotation"), file=sys.stderr)
+            return 1
+    finally:
+        await db.close()
+    await asyncio.to_thread(target.write_bytes, data)
+    print(t(None, "cli.export_done", target=target, org=org.name, what=what, month=f"{month[0]}-{month[1]:02d}"))
     return 0
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 from importlib import resources
+from zoneinfo import ZoneInfo
 
 from bot.simulator import Persona
 from services.clock import Clock

@@ -508,36 +508,38 @@ async def ledger(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         await send_exports(req, context, org, year, mon)
 
 
-async def ledger_xlsx(req: Req, org: Org, year: int, month: int) -> bytes:
-    tz = req.services.config.tz
-    entries = await req.services.duty.ledger(org.id, year, month)
-    headers = [req.t(f"xlsx.col_{k}") for k in ("no", "time", "category", "member", "content", "attachment")]
+async def ledger_xlsx(services: Any, lang: str | None, org_id: int, year: int, month: int) -> bytes:
+    tz = services.config.tz
+    entries = await services.duty.ledger(org_id, year, month)
+    headers = [t(lang, f"xlsx.col_{k}") for k in ("no", "time", "category", "member", "content", "attachment")]
     rows = [[i, e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), e.category, e.member_name, e.content,
-             req.t("xlsx.yes") if e.file_id else ""] for i, e in enumerate(entries, 1)]
-    return xlsx_bytes(req.t("xlsx.ledger_sheet"), headers, rows, [6, 18, 8, 10, 60, 6])
+             t(lang, "xlsx.yes") if e.file_id else ""] for i, e in enumerate(entries, 1)]
+    return xlsx_bytes(t(lang, "xlsx.ledger_sheet"), headers, rows, [6, 18, 8, 10, 60, 6])
 
 
-async def schedule_xlsx(req: Req, org: Org, year: int, month: int) -> bytes | None:
-    if await req.services.duty.rotation(org.id) is None:
+async def schedule_xlsx(services: Any, lang: str | None, org_id: int, year: int, month: int) -> bytes | None:
+    if await services.duty.rotation(org_id) is None:
         return None
-    tz = req.services.config.tz
-    shifts = await req.services.duty.schedule(org.id, year, month)
-    names = await _names(req, {s.member_id for s, _ in shifts} | {s.base_member_id for s, _ in shifts})
-    headers = [req.t(f"xlsx.col_{k}") for k in ("no", "first", "last", "start", "on_duty", "base", "reason", "checked")]
+    tz = services.config.tz
+    shifts = await services.duty.schedule(org_id, year, month)
+    people = await services.duty.names({s.member_id for s, _ in shifts} | {s.base_member_id for s, _ in shifts})
+    names = {k: v.display_name for k, v in people.items()}
+    headers = [t(lang, f"xlsx.col_{k}") for k in ("no", "first", "last", "start", "on_duty", "base", "reason",
+                                                   "checked")]
     rows = [[i, s.first_day.isoformat(), s.last_day.isoformat(), s.start.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-             names.get(s.member_id, "?"), names.get(s.base_member_id, "?"), req.t(f"xlsx.reason_{s.reason}"),
-             req.t("xlsx.yes" if done else "xlsx.no")] for i, (s, done) in enumerate(shifts, 1)]
-    return xlsx_bytes(req.t("xlsx.schedule_sheet"), headers, rows, [6, 12, 12, 18, 10, 10, 10, 6])
+             names.get(s.member_id, "?"), names.get(s.base_member_id, "?"), t(lang, f"xlsx.reason_{s.reason}"),
+             t(lang, "xlsx.yes" if done else "xlsx.no")] for i, (s, done) in enumerate(shifts, 1)]
+    return xlsx_bytes(t(lang, "xlsx.schedule_sheet"), headers, rows, [6, 12, 12, 18, 10, 10, 10, 6])
 
 
 async def send_exports(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org, year: int, month: int) -> None:
     label = f"{year}年{month}月"
     stamp = f"{year}-{month:02d}"
     await context.bot.send_document(
-        req.chat_id, await ledger_xlsx(req, org, year, month), filename=f"ledger-{stamp}.xlsx",
+        req.chat_id, await ledger_xlsx(req.services, req.lang, org.id, year, month), filename=f"ledger-{stamp}.xlsx",
         caption=req.t("ledger.xlsx_caption", org=org.name, month=label),
     )
-    schedule = await schedule_xlsx(req, org, year, month)
+    schedule = await schedule_xlsx(req.services, req.lang, org.id, year, month)
     if schedule is not None:
         await context.bot.send_document(
             req.chat_id, schedule, filename=f"duty-{stamp}.xlsx",

@@ -118,7 +118,7 @@ def test_duty_flow_set_leave_swap_checkin_log_ledger(stub: BotApiStub, tmp_path:
     stub.set_chat_member_status(GROUP, CHAIR["id"], "creator")
     proc = start_bot(stub, tmp_path / "duty.db")
 
-    def step(user: dict, text: str, expect: str) -> ApiCall:
+    def step(user: dict[str, object], text: str, expect: str) -> ApiCall:
         mark = len(stub.calls)
         stub.push_update(make_message_update(chat, user, text))
         return said(stub, expect, mark)

@@ -110,3 +110,35 @@ def test_init_db_and_backup_cli(tmp_path: Path) -> None:
     again = subprocess.run([sys.executable, "-m", "bot", "backup", str(target)], capture_output=True, text=True,
                            cwd=root, env=env)
     assert again.returncode == 1 and "已存在" in again.stderr
+
+
+def test_export_cli_writes_xlsx(tmp_path: Path) -> None:
+    import asyncio
+    import subprocess
+    import sys
+
+    from openpyxl import load_workbook
+
+    from bot.config import from_mapping
+    from bot.demo import load_world, seed
+
+    db_path = tmp_path / "exp.db"
+
+    async def prepare() -> None:
+        cfg = from_mapping({}, env={})
+        db = await Database.open(db_path)
+        await seed(db, load_world(), SimClock(datetime.now(UTC)), cfg.tz, cfg.duty.handoff)
+        await db.close()
+
+    asyncio.run(prepare())
+    root = Path(__file__).resolve().parent.parent
+    env = {"PATH": "/usr/bin:/bin", "BOT_DB": str(db_path)}
+    out = tmp_path / "duty.xlsx"
+    done = subprocess.run([sys.executable, "-m", "bot", "export", "青石村妇联", "--what", "duty", str(out)],
+                          capture_output=True, text=True, cwd=root, env=env)
+    assert done.returncode == 0, done.stderr
+    rows = list(load_workbook(out).active.iter_rows(values_only=True))
+    assert rows[0][4] == "值班执委" and len(rows) > 1
+    missing = subprocess.run([sys.executable, "-m", "bot", "export", "无此村", "--what", "ledger", str(out)],
+                             capture_output=True, text=True, cwd=root, env=env)
+    assert missing.returncode == 1 and "没有找到组织" in missing.stderr
