@@ -73,6 +73,7 @@ def register_handlers(app: App) -> None:
         "log": duty.log,
         "handover": duty.handover,
         "ledger": duty.ledger,
+        "dayoff": duty.dayoff,
     }
     missing = {c.name for c in COMMANDS} - handlers.keys()
     if missing:

@@ -39,6 +39,7 @@ COMMANDS: list[CommandSpec] = [
     CommandSpec("ledger", "member"),
     CommandSpec("rota_set", "manager"),
     CommandSpec("assign", "manager"),
+    CommandSpec("dayoff", "manager"),
 ]
 
 

@@ -213,6 +213,25 @@ async def rota_flow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await query.edit_message_text(req.t("rota_set.pick_members", names=chosen), reply_markup=InlineKeyboardMarkup(rows))
 
 
+@command
+async def dayoff(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A local non-working day (e.g. the village's own festival) for daily rotations."""
+    org = await org_for_management(req)
+    if org is None:
+        return
+    text = " ".join(context.args or [])
+    if not text:
+        await reply(req, req.t("dayoff.usage"))
+        return
+    try:
+        day, _ = parse_date(text, req.services.duty.today())
+    except TimeParseError as error:
+        await reply(req, _time_error(req, error) + "\n\n" + req.t("dayoff.usage"))
+        return
+    await req.services.duty.add_day_off(req.actor, org.id, day)
+    await reply(req, req.t("dayoff.done", day=f"{day.year}年{_day(day)}"))
+
+
 # --- /duty and /rota ---------------------------------------------------------------------------
 
 

@@ -276,3 +276,15 @@ async def test_removed_member_leaves_future_shifts_only(h: Harness) -> None:
     assert "1. 11月23日 赵霞" in rota
     assert "黄丽娟" not in rota
     assert "2. 11月24日 周红" in rota
+
+
+async def test_local_day_off_extends_the_previous_shift(h: Harness) -> None:
+    await h.say(WORK, "王芳", "/rota_set 日 2026-11-24 @liumin @chenjing @yangxiulan 跳过节假日")
+    text = await h.say(WORK, "王芳", "/dayoff 2026-11-25")
+    assert "已把 2026年11月25日 设为本地休息日" in text
+    rota = await h.say(WORK, "刘敏", "/rota 3")
+    # 11-24 Tue 刘敏 covers the local day off 11-25; 11-26 Thu 陈静.
+    assert "2. 11月24日 至 11月25日 刘敏" in rota and "3. 11月26日 陈静" in rota
+    assert "只有本组织的主席、副主席" in await h.say(WORK, "刘敏", "/dayoff 2026-11-26")
+    assert "请写日期" in await h.say(WORK, "王芳", "/dayoff")
+    assert "/dayoff 2026-12-24" in await h.say(WORK, "王芳", "/dayoff 2月30日")
