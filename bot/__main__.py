@@ -28,6 +28,17 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("init-db", parents=[common], help="create or upgrade the database")
     backup = sub.add_parser("backup", parents=[common], help="online backup of the database")
     backup.add_argument("file")
+    ask = sub.add_parser("ask", parents=[common], help="answer from the knowledge base as the bot would")
+    ask.add_argument("question", nargs="?")
+    ask.add_argument("--org", help="organisation name or id (default: deployment-wide entries only)")
+    ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    ask.add_argument("--batch", help="a file with one question per line")
+    imp = sub.add_parser("import-faq", parents=[common], help="import FAQ entries (CSV, JSONL, XLSX)")
+    imp.add_argument("file")
+    imp.add_argument("--org", help="organisation name or id (default: deployment-wide)")
+    exp = sub.add_parser("export-faq", parents=[common], help="export FAQ entries (.jsonl or .xlsx)")
+    exp.add_argument("file")
+    exp.add_argument("--org", help="organisation name or id (default: deployment-wide)")
     export = sub.add_parser("export", parents=[common], help="xlsx export of an organisation's records")
     export.add_argument("org", help="organisation name or id")
     export.add_argument("--what", choices=["ledger", "duty"], required=True)
@@ -68,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         if code == 0:
             print(t(None, "cli.backup_done", target=target, size=target.stat().st_size))
         return code
+    if command in ("ask", "import-faq", "export-faq"):
+        from bot.faq_cli import run_faq_cli
+
+        return asyncio.run(run_faq_cli(cfg, command, args))
     if command == "export":
         return asyncio.run(_export(cfg, args.org, args.what, args.month, Path(args.file)))
     if command == "run":

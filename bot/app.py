@@ -19,12 +19,13 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import Config
-from handlers import core, duty, roster
+from handlers import core, duty, faq, roster
 from handlers.commands import COMMANDS
 from handlers.common import Services, attach_services, services_of
 from handlers.i18n import t
 from services.clock import Clock
 from services.duty import DutyService
+from services.faq import FaqService
 from services.roster import RosterService
 from storage.db import Database
 
@@ -44,9 +45,15 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
             db, clock, config.tz, duty_config.handoff, duty_config.notice, duty_config.checkin_nudge_hours,
             duty_config.chair_alert_hours, config.scheduler.misfire_grace_hours,
         ),
+        faq=FaqService(db, clock),
     )
     services.tickers.append(duty.duty_tick)
     return services
+
+
+async def start_services(services: Services) -> None:
+    """Work done once at start, before the first update: jieba's dictionary and the FAQ index."""
+    await services.faq.load()
 
 
 def register_handlers(app: App) -> None:
@@ -74,6 +81,14 @@ def register_handlers(app: App) -> None:
         "handover": duty.handover,
         "ledger": duty.ledger,
         "dayoff": duty.dayoff,
+        "ask": faq.ask,
+        "faq_add": faq.faq_add,
+        "faq_edit": faq.faq_edit,
+        "faq_del": faq.faq_del,
+        "faq_list": faq.faq_list,
+        "faq_import": faq.faq_import,
+        "faq_export": faq.faq_export,
+        "unanswered": faq.unanswered,
     }
     missing = {c.name for c in COMMANDS} - handlers.keys()
     if missing:
@@ -86,7 +101,12 @@ def register_handlers(app: App) -> None:
     app.add_handler(MessageHandler(
         filters.CaptionRegex(r"^/log(@\w+)?(\s|$)") & (filters.PHOTO | filters.Document.ALL), duty.log
     ))
+    app.add_handler(CallbackQueryHandler(faq.faq_button, pattern=faq.FAQ_CALLBACK))
+    app.add_handler(MessageHandler(
+        filters.CaptionRegex(r"^/faq_import(@\w+)?(\s|$)") & filters.Document.ALL, faq.faq_import
+    ))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, core.chat_migrated))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, faq.on_text))
     app.add_handler(MessageHandler(filters.COMMAND, core.unknown_command))
     app.add_error_handler(core.on_error)
 
@@ -129,4 +149,4 @@ def build_application(
     return app
 
 
-__all__ = ["App", "build_application", "build_services", "publish_commands", "services_of"]
+__all__ = ["App", "build_application", "build_services", "publish_commands", "services_of", "start_services"]

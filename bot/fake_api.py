@@ -47,6 +47,7 @@ class FakeBotApi(BaseRequest):
         self.chat_titles: dict[int, str] = {}
         self.chat_admins: dict[int, set[int]] = {}
         self.unreachable: set[int] = set()
+        self.files: dict[str, bytes] = {}  # file_id → content, served by getFile + download
         self.listeners: list[Listener] = []
         self._next_id: dict[int, int] = {}
 
@@ -101,6 +102,9 @@ class FakeBotApi(BaseRequest):
         connect_timeout: Any = None,
         pool_timeout: Any = None,
     ) -> tuple[int, bytes]:
+        if "/file/bot" in url:
+            stored = self.files.get(url.rsplit("/", 1)[-1])
+            return (200, stored) if stored is not None else (404, _error(404, "Not Found"))
         api_method = url.rsplit("/", 1)[-1]
         params: dict[str, Any] = dict(request_data.parameters) if request_data else {}
         files: dict[str, bytes] = {}
@@ -138,8 +142,9 @@ class FakeBotApi(BaseRequest):
                     payload["document"] = {"file_id": "doc", "file_unique_id": "doc", "file_name": "file"}
                 else:
                     payload["photo"] = [{"file_id": "photo", "file_unique_id": "photo", "width": 1, "height": 1}]
-            if params.get("reply_markup"):
-                payload["reply_markup"] = params["reply_markup"]
+            markup = params.get("reply_markup")
+            if isinstance(markup, dict) and "inline_keyboard" in markup:  # Telegram echoes only inline ones
+                payload["reply_markup"] = markup
             return self.store_message(int(params["chat_id"]), payload)
         if method in _EDITS:
             key = (int(params["chat_id"]), int(params["message_id"]))
@@ -161,6 +166,12 @@ class FakeBotApi(BaseRequest):
             if user_id in self.chat_admins.get(chat_id, set()):
                 return {"status": "creator", "user": user, "is_anonymous": False}
             return {"status": "member", "user": user}
+        if method == "getFile":
+            file_id = str(params["file_id"])
+            if file_id not in self.files:
+                raise LookupError("wrong file_id")
+            return {"file_id": file_id, "file_unique_id": file_id, "file_size": len(self.files[file_id]),
+                    "file_path": file_id}
         if method == "getChat":
             return self.chat_dict(int(params["chat_id"]))
         if method in {"getMyCommands"}:

@@ -7,7 +7,7 @@ from typing import Any
 
 from telegram import Update
 
-from bot.app import App, build_application, build_services, publish_commands
+from bot.app import App, build_application, build_services, publish_commands, start_services
 from bot.config import Config
 from handlers.common import attach_services
 from services.clock import SystemClock
@@ -25,6 +25,7 @@ def run_bot(config: Config) -> None:
         db = await Database.open(config.database.path)
         state["db"] = db
         services = build_services(config, db, clock)
+        await start_services(services)
         attach_services(app, services)
         await publish_commands(app)
         if app.job_queue is not None and services.tickers:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, TextIO
 
-from bot.app import App, build_application, build_services
+from bot.app import App, build_application, build_services, start_services
 from bot.config import Config
 from bot.demo import DemoWorld, load_world, seed
 from bot.fake_api import ApiCall, FakeBotApi
@@ -210,6 +210,7 @@ async def run_shell(
         await seed(db, world, clock, config.tz, config.duty.handoff)
     api = FakeBotApi(clock)
     services = build_services(config, db, clock)
+    await start_services(services)
     app = build_application(services, token="123456:SHELL", request=api)
     shell = Shell(app, api, clock, world, config, out)
     await app.initialize()

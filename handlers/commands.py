@@ -19,6 +19,7 @@ class CommandSpec:
 
 COMMANDS: list[CommandSpec] = [
     CommandSpec("start", "everyone"),
+    CommandSpec("ask", "everyone"),
     CommandSpec("help", "everyone"),
     CommandSpec("whoami", "everyone"),
     CommandSpec("lang", "everyone"),
@@ -40,6 +41,13 @@ COMMANDS: list[CommandSpec] = [
     CommandSpec("rota_set", "manager"),
     CommandSpec("assign", "manager"),
     CommandSpec("dayoff", "manager"),
+    CommandSpec("unanswered", "manager"),
+    CommandSpec("faq_list", "manager"),
+    CommandSpec("faq_add", "manager"),
+    CommandSpec("faq_edit", "manager"),
+    CommandSpec("faq_del", "manager"),
+    CommandSpec("faq_import", "manager"),
+    CommandSpec("faq_export", "manager"),
 ]
 
 

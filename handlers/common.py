@@ -16,6 +16,7 @@ from bot.config import Config
 from handlers.i18n import t
 from services.clock import Clock
 from services.duty import DutyService
+from services.faq import FaqService
 from services.roster import Actor, ChatContext, RosterService
 from storage.db import Database
 from storage.models import Member, Org
@@ -35,6 +36,7 @@ class Services:
     clock: Clock
     roster: RosterService
     duty: DutyService
+    faq: FaqService
     tickers: list[Any] = field(default_factory=list)
 
 

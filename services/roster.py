@@ -118,6 +118,12 @@ class RosterService:
             bound = await orgs.chat_of(conn, org_id, "public")
         return bound.chat_id if bound else None
 
+    async def last_org(self, user_id: int) -> int | None:
+        """The organisation whose public group she last wrote in."""
+        async with self.db.read() as conn:
+            user = await members.get_user(conn, user_id)
+        return user.last_org_id if user else None
+
     async def member_of(self, org_id: int, user_id: int) -> Member | None:
         async with self.db.read() as conn:
             return await members.find_active(conn, org_id, user_id=user_id)

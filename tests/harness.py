@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.app import App, build_application, build_services
+from bot.app import App, build_application, build_services, start_services
 from bot.config import Config, from_mapping
 from bot.demo import DemoWorld, load_world, seed
 from bot.fake_api import ApiCall, FakeBotApi
@@ -90,6 +90,8 @@ async def make_harness(tmp_path: Any, demo: bool = True, config: Config | None =
     api = FakeBotApi(clock)
     api.chat_admins[WORK] = {world.chair.user_id}
     api.chat_admins[PUBLIC] = {world.chair.user_id}
-    app = build_application(build_services(cfg, db, clock), token="123456:TEST", request=api)
+    services = build_services(cfg, db, clock)
+    await start_services(services)
+    app = build_application(services, token="123456:TEST", request=api)
     await app.initialize()
     return Harness(app, api, clock, db, world)

@@ -1,0 +1,220 @@
+"""Policy FAQ use cases: answering (with the engine's decision), the knowledge base kept by people
+(add / edit / delete / import / export, per organisation or deployment-wide), votes, and questions
+passed to the member on duty. The index is built once at start and updated incrementally."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from services.clock import Clock
+from services.errors import Refusal
+from services.faq_engine import Decision, Entry, FaqIndex, get_tokenizer, load_shipped_entries
+from services.faq_io import MAX_ANSWER, MAX_QUESTION, split_list
+from services.roster import Actor, require_manager
+from storage import audit, faq
+from storage.db import Database
+from storage.faq import EntryRow, Unanswered
+
+
+@dataclass(frozen=True)
+class Asked:
+    decision: Decision
+    asked_id: int
+
+
+class FaqService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self.index: FaqIndex | None = None
+
+    async def load(self) -> int:
+        """Build the index from the shipped base and the stored entries (once, at start)."""
+        get_tokenizer()  # jieba's dictionary loads here, never on the first question
+        async with self.db.read() as conn:
+            stored = await faq.all_entries(conn)
+        entries = {(e.id, e.org_id): e for e in load_shipped_entries()}
+        for row in stored:
+            entries[(row.entry_id, row.org_id)] = Entry.from_dict(row.as_dict())
+        self.index = FaqIndex.build(entries.values())
+        return len(entries)
+
+    def _index(self) -> FaqIndex:
+        if self.index is None:
+            raise RuntimeError("FaqService.load() was not awaited at start")
+        return self.index
+
+    def decide(self, question: str, org_id: int | None) -> Decision:
+        return self._index().decide(question, org_id=org_id)
+
+    def entry(self, entry_id: str, org_id: int | None) -> Entry | None:
+        index = self._index()
+        return (index.get(entry_id, org_id) if org_id is not None else None) or index.get(entry_id, None)
+
+    async def ask(self, question: str, org_id: int | None, chat_id: int, user_id: int) -> Asked:
+        decision = self.decide(question, org_id)
+        entry_id = decision.best.id if decision.best else None
+        async with self.db.transaction() as conn:
+            asked_id = await faq.log_asked(conn, org_id, chat_id, user_id, question[:1000], decision.kind, entry_id,
+                                           self.clock.now())
+        return Asked(decision, asked_id)
+
+    async def vote(self, asked_id: int, user_id: int, value: int) -> None:
+        async with self.db.transaction() as conn:
+            if not await faq.asked_exists(conn, asked_id):
+                raise Refusal("faq.vote_gone")
+            await faq.vote(conn, asked_id, user_id, value, self.clock.now())
+
+    # --- the knowledge base --------------------------------------------------------------------
+
+    async def _check_scope(self, actor: Actor, org_id: int | None) -> None:
+        if org_id is None:
+            if not actor.is_super_admin:
+                raise Refusal("faq.super_only")
+            return
+        async with self.db.read() as conn:
+            await require_manager(conn, actor, org_id)
+
+    async def add(self, actor: Actor, org_id: int | None, questions: list[str], answer: str, tags: list[str],
+                  source: str = "", referral: str = "") -> Entry:
+        await self._check_scope(actor, org_id)
+        _check_lengths(questions, answer)
+        async with self.db.transaction() as conn:
+            entry_id = f"o{org_id or 0}-{await faq.next_number(conn)}"
+            row = EntryRow(entry_id, org_id, questions, answer, tags, source, referral, self._today())
+            await faq.upsert(conn, row, actor.user_id)
+            await audit.record(conn, org_id, actor.user_id, "faq.add", self.clock.now(), entry=entry_id)
+        entry = Entry.from_dict(row.as_dict())
+        self._index().add(entry)
+        return entry
+
+    async def edit(self, actor: Actor, org_id: int | None, entry_id: str, questions: list[str] | None,
+                   answer: str | None, tags: list[str] | None) -> Entry:
+        """Edit an entry; editing a shipped or deployment-wide entry for an organisation makes the
+        organisation's own copy, which overrides it there."""
+        await self._check_scope(actor, org_id)
+        current = self.entry(entry_id, org_id)
+        if current is None:
+            raise Refusal("faq.not_found", id=entry_id)
+        new_questions = questions or list(current.questions)
+        new_answer = answer or current.answer
+        _check_lengths(new_questions, new_answer)
+        row = EntryRow(entry_id, org_id, new_questions, new_answer, tags if tags is not None else list(current.tags),
+                       current.source, current.referral, self._today())
+        async with self.db.transaction() as conn:
+            await faq.upsert(conn, row, actor.user_id)
+            await audit.record(conn, org_id, actor.user_id, "faq.edit", self.clock.now(), entry=entry_id)
+        entry = Entry.from_dict(row.as_dict())
+        self._index().add(entry)  # replaces the same (org, id) incrementally
+        return entry
+
+    async def delete(self, actor: Actor, org_id: int | None, entry_id: str) -> None:
+        """Delete an entry people added (the shipped base is edited, not deleted)."""
+        await self._check_scope(actor, org_id)
+        async with self.db.transaction() as conn:
+            if not await faq.delete(conn, entry_id, org_id):
+                raise Refusal("faq.not_deletable", id=entry_id)
+            await audit.record(conn, org_id, actor.user_id, "faq.delete", self.clock.now(), entry=entry_id)
+        self._index().remove(entry_id, org_id)
+        if org_id is None:
+            shipped = {e.id: e for e in load_shipped_entries()}
+            if entry_id in shipped:
+                self._index().add(shipped[entry_id])
+
+    def listing(self, org_id: int | None, tag: str | None = None) -> list[Entry]:
+        """Entries visible to an organisation (its own override the shared ones), optionally by tag."""
+        visible: dict[str, Entry] = {}
+        for entry in self._index().entries():
+            shared_first = entry.org_id is None and entry.id not in visible
+            if shared_first or (entry.org_id is not None and entry.org_id == org_id):
+                visible[entry.id] = entry  # the organisation's own entry overrides the shared one
+        found = sorted(visible.values(), key=lambda e: (e.org_id is None, e.id))
+        if tag:
+            found = [e for e in found if tag in e.tags]
+        return found
+
+    async def import_rows(self, actor: Actor, org_id: int | None, rows: list[dict[str, Any]]) -> int:
+        """All-or-nothing: every row is written in one transaction, then indexed."""
+        await self._check_scope(actor, org_id)
+        now = self.clock.now()
+        written: list[EntryRow] = []
+        async with self.db.transaction() as conn:
+            number = await faq.next_number(conn)
+            for i, row in enumerate(rows):
+                entry_id = row["id"] or f"o{org_id or 0}-{number + i}"
+                record = EntryRow(entry_id, org_id, row["questions"], row["answer"], row["tags"], row["source"],
+                                  row["referral"], self._today())
+                await faq.upsert(conn, record, actor.user_id)
+                written.append(record)
+            await audit.record(conn, org_id, actor.user_id, "faq.import", now, rows=len(rows))
+        for record in written:
+            self._index().add(Entry.from_dict(record.as_dict()))
+        return len(written)
+
+    def export_dicts(self, org_id: int | None) -> list[dict[str, Any]]:
+        return [{"id": e.id, "questions": list(e.questions), "answer": e.answer, "tags": list(e.tags),
+                 "source": e.source, "referral": e.referral} for e in self.listing(org_id)]
+
+    # --- questions for the member on duty ------------------------------------------------------
+
+    async def pass_on(self, org_id: int | None, chat_id: int, user_id: int, message_id: int | None,
+                      question: str, danger: bool) -> int:
+        async with self.db.transaction() as conn:
+            return await faq.add_unanswered(conn, org_id, chat_id, user_id, message_id, question[:1000], danger,
+                                            self.clock.now())
+
+    async def take(self, item_id: int, user_id: int, org_id: int) -> Unanswered:
+        async with self.db.transaction() as conn:
+            item = await faq.get_unanswered(conn, item_id)
+            if item is None or item.org_id != org_id:
+                raise Refusal("faq.item_gone")
+            if not await faq.take_unanswered(conn, item_id, user_id) and item.taken_by != user_id:
+                raise Refusal("faq.already_taken")
+            taken = await faq.get_unanswered(conn, item_id)
+        assert taken is not None
+        return taken
+
+    async def answer_item(self, item_id: int, user_id: int, text: str) -> Unanswered:
+        async with self.db.transaction() as conn:
+            item = await faq.get_unanswered(conn, item_id)
+            if item is None or item.taken_by != user_id:
+                raise Refusal("faq.item_gone")
+            await faq.answer_unanswered(conn, item_id, text[:MAX_ANSWER], self.clock.now())
+            done = await faq.get_unanswered(conn, item_id)
+        assert done is not None
+        return done
+
+    async def save_item(self, actor: Actor, item_id: int) -> Entry:
+        async with self.db.read() as conn:
+            item = await faq.get_unanswered(conn, item_id)
+        if item is None or item.status != "answered" or item.answer is None:
+            raise Refusal("faq.item_gone")
+        entry = await self.add(actor, item.org_id, [item.question[:MAX_QUESTION]], item.answer, [])
+        async with self.db.transaction() as conn:
+            await faq.mark_saved(conn, item_id, entry.id)
+        return entry
+
+    async def unanswered(self, org_id: int) -> list[Unanswered]:
+        async with self.db.read() as conn:
+            return await faq.open_unanswered(conn, org_id)
+
+    def _today(self) -> str:
+        return self.clock.now().date().isoformat()
+
+
+def _check_lengths(questions: list[str], answer: str) -> None:
+    if not questions or not answer.strip():
+        raise Refusal("faq_add.usage")
+    if any(len(q) > MAX_QUESTION for q in questions) or len(answer) > MAX_ANSWER:
+        raise Refusal("faq_add.too_long", question=MAX_QUESTION, answer=MAX_ANSWER)
+
+
+def parse_add_text(text: str) -> tuple[list[str], str, list[str]]:
+    """`问题 | 答案 | 标签` (questions may be several, separated by ／ or ;)."""
+    parts = [p.strip() for p in text.split("|")]
+    if len(parts) < 2 or not parts[0] or not parts[1]:
+        raise Refusal("faq_add.usage")
+    questions = [q.strip() for q in parts[0].replace("／", ";").split(";") if q.strip()]
+    tags = split_list(parts[2]) if len(parts) > 2 else []
+    return questions, parts[1], tags

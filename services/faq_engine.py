@@ -1,0 +1,821 @@
+"""Policy-FAQ retrieval engine: normalise → segment → synonyms → BM25 → decision.
+
+Pure module: no Telegram, no database. One `Tokenizer` per process (`get_tokenizer()`: jieba's
+dictionary is loaded eagerly, ~0.8 s, at start-up, never lazily on the first question); one `FaqIndex`
+per deployment holding the shipped entries and every organisation's own entries.
+
+Text
+  `normalise`: NFKC (full/half width), Traditional → Simplified (OpenCC t2s), lower case, anything not
+  a letter/digit/CJK character → one space, chatter removed (`FILLERS`), dialect mapped (`DIALECT`).
+  `Tokenizer`: jieba (own instance, HMM off: with HMM on, unknown runs become junk words like 娃能 or
+  能办 that match nothing) with the shipped domain dictionary; every synonym is a jieba word too, and
+  each token is mapped to its group's canonical form (保户令 → 人身安全保护令, 两岩 → 两癌, 打老婆 →
+  家庭暴力); an age (19岁, 十九周岁) becomes 年龄; stop words (`STOP_WORDS`) are dropped. A canonical
+  token longer than two characters also yields its dictionary sub-words, like `lcut_for_search`
+  (人身安全保护令 → … 保护令; 两癌筛查 → 两癌, 筛查), so a question naming part of a term still meets it.
+  `lcut_for_search` itself splits before synonyms apply (保户令 would not become the canonical term);
+  character bigrams add noise. Measured on the eval set (`python -m bench.faq_quality --compare`).
+
+Ranking
+  BM25 (Lucene idf `ln(1 + (N − df + .5) / (df + .5))`), k1 = 1.2, over two fields:
+  questions + tags (b = 0.5: an entry with more phrasings is longer for a good reason; a tag counts
+  half a question word) and the answer text (b = 0.75), added with weight `ANSWER_WEIGHT` = 0.25. Each
+  field has its own df and avgdl, so the words every answer repeats (12348, 法院, 申请) do not lose
+  their weight in the questions. Indexing the answer at full weight in one field bought recall but
+  lost the off-topic questions (疫苗, 补贴 …); not indexing it missed questions that use the answer's
+  words (银行流水 → 银行卡, 酒席). Term frequencies and lengths are integer units, so an index kept
+  up to date with add / update / remove scores bit-for-bit like a fresh build.
+
+  Inverted index: token id → (slot array, tf array) per field (`array.array`: ~6 bytes per posting;
+  numpy views at query time). A query touches only the postings of its own tokens.
+
+Organisations
+  Entries carry `org_id` (None = deployment-wide). A search for an organisation ranks the
+  deployment-wide entries and that organisation's entries together; within `TIE_EPS` (relative) the
+  organisation's entry ranks first; an organisation's entry with the id of a deployment-wide entry
+  replaces it for that organisation. N, df and avgdl are those of the whole index.
+
+Decision (`FaqIndex.decide`)
+  confidence = top score / Σ weight(t) over the query's distinct tokens, weight = the token's idf
+  (question field + 0.25 × answer field; a token no entry has counts with the idf of df = 0). Σ is
+  the score of an average-length entry holding every query word once, so ≈ 1 means "the entry covers
+  the whole question", and words the knowledge base never uses (红烧肉, 股票) pull it down.
+  margin = (top − second) / top.
+    danger   a `DANGER_PATTERNS` phrase in the normalised text, whatever the score; ranked as if the
+             question also said 家庭暴力, so the help entries come first;
+    answer   confidence ≥ ANSWER_MIN_CONF and margin ≥ ANSWER_MIN_MARGIN;
+    suggest  confidence ≥ SUGGEST_MIN_CONF ("您是不是想问", up to three candidates);
+    decline  otherwise, with no candidates (an off-topic question gets no buttons).
+  Calibrated on tests/data/faq_eval.jsonl (244 questions with an expected entry, 48 off-topic);
+  `python -m bench.faq_quality` prints the numbers. SUGGEST_MIN_CONF sits in the gap between the
+  weakest right matches and the strongest off-topic questions (most-to-least: 种粮补贴, 流感疫苗 and
+  狂犬疫苗 share one policy word with an entry and stay above it); ANSWER_MIN_* are set so a direct
+  answer is right ≥ 98 % of the time on the eval set, everything less sure is offered as buttons.
+"""
+
+from __future__ import annotations
+
+import array
+import hashlib
+import importlib.resources
+import json
+import logging
+import math
+import re
+import threading
+import unicodedata
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jieba
+import numpy as np
+import numpy.typing as npt
+import opencc
+
+__all__ = [
+    "ANSWER_MIN_CONF",
+    "ANSWER_MIN_MARGIN",
+    "DANGER_PATTERNS",
+    "SUGGEST_MIN_CONF",
+    "Candidate",
+    "Decision",
+    "DocTokens",
+    "Entry",
+    "FaqIndex",
+    "Thresholds",
+    "Tokenizer",
+    "find_danger",
+    "get_tokenizer",
+    "load_shipped_entries",
+    "normalise",
+]
+
+# --- tunables (see the module docstring) -----------------------------------------------------------
+
+K1 = 1.2
+B_QUESTIONS = 0.5
+B_ANSWER = 0.75
+ANSWER_WEIGHT = 0.25  # the answer field's share of a match; 0 = answers not indexed
+UNIT = 2  # integer units per word occurrence; tf = units / UNIT
+QUESTION_UNITS = 2  # a question word counts once
+TAG_UNITS = 1  # a tag word counts half
+
+ANSWER_MIN_CONF = 0.70
+ANSWER_MIN_MARGIN = 0.10
+SUGGEST_MIN_CONF = 0.32
+TIE_EPS = 1e-6  # relative: an organisation's entry outranks a deployment-wide one this close
+CACHE_POSTINGS = 2_000_000  # per-token score vectors kept between queries (12 bytes each)
+
+# Chatter that says nothing about the question, removed as substrings (longest first). Every item
+# must be safe to delete anywhere.
+FILLERS: tuple[str, ...] = (
+    "请问一下", "请问", "想问一下", "想问问", "问一下", "俺想问下", "我想问下", "想问下", "问下", "俺想问", "我想问",
+    "想请教", "请教一下", "咨询一下", "姐妹们", "姐妹", "大家好", "你好", "您好", "谢谢", "有谁知道", "谁知道",
+    "俺想知道", "我想知道", "想了解一下", "咋回事", "怎么回事", "麻烦", "急急急", "在线等",
+)
+
+# Dialect → standard, applied to the text before segmentation (longest first). Word-level variants
+# (娃 → 孩子, 老公 → 丈夫) live in synonyms.tsv, where they apply to whole tokens only.
+DIALECT: tuple[tuple[str, str], ...] = (
+    ("咋整", "怎么办"), ("咋办", "怎么办"), ("咋弄", "怎么办"), ("咋样", "怎么样"), ("咋", "怎么"),
+    ("干嘛", "干什么"), ("干啥", "干什么"), ("啥", "什么"), ("甚么", "什么"), ("俺们", "我们"), ("俺", "我"),
+    ("咱们", "我们"), ("木有", "没有"), ("莫得", "没有"), ("晓得", "知道"),
+)
+
+# Function words, pronouns, generic verbs and question words that say nothing about the topic. Words
+# that carry the question's intent (多久, 多少, 几, 哪里, 免费, 申请) are kept.
+_STOP_TEXT = """
+    的 了 吗 呢 吧 啊 呀 么 嘛 哦 哈 啦 哎 呗 咯 嗯 喔 哇 噢 之 得 着 过 所 以 而 且 及 与 和 跟 同 或 或者
+    我 你 您 他 她 它 我们 你们 他们 她们 咱 自己 人家 别人 大家 这 那 这个 那个 这些 那些 这样 那样 这么
+    那么 这种 那种 此 其 是 不是 是不是 有 有没有 没 没有 在 就 都 也 还 又 才 再 很 太 更 最 挺 真 好像
+    什么 怎么 怎么办 怎么样 怎样 如何 为什么 能 能不能 可以 可不可以 会 会不会 要 要不要 想 应该 该
+    个 一个 一下 些 一些 点 一点 说 问 问问 知道 请 请问 算不算 行不行 对不对 好不好 了吗
+    一 不 让 给 把 被 对 向 从 到 去 来 上 下 里 中 后 前 时 时候 情况 事 事情 东西 问题 现在 已经 然后
+    但是 但 可是 因为 所以 如果 要是 还是 还有 以后 之后 以前 之前 老 总 总是 一直 天天 就是 不能 不会
+    不了 不用 能够 需要 是否 行 真的 听说 做 弄 搞 用 拿 找 干 整
+"""
+STOP_WORDS: frozenset[str] = frozenset(_STOP_TEXT.split())
+
+# Intent words (canonical forms): they rank, but an entry that shares only these with a question is
+# not on its topic (护照怎么办理 shares 申请 with the protection-order entry): such a question is declined.
+_GENERIC_TEXT = """
+    免费 申请 多久 多少 哪里 钱 谁 算 管 合法 查 领 评 带 开始 时间 几次 多 干什么 帮忙 有人 哪些 条件 手续
+    材料 电话 一次 几 几天 交 发 打 吃 人 今年 每年 年龄
+"""
+GENERIC_WORDS: frozenset[str] = frozenset(_GENERIC_TEXT.split())
+
+# Danger *now*, matched as substrings of the normalised text: the decision is "danger" (110 and
+# 12338 first, the member on duty alerted) whatever the FAQ score. SPEC §5 lists 威胁 itself.
+DANGER_VIOLENCE: tuple[str, ...] = (
+    "正在打我", "在打我", "要打死我", "打死我", "要打我", "来打我", "要杀", "杀了我", "杀我", "杀死",
+    "弄死我", "掐死", "砍我", "拿刀", "动刀", "威胁", "救命", "救救我", "快来人",
+)
+DANGER_SELF_HARM: tuple[str, ...] = (
+    "想不开", "不想活", "活不下去", "想死", "寻死", "轻生", "自杀", "寻短见", "跳楼", "跳河", "喝农药", "喝药",
+    "上吊",
+)
+DANGER_PATTERNS: tuple[str, ...] = DANGER_VIOLENCE + DANGER_SELF_HARM
+DANGER_TOPIC = "家庭暴力"  # a violence-now question is ranked as if it also said this
+
+# --- normalisation ---------------------------------------------------------------------------------
+
+_T2S = opencc.OpenCC("t2s")
+_NOISE = re.compile(r"[\W_]+")  # punctuation, symbols, emoji, whitespace
+_FILLER_RE = re.compile("|".join(re.escape(f) for f in sorted(FILLERS, key=len, reverse=True)))
+_DIALECT_MAP = dict(DIALECT)
+_DIALECT_RE = re.compile("|".join(re.escape(d) for d, _ in sorted(DIALECT, key=lambda p: -len(p[0]))))
+_SPACES = re.compile(r"\s+")
+# An age (19岁, 十九周岁, 两岁) stands for the concept 年龄: the entries speak of ages generically.
+_AGE = re.compile(r"(?:\d{1,3}|[一二三四五六七八九十两]{1,3})(?:周岁|岁)")
+AGE_TOKEN = "年龄"
+
+
+def fold(text: str) -> str:
+    """NFKC, Traditional → Simplified, lower case; nothing removed (dictionary words get this too)."""
+    return str(_T2S.convert(unicodedata.normalize("NFKC", text))).lower()
+
+
+def normalise(text: str) -> str:
+    """A question's canonical text: folded, punctuation/emoji → one space, chatter removed, dialect mapped."""
+    s = _NOISE.sub(" ", fold(text))
+    s = _FILLER_RE.sub(" ", s)
+    s = _DIALECT_RE.sub(lambda m: _DIALECT_MAP[m.group(0)], s)
+    return _SPACES.sub(" ", s).strip()
+
+
+def find_danger(normalised: str) -> str | None:
+    """The first danger-now pattern in an already normalised text, or None."""
+    for pattern in DANGER_PATTERNS:
+        if pattern in normalised:
+            return pattern
+    return None
+
+
+# --- data ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    id: str
+    questions: tuple[str, ...]
+    answer: str
+    tags: tuple[str, ...] = ()
+    source: str = ""
+    referral: str = ""
+    updated_at: str = ""
+    org_id: int | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], org_id: int | None = None) -> Entry:
+        """From a knowledge_base.jsonl row (or the like); `org_id` from the row when it has one."""
+        questions = d["questions"]
+        if isinstance(questions, str):
+            questions = [questions]
+        tags = d.get("tags") or ()
+        if isinstance(tags, str):
+            tags = [t for t in re.split(r"[,，、;；\s]+", tags) if t]
+        row_org = d.get("org_id")
+        return cls(
+            id=str(d["id"]),
+            questions=tuple(str(q) for q in questions),
+            answer=str(d["answer"]),
+            tags=tuple(str(t) for t in tags),
+            source=str(d.get("source") or ""),
+            referral=str(d.get("referral") or ""),
+            updated_at=str(d.get("updated_at") or ""),
+            org_id=int(row_org) if row_org is not None else org_id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    id: str
+    question: str  # the entry's phrasing closest to the query (the "您是不是想问" button text)
+    score: float
+    org_id: int | None = None
+
+
+DecisionKind = Literal["answer", "suggest", "decline", "danger"]
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    answer_conf: float = ANSWER_MIN_CONF
+    answer_margin: float = ANSWER_MIN_MARGIN
+    suggest_conf: float = SUGGEST_MIN_CONF
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    kind: DecisionKind
+    best: Entry | None
+    candidates: list[Candidate]
+    confidence: float = 0.0  # top score / Σ idf of the query's tokens
+    margin: float = 0.0  # (top − second) / top
+    danger: str | None = None  # the danger pattern found
+
+
+# Tokens of an entry per field: one tuple per question, then the tags, then (optionally) the answer.
+DocTokens = tuple[tuple[str, ...], ...]
+
+_DEFAULT_THRESHOLDS = Thresholds()
+
+_DATA_PACKAGE = "services"
+_DATA_DIR = "faq_data"
+
+
+def _data_text(name: str) -> str:
+    return importlib.resources.files(_DATA_PACKAGE).joinpath(_DATA_DIR, name).read_text(encoding="utf-8")
+
+
+def load_shipped_entries() -> list[Entry]:
+    """The deployment-wide knowledge base shipped as package data (faq_data/knowledge_base.jsonl)."""
+    lines = _data_text("knowledge_base.jsonl").splitlines()
+    return [Entry.from_dict(json.loads(line)) for line in lines if line.strip()]
+
+
+def parse_synonyms(text: str) -> dict[str, str]:
+    """synonyms.tsv → {folded variant: folded canonical}. A line is a tab-separated group, canonical
+    first; a word already in an earlier group keeps that group; a later line whose first item is an
+    existing word extends that word's group (chains resolve to the final canonical form)."""
+    canon: dict[str, str] = {}
+    for line in text.splitlines():
+        items = [fold(x.strip()) for x in line.split("\t") if x.strip()]
+        if not items or items[0].startswith("#"):
+            continue
+        for item in items:
+            canon.setdefault(item, items[0])
+    for word in list(canon):
+        head, seen = canon[word], {word}
+        while canon.get(head, head) != head and head not in seen:
+            seen.add(head)
+            head = canon[head]
+        canon[word] = head
+    return canon
+
+
+def parse_user_dict(text: str) -> list[tuple[str, int | None, str | None]]:
+    """jieba user-dict lines `word [freq] [tag]` → (folded word, freq, tag)."""
+    out: list[tuple[str, int | None, str | None]] = []
+    for line in text.splitlines():
+        parts = line.split()
+        if not parts or parts[0].startswith("#"):
+            continue
+        freq = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        tag = parts[-1] if len(parts) > 1 and not parts[-1].isdigit() else None
+        out.append((fold(parts[0]), freq, tag))
+    return out
+
+
+# --- tokenizer -------------------------------------------------------------------------------------
+
+TokenMode = Literal["cut", "search", "cut+sub", "cut+sub+bigram"]
+
+
+class Tokenizer:
+    """jieba (own instance, initialised eagerly) + domain dictionary + synonyms + stop words.
+
+    Building one costs ~1 s (jieba's prefix dictionary): one per process, at start-up (`get_tokenizer`).
+    `mode` exists for the comparison in bench/faq_quality.py; the engine uses "cut+sub".
+    """
+
+    def __init__(
+        self,
+        user_dict: str | None = None,
+        synonyms: str | None = None,
+        *,
+        mode: TokenMode = "cut+sub",
+        hmm: bool = False,
+    ) -> None:
+        user_dict = _data_text("user_dict.txt") if user_dict is None else user_dict
+        synonyms = _data_text("synonyms.tsv") if synonyms is None else synonyms
+        self.mode: TokenMode = mode
+        self.hmm = hmm
+        # Identifies the segmentation: cached DocTokens are valid only under the same signature.
+        self.signature = hashlib.sha256(
+            "\x00".join([user_dict, synonyms, mode, str(hmm), " ".join(sorted(STOP_WORDS))]).encode()
+        ).hexdigest()[:16]
+        jieba.setLogLevel(logging.WARNING)
+        self._jieba = jieba.Tokenizer()
+        self._jieba.initialize()
+        for word, freq, tag in parse_user_dict(user_dict):
+            self._jieba.add_word(word, freq, tag)
+        self._canon = parse_synonyms(synonyms)
+        self._freq: dict[str, int] = self._jieba.FREQ
+        for word in sorted(set(self._canon) | set(self._canon.values()), key=len):
+            if len(word) > 1 and not self._freq.get(word):
+                self._jieba.add_word(word)
+        self._sub_cache: dict[str, tuple[str, ...]] = {}
+
+    def canonical(self, word: str) -> str:
+        """The canonical form of a (folded) word."""
+        return self._canon.get(word, word)
+
+    def _subwords(self, word: str) -> tuple[str, ...]:
+        subs = self._sub_cache.get(word)
+        if subs is None:
+            found: list[str] = []
+            for n in (2, 3):
+                for i in range(len(word) - n + 1):
+                    gram = word[i : i + n]
+                    # a sub-word that is itself a variant would double-count its canonical form
+                    canonical = self._canon.get(gram, gram) == gram
+                    if gram != word and self._freq.get(gram) and gram not in STOP_WORDS and canonical:
+                        found.append(gram)
+            subs = tuple(found)
+            if len(self._sub_cache) < 100_000:
+                self._sub_cache[word] = subs
+        return subs
+
+    def tokens_of_normalised(self, text: str) -> list[str]:
+        """Tokens of a text already passed through `normalise`."""
+        text = _AGE.sub(f" {AGE_TOKEN} ", text)
+        if self.mode == "search":
+            words = self._jieba.lcut_for_search(text, HMM=self.hmm)
+        else:
+            words = self._jieba.lcut(text, HMM=self.hmm)
+        out: list[str] = []
+        canon = self._canon
+        subwords = self.mode in ("cut+sub", "cut+sub+bigram")
+        for w in words:
+            if w.isspace():
+                continue
+            c = canon.get(w, w)
+            if c in STOP_WORDS:
+                continue
+            out.append(c)
+            if subwords and len(c) > 2:
+                out.extend(self._subwords(c))
+        if self.mode == "cut+sub+bigram":
+            for chunk in text.split():
+                out.extend(chunk[i : i + 2] for i in range(len(chunk) - 1))
+        return out
+
+    def tokens(self, text: str) -> list[str]:
+        """normalise + segment + synonyms + stop words."""
+        return self.tokens_of_normalised(normalise(text))
+
+    def entry_tokens(self, entry: Entry, with_answer: bool = True) -> DocTokens:
+        """An entry's tokens per field: each question, the tags, then the answer (if `with_answer`)."""
+        fields = [tuple(self.tokens(q)) for q in entry.questions]
+        fields.append(tuple(t for tag in entry.tags for t in self.tokens(tag)))
+        if with_answer:
+            fields.append(tuple(self.tokens(entry.answer)))
+        return tuple(fields)
+
+
+_TOKENIZER: Tokenizer | None = None
+_TOKENIZER_LOCK = threading.Lock()
+
+
+def get_tokenizer() -> Tokenizer:
+    """The process-wide tokenizer with the shipped dictionary; the first call builds it (~1 s), so
+    make that call at start-up."""
+    global _TOKENIZER
+    with _TOKENIZER_LOCK:
+        if _TOKENIZER is None:
+            _TOKENIZER = Tokenizer()
+        return _TOKENIZER
+
+
+# --- index -----------------------------------------------------------------------------------------
+
+_GLOBAL_ORG = -(2**62)  # org code of deployment-wide entries
+_FREE_ORG = -(2**62) + 1  # org code of a free slot
+
+
+class _Field:
+    """One BM25 field: postings (token id → slot array, unit array), doc lengths, cached length norms."""
+
+    __slots__ = ("b", "dl", "norm", "postings", "total")
+
+    def __init__(self, b: float, capacity: int) -> None:
+        self.b = b
+        self.postings: dict[int, tuple[array.array[int], array.array[int]]] = {}
+        self.dl = np.zeros(capacity, dtype=np.int64)  # in units
+        self.total = 0  # Σ dl, in units: integer, so add/remove never drifts
+        self.norm: npt.NDArray[np.float64] | None = None  # k1 * (1 - b + b * dl / avgdl), per slot
+
+    def add(self, slot: int, counts: Mapping[int, int]) -> None:
+        for tid, units in counts.items():
+            p = self.postings.get(tid)
+            if p is None:
+                p = self.postings[tid] = (array.array("i"), array.array("H"))
+            p[0].append(slot)
+            p[1].append(min(units, 65535))
+        length = sum(counts.values())
+        self.dl[slot] = length
+        self.total += length
+        self.norm = None
+
+    def remove(self, slot: int, tids: Iterable[int]) -> None:
+        for tid in tids:
+            slots, units = self.postings[tid]
+            i = slots.index(slot)
+            del slots[i]
+            del units[i]
+            if not slots:
+                del self.postings[tid]
+        self.total -= int(self.dl[slot])
+        self.dl[slot] = 0
+        self.norm = None
+
+    def grow(self, capacity: int) -> None:
+        dl = np.zeros(capacity, dtype=np.int64)
+        dl[: len(self.dl)] = self.dl
+        self.dl = dl
+        self.norm = None
+
+    def idf(self, tid: int, n_docs: int) -> float:
+        p = self.postings.get(tid)
+        df = len(p[0]) if p is not None else 0
+        return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+
+    def norms(self, k1: float, n_docs: int, n_slots: int) -> npt.NDArray[np.float64]:
+        if self.norm is None or len(self.norm) != n_slots:
+            avgdl = self.total / UNIT / n_docs if n_docs else 1.0
+            dl = self.dl[:n_slots].astype(np.float64) / UNIT
+            self.norm = k1 * (1.0 - self.b + self.b * dl / (avgdl or 1.0))
+        return self.norm
+
+
+class _Doc:
+    """An indexed entry and the token ids needed to remove it and to pick its closest phrasing."""
+
+    __slots__ = ("a_terms", "entry", "phrasings", "q_terms")
+
+    def __init__(self, entry: Entry, q_terms: array.array[int], a_terms: array.array[int],
+                 phrasings: tuple[frozenset[int], ...]) -> None:
+        self.entry = entry
+        self.q_terms = q_terms
+        self.a_terms = a_terms
+        self.phrasings = phrasings
+
+
+class FaqIndex:
+    """BM25 over an inverted index of two fields (questions+tags, answer), maintained incrementally.
+
+    Not thread-safe: use it from one thread (the bot's event loop).
+    """
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer | None = None,
+        *,
+        k1: float = K1,
+        b_questions: float = B_QUESTIONS,
+        b_answer: float = B_ANSWER,
+        answer_weight: float = ANSWER_WEIGHT,
+        question_units: int = QUESTION_UNITS,
+        tag_units: int = TAG_UNITS,
+    ) -> None:
+        self.tokenizer = tokenizer if tokenizer is not None else get_tokenizer()
+        self.k1 = k1
+        self.answer_weight = answer_weight
+        self._units = (question_units, tag_units)
+        self._vocab: dict[str, int] = {}
+        self._slots: dict[tuple[int | None, str], int] = {}
+        self._docs: list[_Doc | None] = []
+        self._free: list[int] = []
+        self._org = np.full(64, _FREE_ORG, dtype=np.int64)
+        self._q = _Field(b_questions, 64)
+        self._a = _Field(b_answer, 64)
+        self._n_org_docs = 0
+        # Per token: the slots it scores and its BM25 contribution (both fields, idf included), valid
+        # until the next add/remove; least recently used first out beyond CACHE_POSTINGS elements.
+        self._cache: OrderedDict[int, tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = OrderedDict()
+        self._cached = 0
+        self._idf: dict[str, float] = {}
+
+    # -- building ----------------------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        entries: Iterable[Entry],
+        tokenizer: Tokenizer | None = None,
+        *,
+        doc_tokens: Sequence[DocTokens] | None = None,
+        **params: Any,
+    ) -> FaqIndex:
+        """Index `entries`; `doc_tokens` (same order, from `Tokenizer.entry_tokens`) skips segmentation."""
+        index = cls(tokenizer, **params)
+        for i, entry in enumerate(entries):
+            index.add(entry, doc_tokens[i] if doc_tokens is not None else None)
+        return index
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def get(self, entry_id: str, org_id: int | None = None) -> Entry | None:
+        """The entry stored under exactly (org_id, entry_id)."""
+        slot = self._slots.get((org_id, entry_id))
+        doc = self._docs[slot] if slot is not None else None
+        return doc.entry if doc is not None else None
+
+    def entries(self) -> list[Entry]:
+        return [d.entry for d in self._docs if d is not None]
+
+    def doc_tokens(self, entry: Entry) -> DocTokens:
+        """What `add` indexes for an entry (cache it with `Tokenizer.signature` to skip segmentation)."""
+        return self.tokenizer.entry_tokens(entry, with_answer=self.answer_weight > 0)
+
+    def add(self, entry: Entry, doc_tokens: DocTokens | None = None) -> None:
+        """Add an entry; an existing entry with the same (org_id, id) is replaced."""
+        key = (entry.org_id, entry.id)
+        if key in self._slots:
+            self.remove(entry.id, entry.org_id)
+        fields = doc_tokens if doc_tokens is not None else self.doc_tokens(entry)
+        n_q = len(entry.questions)
+        qu, tu = self._units
+        q_counts: Counter[int] = Counter()
+        phrasings = []
+        for i, toks in enumerate(fields[: n_q + 1]):
+            ids = [self._tid(t) for t in toks]
+            if i < n_q:
+                phrasings.append(frozenset(ids))
+            for tid in ids:
+                q_counts[tid] += qu if i < n_q else tu
+        a_counts: Counter[int] = Counter()
+        if self.answer_weight > 0 and len(fields) > n_q + 1:
+            for t in fields[n_q + 1]:
+                a_counts[self._tid(t)] += UNIT
+
+        slot = self._free.pop() if self._free else len(self._docs)
+        if slot == len(self._docs):
+            self._docs.append(None)
+            if slot >= len(self._org):
+                self._grow(2 * len(self._org))
+        self._docs[slot] = _Doc(entry, array.array("i", q_counts), array.array("i", a_counts), tuple(phrasings))
+        self._slots[key] = slot
+        self._org[slot] = _GLOBAL_ORG if entry.org_id is None else entry.org_id
+        if entry.org_id is not None:
+            self._n_org_docs += 1
+        self._q.add(slot, q_counts)
+        self._a.add(slot, a_counts)
+        self._invalidate()
+
+    def update(self, entry: Entry, doc_tokens: DocTokens | None = None) -> None:
+        """Replace the entry with the same (org_id, id); KeyError when there is none."""
+        if (entry.org_id, entry.id) not in self._slots:
+            raise KeyError(entry.id)
+        self.add(entry, doc_tokens)
+
+    def remove(self, entry_id: str, org_id: int | None = None) -> Entry:
+        """Remove and return the entry (org_id, entry_id); KeyError when there is none."""
+        slot = self._slots.pop((org_id, entry_id))
+        doc = self._docs[slot]
+        assert doc is not None
+        self._q.remove(slot, doc.q_terms)
+        self._a.remove(slot, doc.a_terms)
+        self._org[slot] = _FREE_ORG
+        if org_id is not None:
+            self._n_org_docs -= 1
+        self._docs[slot] = None
+        self._free.append(slot)
+        self._invalidate()
+        return doc.entry
+
+    def _invalidate(self) -> None:
+        self._cache.clear()
+        self._cached = 0
+        self._idf.clear()
+
+    def _tid(self, token: str) -> int:
+        tid = self._vocab.get(token)
+        if tid is None:
+            tid = self._vocab[token] = len(self._vocab)
+        return tid
+
+    def _grow(self, capacity: int) -> None:
+        org = np.full(capacity, _FREE_ORG, dtype=np.int64)
+        org[: len(self._org)] = self._org
+        self._org = org
+        self._q.grow(capacity)
+        self._a.grow(capacity)
+
+    # -- scoring -----------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, float]:
+        """Entries, vocabulary size, postings and average field lengths (in words)."""
+        n = len(self._slots)
+        return {
+            "entries": n,
+            "vocabulary": len(self._vocab),
+            "postings": sum(len(p[0]) for f in (self._q, self._a) for p in f.postings.values()),
+            "avgdl_questions": self._q.total / UNIT / n if n else 0.0,
+            "avgdl_answer": self._a.total / UNIT / n if n else 0.0,
+        }
+
+    def idf(self, token: str) -> float:
+        """The token's weight in a match: idf in the question field + answer_weight × idf in the answer
+        field (Lucene idf; a token no entry has gets the idf of df = 0)."""
+        w = self._idf.get(token)
+        if w is None:
+            n = len(self._slots)
+            tid = self._vocab.get(token, -1)
+            w = self._idf[token] = self._q.idf(tid, n) + self.answer_weight * self._a.idf(tid, n)
+        return w
+
+    def max_score(self, tokens: Iterable[str]) -> float:
+        """Σ idf over the distinct tokens: the score of an average-length entry holding each once."""
+        return sum(self.idf(t) for t in dict.fromkeys(tokens))
+
+    def _contribution(self, tid: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]] | None:
+        """The slots a token scores and their BM25 contribution over both fields (cached)."""
+        cached = self._cache.get(tid)
+        if cached is not None:
+            self._cache.move_to_end(tid)
+            return cached
+        n_slots, n = len(self._docs), len(self._slots)
+        k1p1 = self.k1 + 1.0
+        parts: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = []
+        for fld, weight in ((self._q, 1.0), (self._a, self.answer_weight)):
+            p = fld.postings.get(tid)
+            if p is None or weight <= 0:
+                continue
+            df = len(p[0])
+            idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            slots = np.frombuffer(p[0], dtype=np.int32)
+            tf = np.frombuffer(p[1], dtype=np.uint16) / UNIT
+            norm = fld.norms(self.k1, n, n_slots)
+            parts.append((slots.copy(), (weight * idf * k1p1) * tf / (tf + norm[slots])))
+            del slots  # release the buffer export so the posting array can grow again
+        if not parts:
+            return None
+        if len(parts) == 1:
+            result = parts[0]
+        else:  # one value per slot: question part + answer part
+            all_slots = np.concatenate([parts[0][0], parts[1][0]])
+            all_vals = np.concatenate([parts[0][1], parts[1][1]])
+            order = np.argsort(all_slots, kind="stable")
+            all_slots, all_vals = all_slots[order], all_vals[order]
+            slots_u, first = np.unique(all_slots, return_index=True)
+            result = (slots_u, np.add.reduceat(all_vals, first))
+        self._cache[tid] = result
+        self._cached += len(result[0])
+        while self._cached > CACHE_POSTINGS and len(self._cache) > 1:
+            _, (old, _) = self._cache.popitem(last=False)
+            self._cached -= len(old)
+        return result
+
+    def _scores(self, tokens: Sequence[str]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]]:
+        """Dense scores per slot and the slots that scored; only postings of the query tokens are read."""
+        scores = np.zeros(len(self._docs), dtype=np.float64)
+        touched = False
+        for token in tokens:
+            tid = self._vocab.get(token)
+            contribution = self._contribution(tid) if tid is not None else None
+            if contribution is not None:
+                slots, values = contribution
+                scores[slots] += values
+                touched = True
+        hit = np.flatnonzero(scores > 0) if touched else np.empty(0, dtype=np.intp)  # faster than on floats
+        return scores, hit
+
+    def _rank(self, tokens: Sequence[str], k: int, org_id: int | None) -> list[Candidate]:
+        tokens = list(dict.fromkeys(tokens))
+        if not tokens or not self._slots or k <= 0:
+            return []
+        scores, hit = self._scores(tokens)
+        if self._n_org_docs and len(hit):
+            orgs = self._org[hit]
+            allowed = orgs == _GLOBAL_ORG
+            if org_id is not None:
+                allowed |= orgs == org_id
+            hit = hit[allowed]
+        if not len(hit):
+            return []
+        want = k + 8  # head-room for overridden entries
+        while True:
+            top = hit[np.argpartition(-scores[hit], want - 1)[:want]] if len(hit) > want else hit
+            ranked: list[tuple[float, str, int]] = []
+            for slot in top.tolist():
+                doc = self._docs[slot]
+                assert doc is not None
+                e = doc.entry
+                s = float(scores[slot])
+                if e.org_id is None:
+                    if org_id is not None and (org_id, e.id) in self._slots:
+                        continue  # replaced by the organisation's own entry
+                    ranked.append((s, e.id, slot))
+                else:
+                    ranked.append((s * (1.0 + TIE_EPS), e.id, slot))
+            if len(ranked) >= k or len(top) == len(hit):
+                break
+            want *= 4
+        ranked.sort(key=lambda r: (-r[0], r[1]))
+        n = len(self._slots)
+        wanted = {tid: self._q.idf(tid, n) for t in tokens if (tid := self._vocab.get(t)) is not None}
+        return [self._candidate(slot, float(scores[slot]), wanted) for _, _, slot in ranked[:k]]
+
+    def _candidate(self, slot: int, score: float, wanted: Mapping[int, float]) -> Candidate:
+        doc = self._docs[slot]
+        assert doc is not None
+        e = doc.entry
+        best_i, best_w = 0, -1.0
+        for i, phrasing in enumerate(doc.phrasings):
+            w = sum(wanted[t] for t in phrasing & wanted.keys()) - 0.01 * len(phrasing)
+            if w > best_w:
+                best_i, best_w = i, w
+        question = e.questions[best_i] if e.questions else e.id
+        return Candidate(e.id, question, score, e.org_id)
+
+    def _is_phrasing(self, candidate: Candidate, tokens: Sequence[str]) -> bool:
+        """Is the question one of the entry's own phrasings (same words)?"""
+        doc = self._docs[self._slots[(candidate.org_id, candidate.id)]]
+        assert doc is not None
+        wanted = frozenset(self._vocab.get(t, -1) for t in tokens)
+        return any(p == wanted for p in doc.phrasings)
+
+    def _on_topic(self, candidate: Candidate, tokens: Iterable[str]) -> bool:
+        """Does the entry share at least one non-generic word with the question?"""
+        doc = self._docs[self._slots[(candidate.org_id, candidate.id)]]
+        assert doc is not None
+        for t in tokens:
+            tid = self._vocab.get(t)
+            if tid is not None and t not in GENERIC_WORDS and (tid in doc.q_terms or tid in doc.a_terms):
+                return True
+        return False
+
+    # -- queries -----------------------------------------------------------------------------------
+
+    def search(self, query: str, k: int = 3, org_id: int | None = None) -> list[Candidate]:
+        """Top-k entries for `query` visible to `org_id` (deployment-wide + that organisation's)."""
+        return self._rank(self.tokenizer.tokens(query), k, org_id)
+
+    def search_tokens(self, tokens: Sequence[str], k: int = 3, org_id: int | None = None) -> list[Candidate]:
+        """Like `search` for an already segmented query (`Tokenizer.tokens`)."""
+        return self._rank(tokens, k, org_id)
+
+    def decide(
+        self, query: str, org_id: int | None = None, k: int = 3, thresholds: Thresholds | None = None
+    ) -> Decision:
+        """What to do with a question: answer, suggest (您是不是想问), decline, or danger."""
+        th = thresholds or _DEFAULT_THRESHOLDS
+        text = normalise(query)
+        danger = find_danger(text)
+        violence = danger is not None and danger not in DANGER_SELF_HARM
+        tokens = list(dict.fromkeys(self.tokenizer.tokens_of_normalised(text)))
+        candidates = self._rank([*tokens, DANGER_TOPIC] if violence else tokens, k, org_id)
+        if not candidates:
+            return Decision("danger" if danger else "decline", None, [], danger=danger)
+        top = candidates[0].score
+        denom = self.max_score(tokens)
+        confidence = top / denom if denom > 0 else 0.0
+        second = candidates[1].score if len(candidates) > 1 else 0.0
+        margin = (top - second) / top if top > 0 else 0.0
+        best = self.get(candidates[0].id, candidates[0].org_id)
+        relevant = self._on_topic(candidates[0], tokens) and confidence >= th.suggest_conf
+        if danger:
+            # Violence: the help entries (ranked first) go with the alarm; otherwise only a real match.
+            if violence or relevant:
+                return Decision("danger", best, candidates, confidence, margin, danger)
+            return Decision("danger", None, [], confidence, margin, danger)
+        if not relevant:
+            return Decision("decline", None, [], confidence, margin)
+        sure = confidence >= th.answer_conf and margin >= th.answer_margin and len(tokens) > 1
+        kind: DecisionKind = "answer" if sure or self._is_phrasing(candidates[0], tokens) else "suggest"
+        return Decision(kind, best, candidates, confidence, margin)

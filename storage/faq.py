@@ -1,0 +1,153 @@
+"""Repository: FAQ entries written by people, questions asked, votes, unanswered questions."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from storage.models import from_db, to_db
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    entry_id: str
+    org_id: int | None
+    questions: list[str]
+    answer: str
+    tags: list[str]
+    source: str
+    referral: str
+    updated_at: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.entry_id, "questions": self.questions, "answer": self.answer, "tags": self.tags,
+                "source": self.source, "referral": self.referral, "updated_at": self.updated_at,
+                "org_id": self.org_id}
+
+
+def _entry(row: sqlite3.Row) -> EntryRow:
+    return EntryRow(row["entry_id"], row["org_id"], json.loads(row["questions"]), row["answer"],
+                    json.loads(row["tags"]), row["source"], row["referral"], row["updated_at"])
+
+
+async def all_entries(conn: aiosqlite.Connection) -> list[EntryRow]:
+    cur = await conn.execute("SELECT * FROM faq_entries ORDER BY id")
+    return [_entry(r) for r in await cur.fetchall()]
+
+
+async def upsert(conn: aiosqlite.Connection, row: EntryRow, created_by: int | None) -> None:
+    await conn.execute(
+        """INSERT INTO faq_entries(entry_id, org_id, questions, answer, tags, source, referral, updated_at, created_by)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT(entry_id, ifnull(org_id, 0)) DO UPDATE SET questions = excluded.questions,
+               answer = excluded.answer, tags = excluded.tags, source = excluded.source,
+               referral = excluded.referral, updated_at = excluded.updated_at""",
+        (row.entry_id, row.org_id, json.dumps(row.questions, ensure_ascii=False), row.answer,
+         json.dumps(row.tags, ensure_ascii=False), row.source, row.referral, row.updated_at, created_by),
+    )
+
+
+async def delete(conn: aiosqlite.Connection, entry_id: str, org_id: int | None) -> bool:
+    cur = await conn.execute(
+        "DELETE FROM faq_entries WHERE entry_id = ? AND ifnull(org_id, 0) = ifnull(?, 0)", (entry_id, org_id)
+    )
+    return cur.rowcount > 0
+
+
+async def next_number(conn: aiosqlite.Connection) -> int:
+    cur = await conn.execute("SELECT ifnull(max(id), 0) + 1 FROM faq_entries")
+    row = await cur.fetchone()
+    return int(row[0]) if row else 1
+
+
+async def log_asked(conn: aiosqlite.Connection, org_id: int | None, chat_id: int, user_id: int, question: str,
+                    decision: str, entry_id: str | None, now: datetime) -> int:
+    cur = await conn.execute(
+        """INSERT INTO faq_asked(org_id, chat_id, user_id, question, decision, entry_id, at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)""",
+        (org_id, chat_id, user_id, question, decision, entry_id, to_db(now)),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+async def vote(conn: aiosqlite.Connection, asked_id: int, user_id: int, value: int, now: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO faq_votes(asked_id, user_id, vote, at) VALUES (?, ?, ?, ?)
+           ON CONFLICT(asked_id, user_id) DO UPDATE SET vote = excluded.vote, at = excluded.at""",
+        (asked_id, user_id, value, to_db(now)),
+    )
+
+
+async def asked_exists(conn: aiosqlite.Connection, asked_id: int) -> bool:
+    cur = await conn.execute("SELECT 1 FROM faq_asked WHERE id = ?", (asked_id,))
+    return await cur.fetchone() is not None
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    id: int
+    org_id: int | None
+    chat_id: int
+    user_id: int
+    message_id: int | None
+    question: str
+    danger: bool
+    status: str
+    taken_by: int | None
+    answer: str | None
+    at: datetime
+
+
+def _unanswered(r: sqlite3.Row) -> Unanswered:
+    return Unanswered(r["id"], r["org_id"], r["chat_id"], r["user_id"], r["message_id"], r["question"],
+                      bool(r["danger"]), r["status"], r["taken_by"], r["answer"], from_db(r["at"]))
+
+
+async def add_unanswered(conn: aiosqlite.Connection, org_id: int | None, chat_id: int, user_id: int,
+                         message_id: int | None, question: str, danger: bool, now: datetime) -> int:
+    cur = await conn.execute(
+        """INSERT INTO faq_unanswered(org_id, chat_id, user_id, message_id, question, danger, at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)""",
+        (org_id, chat_id, user_id, message_id, question, int(danger), to_db(now)),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+async def get_unanswered(conn: aiosqlite.Connection, item_id: int) -> Unanswered | None:
+    cur = await conn.execute("SELECT * FROM faq_unanswered WHERE id = ?", (item_id,))
+    row = await cur.fetchone()
+    return _unanswered(row) if row else None
+
+
+async def take_unanswered(conn: aiosqlite.Connection, item_id: int, member_user_id: int) -> bool:
+    cur = await conn.execute(
+        "UPDATE faq_unanswered SET status = 'taken', taken_by = ? WHERE id = ? AND status = 'open'",
+        (member_user_id, item_id),
+    )
+    return cur.rowcount > 0
+
+
+async def answer_unanswered(conn: aiosqlite.Connection, item_id: int, answer: str, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE faq_unanswered SET status = 'answered', answer = ?, answered_at = ? WHERE id = ?",
+        (answer, to_db(now), item_id),
+    )
+
+
+async def mark_saved(conn: aiosqlite.Connection, item_id: int, entry_id: str) -> None:
+    await conn.execute("UPDATE faq_unanswered SET saved_entry_id = ? WHERE id = ?", (entry_id, item_id))
+
+
+async def open_unanswered(conn: aiosqlite.Connection, org_id: int, limit: int = 50) -> list[Unanswered]:
+    cur = await conn.execute(
+        "SELECT * FROM faq_unanswered WHERE org_id = ? AND status != 'answered' ORDER BY id DESC LIMIT ?",
+        (org_id, limit),
+    )
+    return [_unanswered(r) for r in await cur.fetchall()]

@@ -1,0 +1,291 @@
+"""services.faq_engine: normalisation, segmentation + synonyms, the incremental BM25 index,
+organisations, danger detection, decision thresholds, and quality on tests/data/faq_eval.jsonl."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from services.faq_engine import (
+    DANGER_PATTERNS,
+    Entry,
+    FaqIndex,
+    Tokenizer,
+    find_danger,
+    get_tokenizer,
+    load_shipped_entries,
+    normalise,
+)
+
+EVAL = Path(__file__).parent / "data" / "faq_eval.jsonl"
+
+QUERIES = [
+    "人身安全保护令怎么申请",
+    "离婚后孩子抚养费给多少",
+    "老公打我怎么办",
+    "彩礼要退吗",
+    "两癌筛查去哪做",
+    "怀孕被辞退",
+    "妇女之家干什么的",
+    "12338",
+]
+
+
+@pytest.fixture(scope="module")
+def tok() -> Tokenizer:
+    return get_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def shipped() -> list[Entry]:
+    return load_shipped_entries()
+
+
+@pytest.fixture(scope="module")
+def index(tok: Tokenizer, shipped: list[Entry]) -> FaqIndex:
+    return FaqIndex.build(shipped, tok)
+
+
+def entry(entry_id: str, questions: list[str], answer: str = "答案", org_id: int | None = None) -> Entry:
+    return Entry(entry_id, tuple(questions), answer, ("测试",), "依据", "", "2026-01-01", org_id)
+
+
+def scores(index: FaqIndex, org_id: int | None = None) -> dict[str, list[tuple[str, float]]]:
+    return {q: [(c.id, c.score) for c in index.search(q, k=10, org_id=org_id)] for q in QUERIES}
+
+
+# --- normalisation ---------------------------------------------------------------------------------
+
+
+def test_normalise_full_width_and_case() -> None:
+    assert normalise("ＨＰＶ疫苗１２３３８") == "hpv疫苗12338"
+
+
+def test_normalise_traditional_to_simplified() -> None:
+    assert normalise("保護令") == "保护令"
+    assert normalise("離婚時財產怎麼分") == "离婚时财产怎么分"
+
+
+def test_normalise_punctuation_emoji_whitespace() -> None:
+    assert normalise("  保护令！！！😭😭  怎么申请？？\n") == "保护令 怎么申请"
+    assert normalise("……？！") == ""
+
+
+def test_normalise_fillers_and_dialect() -> None:
+    assert normalise("请问姐妹们，保护令咋申请？") == "保护令怎么申请"
+    assert normalise("俺想问下啥是家暴") == "什么是家暴"
+    assert normalise("俺家娃咋办") == "我家娃怎么办"
+    assert normalise("离婚冷静期是咋回事") == "离婚冷静期是"
+
+
+# --- tokens and synonyms ---------------------------------------------------------------------------
+
+
+def test_tokenizer_is_initialised_eagerly(tok: Tokenizer) -> None:
+    assert tok._jieba.initialized
+    assert get_tokenizer() is tok
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("保户令怎么办", "人身安全保护令"),
+        ("保護令", "人身安全保护令"),
+        ("两岩筛查", "两癌"),
+        ("他老是打老婆", "家庭暴力"),
+        ("家暴了找谁", "家庭暴力"),
+        ("老公不给钱", "丈夫"),
+        ("娃归谁", "孩子"),
+    ],
+)
+def test_synonyms_map_to_canonical(tok: Tokenizer, text: str, canonical: str) -> None:
+    tokens = tok.tokens(text)
+    assert canonical in tokens
+    assert all(variant not in tokens for variant in ("保户令", "两岩", "打老婆", "家暴", "老公", "娃"))
+
+
+def test_stop_words_and_ages(tok: Tokenizer) -> None:
+    tokens = tok.tokens("闺女十九岁了能不能结婚呢？")
+    assert "年龄" in tokens and "女儿" in tokens
+    assert not {"了", "能不能", "呢"} & set(tokens)
+
+
+def test_compound_yields_sub_words(tok: Tokenizer) -> None:
+    assert {"两癌筛查", "两癌", "筛查"} <= set(tok.tokens("两癌筛查"))
+
+
+def test_query_synonym_meets_canonical_entry(index: FaqIndex) -> None:
+    assert index.search("保户令咋申请")[0].id == "protection-order-apply"
+    assert index.search("两岩筛查多大能做")[0].id == "two-cancers-screening"
+    assert index.search("保護令到期了還能延長嗎")[0].id == "protection-order-content"
+
+
+# --- the index ---------------------------------------------------------------------------------------
+
+
+def test_shipped_entries_load(shipped: list[Entry]) -> None:
+    ids = [e.id for e in shipped]
+    assert len(ids) >= 44 and len(set(ids)) == len(ids)
+    assert all(e.questions and e.answer and e.source and e.org_id is None for e in shipped)
+
+
+def test_entry_from_dict_accepts_string_tags() -> None:
+    e = Entry.from_dict({"id": "x", "questions": "问什么", "answer": "答", "tags": "家暴、婚姻, 儿童"}, org_id=7)
+    assert e.questions == ("问什么",) and e.tags == ("家暴", "婚姻", "儿童") and e.org_id == 7
+
+
+def test_incremental_changes_equal_a_fresh_build(tok: Tokenizer, shipped: list[Entry]) -> None:
+    index = FaqIndex.build(shipped[:40], tok)
+    for e in shipped[40:]:
+        index.add(e)
+    extra = entry("extra-1", ["村里修路占了我家的承包地怎么办"], "占地要有补偿")
+    index.add(extra)
+    assert index.search("修路占了承包地")[0].id == "extra-1"
+
+    changed = dataclasses.replace(shipped[3], questions=("有人给我发黄段子，怎么办？",))
+    index.update(changed)
+    removed = index.remove(shipped[10].id)
+    assert removed == shipped[10]
+    index.remove("extra-1")
+    assert all(c.id != "extra-1" for c in index.search("修路占了承包地", k=10))
+    assert index.get(changed.id) == changed
+
+    final = [changed if e.id == changed.id else e for e in shipped if e.id != shipped[10].id]
+    fresh = FaqIndex.build(final, tok)
+    assert len(index) == len(fresh) == len(shipped) - 1
+    assert index.stats() == {**fresh.stats(), "vocabulary": index.stats()["vocabulary"]}
+    assert scores(index) == scores(fresh)  # bit-for-bit: integer lengths, same summation order
+    for q in QUERIES:
+        a, b = index.decide(q), fresh.decide(q)
+        assert (a.kind, a.confidence, a.margin) == (b.kind, b.confidence, b.margin)
+
+
+def test_update_and_remove_of_unknown_entry_raise(tok: Tokenizer) -> None:
+    index = FaqIndex.build([entry("a", ["彩礼要退吗"])], tok)
+    with pytest.raises(KeyError):
+        index.update(entry("b", ["别的问题"]))
+    with pytest.raises(KeyError):
+        index.remove("b")
+    index.remove("a")
+    assert len(index) == 0 and index.search("彩礼") == []
+    index.add(entry("a", ["彩礼要退吗"]))  # the freed slot is reused
+    assert index.search("彩礼")[0].id == "a"
+
+
+def test_add_with_precomputed_tokens_is_the_same(tok: Tokenizer, shipped: list[Entry]) -> None:
+    a = FaqIndex.build(shipped, tok)
+    b = FaqIndex.build(shipped, tok, doc_tokens=[a.doc_tokens(e) for e in shipped])
+    assert scores(a) == scores(b)
+
+
+def test_candidate_question_is_the_closest_phrasing(index: FaqIndex) -> None:
+    top = index.search("保护令到期了还能延长吗")[0]
+    assert (top.id, top.question) == ("protection-order-content", "保护令到期了还能延长吗？")
+
+
+# --- organisations -------------------------------------------------------------------------------
+
+
+def test_org_entry_overrides_shipped_entry_with_same_id(tok: Tokenizer, shipped: list[Entry]) -> None:
+    index = FaqIndex.build(shipped, tok)
+    base = index.get("hotline-12338")
+    assert base is not None
+    local = dataclasses.replace(base, answer="本村妇联电话 123", org_id=5)
+    index.add(local)
+    for org, want in ((5, local), (None, base), (6, base)):
+        d = index.decide("12338是什么电话？", org_id=org)
+        assert d.best == want
+        assert [c.id for c in d.candidates].count("hotline-12338") == 1
+    index.remove("hotline-12338", 5)
+    assert index.decide("12338是什么电话？", org_id=5).best == base
+
+
+def test_org_entries_are_private_and_win_ties(tok: Tokenizer, shipped: list[Entry]) -> None:
+    index = FaqIndex.build(shipped, tok)
+    base = index.get("mother-water-cellar")
+    assert base is not None
+    index.add(dataclasses.replace(base, id="o5-1", org_id=5))  # same text: equal strength
+    index.add(dataclasses.replace(base, id="a-shared"))
+    top = index.search("母亲水窖是什么项目", k=3, org_id=5)
+    assert [(c.id, c.org_id) for c in top] == [("o5-1", 5), ("a-shared", None), ("mother-water-cellar", None)]
+    assert top[0].score == top[1].score == top[2].score
+    for org in (None, 6):
+        assert all(c.org_id is None for c in index.search("母亲水窖是什么项目", k=10, org_id=org))
+
+
+# --- danger and thresholds -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["他正在打我，救命！", "他说要杀了我", "我真的想不开了", "他拿刀威胁我", "不想活了"])
+def test_danger_wins_whatever_the_score(index: FaqIndex, text: str) -> None:
+    d = index.decide(text)
+    assert d.kind == "danger" and d.danger in DANGER_PATTERNS
+
+
+def test_violence_brings_the_help_entries(index: FaqIndex, shipped: list[Entry]) -> None:
+    d = index.decide("他又在打我了，我躲在厕所里")
+    dv = {e.id for e in shipped if "家暴" in e.tags}
+    assert d.kind == "danger" and d.best is not None and d.best.id in dv
+    assert {c.id for c in d.candidates} <= dv | {"hotline-12338"}
+
+
+def test_no_danger_in_ordinary_questions(index: FaqIndex) -> None:
+    assert find_danger(normalise("他不打我，就是不给钱")) is None
+    assert index.decide("离婚后孩子归谁？").kind != "danger"
+
+
+def test_clear_question_is_answered(index: FaqIndex) -> None:
+    d = index.decide("人身安全保护令怎么申请？")  # an entry's own phrasing
+    assert d.kind == "answer" and d.best is not None and d.best.id == "protection-order-apply"
+    d = index.decide("前夫三年没给娃抚养费了")
+    assert d.kind == "answer" and d.best is not None and d.best.id == "child-support"
+
+
+def test_vague_question_gets_suggestions(index: FaqIndex) -> None:
+    d = index.decide("保护令")
+    assert d.kind == "suggest"
+    assert len(d.candidates) == 3 and all("保护令" in c.question for c in d.candidates)
+
+
+@pytest.mark.parametrize("text", ["红烧肉咋做才好吃", "护照怎么办理", "今天天气怎么样", "", "？？？", "的了吗"])
+def test_off_topic_is_declined_without_candidates(index: FaqIndex, text: str) -> None:
+    d = index.decide(text)
+    assert d.kind == "decline" and d.best is None and d.candidates == []
+
+
+def test_huge_and_odd_input_does_not_break(index: FaqIndex) -> None:
+    assert index.decide("家暴" * 5000).kind in ("answer", "suggest")
+    assert index.decide("<b>保护令</b> & \u200b\u0000 👩‍👧").kind in ("answer", "suggest")
+
+
+# --- quality on the eval set ---------------------------------------------------------------------
+
+
+def test_eval_set_quality(index: FaqIndex, shipped: list[Entry]) -> None:
+    rows = [json.loads(line) for line in EVAL.read_text(encoding="utf-8").splitlines() if line.strip()]
+    by_id = {e.id: e for e in shipped}
+    hits = labelled = declined = off_topic = 0
+    misses = []
+    for row in rows:
+        d = index.decide(row["q"])
+        ids = [c.id for c in d.candidates]
+        if row["expect"] is None:
+            off_topic += 1
+            declined += d.kind == "decline"
+            continue
+        labelled += 1
+        if d.kind in ("answer", "suggest"):
+            hit = bool(ids) and ids[0] == row["expect"]
+        elif d.kind == "danger":
+            hit = "家暴" in by_id[row["expect"]].tags and row["expect"] in ids
+        else:
+            hit = False
+        hits += hit
+        if not hit:
+            misses.append((row["q"], d.kind, ids[:2], row["expect"]))
+    assert labelled >= 200 and off_topic >= 40
+    assert hits / labelled >= 0.9, misses
+    assert declined / off_topic >= 0.9

@@ -1,0 +1,167 @@
+"""Handler tests for policy questions and the knowledge-base commands."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from openpyxl import Workbook, load_workbook
+from telegram import Update
+
+from bot.fake_api import ApiCall
+from bot.simulator import Persona
+from tests.harness import PUBLIC, WORK, Harness
+
+GUEST = "孙小梅"
+
+
+async def test_private_question_gets_the_answer_with_basis_and_votes(h: Harness) -> None:
+    calls = await h.send(2001, GUEST, "人身安全保护令怎么申请")
+    answer = calls[-1]
+    assert "依据：" in answer.text and "反家庭暴力法" in answer.text
+    buttons = [b["text"] for row in answer.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == ["👍 有用", "👎 没用"]
+    voted = await h.press(GUEST, answer, 0)
+    assert any(c.method == "answerCallbackQuery" and "谢谢" in c.params.get("text", "") for c in voted)
+    async with h.db.read() as conn:
+        cur = await conn.execute("SELECT vote FROM faq_votes")
+        assert [tuple(r) for r in await cur.fetchall()] == [(1,)]
+
+
+async def test_off_topic_question_is_declined_and_reaches_the_member_on_duty(h: Harness) -> None:
+    await h.say(PUBLIC, GUEST, "大家好")  # she belongs to 青石村 through its public group
+    calls = await h.send(PUBLIC, GUEST, "明天天气怎么样？")
+    reply = next(c for c in calls if c.chat_id == PUBLIC)
+    assert "这个问题我还答不好" in reply.text and "12348" in reply.text
+    assert "转给今天值班的执委 <b>赵霞</b>" in reply.text
+    to_duty = next(c for c in calls if c.chat_id == WORK)
+    assert "请赵霞帮忙回答" in to_duty.text and "明天天气怎么样" in to_duty.text
+    # 赵霞 takes it and replies to the prompt; the answer reaches the asker in the public group.
+    taken = await h.press("赵霞", to_duty, 0)
+    prompt = next(c for c in taken if c.method == "sendMessage" and "回复这条消息" in c.text)
+    calls = await h.send(WORK, "赵霞", "明天小雨，活动改到村委会室内<办>", reply_to=prompt.result)
+    delivered = next(c for c in calls if c.chat_id == PUBLIC)
+    assert "执委 <b>赵霞</b> 回复您的问题「明天天气怎么样？」" in delivered.text
+    assert "室内&lt;办&gt;" in delivered.text
+    confirm = next(c for c in calls if c.chat_id == WORK and "已把您的回答转给提问人" in c.text)
+    # A member cannot save it as an entry; the chair can.
+    refused = await h.press("刘敏", confirm, 0)
+    assert any("主席、副主席" in c.params.get("text", "") for c in refused)
+    saved = await h.press("王芳", confirm, 0)
+    entry_id = next(c for c in saved if "已存为问答" in c.text).text.split("编号 ")[1].split("）")[0]
+    assert entry_id.startswith("o1-")
+    again = await h.send(PUBLIC, GUEST, "明天天气怎么样？")
+    assert any("明天小雨" in c.text for c in again)
+
+
+async def test_group_chatter_is_ignored_but_questions_and_mentions_are_answered(h: Harness) -> None:
+    assert await h.send(PUBLIC, GUEST, "今天的广场舞真热闹") == []
+    assert await h.send(WORK, "刘敏", "两癌筛查在哪做？") == []  # the work group answers only when asked
+    calls = await h.send(WORK, "刘敏", "@zhiwei_helper_bot 两癌筛查在哪做")
+    assert any("两癌" in c.text for c in calls)
+    calls = await h.send(WORK, "刘敏", "/ask 两癌筛查在哪做")
+    assert any("两癌" in c.text for c in calls)
+    assert "请在 /ask 后面写上您的问题" in await h.say(WORK, "刘敏", "/ask")
+
+
+async def test_danger_now_gets_110_first_and_alerts_the_member_on_duty(h: Harness) -> None:
+    await h.say(PUBLIC, GUEST, "在吗")
+    calls = await h.send(2001, GUEST, "他正在打我 我好怕")
+    reply = next(c for c in calls if c.chat_id == 2001)
+    assert reply.text.startswith("⚠️ <b>如果您现在有危险，请马上拨打 110 报警</b>")
+    assert "12338" in reply.text and "已经通知了值班执委" in reply.text
+    alert = next(c for c in calls if c.chat_id == WORK)
+    assert "紧急" in alert.text and "他正在打我" in alert.text
+
+
+async def test_suggestions_are_buttons(h: Harness) -> None:
+    calls = await h.send(2001, GUEST, "保护令")
+    last = calls[-1]
+    if "您是不是想问" in last.text:
+        buttons = [b for row in last.params["reply_markup"]["inline_keyboard"] for b in row]
+        assert 2 <= len(buttons) <= 4 and buttons[-1]["text"] == "都不是"
+        shown = await h.press(GUEST, last, 0)
+        assert any("依据：" in c.text for c in shown)
+    else:
+        assert "依据：" in last.text
+
+
+async def test_faq_add_edit_list_delete(h: Harness) -> None:
+    text = await h.say(WORK, "王芳",
+                       "/faq_add 妇女之家几点开门;什么时候有人值班 | 每周二、四下午2点到5点，村委会二楼。 | 妇女之家")
+    entry_id = text.split("<code>")[1].split("</code>")[0]
+    assert "村委会二楼" in await h.say(PUBLIC, GUEST, "妇女之家几点开门？")
+    assert "已修改" in await h.say(WORK, "王芳", f"/faq_edit {entry_id} | 每周二下午2点到5点，村委会二楼。 |")
+    assert "每周二下午" in await h.say(PUBLIC, GUEST, "妇女之家几点开门？")
+    listing = await h.say(WORK, "王芳", "/faq_list 妇女之家")
+    assert f"<code>{entry_id}</code> 妇女之家几点开门 ⭐" in listing
+    assert "已删除" in await h.say(WORK, "王芳", f"/faq_del {entry_id}")
+    assert "村委会二楼" not in await h.say(PUBLIC, GUEST, "妇女之家几点开门？")
+
+
+async def test_editing_a_shipped_entry_overrides_it_for_the_org_only(h: Harness) -> None:
+    await h.say(WORK, "王芳", "/faq_edit hotline-12338 | 本村妇联电话 5551234，也可以打12338。 |")
+    assert "5551234" in await h.say(PUBLIC, GUEST, "12338是什么电话")
+    assert "不是本组织自己添加的" in await h.say(WORK, "王芳", "/faq_del two-cancers-screening")
+
+
+async def test_faq_command_refusals(h: Harness) -> None:
+    assert "请这样添加问答" in await h.say(WORK, "王芳", "/faq_add 只有问题")
+    assert "只有本组织的主席、副主席" in await h.say(WORK, "刘敏", "/faq_add 问 | 答")
+    assert "请这样修改" in await h.say(WORK, "王芳", "/faq_edit")
+    assert "没有编号为 nope 的问答" in await h.say(WORK, "王芳", "/faq_edit nope | 答 |")
+    assert "请写要删除的编号" in await h.say(WORK, "王芳", "/faq_del")
+    assert "妇女之家群里不处理" in await h.say(PUBLIC, "王芳", "/faq_list")
+    assert "请把问答文件作为<b>文件</b>发给我" in await h.say(WORK, "王芳", "/faq_import")
+    assert "只有本组织的主席、副主席" in await h.say(WORK, "刘敏", "/unanswered")
+
+
+async def _send_file(h: Harness, who: str, name: str, data: bytes) -> list[ApiCall]:
+    file_id = f"F{len(h.api.files) + 1}"
+    h.api.files[file_id] = data
+    message = h.factory.message_dict(WORK, h.person(who), "")
+    del message["text"]
+    message.pop("entities", None)
+    message["document"] = {"file_id": file_id, "file_unique_id": file_id, "file_name": name, "file_size": len(data)}
+    message["caption"] = "/faq_import"
+    message["caption_entities"] = [{"type": "bot_command", "offset": 0, "length": 11}]
+    before = len(h.api.calls)
+    await h.app.process_update(Update.de_json({"update_id": 777 + len(h.api.calls), "message": message}, h.app.bot))
+    return h.api.calls[before:]
+
+
+async def test_import_csv_jsonl_xlsx_all_or_nothing(h: Harness) -> None:
+    csv_data = "question,answer,tags\n村里有没有免费体检,每年5月卫生院免费体检。,健康\n".encode()
+    calls = await _send_file(h, "王芳", "kb.csv", csv_data)
+    assert "已导入 1 条问答" in calls[-1].text
+    assert "卫生院免费体检" in await h.say(PUBLIC, GUEST, "村里有没有免费体检？")
+    bad = "\n".join([json.dumps({"question": "好问题", "answer": "好答案"}, ensure_ascii=False),
+                     json.dumps({"question": "没有答案"}, ensure_ascii=False)]).encode()
+    calls = await _send_file(h, "王芳", "kb.jsonl", bad)
+    assert "第 2 行有问题：缺少 answer" in calls[-1].text
+    assert "好答案" not in await h.say(PUBLIC, GUEST, "好问题？")
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["问题", "答案", "标签"])
+    sheet.append(["腊月村里有什么活动", "腊月二十有年货市集。", "活动"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    calls = await _send_file(h, "王芳", "kb.xlsx", buffer.getvalue())
+    assert "已导入 1 条问答" in calls[-1].text
+    calls = await _send_file(h, "王芳", "kb.txt", b"hello")
+    assert "只支持 CSV、JSONL、XLSX" in calls[-1].text
+    calls = await _send_file(h, "王芳", "big.csv", b"question,answer\n" + b"x" * (3 * 1024 * 1024))
+    assert "文件太大了" in calls[-1].text
+    calls = await _send_file(h, "刘敏", "kb.csv", csv_data)
+    assert "只有本组织的主席、副主席" in calls[-1].text
+
+
+async def test_export_and_unanswered(h: Harness) -> None:
+    calls = await h.send(WORK, "王芳", "/faq_export")
+    doc = next(c for c in calls if c.method == "sendDocument")
+    rows = list(load_workbook(io.BytesIO(next(iter(doc.files.values())))).active.iter_rows(values_only=True))
+    assert rows[0] == ("编号", "问题", "答案", "标签", "依据", "求助渠道") and len(rows) > 50
+    assert "没有待回答的问题" in await h.say(WORK, "王芳", "/unanswered")
+    await h.say(PUBLIC, Persona(2003, "路人"), "明天天气怎么样？")
+    text = await h.say(WORK, "王芳", "/unanswered")
+    assert "待回答的问题</b>（共 1 个）" in text and "明天天气怎么样" in text
