@@ -151,3 +151,49 @@ def test_duty_flow_set_leave_swap_checkin_log_ledger(stub: BotApiStub, tmp_path:
                       timeout=20, after=mark)
     finally:
         stop_bot(proc)
+
+
+def test_faq_in_the_public_group_with_hand_off(stub: BotApiStub, tmp_path: Path) -> None:
+    import re
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.botapi_stub import make_callback_update
+
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    work = make_chat(GROUP, "问答村执委工作群")
+    public = make_chat(GROUP - 1, "问答村网上妇女之家")
+    guest = make_user(601, "孙小梅", "sunxm_e2e")
+    stub.set_chat_member_status(GROUP, CHAIR["id"], "creator")
+    proc = start_bot(stub, tmp_path / "faq.db")
+
+    def step(chat: dict[str, object], user: dict[str, object], text: str, expect: str) -> ApiCall:
+        mark = len(stub.calls)
+        stub.push_update(make_message_update(chat, user, text))
+        return said(stub, expect, mark)
+
+    try:
+        step(work, CHAIR, "/setup 问答村妇联", "已创建组织")
+        stub.push_update(make_message_update(work, MEMBER, "到"))
+        step(work, CHAIR, "/addmember @lixiuying_e2e", "已把 <b>李秀英</b>")
+        step(work, CHAIR, f"/rota_set 周 {today.isoformat()} @lixiuying_e2e 00:00", "轮值表已设置")
+        code = re.search(r"<code>(\d{6})</code>", step(work, CHAIR, "/link", "验证码").params["text"])
+        assert code is not None
+        step(public, CHAIR, f"/link {code.group(1)}", "网上妇女之家")
+        answer = step(public, guest, "两癌筛查在哪里做？", "依据")
+        assert answer.params["chat_id"] == public["id"]
+        mark = len(stub.calls)
+        stub.push_update(make_message_update(public, guest, "明天天气怎么样？"))
+        said(stub, "这个问题我还答不好", mark)
+        to_duty = said(stub, "请李秀英帮忙回答", mark)
+        assert to_duty.params["chat_id"] == GROUP
+        mark = len(stub.calls)
+        button = to_duty.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        stub.push_update(make_callback_update(MEMBER, to_duty.result, button))
+        prompt = said(stub, "回复这条消息", mark)
+        mark = len(stub.calls)
+        stub.push_update(make_message_update(work, MEMBER, "明天有小雨，记得带伞", reply_to=prompt.result))
+        delivered = said(stub, "执委 <b>李秀英</b> 回复您的问题", mark)
+        assert delivered.params["chat_id"] == public["id"] and "明天有小雨" in delivered.params["text"]
+    finally:
+        stop_bot(proc)
