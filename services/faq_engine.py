@@ -10,47 +10,59 @@ Text
   `Tokenizer`: jieba (own instance, HMM off: with HMM on, unknown runs become junk words like 娃能 or
   能办 that match nothing) with the shipped domain dictionary; every synonym is a jieba word too, and
   each token is mapped to its group's canonical form (保户令 → 人身安全保护令, 两岩 → 两癌, 打老婆 →
-  家庭暴力); an age (19岁, 十九周岁) becomes 年龄; stop words (`STOP_WORDS`) are dropped. A canonical
-  token longer than two characters also yields its dictionary sub-words, like `lcut_for_search`
-  (人身安全保护令 → … 保护令; 两癌筛查 → 两癌, 筛查), so a question naming part of a term still meets it.
-  `lcut_for_search` itself splits before synonyms apply (保户令 would not become the canonical term);
-  character bigrams add noise. Measured on the eval set (`python -m bench.faq_quality --compare`).
+  家庭暴力); an age (19岁, 十九周岁) becomes 年龄; stop words (`STOP_WORDS`) are dropped. A token longer
+  than two characters also yields its dictionary sub-words, like `lcut_for_search` (人身安全保护令 →
+  人身, 安全, 保护; 两癌筛查 → 两癌, 筛查), so a question naming part of a term still meets it.
+  Plain `lcut_for_search` splits before synonyms apply (保户令 never becomes the canonical term), and
+  character bigrams match noise. Eval-set hit@1 at each variant's best suggest threshold with
+  decline ≥ 0.9 (`python -m bench.faq_quality --compare`): cut 0.971, lcut_for_search 0.980,
+  cut + sub-words 0.988, + character bigrams 0.844.
 
 Ranking
-  BM25 (Lucene idf `ln(1 + (N − df + .5) / (df + .5))`), k1 = 1.2, over two fields:
-  questions + tags (b = 0.5: an entry with more phrasings is longer for a good reason; a tag counts
-  half a question word) and the answer text (b = 0.75), added with weight `ANSWER_WEIGHT` = 0.25. Each
-  field has its own df and avgdl, so the words every answer repeats (12348, 法院, 申请) do not lose
-  their weight in the questions. Indexing the answer at full weight in one field bought recall but
-  lost the off-topic questions (疫苗, 补贴 …); not indexing it missed questions that use the answer's
-  words (银行流水 → 银行卡, 酒席). Term frequencies and lengths are integer units, so an index kept
-  up to date with add / update / remove scores bit-for-bit like a fresh build.
+  BM25 (Lucene idf `ln(1 + (N − df + .5) / (df + .5))`), k1 = 1.2, over two fields, each with its own
+  df and avgdl: questions + tags (b = 0.5: an entry with more phrasings is longer for a good reason; a
+  tag word counts half a question word) and the answer (b = 0.75, weight `ANSWER_WEIGHT` = 0.25).
+  Without the answer, questions that use the answer's words miss (银行流水, 酒席): hit@1 / decline
+  0.963 / 0.938 (best 0.975); at weight 1 the answers' incidental words pull off-topic questions in:
+  0.975 / 0.917; at 0.25: 0.988 / 0.938.
+  Term frequencies and lengths are integer units, so an index kept up to date by add / update /
+  remove scores bit-for-bit like a fresh build of the same entries.
 
-  Inverted index: token id → (slot array, tf array) per field (`array.array`: ~6 bytes per posting;
-  numpy views at query time). A query touches only the postings of its own tokens.
+  Inverted index: token id → (slot array, tf array) per field (`array.array`, 6 bytes a posting);
+  each entry's token ids are packed in one int array. A query reads only the postings of its own
+  tokens: per token a cached vector of BM25 contributions (both fields, idf included; LRU, at most
+  `CACHE_POSTINGS` elements, dropped on every change, the biggest ones pre-computed by `build`),
+  summed with one `bincount`; the top k are picked without sorting all documents.
 
 Organisations
   Entries carry `org_id` (None = deployment-wide). A search for an organisation ranks the
   deployment-wide entries and that organisation's entries together; within `TIE_EPS` (relative) the
   organisation's entry ranks first; an organisation's entry with the id of a deployment-wide entry
-  replaces it for that organisation. N, df and avgdl are those of the whole index.
+  replaces it for that organisation; other organisations' entries are never returned. N, df and avgdl
+  are those of the whole index.
 
 Decision (`FaqIndex.decide`)
-  confidence = top score / Σ weight(t) over the query's distinct tokens, weight = the token's idf
-  (question field + 0.25 × answer field; a token no entry has counts with the idf of df = 0). Σ is
-  the score of an average-length entry holding every query word once, so ≈ 1 means "the entry covers
-  the whole question", and words the knowledge base never uses (红烧肉, 股票) pull it down.
+  confidence = top score / Σ idf(t) over the question's distinct tokens (idf = question field +
+  0.25 × answer field; a token no entry has counts with the idf of df = 0). Σ idf is the score of an
+  average-length entry holding each question word once, so ≈ 1 means "the entry covers the whole
+  question" and words the knowledge base never uses (红烧肉, 股票) pull it down.
   margin = (top − second) / top.
-    danger   a `DANGER_PATTERNS` phrase in the normalised text, whatever the score; ranked as if the
-             question also said 家庭暴力, so the help entries come first;
-    answer   confidence ≥ ANSWER_MIN_CONF and margin ≥ ANSWER_MIN_MARGIN;
-    suggest  confidence ≥ SUGGEST_MIN_CONF ("您是不是想问", up to three candidates);
-    decline  otherwise, with no candidates (an off-topic question gets no buttons).
-  Calibrated on tests/data/faq_eval.jsonl (244 questions with an expected entry, 48 off-topic);
-  `python -m bench.faq_quality` prints the numbers. SUGGEST_MIN_CONF sits in the gap between the
-  weakest right matches and the strongest off-topic questions (most-to-least: 种粮补贴, 流感疫苗 and
-  狂犬疫苗 share one policy word with an entry and stay above it); ANSWER_MIN_* are set so a direct
-  answer is right ≥ 98 % of the time on the eval set, everything less sure is offered as buttons.
+    danger   a `DANGER_PATTERNS` phrase in the normalised text, whatever the score. Violence now
+             (正在打我, 要杀 …) is ranked as if the question also said 家庭暴力, so the help entries
+             come with the alarm; self-harm (想不开 …) carries an entry only if one really matches.
+    decline  the top entry shares no topic word with the question (only `GENERIC_WORDS` such as 申请,
+             免费, 多少: 护照怎么办理), or confidence < SUGGEST_MIN_CONF; no candidates are offered.
+    answer   confidence ≥ ANSWER_MIN_CONF, margin ≥ ANSWER_MIN_MARGIN and more than one word; or the
+             question is one of the entry's own phrasings.
+    suggest  otherwise ("您是不是想问", up to three candidates).
+  Calibrated on tests/data/faq_eval.jsonl (244 questions with an expected entry, 48 off-topic;
+  `python -m bench.faq_quality --sweep`): hit@1 stays 0.988 for SUGGEST_MIN_CONF 0.26 … 0.34 while
+  decline rises from 0.917 to 0.938 at 0.30, and hit@1 falls from 0.36 up; 0.32 is the middle of
+  that plateau. The off-topic questions still suggested share one real policy word with an entry
+  (种粮补贴 → 育儿补贴, 流感疫苗 / 狂犬疫苗 → HPV疫苗). Direct answers: at confidence ≥ 0.70 every answer
+  on the eval set is right for any margin from 0.02 to 0.30 (the one wrong answer below has margin
+  0.016); at 0.60 an off-topic question is answered. So 0.70 / 0.03: 149 of 244 answered directly,
+  precision 1.000; the rest are suggestions.
 """
 
 from __future__ import annotations
@@ -103,7 +115,7 @@ QUESTION_UNITS = 2  # a question word counts once
 TAG_UNITS = 1  # a tag word counts half
 
 ANSWER_MIN_CONF = 0.70
-ANSWER_MIN_MARGIN = 0.10
+ANSWER_MIN_MARGIN = 0.03
 SUGGEST_MIN_CONF = 0.32
 TIE_EPS = 1e-6  # relative: an organisation's entry outranks a deployment-wide one this close
 CACHE_POSTINGS = 2_000_000  # per-token score vectors kept between queries (12 bytes each)
@@ -335,7 +347,9 @@ class Tokenizer:
         self.hmm = hmm
         # Identifies the segmentation: cached DocTokens are valid only under the same signature.
         self.signature = hashlib.sha256(
-            "\x00".join([user_dict, synonyms, mode, str(hmm), " ".join(sorted(STOP_WORDS))]).encode()
+            "\x00".join(
+                [user_dict, synonyms, mode, str(hmm), " ".join(sorted(STOP_WORDS)), repr(FILLERS), repr(DIALECT)]
+            ).encode()
         ).hexdigest()[:16]
         jieba.setLogLevel(logging.WARNING)
         self._jieba = jieba.Tokenizer()
@@ -482,16 +496,40 @@ class _Field:
 
 
 class _Doc:
-    """An indexed entry and the token ids needed to remove it and to pick its closest phrasing."""
+    """An indexed entry and its token ids, packed in one int array (memory: ~0.5 kB per entry):
+    [n_q, n_a, distinct ids of the question field…, of the answer field…, then each phrasing's
+    distinct ids, each phrasing followed by -1]."""
 
-    __slots__ = ("a_terms", "entry", "phrasings", "q_terms")
+    __slots__ = ("entry", "packed")
 
-    def __init__(self, entry: Entry, q_terms: array.array[int], a_terms: array.array[int],
-                 phrasings: tuple[frozenset[int], ...]) -> None:
+    def __init__(self, entry: Entry, q_terms: Iterable[int], a_terms: Iterable[int],
+                 phrasings: Iterable[Iterable[int]]) -> None:
+        q, a = list(q_terms), list(a_terms)
+        packed = array.array("i", [len(q), len(a), *q, *a])
+        for phrasing in phrasings:
+            packed.extend(phrasing)
+            packed.append(-1)
         self.entry = entry
-        self.q_terms = q_terms
-        self.a_terms = a_terms
-        self.phrasings = phrasings
+        self.packed = packed
+
+    def q_terms(self) -> array.array[int]:
+        return self.packed[2 : 2 + self.packed[0]]
+
+    def a_terms(self) -> array.array[int]:
+        n_q, n_a = self.packed[0], self.packed[1]
+        return self.packed[2 + n_q : 2 + n_q + n_a]
+
+    def has_term(self, tid: int) -> bool:
+        return tid in self.packed[2 : 2 + self.packed[0] + self.packed[1]]
+
+    def phrasings(self) -> list[set[int]]:
+        out: list[set[int]] = [set()]
+        for tid in self.packed[2 + self.packed[0] + self.packed[1] :]:
+            if tid < 0:
+                out.append(set())
+            else:
+                out[-1].add(tid)
+        return out[:-1]
 
 
 class FaqIndex:
@@ -544,7 +582,20 @@ class FaqIndex:
         index = cls(tokenizer, **params)
         for i, entry in enumerate(entries):
             index.add(entry, doc_tokens[i] if doc_tokens is not None else None)
+        index.warm()
         return index
+
+    def warm(self, budget: int = CACHE_POSTINGS // 2) -> None:
+        """Compute the score vectors of the most frequent tokens now, so the first questions after
+        start-up do not pay for them (any add/remove drops them again; they refill on use)."""
+        sizes: Counter[int] = Counter()
+        for fld in (self._q, self._a):
+            for tid, (slots, _) in fld.postings.items():
+                sizes[tid] += len(slots)
+        for tid, size in sizes.most_common():
+            if self._cached + size > budget:
+                break
+            self._contribution(tid)
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -575,7 +626,7 @@ class FaqIndex:
         for i, toks in enumerate(fields[: n_q + 1]):
             ids = [self._tid(t) for t in toks]
             if i < n_q:
-                phrasings.append(frozenset(ids))
+                phrasings.append(dict.fromkeys(ids))
             for tid in ids:
                 q_counts[tid] += qu if i < n_q else tu
         a_counts: Counter[int] = Counter()
@@ -588,7 +639,7 @@ class FaqIndex:
             self._docs.append(None)
             if slot >= len(self._org):
                 self._grow(2 * len(self._org))
-        self._docs[slot] = _Doc(entry, array.array("i", q_counts), array.array("i", a_counts), tuple(phrasings))
+        self._docs[slot] = _Doc(entry, q_counts, a_counts, phrasings)
         self._slots[key] = slot
         self._org[slot] = _GLOBAL_ORG if entry.org_id is None else entry.org_id
         if entry.org_id is not None:
@@ -608,8 +659,8 @@ class FaqIndex:
         slot = self._slots.pop((org_id, entry_id))
         doc = self._docs[slot]
         assert doc is not None
-        self._q.remove(slot, doc.q_terms)
-        self._a.remove(slot, doc.a_terms)
+        self._q.remove(slot, doc.q_terms())
+        self._a.remove(slot, doc.a_terms())
         self._org[slot] = _FREE_ORG
         if org_id is not None:
             self._n_org_docs -= 1
@@ -685,15 +736,10 @@ class FaqIndex:
             del slots  # release the buffer export so the posting array can grow again
         if not parts:
             return None
-        if len(parts) == 1:
-            result = parts[0]
-        else:  # one value per slot: question part + answer part
-            all_slots = np.concatenate([parts[0][0], parts[1][0]])
-            all_vals = np.concatenate([parts[0][1], parts[1][1]])
-            order = np.argsort(all_slots, kind="stable")
-            all_slots, all_vals = all_slots[order], all_vals[order]
-            slots_u, first = np.unique(all_slots, return_index=True)
-            result = (slots_u, np.add.reduceat(all_vals, first))
+        # A slot may appear twice (question and answer field): bincount in `_scores` adds them up.
+        result = parts[0] if len(parts) == 1 else (
+            np.concatenate([parts[0][0], parts[1][0]]), np.concatenate([parts[0][1], parts[1][1]])
+        )
         self._cache[tid] = result
         self._cached += len(result[0])
         while self._cached > CACHE_POSTINGS and len(self._cache) > 1:
@@ -701,63 +747,71 @@ class FaqIndex:
             self._cached -= len(old)
         return result
 
-    def _scores(self, tokens: Sequence[str]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]]:
-        """Dense scores per slot and the slots that scored; only postings of the query tokens are read."""
-        scores = np.zeros(len(self._docs), dtype=np.float64)
-        touched = False
-        for token in tokens:
-            tid = self._vocab.get(token)
-            contribution = self._contribution(tid) if tid is not None else None
-            if contribution is not None:
-                slots, values = contribution
-                scores[slots] += values
-                touched = True
-        hit = np.flatnonzero(scores > 0) if touched else np.empty(0, dtype=np.intp)  # faster than on floats
-        return scores, hit
+    def _scores(self, tokens: Sequence[str]) -> npt.NDArray[np.float64] | None:
+        """Scores per slot (None when no token is indexed); only the postings of the query tokens are read."""
+        parts = [c for t in tokens if (tid := self._vocab.get(t)) is not None and (c := self._contribution(tid))]
+        if not parts:
+            return None
+        slots = np.concatenate([p[0] for p in parts])
+        values = np.concatenate([p[1] for p in parts])
+        return np.bincount(slots, weights=values, minlength=len(self._docs)).astype(np.float64, copy=False)
 
     def _rank(self, tokens: Sequence[str], k: int, org_id: int | None) -> list[Candidate]:
         tokens = list(dict.fromkeys(tokens))
         if not tokens or not self._slots or k <= 0:
             return []
-        scores, hit = self._scores(tokens)
-        if self._n_org_docs and len(hit):
-            orgs = self._org[hit]
-            allowed = orgs == _GLOBAL_ORG
-            if org_id is not None:
-                allowed |= orgs == org_id
-            hit = hit[allowed]
-        if not len(hit):
+        scores = self._scores(tokens)
+        if scores is None:
             return []
-        want = k + 8  # head-room for overridden entries
+        # Top candidates without sorting everything: the top `want` of the documents scoring at least
+        # `floor` are the overall top `want` as soon as there are `want` of them (or floor is 0).
+        best = float(scores.max())
+        want = k + 8 if self._n_org_docs else k  # head-room for other organisations' and overridden entries
+        floor = 0.5 * best
         while True:
-            top = hit[np.argpartition(-scores[hit], want - 1)[:want]] if len(hit) > want else hit
-            ranked: list[tuple[float, str, int]] = []
-            for slot in top.tolist():
-                doc = self._docs[slot]
-                assert doc is not None
-                e = doc.entry
-                s = float(scores[slot])
-                if e.org_id is None:
-                    if org_id is not None and (org_id, e.id) in self._slots:
-                        continue  # replaced by the organisation's own entry
-                    ranked.append((s, e.id, slot))
-                else:
-                    ranked.append((s * (1.0 + TIE_EPS), e.id, slot))
-            if len(ranked) >= k or len(top) == len(hit):
+            cand = np.flatnonzero(scores >= floor) if floor > 0 else np.flatnonzero(scores > 0)
+            if len(cand) < want and floor > 0:
+                floor = floor / 4 if floor > 0.01 * best else 0.0
+                continue
+            top = cand
+            if len(cand) > want:  # the top `want`, and everything tied with the last of them
+                kth = scores[cand[np.argpartition(-scores[cand], want - 1)[want - 1]]]
+                top = cand[scores[cand] >= kth]
+            ranked = self._visible(top, scores, org_id)
+            if len(ranked) >= k or (floor == 0 and len(top) == len(cand)):
                 break
+            if len(top) == len(cand):
+                floor = floor / 4 if floor > 0.01 * best else 0.0
             want *= 4
         ranked.sort(key=lambda r: (-r[0], r[1]))
-        n = len(self._slots)
-        wanted = {tid: self._q.idf(tid, n) for t in tokens if (tid := self._vocab.get(t)) is not None}
+        n_docs = len(self._slots)
+        wanted = {tid: self._q.idf(tid, n_docs) for t in tokens if (tid := self._vocab.get(t)) is not None}
         return [self._candidate(slot, float(scores[slot]), wanted) for _, _, slot in ranked[:k]]
+
+    def _visible(
+        self, slots: npt.NDArray[np.intp], scores: npt.NDArray[np.float64], org_id: int | None
+    ) -> list[tuple[float, str, int]]:
+        """(sort key, id, slot) of the slots an asker of `org_id` may see; an org's entry wins ties."""
+        out: list[tuple[float, str, int]] = []
+        for slot in slots.tolist():
+            doc = self._docs[slot]
+            assert doc is not None
+            e = doc.entry
+            s = float(scores[slot])
+            if e.org_id is None:
+                if org_id is None or (org_id, e.id) not in self._slots:  # else replaced by the org's own
+                    out.append((s, e.id, slot))
+            elif e.org_id == org_id:
+                out.append((s * (1.0 + TIE_EPS), e.id, slot))
+        return out
 
     def _candidate(self, slot: int, score: float, wanted: Mapping[int, float]) -> Candidate:
         doc = self._docs[slot]
         assert doc is not None
         e = doc.entry
         best_i, best_w = 0, -1.0
-        for i, phrasing in enumerate(doc.phrasings):
-            w = sum(wanted[t] for t in phrasing & wanted.keys()) - 0.01 * len(phrasing)
+        for i, phrasing in enumerate(doc.phrasings()):
+            w = sum(v for t, v in wanted.items() if t in phrasing) - 0.01 * len(phrasing)
             if w > best_w:
                 best_i, best_w = i, w
         question = e.questions[best_i] if e.questions else e.id
@@ -767,8 +821,8 @@ class FaqIndex:
         """Is the question one of the entry's own phrasings (same words)?"""
         doc = self._docs[self._slots[(candidate.org_id, candidate.id)]]
         assert doc is not None
-        wanted = frozenset(self._vocab.get(t, -1) for t in tokens)
-        return any(p == wanted for p in doc.phrasings)
+        wanted = {self._vocab.get(t, -1) for t in tokens}
+        return any(p == wanted for p in doc.phrasings())
 
     def _on_topic(self, candidate: Candidate, tokens: Iterable[str]) -> bool:
         """Does the entry share at least one non-generic word with the question?"""
@@ -776,7 +830,7 @@ class FaqIndex:
         assert doc is not None
         for t in tokens:
             tid = self._vocab.get(t)
-            if tid is not None and t not in GENERIC_WORDS and (tid in doc.q_terms or tid in doc.a_terms):
+            if tid is not None and t not in GENERIC_WORDS and doc.has_term(tid):
                 return True
         return False
 
