@@ -1,0 +1,2 @@
+-- placeholder: filled by its feature
+CREATE TABLE IF NOT EXISTS _placeholder_0007 (x INTEGER);
