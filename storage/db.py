@@ -106,6 +106,17 @@ class Database:
 
 
 def _split_sql(script: str) -> list[str]:
-    """Split a migration script into statements (our migrations hold no ';' inside strings)."""
-    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    """Split a migration script into statements. SQLite's own tokenizer (complete_statement)
+    decides where one ends, so a ';' inside a comment or a string does not split."""
+    statements: list[str] = []
+    current = ""
+    for line in script.splitlines():
+        if not current and (not line.strip() or line.strip().startswith("--")):
+            continue
+        current += line + "\n"
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements

@@ -142,3 +142,34 @@ def test_export_cli_writes_xlsx(tmp_path: Path) -> None:
     missing = subprocess.run([sys.executable, "-m", "bot", "export", "无此村", "--what", "ledger", str(out)],
                              capture_output=True, text=True, cwd=root, env=env)
     assert missing.returncode == 1 and "没有找到组织" in missing.stderr
+
+
+def test_migration_splitter_ignores_semicolons_in_comments_and_strings() -> None:
+    from storage.db import _split_sql
+
+    script = (
+        "-- header; with a semicolon\n"
+        "CREATE TABLE a (\n"
+        "    x TEXT,  -- first; second\n"
+        "    y TEXT DEFAULT 'p;q'\n"
+        ");\n"
+        "\n"
+        "CREATE INDEX a_x ON a (x);\n"
+    )
+    parts = _split_sql(script)
+    assert len(parts) == 2
+    assert parts[0].startswith("CREATE TABLE a") and "'p;q'" in parts[0]
+    assert parts[1] == "CREATE INDEX a_x ON a (x);"
+    conn = sqlite3.connect(":memory:")
+    for part in parts:
+        conn.execute(part)
+    conn.execute("INSERT INTO a (x) VALUES ('v')")
+    assert conn.execute("SELECT y FROM a").fetchone() == ("p;q",)
+
+
+def test_every_shipped_migration_splits_into_complete_statements() -> None:
+    from storage.db import _split_sql
+
+    for _version, name, sql in available_migrations():
+        for statement in _split_sql(sql):
+            assert sqlite3.complete_statement(statement), (name, statement[:80])
