@@ -19,13 +19,16 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import Config
-from handlers import core, duty, faq, roster
+from handlers import core, duty, faq, reminders, roster
 from handlers.commands import COMMANDS
 from handlers.common import Services, attach_services, services_of
 from handlers.i18n import t
+from handlers.scheduling import scheduler_tick
+from handlers.sender import OutboxSender
 from services.clock import Clock
 from services.duty import DutyService
 from services.faq import FaqService
+from services.reminders import ReminderService
 from services.roster import RosterService
 from storage.db import Database
 
@@ -47,7 +50,11 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
         ),
         faq=FaqService(db, clock),
     )
+    services.reminders = ReminderService(db, clock, config.tz, config.scheduler.misfire_grace_hours)
+    services.sender = OutboxSender(db, clock, services.roster)
+    services.producers.append(services.reminders.produce)
     services.tickers.append(duty.duty_tick)
+    services.tickers.append(scheduler_tick)
     return services
 
 
@@ -89,6 +96,9 @@ def register_handlers(app: App) -> None:
         "faq_import": faq.faq_import,
         "faq_export": faq.faq_export,
         "unanswered": faq.unanswered,
+        "remind": reminders.remind,
+        "reminders": reminders.reminders_list,
+        "cancel": reminders.cancel,
     }
     missing = {c.name for c in COMMANDS} - handlers.keys()
     if missing:
@@ -102,6 +112,7 @@ def register_handlers(app: App) -> None:
         filters.CaptionRegex(r"^/log(@\w+)?(\s|$)") & (filters.PHOTO | filters.Document.ALL), duty.log
     ))
     app.add_handler(CallbackQueryHandler(faq.faq_button, pattern=faq.FAQ_CALLBACK))
+    app.add_handler(CallbackQueryHandler(reminders.reminder_button, pattern=reminders.REMINDER_CALLBACK))
     app.add_handler(MessageHandler(
         filters.CaptionRegex(r"^/faq_import(@\w+)?(\s|$)") & filters.Document.ALL, faq.faq_import
     ))

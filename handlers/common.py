@@ -37,7 +37,10 @@ class Services:
     roster: RosterService
     duty: DutyService
     faq: FaqService
+    reminders: Any = None  # services.reminders.ReminderService
+    sender: Any = None  # handlers.sender.OutboxSender
     tickers: list[Any] = field(default_factory=list)
+    producers: list[Any] = field(default_factory=list)  # async (now) -> None, run every tick
 
 
 def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:

@@ -26,7 +26,7 @@ CREATE TABLE reminders (
     text TEXT NOT NULL,
     rule TEXT,                     -- a Recurrence encoding; NULL for a one-off
     next_at TEXT,                  -- the next time it falls due (UTC); NULL when finished
-    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'done', 'cancelled')),
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'fired', 'done', 'cancelled')),
     created_at TEXT NOT NULL,
     closed_at TEXT
 );

@@ -1,0 +1,24 @@
+"""The scheduler tick: run every producer (reminders, trainings, tasks, reviews, reports), then
+hand the outbox to the sender. In `run` the sender is a background loop that this wakes; in the
+shell and the handler tests the outbox is drained right here, so `:advance` shows what fell due."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+async def scheduler_tick(app: Any) -> None:
+    services = app.bot_data["services"]
+    now = services.clock.now()
+    for produce in services.producers:
+        try:
+            await produce(now)
+        except Exception:  # one broken producer must not stop the others
+            log.exception("producer %r failed", produce)
+    if services.sender.background:
+        services.sender.wake()
+    else:
+        await services.sender.drain(app.bot)

@@ -1,0 +1,271 @@
+"""The one outgoing queue for scheduled traffic: drains the outbox within Telegram's limits.
+
+Every row is rendered from the locale at send time, sent, and marked sent only after Telegram
+accepted it (a crash in between repeats that one message on the next start; none is lost).
+
+Pacing (`Pacer`): about 30 messages a second in all (an even spacing plus a sliding window of the
+last 30 sends, so no one-second window ever holds more than 30), 20 a minute into one group and one
+a second into one private chat. Chats are served concurrently (each chat's messages in order).
+A 429 RetryAfter pauses all sending for the time Telegram asks and the message is retried; network
+errors and timeouts are retried with backoff; permanent errors (blocked, chat not found, kicked) try
+the row's fallback chat, else mark the row failed, log it and tell the organisation's chair.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from handlers.common import split_text
+from handlers.i18n import Raw, t
+from services.clock import Clock
+from services.outbox import Body, Outgoing, decode_body
+from services.roster import RosterService
+from storage import outbox
+from storage.db import Database
+from storage.outbox import OutboxRow
+
+log = logging.getLogger(__name__)
+
+GLOBAL_PER_SECOND = 30
+GROUP_PER_MINUTE = 20
+PRIVATE_INTERVAL = 1.0
+WINDOW_MARGIN = 0.02  # seconds added to each sliding window, against clock jitter at the server
+MAX_ATTEMPTS = 8
+MAX_BACKOFF = 60.0
+LANES = 32  # chats served at the same time
+
+
+@dataclass
+class Pacer:
+    """Waits before each send so the limits hold. `now`/`sleep` are injectable for tests."""
+
+    per_second: int = GLOBAL_PER_SECOND
+    group_per_minute: int = GROUP_PER_MINUTE
+    private_interval: float = PRIVATE_INTERVAL
+    enabled: bool = True
+    now: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+    _next_slot: float = 0.0
+    _recent: deque[float] = field(default_factory=deque)
+    _chat_recent: dict[int, deque[float]] = field(default_factory=dict)
+    _paused_until: float = 0.0
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def _wait_until(self, moment: float) -> None:
+        delay = moment - self.now()
+        if delay > 0:
+            await self.sleep(delay)
+
+    def pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, self.now() + seconds)
+
+    async def acquire(self, chat_id: int) -> None:
+        if not self.enabled:
+            return
+        # Per chat first (outside the global lock, so one busy group does not hold up the others).
+        recent = self._chat_recent.setdefault(chat_id, deque())
+        if chat_id < 0:
+            while len(recent) >= self.group_per_minute:
+                await self._wait_until(recent[0] + 60.0 + WINDOW_MARGIN)
+                while recent and recent[0] + 60.0 + WINDOW_MARGIN <= self.now():
+                    recent.popleft()
+        elif recent:
+            await self._wait_until(recent[-1] + self.private_interval + WINDOW_MARGIN)
+        async with self._lock:
+            await self._wait_until(max(self._paused_until, self._next_slot))
+            if len(self._recent) >= self.per_second:
+                await self._wait_until(self._recent[0] + 1.0 + WINDOW_MARGIN)
+            moment = self.now()
+            self._next_slot = max(self._next_slot, moment) + 1.0 / self.per_second
+            self._recent.append(moment)
+            while len(self._recent) > self.per_second:
+                self._recent.popleft()
+        recent.append(self.now())
+        if chat_id > 0:
+            while len(recent) > 1:
+                recent.popleft()
+
+
+def render(row_lang: str | None, body: Body) -> tuple[str, InlineKeyboardMarkup | None]:
+    text = t(row_lang, body.key, **_render_params(row_lang, body.params))
+    keyboard = None
+    if body.buttons:
+        keyboard = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(t(row_lang, label), callback_data=data) for label, data in row]
+             for row in body.buttons]
+        )
+    return text, keyboard
+
+
+def _render_value(lang: str | None, value: Any) -> Any:
+    if isinstance(value, dict) and "$t" in value:
+        return Raw(t(lang, str(value["$t"]), **_render_params(lang, value.get("params", {}))))
+    if isinstance(value, list):
+        return Raw("\n".join(str(_render_value(lang, v)) if isinstance(v, dict | list)
+                             else _escape(v) for v in value))
+    return value
+
+
+def _escape(value: Any) -> str:
+    import html
+
+    return html.escape(str(value), quote=False)
+
+
+def _render_params(lang: str | None, params: dict[str, Any]) -> dict[str, Any]:
+    return {k: _render_value(lang, v) for k, v in params.items()}
+
+
+class OutboxSender:
+    def __init__(self, db: Database, clock: Clock, roster: RosterService, pacer: Pacer | None = None) -> None:
+        self.db = db
+        self.clock = clock
+        self.roster = roster
+        self.pacer = pacer or Pacer(enabled=False)
+        self.background = False
+        self._wake = asyncio.Event()
+        self._draining = asyncio.Lock()
+        self.sent_count = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_forever(self, bot: Bot, idle: float) -> None:
+        """The background loop of `run`: drain, then sleep until woken or `idle` seconds pass."""
+        self.background = True
+        while True:
+            try:
+                await self.drain(bot)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox drain failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=idle)
+
+    async def drain(self, bot: Bot) -> int:
+        """Send every pending row (rows added meanwhile too); returns how many were sent."""
+        async with self._draining:
+            total = 0
+            last_id = 0
+            while True:
+                async with self.db.read() as conn:
+                    rows = await outbox.pending(conn, limit=5000, after_id=last_id)
+                if not rows:
+                    return total
+                last_id = rows[-1].id
+                lanes: dict[int, list[OutboxRow]] = {}
+                for row in rows:
+                    lanes.setdefault(row.chat_id, []).append(row)
+                gate = asyncio.Semaphore(LANES)
+                results = await asyncio.gather(*(self._lane(bot, gate, lane) for lane in lanes.values()))
+                total += sum(results)
+
+    async def _lane(self, bot: Bot, gate: asyncio.Semaphore, rows: list[OutboxRow]) -> int:
+        async with gate:
+            sent = 0
+            for row in rows:
+                if await self._deliver(bot, row):
+                    sent += 1
+            return sent
+
+    async def _lang(self, chat_id: int, row_lang: str | None) -> str | None:
+        if row_lang:
+            return row_lang
+        return await self.roster.lang_for(chat_id, chat_id if chat_id > 0 else None, chat_id > 0)
+
+    async def _deliver(self, bot: Bot, row: OutboxRow) -> bool:
+        body = decode_body(row.body)
+        targets = [row.chat_id] + ([row.fallback_chat_id] if row.fallback_chat_id else [])
+        error = ""
+        for chat_id in targets:
+            try:
+                lang = await self._lang(chat_id, row.lang)
+                text, keyboard = render(lang, body)
+            except (KeyError, ValueError, IndexError) as exc:  # a bad row must not block the queue
+                log.error("outbox row %s cannot be rendered: %r", row.id, exc)
+                await self._finish(row, f"render: {exc!r}")
+                return False
+            outcome = await self._send_with_retry(bot, chat_id, text, keyboard)
+            if outcome == "sent":
+                async with self.db.transaction() as conn:
+                    await outbox.mark_sent(conn, row.id, self.clock.now())
+                self.sent_count += 1
+                return True
+            if outcome == "retry_later":
+                return False
+            error = outcome
+        await self._finish(row, error)
+        await self._tell_chair(row, error)
+        return False
+
+    async def _finish(self, row: OutboxRow, error: str) -> None:
+        log.warning("outbox row %s to %s given up: %s", row.id, row.chat_id, error)
+        async with self.db.transaction() as conn:
+            await outbox.mark_failed(conn, row.id, error, self.clock.now())
+
+    async def _tell_chair(self, row: OutboxRow, error: str) -> None:
+        if row.org_id is None or decode_body(row.body).key == "outbox.undeliverable":
+            return
+        chairs = [m for m in await self.roster.org_members(row.org_id) if m.role == "chair" and m.user_id]
+        work = await self.roster.work_chat(row.org_id)
+        note = [Outgoing(c.user_id, "outbox.undeliverable", {"chat": str(row.chat_id)}, org_id=row.org_id,
+                         fallback_chat_id=work, dedupe=f"undeliverable:{row.id}:{c.user_id}")
+                for c in chairs if c.user_id is not None and c.user_id != row.chat_id]
+        if not note and work is not None and work != row.chat_id:
+            note = [Outgoing(work, "outbox.undeliverable", {"chat": str(row.chat_id)}, org_id=row.org_id,
+                             dedupe=f"undeliverable:{row.id}:work")]
+        if note:
+            async with self.db.transaction() as conn:
+                await outbox.enqueue(conn, note, self.clock.now())
+
+    async def _send_with_retry(self, bot: Bot, chat_id: int, text: str,
+                               keyboard: InlineKeyboardMarkup | None) -> str:
+        """'sent', 'retry_later' (transient trouble outlasted the attempts), or a permanent error."""
+        parts = split_text(text)
+        done = 0
+        backoff = 1.0
+        attempts = 0
+        while done < len(parts):
+            await self.pacer.acquire(chat_id)
+            try:
+                await bot.send_message(
+                    chat_id, parts[done], parse_mode=ParseMode.HTML,
+                    reply_markup=keyboard if done == len(parts) - 1 else None,
+                )
+                done += 1
+                attempts = 0
+                backoff = 1.0
+            except RetryAfter as exc:
+                wait = exc.retry_after.total_seconds() if hasattr(exc.retry_after, "total_seconds") \
+                    else float(exc.retry_after)
+                log.info("429 from Telegram for %s: waiting %.1f s", chat_id, wait)
+                self.pacer.pause(wait)
+                if not self.pacer.enabled:
+                    await asyncio.sleep(min(wait, 1.0))
+            except ChatMigrated as exc:
+                chat_id = exc.new_chat_id
+            except Forbidden as exc:
+                return f"forbidden: {exc.message}"
+            except BadRequest as exc:
+                return f"bad request: {exc.message}"
+            except (TimedOut, NetworkError) as exc:
+                attempts += 1
+                if attempts >= MAX_ATTEMPTS:
+                    log.warning("giving up for now on %s after %d attempts: %s", chat_id, attempts, exc)
+                    return "retry_later"
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+        return "sent"
