@@ -35,25 +35,41 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(req, req.t("start.private" if req.private else "start.group"))
 
 
-def _role_label(req: Req) -> str:
+_ROLE_RANK = {"chair": 3, "vice_chair": 2, "member": 1}
+
+
+def _role_label(req: Req, private_role: str | None) -> str:
     if req.actor.is_super_admin:
         return req.t("roles.super_admin")
     if req.member is not None:
         return req.t(f"roles.{req.member.role}")
+    if private_role is not None:
+        return req.t(f"roles.{private_role}")
     return req.t("roles.guest")
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Only what the caller may use here: her level, the kind of chat, and where commands work
+    (work commands are refused in the public group, so it lists only the everyone-level ones)."""
     req = await load_req(update, context)
     level = req.level
+    private_role: str | None = None
     if req.private and level in ("everyone", "member"):
         # In a private chat the caller's highest role in any organisation decides what is shown.
-        roles = {m.role for _, m in await req.services.roster.memberships(req.user_id)}
-        level = "manager" if roles & {"chair", "vice_chair"} else "member" if roles else level
+        roles = [m.role for _, m in await req.services.roster.memberships(req.user_id)]
+        if roles:
+            private_role = max(roles, key=lambda r: _ROLE_RANK.get(r, 0))
+            level = "manager" if private_role in ("chair", "vice_chair") else "member"
     specs = visible(level, req.private)
     if req.org is not None:
         specs = [s for s in specs if s.name != "setup"]
-    lines = [req.t("help.title"), req.t("help.role_line", role=_role_label(req)), ""]
+    if not req.private and req.ctx.kind == "public" and level != "super":
+        specs = [s for s in specs if s.level == "everyone"]
+    if not req.private and req.member is not None:
+        specs = [s for s in specs if s.name != "join"]  # she is on this organisation's roster already
+    if not req.private and level in ("everyone", "member"):
+        specs = [s for s in specs if s.name != "lang"]  # a group's language is the managers' choice
+    lines = [req.t("help.title"), req.t("help.role_line", role=_role_label(req, private_role)), ""]
     sections = [("everyone", "help.section_everyone"), ("member", "help.section_member"),
                 ("manager", "help.section_manager"), ("super", "help.section_super")]
     for section_level, title in sections:

@@ -277,3 +277,21 @@ async def test_errors_are_reported_without_internals(h: Harness, monkeypatch) ->
     monkeypatch.setattr(h.services.roster, "org_members", boom)
     text = await h.say(WORK, "王芳", "/members")
     assert "出了点问题" in text and "secret" not in text
+
+
+async def test_help_lists_only_what_works_where_she_is(h: Harness) -> None:
+    # In the public group work commands are refused, so /help does not offer them, even to the chair.
+    public_chair = await h.say(PUBLIC, "王芳", "/help")
+    assert "/ask" in public_chair and "/lang" in public_chair
+    for name in ("/members", "/duty", "/ledger", "/addmember", "/rota_set", "/faq_add", "/join"):
+        assert name not in public_chair, name
+    assert "/members" not in await h.say(PUBLIC, "刘敏", "/help")
+    # A member already on the roster is not offered /join there, nor the group's language switch.
+    member_work = await h.say(WORK, "刘敏", "/help")
+    assert "/join" not in member_work and "/lang" not in member_work and "/duty" in member_work
+    assert "/join" not in await h.say(WORK, "王芳", "/help")
+    # In private her role comes from the roster, not "群众".
+    private_member = await h.say(1004, "刘敏", "/help")
+    assert "您的身份：执委" in private_member and "/duty" in private_member and "/lang" in private_member
+    assert "您的身份：主席" in await h.say(1001, "王芳", "/help")
+    assert "您的身份：群众" in await h.say(PUBLIC, "孙小梅", "/help")
