@@ -10,6 +10,7 @@ from telegram import Update
 from bot.app import App, build_application, build_services, publish_commands, start_services
 from bot.config import Config
 from handlers.common import attach_services
+from handlers.sender import Pacer
 from services.clock import SystemClock
 from storage.db import Database
 
@@ -28,16 +29,33 @@ def run_bot(config: Config) -> None:
         await start_services(services)
         attach_services(app, services)
         await publish_commands(app)
+        # The outbox sender runs for the life of the process, paced to Telegram's limits; the tick
+        # (first one right away: what fell due while the bot was down) runs the producers and wakes it.
+        services.sender.pacer = Pacer()
+        state["sender"] = app.create_task(
+            services.sender.run_forever(app.bot, idle=config.scheduler.tick_seconds), name="outbox-sender"
+        )
         if app.job_queue is not None and services.tickers:
 
             async def tick(_: Any) -> None:
                 for ticker in services.tickers:
-                    await ticker(app)
+                    try:
+                        await ticker(app)
+                    except Exception:
+                        log.exception("ticker %r failed", ticker)
 
+            # misfire_grace_time=None: a tick delayed by a busy loop still runs (APScheduler's default
+            # of 1 s would silently skip it); coalesce: several missed ticks run once; max_instances=1.
             app.job_queue.run_repeating(
-                tick, interval=config.scheduler.tick_seconds, first=1, job_kwargs={"misfire_grace_time": 60}
+                tick, interval=config.scheduler.tick_seconds, first=0.5,
+                job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
             )
         log.info("bot ready: %s", (await app.bot.get_me()).username)
+
+    async def post_stop(app: App) -> None:
+        sender = state.get("sender")
+        if sender is not None:
+            sender.cancel()
 
     async def post_shutdown(app: App) -> None:
         db = state.get("db")
@@ -48,5 +66,6 @@ def run_bot(config: Config) -> None:
         None, token=config.telegram.token, base_url=config.telegram.base_url, rate_limit=True
     )
     app.post_init = post_init
+    app.post_stop = post_stop
     app.post_shutdown = post_shutdown
     app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)

@@ -177,6 +177,9 @@ _builder_callback_ids = itertools.count(1)
 _COMMAND_RE = re.compile(r"/[A-Za-z0-9_]+(?:@[A-Za-z0-9_]+)?")
 
 
+_LIMITED_METHODS = frozenset({"sendmessage", "senddocument", "sendphoto"})
+
+
 def utf16_len(text: str) -> int:
     """Length in UTF-16 code units, the unit of Telegram entity offsets."""
     return len(text.encode("utf-16-le")) // 2
@@ -494,8 +497,14 @@ class _Handler(BaseHTTPRequestHandler):
 class BotApiStub:
     """A fake Bot API server on ``127.0.0.1:<free port>`` (bound at construction)."""
 
-    def __init__(self, token: str, bot_username: str = "zhiwei_test_bot", bot_id: int = 999000) -> None:
+    def __init__(self, token: str, bot_username: str = "zhiwei_test_bot", bot_id: int = 999000,
+                 enforce_limits: bool = False) -> None:
         self.token = token
+        #: Like Telegram: more than 30 sends in a second, 20 a minute into one group or one a second
+        #: into one private chat is answered 429 with retry_after (and counted in limit_violations).
+        self.enforce_limits = enforce_limits
+        self.limit_violations = 0
+        self._accepted_sends: list[tuple[float, int]] = []  # (time, chat_id) of every accepted send
         self.bot_user: JSONDict = {
             "id": bot_id,
             "is_bot": True,
@@ -784,6 +793,12 @@ class BotApiStub:
                 return self._finish(call, {"ok": False, "error_code": 500, "description": "Internal Server Error"}, 500)
             self._stopping.wait(fault.delay)
 
+        if method.lower() in _LIMITED_METHODS:
+            wait = self._limit_wait(params.get("chat_id"), received)
+            if wait > 0:
+                error = _ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
+                return self._finish(call, error.payload(), 429)
+
         try:
             if method.lower() == "getupdates":
                 return self._finish(call, {"ok": True, "result": self._get_updates(call)}, 200)
@@ -792,6 +807,45 @@ class BotApiStub:
             return self._finish(call, {"ok": True, "result": result}, 200)
         except _ApiError as error:
             return self._finish(call, error.payload(), error.code)
+
+    def _limit_wait(self, chat: Any, now: float) -> int:
+        """0 if this send is within the limits (and records it), else the seconds to wait."""
+        chat_id = chat if isinstance(chat, int) else 0
+        with self._cond:
+            sends = self._accepted_sends
+            if self.enforce_limits:
+                last_second = [t for t, _ in sends[-31:] if t > now - 1.0]
+                waits = []
+                if len(last_second) >= 30:
+                    waits.append(last_second[-30] + 1.0 - now)
+                if chat_id < 0:
+                    in_chat = [t for t, c in sends if c == chat_id and t > now - 60.0]
+                    if len(in_chat) >= 20:
+                        waits.append(in_chat[-20] + 60.0 - now)
+                elif chat_id > 0:
+                    in_chat = [t for t, c in sends[-200:] if c == chat_id and t > now - 1.0]
+                    if in_chat:
+                        waits.append(in_chat[-1] + 1.0 - now)
+                if waits:
+                    self.limit_violations += 1
+                    return max(1, int(max(waits) + 0.999))
+            sends.append((now, chat_id))
+            return 0
+
+    def send_rate_violations(self) -> int:
+        """How many accepted sends broke a limit (checked after the fact, whatever enforce_limits says)."""
+        with self._cond:
+            sends = list(self._accepted_sends)
+        bad = 0
+        per_chat: dict[int, list[float]] = {}
+        for i, (t, chat) in enumerate(sends):
+            in_second = sum(1 for s in sends[max(0, i - 40): i + 1] if s[0] > t - 1.0)
+            mine = per_chat.setdefault(chat, [])
+            mine.append(t)
+            in_minute = sum(1 for x in mine[-21:] if x > t - 60.0) if chat < 0 else 0
+            if in_second > 30 or in_minute > 20:
+                bad += 1
+        return bad
 
     def _decode(self, query: str, content_type: str, body: bytes) -> tuple[JSONDict, dict[str, UploadedFile]]:
         raw: dict[str, str] = dict(parse_qsl(query, keep_blank_values=True))

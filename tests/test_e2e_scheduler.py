@@ -1,0 +1,115 @@
+"""End to end for the scheduler: the real `python -m bot run` process against the HTTP stand-in.
+
+A reminder a minute ahead arrives once; a burst answered with 429 still arrives whole and in order
+within Telegram's limits; a reminder that fell due while the bot was down arrives once after the
+restart, marked late, and nothing already sent is sent again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.botapi_stub import ApiCall, BotApiStub, make_chat, make_message_update, make_user
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "123456:E2E-SCHED"
+GROUP = -1001234567000
+CHAIR = make_user(701, "王芳", "wangfang_sched")
+
+
+@pytest.fixture
+def stub() -> Iterator[BotApiStub]:
+    with BotApiStub(TOKEN, enforce_limits=True) as server:
+        yield server
+
+
+def start_bot(stub: BotApiStub, db: Path, config: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "TELEGRAM_TOKEN": TOKEN, "TELEGRAM_BASE_URL": stub.base_url, "BOT_DB": str(db)}
+    mark = len(stub.calls)
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run", "--config", str(config)], cwd=ROOT, env=env,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    stub.wait_for(lambda c: c.method == "getUpdates", timeout=30, after=mark)
+    return proc
+
+
+def stop_bot(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    return out
+
+
+def reminder_texts(stub: BotApiStub, after: int = 0) -> list[str]:
+    return [str(c.params.get("text")) for c in stub.calls[after:]
+            if c.method == "sendMessage" and c.status == 200 and str(c.params.get("text", "")).startswith("⏰ 提醒")]
+
+
+def wait_count(stub: BotApiStub, n: int, timeout: float, after: int = 0) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = reminder_texts(stub, after)
+        if len(found) >= n:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"expected {n} reminders, got {reminder_texts(stub, after)}")
+
+
+def test_reminders_arrive_once_through_429_and_a_restart(stub: BotApiStub, tmp_path: Path) -> None:
+    db = tmp_path / "sched.db"
+    config = tmp_path / "config.toml"
+    config.write_text("[scheduler]\ntick_seconds = 1\n", encoding="utf-8")
+    chat = make_chat(GROUP, "提醒村执委工作群")
+    stub.set_chat_member_status(GROUP, CHAIR["id"], "creator")
+
+    def step(text: str, expect: str) -> ApiCall:
+        mark = len(stub.calls)
+        stub.push_update(make_message_update(chat, CHAIR, text))
+        return stub.wait_for(lambda c: c.method == "sendMessage" and expect in str(c.params.get("text", "")),
+                             timeout=20, after=mark)
+
+    proc = start_bot(stub, db, config)
+    try:
+        step("/setup 提醒村妇联", "已创建组织")
+        started = len(stub.calls)
+        for name in ("甲", "乙", "丙", "丁"):
+            step(f"/remind 1分钟后 第{name}件事", "提醒编号")
+        # The first scheduled send is answered 429: it is waited out and retried, never dropped.
+        stub.inject_fault("sendMessage", "429", count=1, retry_after=1)
+        found = wait_count(stub, 4, timeout=100, after=started)
+        assert [t.split("：", 1)[1] for t in found] == ["第甲件事", "第乙件事", "第丙件事", "第丁件事"]
+        assert any(c.status == 429 for c in stub.calls[started:])
+        time.sleep(3)  # a few more ticks: nothing is sent twice
+        assert len(reminder_texts(stub, started)) == 4
+        assert all("补发" not in t for t in found)
+        step("/remind 1分钟后 停机时到点的事", "提醒编号")
+    finally:
+        stop_bot(proc)
+
+    # While the bot is down its reminder falls due: move the due time ten minutes into the past.
+    with sqlite3.connect(db) as conn:
+        past = (datetime.now(UTC) - timedelta(minutes=10)).isoformat(timespec="seconds")
+        changed = conn.execute("UPDATE reminders SET next_at = ? WHERE text = '停机时到点的事'", (past,)).rowcount
+        assert changed == 1
+
+    restarted = len(stub.calls)
+    proc = start_bot(stub, db, config)
+    try:
+        late = wait_count(stub, 1, timeout=20, after=restarted)
+        assert "停机时到点的事" in late[0] and "补发" in late[0]
+        time.sleep(3)
+        assert reminder_texts(stub, restarted) == late  # once, and nothing from before the restart again
+    finally:
+        stop_bot(proc)
+    assert stub.send_rate_violations() == 0
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM outbox WHERE status != 'sent'").fetchone()[0] == 0
