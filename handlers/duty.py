@@ -104,7 +104,9 @@ async def rota_set(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
             target = Target(username=token[1:]) if token.startswith("@") else Target(name=token)
             try:
                 found = await req.services.roster.resolve(org.id, target)
-            except Refusal:
+            except Refusal as refusal:
+                if refusal.key != "roster.not_found":
+                    raise
                 await reply(req, req.t("duty.unknown_member", who=token))
                 return
             member_ids.append(found.id)

@@ -151,6 +151,8 @@ class RosterService:
                 if user is not None:
                     found = await members.find_active(conn, org_id, user_id=user.user_id)
         if found is None and target.name:
+            if await members.count_active_named(conn, org_id, target.name) > 1:
+                raise Refusal("roster.ambiguous_name", who=target.name)
             found = await members.find_active(conn, org_id, display_name=target.name)
         if found is None:
             label = target.name or (f"@{target.username}" if target.username else str(target.user_id or ""))
@@ -234,7 +236,9 @@ class RosterService:
     async def add_member(
         self, actor: Actor, org_id: int, target: Target, role: Role, display_name: str
     ) -> Member:
-        display_name = " ".join(display_name.split())[:MAX_DISPLAY_NAME]
+        display_name = " ".join(display_name.split())
+        if len(display_name) > MAX_DISPLAY_NAME:
+            raise Refusal("addmember.name_too_long", limit=MAX_DISPLAY_NAME)
         now = self.clock.now()
         async with self.db.transaction() as conn:
             me = await self._require_manager(conn, actor, org_id)

@@ -137,6 +137,15 @@ async def find_active(
     return _member(row) if row else None
 
 
+async def count_active_named(conn: aiosqlite.Connection, org_id: int, display_name: str) -> int:
+    """How many active members of `org_id` carry this display name (names need not be unique)."""
+    cur = await conn.execute(
+        "SELECT count(*) FROM members WHERE org_id = ? AND active = 1 AND display_name = ?", (org_id, display_name)
+    )
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
 async def memberships(conn: aiosqlite.Connection, user_id: int) -> list[Member]:
     cur = await conn.execute("SELECT * FROM members WHERE user_id = ? AND active = 1 ORDER BY org_id", (user_id,))
     return [_member(r) for r in await cur.fetchall()]

@@ -295,3 +295,23 @@ async def test_help_lists_only_what_works_where_she_is(h: Harness) -> None:
     assert "您的身份：执委" in private_member and "/duty" in private_member and "/lang" in private_member
     assert "您的身份：主席" in await h.say(1001, "王芳", "/help")
     assert "您的身份：群众" in await h.say(PUBLIC, "孙小梅", "/help")
+
+
+async def test_a_name_two_members_share_is_not_guessed(h: Harness) -> None:
+    await h.say(WORK, "王芳", "/addmember @second_liumin 执委 刘敏")
+    refused = await h.say(WORK, "王芳", "/removemember 刘敏")
+    assert "不止一位叫「刘敏」" in refused and "@用户名" in refused
+    assert "不止一位叫「刘敏」" in await h.say(WORK, "王芳", "/setrole 刘敏 副主席")
+    assert "不止一位叫「刘敏」" in await h.say(WORK, "王芳", "/rota_set 周 2026-11-30 刘敏 陈静")
+    roster = await h.say(WORK, "王芳", "/members")
+    assert roster.count("刘敏") == 2 and "共 12 人" in roster
+    # The @username still names exactly one of them.
+    assert "已把 刘敏 移出名册" in await h.say(WORK, "王芳", "/removemember @second_liumin")
+    assert "共 11 人" in await h.say(WORK, "王芳", "/members")
+
+
+async def test_addmember_refuses_a_too_long_name_instead_of_cutting_it(h: Harness) -> None:
+    text = await h.say(WORK, "王芳", "/addmember @long_one 执委 " + "长" * 41)
+    assert "姓名太长了" in text and "/addmember @用户名 执委 李秀英" in text
+    assert "共 11 人" in await h.say(WORK, "王芳", "/members")
+    assert "已把" in await h.say(WORK, "王芳", "/addmember @long_one 执委 " + "长" * 40)
