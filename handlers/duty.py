@@ -29,6 +29,7 @@ PERIOD_WORDS = {"日": "day", "天": "day", "每天": "day", "每日": "day", "d
                 "月": "month", "每月": "month", "month": "month"}
 SKIP_WORDS = ("跳过节假日", "跳过休息日", "节假日休息", "工作日")
 HHMM = re.compile(r"^([01]?\d|2[0-3])[:：]([0-5]\d)$")
+CLOCKISH = re.compile(r"^\d{1,2}[:：]\d{1,2}$")  # looks like a time, but HHMM rejected it
 MONTH = re.compile(r"^(?:(\d{4})[-年/.])?(\d{1,2})月?$")
 
 
@@ -79,7 +80,7 @@ async def rota_set(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert message is not None
     words = message_text_after_command(message).split()
     if not words:
-        await _flow_start(req, context)
+        await _flow_start(req, context, org)
         return
     period = PERIOD_WORDS.get(words[0])
     if period is None:
@@ -100,6 +101,9 @@ async def rota_set(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
             handoff = time(int(hhmm.group(1)), int(hhmm.group(2)))
         elif token in SKIP_WORDS:
             skip = True
+        elif CLOCKISH.match(token):
+            await reply(req, req.t("rota_set.bad_handoff", text=token))
+            return
         else:
             target = Target(username=token[1:]) if token.startswith("@") else Target(name=token)
             try:
@@ -144,10 +148,11 @@ def _flow(context: ContextTypes.DEFAULT_TYPE) -> dict[int, dict[str, Any]]:
     return flows
 
 
-async def _flow_start(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
-    if req.level not in ("manager", "super"):
+async def _flow_start(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org) -> None:
+    me = await req.services.roster.member_of(org.id, req.user_id)
+    if not req.actor.is_super_admin and (me is None or not me.is_manager):
         raise Refusal("roster.not_manager")
-    _flow(context)[req.user_id] = {"members": []}
+    _flow(context)[req.user_id] = {"members": [], "org_id": org.id}
     keyboard = InlineKeyboardMarkup([[
         InlineKeyboardButton(req.t("rota_set.btn_day"), callback_data="rs:p:day"),
         InlineKeyboardButton(req.t("rota_set.btn_week"), callback_data="rs:p:week"),
@@ -161,12 +166,15 @@ async def rota_flow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert query is not None and query.data is not None
     match = ROTA_FLOW_CALLBACK.match(query.data)
     req = await load_req(update, context)
-    state = _flow(context).get(req.user_id)
+    flows = _flow(context)
+    state = flows.get(req.user_id)
     if match is None or state is None:
-        await query.answer(req.t("rota_set.flow_expired"), show_alert=True)
+        key = "rota_set.flow_not_yours" if flows else "rota_set.flow_expired"
+        await query.answer(req.t(key), show_alert=True)
         return
     step, value = match.group(1), match.group(2) or ""
-    org = req.org
+    # The flow may run in a private chat, where the chat itself names no organisation.
+    org = await req.services.roster.find_org(str(state["org_id"]))
     if org is None:
         await query.answer()
         return
@@ -425,7 +433,10 @@ async def assign(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     target = parsed.target
     if target.username is None and target.user_id is None:
         # "/assign 12月3日 李秀英": the name is what is left after the date.
-        target = Target(name=rest.strip()) if rest.strip() else target
+        if not rest.strip():
+            await reply(req, req.t("assign.usage"))
+            return
+        target = Target(name=rest.strip())
     member = await req.services.roster.resolve(org.id, target)
     before, after = await req.services.duty.assign(req.actor, org.id, day, member)
     names = await _names(req, {before.member_id})

@@ -209,7 +209,7 @@ class DutyService:
             if shift is None or shift.end <= now:
                 raise Refusal("swap.past")
             if shift.member_id != requester.id:
-                raise Refusal("swap.not_yours", day=day.isoformat())
+                raise Refusal("swap.not_yours", day=f"{day.month}月{day.day}日")
             if shift.start <= now:
                 raise Refusal("swap.started")
             request = await duty.add_swap(conn, requester.org_id, requester.id, target.id, day, shift.start, now)

@@ -84,7 +84,7 @@ async def test_rota_set_button_flow(h: Harness) -> None:
     assert buttons == ["今天 11月23日", "明天 11月24日", "下周一 11月30日"]
     # Somebody else cannot drive the chair's flow.
     other = await h.press("刘敏", first, 2)
-    assert any("失效" in c.params.get("text", "") for c in other if c.method == "answerCallbackQuery")
+    assert any("别人正在设置" in c.params.get("text", "") for c in other if c.method == "answerCallbackQuery")
     await h.press("王芳", first, 2)  # 下周一
     step3 = h.api.messages[(WORK, first.result["message_id"])]
     names = [b["text"] for row in step3["reply_markup"]["inline_keyboard"] for b in row]
@@ -288,3 +288,36 @@ async def test_local_day_off_extends_the_previous_shift(h: Harness) -> None:
     assert "只有本组织的主席、副主席" in await h.say(WORK, "刘敏", "/dayoff 2026-11-26")
     assert "请写日期" in await h.say(WORK, "王芳", "/dayoff")
     assert "/dayoff 2026-12-24" in await h.say(WORK, "王芳", "/dayoff 2月30日")
+
+
+async def test_rota_set_button_flow_in_a_private_chat(h: Harness) -> None:
+    calls = await h.send(1001, "王芳", "/rota_set")
+    first = calls[-1]
+    assert "第 1 步" in first.text and first.chat_id == 1001
+    await h.press("王芳", first, 0)  # 每天
+    await h.press("王芳", first, 1)  # 明天
+    step3 = h.api.messages[(1001, first.result["message_id"])]
+    names = [b["text"] for row in step3["reply_markup"]["inline_keyboard"] for b in row]
+    await h.press("王芳", first, names.index("陈静"))
+    step3 = h.api.messages[(1001, first.result["message_id"])]
+    names = [b["text"] for row in step3["reply_markup"]["inline_keyboard"] for b in row]
+    done = await h.press("王芳", first, names.index("✅ 完成"))
+    assert any("轮值表已设置：每日轮换，08:00 交接，从 11月24日 起，共 1 人" in c.text for c in done)
+    assert "只有本组织的主席、副主席" in await h.say(1004, "刘敏", "/rota_set")
+
+
+async def test_rota_set_bad_handoff_time_is_named(h: Harness) -> None:
+    text = await h.say(WORK, "王芳", "/rota_set 日 2026-11-30 @liumin @chenjing 25:00")
+    assert "交接时间看不懂：25:00" in text and "08:30" in text
+    assert "交接时间看不懂：8:75" in await h.say(WORK, "王芳", "/rota_set 日 2026-11-30 @liumin 8:75")
+    assert "1. 11月23日 赵霞" in await h.say(WORK, "刘敏", "/rota 1")
+
+
+async def test_assign_without_a_person_shows_the_form(h: Harness) -> None:
+    text = await h.say(WORK, "王芳", "/assign 11月25日")
+    assert "请这样写：/assign 日期 @用户名" in text and "没有找到" not in text
+
+
+async def test_swap_not_yours_names_the_day_in_chinese(h: Harness) -> None:
+    text = await h.say(WORK, "黄丽娟", "/swap @chenjing 2026-11-25")
+    assert "11月25日 所在的那一班不是您值班" in text and "2026-11-25" not in text
