@@ -145,19 +145,20 @@ class ReminderService:
             for reminder in await repo.due(conn, now):
                 assert reminder.next_at is not None
                 rule = self._rule(reminder)
-                state = lateness(reminder.next_at, now, self.grace)
+                due_at = self._latest_occurrence(reminder.next_at, rule, now)
+                state = lateness(due_at, now, self.grace)
                 if state == "stale":
                     stale[(reminder.org_id, reminder.chat_id)].append(reminder)
                 else:
                     messages.append(Outgoing(
                         reminder.chat_id, "reminders.fire",
                         {"text": reminder.text,
-                         "late": text("reminders.late_marker", at=self._show(reminder.next_at))
+                         "late": text("reminders.late_marker", at=self._show(due_at))
                          if state == "late" else "",
                          "repeat_line": text("reminders.repeat_line", repeat=rule.describe()) if rule else ""},
                         buttons=tuple(tuple((k, d.format(id=reminder.id)) for k, d in row) for row in BUTTONS),
                         org_id=reminder.org_id,
-                        dedupe=f"rem:{reminder.id}:{to_db(reminder.next_at)}", due_at=reminder.next_at,
+                        dedupe=f"rem:{reminder.id}:{to_db(due_at)}", due_at=due_at,
                     ))
                 if rule is None:
                     await repo.reschedule(conn, reminder.id, None, "fired")
@@ -166,6 +167,16 @@ class ReminderService:
             for (org_id, chat_id), missed in stale.items():
                 messages.append(await self._stale_summary(conn, org_id, chat_id, missed, now))
             await outbox.enqueue(conn, messages, now)
+
+    def _latest_occurrence(self, first: datetime, rule: Recurrence | None, now: datetime) -> datetime:
+        """The last occurrence at or before `now`: missed repeats of one reminder coalesce into it."""
+        latest = first
+        for _ in range(10_000):
+            following = rule.next_after(latest, self.calendar) if rule else None
+            if following is None or following > now:
+                break
+            latest = following
+        return latest
 
     async def _stale_summary(self, conn: aiosqlite.Connection, org_id: int | None, chat_id: int, missed: list[Reminder],
                              now: datetime) -> Outgoing:
