@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.fake_api import ApiCall
 from bot.simulator import Persona
 from tests.harness import PUBLIC, WORK, Harness
 
@@ -17,7 +18,7 @@ def at(day: int, hour: int, minute: int = 0, month: int = 11) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=SH)
 
 
-def fired(calls: list, chat: int) -> list:
+def fired(calls: list[ApiCall], chat: int) -> list[ApiCall]:
     return [c for c in calls if c.method == "sendMessage" and c.chat_id == chat and c.result is not None
             and c.text.startswith("⏰ 提醒")]
 
@@ -92,7 +93,7 @@ async def test_unreachable_private_chat_is_given_up_once_not_retried(h: Harness)
     async with h.db.read() as conn:
         cur = await conn.execute("SELECT status, error FROM outbox WHERE body LIKE '%私事%'")
         row = await cur.fetchone()
-    assert row["status"] == "failed" and "forbidden" in row["error"].lower()
+    assert row is not None and row["status"] == "failed" and "forbidden" in row["error"].lower()
     chair = h.person("王芳").user_id
     assert sum("发不到聊天 1005" in c.text for c in calls if c.chat_id == chair and c.result is not None) == 1
     # Later ticks do not retry a permanent failure.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -102,7 +103,7 @@ async def db(tmp_path: Path):
     await database.close()
 
 
-async def pending_bodies(db: Database) -> list[tuple[int, dict]]:
+async def pending_bodies(db: Database) -> list[tuple[int, dict[str, Any]]]:
     async with db.read() as conn:
         rows = await outbox.pending(conn)
     return [(r.chat_id, {"key": decode_body(r.body).key, **decode_body(r.body).params}) for r in rows]
