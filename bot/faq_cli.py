@@ -43,6 +43,9 @@ async def run_faq_cli(cfg: Config, command: str, args: argparse.Namespace) -> in
     except Refusal as refusal:
         print(t(lang, refusal.key, **refusal.params), file=sys.stderr)
         return 1
+    except OSError as exc:  # a missing file, a folder that does not exist, no permission
+        print(t(lang, "faq_cli.file_error", path=exc.filename or "", error=exc.strerror or exc), file=sys.stderr)
+        return 1
     finally:
         await db.close()
 
@@ -89,6 +92,9 @@ async def _import(services: Services, lang: str, org_id: int | None, path: Path)
 
 
 async def _export(services: Services, lang: str, org_id: int | None, path: Path) -> int:
+    if path.suffix.lower() not in (".xlsx", ".jsonl"):
+        print(t(lang, "faq_cli.bad_suffix", target=path), file=sys.stderr)
+        return 2
     entries = services.faq.export_dicts(org_id)
     if path.suffix.lower() == ".xlsx":
         data = to_xlsx(entries, export_headers(lang), t(lang, "faq_export.sheet"))

@@ -15,7 +15,7 @@ from handlers.common import Req, command, load_req, message_text_after_command, 
 from handlers.i18n import t
 from services.errors import Refusal
 from services.faq import parse_add_text
-from services.faq_engine import Decision, Entry
+from services.faq_engine import Decision, Entry, find_danger, normalise
 from services.faq_io import MAX_FILE_BYTES, parse_faq_file, to_xlsx
 
 FAQ_CALLBACK = re.compile(r"^faq:(v|q|none|take|save):([\w.-]+)(?::(-?1))?$")
@@ -103,7 +103,10 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             return
         addressed = _addressed_to_bot(message, context.bot.username or "")
         mode = req.services.config.faq.auto_answer
-        auto = mode == "question" and req.ctx.kind == "public" and looks_like_question(text)
+        public = req.ctx.kind == "public"
+        # Safety first: "他正在打我" is no question, but in the public group it never goes unanswered.
+        auto = public and ((mode == "question" and looks_like_question(text))
+                           or (mode != "off" and find_danger(normalise(text)) is not None))
         if not (addressed or auto):
             return
         text = re.sub(rf"@{re.escape(context.bot.username or '')}", "", text, flags=re.IGNORECASE)

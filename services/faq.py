@@ -112,6 +112,8 @@ class FaqService:
     async def delete(self, actor: Actor, org_id: int | None, entry_id: str) -> None:
         """Delete an entry people added (the shipped base is edited, not deleted)."""
         await self._check_scope(actor, org_id)
+        if self.entry(entry_id, org_id) is None:
+            raise Refusal("faq.not_found", id=entry_id)
         async with self.db.transaction() as conn:
             if not await faq.delete(conn, entry_id, org_id):
                 raise Refusal("faq.not_deletable", id=entry_id)

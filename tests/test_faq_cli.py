@@ -53,3 +53,15 @@ def test_import_and_export_faq(tmp_path: Path) -> None:
     assert exported.returncode == 0
     ids = [json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines()]
     assert "protection-order-apply" in ids and len(ids) >= 61
+
+
+def test_missing_files_and_bad_targets_are_clear_errors_not_tracebacks(tmp_path: Path) -> None:
+    for args in (("ask", "--batch", str(tmp_path / "none.txt")),
+                 ("import-faq", str(tmp_path / "none.csv")),
+                 ("export-faq", str(tmp_path / "no-such-folder" / "out.xlsx"))):
+        done = run(tmp_path, *args)
+        assert done.returncode == 1, args
+        assert "Traceback" not in done.stderr and "文件打不开或写不进去" in done.stderr, done.stderr
+    wrong = run(tmp_path, "export-faq", str(tmp_path / "out.txt"))
+    assert wrong.returncode == 2 and ".jsonl 或 .xlsx" in wrong.stderr
+    assert not (tmp_path / "out.txt").exists()

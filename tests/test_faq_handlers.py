@@ -165,3 +165,16 @@ async def test_export_and_unanswered(h: Harness) -> None:
     await h.say(PUBLIC, Persona(2003, "路人"), "明天天气怎么样？")
     text = await h.say(WORK, "王芳", "/unanswered")
     assert "待回答的问题</b>（共 1 个）" in text and "明天天气怎么样" in text
+
+
+async def test_danger_in_the_public_group_is_never_ignored(h: Harness) -> None:
+    calls = await h.send(PUBLIC, GUEST, "他正在打我")  # no question mark, no question word
+    reply = next(c for c in calls if c.chat_id == PUBLIC)
+    assert reply.text.startswith("⚠️ <b>如果您现在有危险，请马上拨打 110 报警</b>")
+    assert any(c.chat_id == WORK and "紧急" in c.text for c in calls)
+    # Ordinary chatter is still left alone.
+    assert await h.send(PUBLIC, GUEST, "今天的广场舞真热闹") == []
+
+
+async def test_faq_del_of_an_unknown_id_says_not_found(h: Harness) -> None:
+    assert "没有编号为 nope 的问答" in await h.say(WORK, "王芳", "/faq_del nope")
