@@ -321,3 +321,14 @@ async def test_assign_without_a_person_shows_the_form(h: Harness) -> None:
 async def test_swap_not_yours_names_the_day_in_chinese(h: Harness) -> None:
     text = await h.say(WORK, "黄丽娟", "/swap @chenjing 2026-11-25")
     assert "11月25日 所在的那一班不是您值班" in text and "2026-11-25" not in text
+
+
+async def test_a_ledger_longer_than_one_message_is_split_not_cut(h: Harness) -> None:
+    body = "<b>&</b>🌸" + "长" * 1500
+    for i in range(6):
+        assert "已记入台账" in await h.say(WORK, "赵霞", f"/log 走访 第{i}条 {body}")
+    calls = [c for c in await h.send(WORK, "刘敏", "/ledger") if c.method == "sendMessage"]
+    assert len(calls) >= 3 and all(len(c.text) <= 4096 for c in calls)
+    joined = "\n".join(c.text for c in calls)
+    assert all(f"第{i}条 &lt;b&gt;&amp;&lt;/b&gt;🌸" in joined for i in range(6))
+    assert joined.count("长") == 6 * 1500 and "<b>&</b>" not in joined
