@@ -252,6 +252,10 @@ async def _maybe_member_answer(req: Req, context: ContextTypes.DEFAULT_TYPE, mes
     if replied is None or context.chat_data is None:
         return False
     item_id = context.chat_data.get("faq_prompts", {}).get(replied.message_id)
+    if item_id is None and req.org is not None and replied.from_user is not None \
+            and replied.from_user.id == context.bot.id and replied.text:
+        # The prompt was sent before a restart: find her taken question that it quotes.
+        item_id = await req.services.faq.taken_item_in(req.org.id, req.user_id, replied.text)
     if item_id is None:
         return False
     try:
@@ -259,7 +263,7 @@ async def _maybe_member_answer(req: Req, context: ContextTypes.DEFAULT_TYPE, mes
     except Refusal as refusal:
         await reply(req, req.t(refusal.key, **refusal.params))
         return True
-    context.chat_data["faq_prompts"].pop(replied.message_id, None)
+    context.chat_data.get("faq_prompts", {}).pop(replied.message_id, None)
     name = req.member.display_name if req.member else ""
     asker_lang = await req.services.roster.lang_for(item.chat_id, item.user_id, item.chat_id > 0)
     text = t(asker_lang, "faq.answer_to_asker", name=name, question=item.question, answer=item.answer or "")

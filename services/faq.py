@@ -177,6 +177,13 @@ class FaqService:
         assert taken is not None
         return taken
 
+    async def taken_item_in(self, org_id: int, user_id: int, prompt_text: str) -> int | None:
+        """The question she took that a bot message (the 我来回答 prompt) quotes: how her reply finds
+        its question when the prompt is no longer remembered in memory (after a restart)."""
+        async with self.db.read() as conn:
+            items = await faq.taken_by(conn, org_id, user_id)
+        return next((i.id for i in items if f"「{i.question}」" in prompt_text), None)
+
     async def answer_item(self, item_id: int, user_id: int, text: str) -> Unanswered:
         async with self.db.transaction() as conn:
             item = await faq.get_unanswered(conn, item_id)

@@ -145,6 +145,15 @@ async def mark_saved(conn: aiosqlite.Connection, item_id: int, entry_id: str) ->
     await conn.execute("UPDATE faq_unanswered SET saved_entry_id = ? WHERE id = ?", (entry_id, item_id))
 
 
+async def taken_by(conn: aiosqlite.Connection, org_id: int, member_user_id: int) -> list[Unanswered]:
+    """Questions this member took and has not answered yet, newest first."""
+    cur = await conn.execute(
+        "SELECT * FROM faq_unanswered WHERE org_id = ? AND status = 'taken' AND taken_by = ? ORDER BY id DESC",
+        (org_id, member_user_id),
+    )
+    return [_unanswered(r) for r in await cur.fetchall()]
+
+
 async def open_unanswered(conn: aiosqlite.Connection, org_id: int, limit: int = 50) -> list[Unanswered]:
     cur = await conn.execute(
         "SELECT * FROM faq_unanswered WHERE org_id = ? AND status != 'answered' ORDER BY id DESC LIMIT ?",

@@ -178,3 +178,19 @@ async def test_danger_in_the_public_group_is_never_ignored(h: Harness) -> None:
 
 async def test_faq_del_of_an_unknown_id_says_not_found(h: Harness) -> None:
     assert "没有编号为 nope 的问答" in await h.say(WORK, "王芳", "/faq_del nope")
+
+
+async def test_her_reply_reaches_the_asker_even_after_a_restart(h: Harness) -> None:
+    await h.say(PUBLIC, GUEST, "大家好")
+    calls = await h.send(PUBLIC, GUEST, "村里的路灯坏了找谁？")
+    to_duty = next(c for c in calls if c.chat_id == WORK)
+    taken = await h.press("赵霞", to_duty, 0)
+    prompt = next(c for c in taken if c.method == "sendMessage" and "回复这条消息" in c.text)
+    h.app.chat_data[WORK].clear()  # what a restart forgets: the in-memory prompt map
+    calls = await h.send(WORK, "赵霞", "找村委会的电工老李", reply_to=prompt.result)
+    delivered = next(c for c in calls if c.chat_id == PUBLIC)
+    assert "回复您的问题「村里的路灯坏了找谁？」" in delivered.text and "电工老李" in delivered.text
+    assert any(c.chat_id == WORK and "已把您的回答转给提问人" in c.text for c in calls)
+    # Someone else replying to her prompt is not taken for her answer.
+    others = await h.send(WORK, "刘敏", "我也不知道", reply_to=prompt.result)
+    assert not any(c.chat_id == PUBLIC for c in others)
