@@ -19,7 +19,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import Config
-from handlers import core, duty, faq, reminders, roster
+from handlers import core, duty, faq, reminders, roster, trainings
 from handlers.commands import COMMANDS
 from handlers.common import Services, attach_services, services_of
 from handlers.i18n import t
@@ -30,6 +30,7 @@ from services.duty import DutyService
 from services.faq import FaqService
 from services.reminders import ReminderService
 from services.roster import RosterService
+from services.trainings import TrainingService
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
     services.reminders = ReminderService(db, clock, config.tz, config.scheduler.misfire_grace_hours)
     services.sender = OutboxSender(db, clock, services.roster)
     services.producers.append(services.reminders.produce)
+    services.trainings = TrainingService(db, clock, config.tz, config.training.window_years)
+    services.producers.append(services.trainings.produce)
     services.tickers.append(duty.duty_tick)
     services.tickers.append(scheduler_tick)
     return services
@@ -99,6 +102,11 @@ def register_handlers(app: App) -> None:
         "remind": reminders.remind,
         "reminders": reminders.reminders_list,
         "cancel": reminders.cancel,
+        "training_add": trainings.training_add,
+        "trainings": trainings.trainings_list,
+        "attend": trainings.attend,
+        "untrained": trainings.untrained,
+        "training_cancel": trainings.training_cancel,
     }
     missing = {c.name for c in COMMANDS} - handlers.keys()
     if missing:
@@ -113,6 +121,7 @@ def register_handlers(app: App) -> None:
     ))
     app.add_handler(CallbackQueryHandler(faq.faq_button, pattern=faq.FAQ_CALLBACK))
     app.add_handler(CallbackQueryHandler(reminders.reminder_button, pattern=reminders.REMINDER_CALLBACK))
+    app.add_handler(CallbackQueryHandler(trainings.training_button, pattern=trainings.TRAINING_CALLBACK))
     app.add_handler(MessageHandler(
         filters.CaptionRegex(r"^/faq_import(@\w+)?(\s|$)") & filters.Document.ALL, faq.faq_import
     ))

@@ -75,6 +75,11 @@ class SchedulerConfig:
 
 
 @dataclass(frozen=True)
+class TrainingConfig:
+    window_years: int = 2
+
+
+@dataclass(frozen=True)
 class ReviewConfig:
     subsidy_base: float = 1200.0
     weights: dict[str, float] = field(
@@ -91,6 +96,7 @@ class Config:
     faq: FaqConfig = field(default_factory=FaqConfig)
     duty: DutyConfig = field(default_factory=DutyConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
     review: ReviewConfig = field(default_factory=ReviewConfig)
 
     @property
@@ -107,6 +113,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "faq": FaqConfig,
     "duty": DutyConfig,
     "scheduler": SchedulerConfig,
+    "training": TrainingConfig,
     "review": ReviewConfig,
 }
 # The expected type of every key (tuple/dict contents are checked separately).
@@ -123,6 +130,7 @@ _TYPES: dict[str, dict[str, type[Any] | tuple[type[Any], ...]]] = {
         "chair_alert_hours": (int, float),
     },
     "scheduler": {"misfire_grace_hours": (int, float), "tick_seconds": (int, float)},
+    "training": {"window_years": int},
     "review": {"subsidy_base": (int, float), "weights": dict},
 }
 _LOCALES = ("zh_cn", "zh_tw")
@@ -175,6 +183,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("duty.checkin_nudge_hours and duty.chair_alert_hours must be positive")
     if cfg.scheduler.misfire_grace_hours < 0 or cfg.scheduler.tick_seconds <= 0:
         raise ConfigError("scheduler.misfire_grace_hours must be ≥ 0 and scheduler.tick_seconds > 0")
+    if not 1 <= cfg.training.window_years <= 20:
+        raise ConfigError(f"training.window_years must be 1–20 years, got {cfg.training.window_years!r}")
     if cfg.review.subsidy_base < 0:
         raise ConfigError("review.subsidy_base must be ≥ 0")
     for key, weight in cfg.review.weights.items():

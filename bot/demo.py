@@ -8,9 +8,11 @@ from datetime import date, datetime, time, timedelta
 from importlib import resources
 from zoneinfo import ZoneInfo
 
+import aiosqlite
+
 from bot.simulator import Persona
 from services.clock import Clock
-from storage import duty, members, orgs
+from storage import duty, members, orgs, trainings
 from storage.db import Database
 
 
@@ -85,4 +87,28 @@ async def seed(db: Database, world: DemoWorld, clock: Clock, tz: ZoneInfo, hando
             if start <= now:
                 for kind in ("handoff", "nudge", "chair_alert"):
                     await duty.claim_notice(conn, org.id, kind, start.isoformat(), now)
+        await _seed_trainings(conn, org.id, chair.user_id, now, tz)
     return org.id
+
+
+async def _seed_trainings(conn: aiosqlite.Connection, org_id: int, chair_id: int, now: datetime,
+                          tz: ZoneInfo) -> None:
+    """The demo trainings ([[trainings]] in qingshi.toml): one coming up with sign-ups and one
+    held before the demo started, with attendance. People are named by display name."""
+    text = resources.files("bot").joinpath("demo", "qingshi.toml").read_text(encoding="utf-8")
+    today = now.astimezone(tz).date()
+    for item in tomllib.loads(text).get("trainings", []):
+        hh, mm = str(item["time"]).split(":")
+        starts = datetime.combine(today + timedelta(days=int(item["days_after"])), time(int(hh), int(mm)), tz)
+        created = min(now, starts - timedelta(days=7))
+        added = await trainings.add(conn, org_id, starts, starts + timedelta(hours=float(item.get("hours", 2))),
+                                    str(item["place"]), str(item["topic"]), item.get("audience", "all"),
+                                    chair_id, created)
+        people = {key: [m.id for n in item.get(key, [])
+                        if (m := await members.find_active(conn, org_id, display_name=str(n)))]
+                  for key in ("signed", "leave", "attended")}
+        for status in ("signed", "leave"):
+            for member_id in people[status]:
+                await trainings.set_signup(conn, added.id, member_id, status, created)
+        for member_id in people["attended"]:
+            await trainings.add_attendance(conn, added.id, member_id, chair_id, starts + timedelta(hours=1))

@@ -38,6 +38,7 @@ class Services:
     duty: DutyService
     faq: FaqService
     reminders: Any = None  # services.reminders.ReminderService
+    trainings: Any = None  # services.trainings.TrainingService
     sender: Any = None  # handlers.sender.OutboxSender
     tickers: list[Any] = field(default_factory=list)
     producers: list[Any] = field(default_factory=list)  # async (now) -> None, run every tick

@@ -1,0 +1,346 @@
+"""Training commands: /training_add /trainings /attend /untrained /training_cancel and the
+报名/请假 buttons on the training notice. The reminders are produced by services/trainings.py
+into the outbox and sent by the sender."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from handlers.common import Req, command, load_req, message_text_after_command, org_for_management, reply, send
+from handlers.i18n import t
+from services.errors import Refusal
+from services.roster import Target
+from services.timeparse import OneOff, TimeParseError, parse_when
+from services.trainings import OutsideWindow, TrainingService
+from storage.models import Member, Org
+from storage.trainings import Audience, Counts, SignupStatus, Training
+
+TRAINING_CALLBACK = re.compile(r"^tr:(\d+):(s|l)$")
+AUDIENCE_WORDS: dict[str, Audience] = {
+    "全体": "all", "全体执委": "all", "所有人": "all", "全部": "all",
+    "新当选": "new", "新当选执委": "new", "新任": "new", "新任执委": "new",
+}
+_HOURS = re.compile(r"^(?:时长)?(\d{1,2}(?:\.\d)?|[一两二三四五六七八]|半)(?:个)?(半)?(?:小时|钟头)$")
+_MINUTES = re.compile(r"^(?:时长)?(\d{1,3})分钟$")
+_CN = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "半": 0.5}
+
+
+def _svc(req: Req) -> TrainingService:
+    found = req.services.trainings
+    assert isinstance(found, TrainingService)
+    return found
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def when_text(lang: str | None, training: Training, tz: Any) -> str:
+    start, end = training.starts_at.astimezone(tz), training.ends_at.astimezone(tz)
+    return t(lang, "training.when", month=start.month, day=start.day,
+             weekday=t(lang, f"training.weekday.{start.weekday()}"),
+             start=start.strftime("%H:%M"), end=end.strftime("%H:%M"))
+
+
+def moment_text(lang: str | None, moment: datetime, tz: Any) -> str:
+    local = moment.astimezone(tz)
+    return t(lang, "training.moment", month=local.month, day=local.day, time=local.strftime("%H:%M"))
+
+
+def _date(lang: str | None, moment: datetime, tz: Any) -> str:
+    local = moment.astimezone(tz)
+    return t(lang, "untrained.date", year=local.year, month=local.month, day=local.day)
+
+
+def notice_text(lang: str | None, training: Training, counts: Counts, tz: Any) -> str:
+    lines = [
+        t(lang, "training.notice", id=training.id, topic=training.topic, when=when_text(lang, training, tz),
+          place=training.place, audience=t(lang, f"training.audience_{training.audience}")),
+        t(lang, "training.notice_counts", signed=counts.signed, leave=counts.leave),
+    ]
+    return "\n".join(lines)
+
+
+def notice_keyboard(lang: str | None, training_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(t(lang, "training.btn_sign"), callback_data=f"tr:{training_id}:s"),
+        InlineKeyboardButton(t(lang, "training.btn_leave"), callback_data=f"tr:{training_id}:l"),
+    ]])
+
+
+def _time_error(req: Req, error: TimeParseError) -> str:
+    return req.t(f"time.error_{error.code}", **error.params)
+
+
+async def _outside(req: Req, refusal: OutsideWindow) -> None:
+    tz = req.services.config.tz
+    training = refusal.training
+    if training is None:
+        await reply(req, req.t(refusal.key))
+        return
+    opens, closes = _svc(req).window(training)
+    await reply(req, req.t(refusal.key, topic=training.topic, when=when_text(req.lang, training, tz),
+                           opens=moment_text(req.lang, opens, tz), closes=moment_text(req.lang, closes, tz)))
+
+
+async def _member_here(req: Req) -> tuple[Org, Member | None] | None:
+    """This chat's organisation (work group, or her only one in private) and her roster row; a
+    super admin without a row is let through. Replies with the reason and returns None otherwise."""
+    org = await org_for_management(req)
+    if org is None:
+        return None
+    me = await req.services.roster.member_of(org.id, req.user_id)
+    if me is None and not req.actor.is_super_admin:
+        await reply(req, req.t("training.member_only"))
+        return None
+    return org, me
+
+
+# --- /training_add -----------------------------------------------------------------------------
+
+
+def _duration(word: str) -> timedelta | None:
+    hours = _HOURS.match(word)
+    if hours:
+        raw = hours.group(1)
+        value = float(_CN[raw]) if raw in _CN else float(raw)
+        return timedelta(hours=value + (0.5 if hours.group(2) else 0))
+    minutes = _MINUTES.match(word)
+    return timedelta(minutes=int(minutes.group(1))) if minutes else None
+
+
+@command
+async def training_add(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    org = await org_for_management(req)
+    if org is None:
+        return
+    message = req.update.effective_message
+    assert message is not None
+    body = message_text_after_command(message)
+    if not body.strip():
+        await reply(req, req.t("training_add.usage"))
+        return
+    tz = req.services.config.tz
+    try:
+        when, rest = parse_when(body, req.services.clock.now().astimezone(tz))
+    except TimeParseError as error:
+        if error.code == "past":
+            await reply(req, req.t("training_add.past"))
+        else:
+            await reply(req, _time_error(req, error) + "\n\n" + req.t("training_add.usage"))
+        return
+    if not isinstance(when, OneOff):
+        await reply(req, req.t("training_add.not_one_off"))
+        return
+    words = rest.split()
+    audience: Audience = "all"
+    duration: timedelta | None = None
+    while words:
+        if words[-1] in AUDIENCE_WORDS:
+            audience = AUDIENCE_WORDS[words.pop()]
+        elif (found := _duration(words[-1])) is not None:
+            duration = found
+            words.pop()
+        else:
+            break
+    if len(words) < 2:
+        await reply(req, req.t("training_add.missing") + "\n\n" + req.t("training_add.usage"))
+        return
+    training = await _svc(req).add(req.actor, org.id, when.at, words[0], " ".join(words[1:]), audience, duration)
+    work = await req.services.roster.work_chat(org.id)
+    target = work if work is not None else req.chat_id
+    lang = req.lang if target == req.chat_id else await req.services.roster.lang_for(target, None, False)
+    await send(context.bot, target, notice_text(lang, training, Counts(), tz), notice_keyboard(lang, training.id))
+    if target != req.chat_id:
+        await reply(req, req.t("training_add.posted", id=training.id))
+
+
+async def training_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    match = TRAINING_CALLBACK.match(query.data)
+    req = await load_req(update, context)
+    if match is None:
+        await query.answer()
+        return
+    training_id = int(match.group(1))
+    status: SignupStatus = "signed" if match.group(2) == "s" else "leave"
+    svc = _svc(req)
+    try:
+        training, _member, previous = await svc.respond(req.user_id, training_id, status)
+    except Refusal as refusal:
+        await query.answer(req.t(refusal.key, **refusal.params), show_alert=True)
+        return
+    if previous == status:
+        await query.answer(req.t(f"training.same_{status}", topic=training.topic))
+        return
+    await query.answer(req.t(f"training.{status}_toast", topic=training.topic))
+    counts = await svc.counts(training_id)
+    with contextlib.suppress(BadRequest):  # the notice is gone or unchanged: the choice is recorded anyway
+        await query.edit_message_text(notice_text(req.lang, training, counts, req.services.config.tz),
+                                      parse_mode=ParseMode.HTML, reply_markup=notice_keyboard(req.lang, training_id))
+
+
+# --- /training_cancel --------------------------------------------------------------------------
+
+
+@command
+async def training_cancel(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    org = await org_for_management(req)
+    if org is None:
+        return
+    args = context.args or []
+    if len(args) != 1 or not args[0].isdigit():
+        await reply(req, req.t("training_cancel.usage"))
+        return
+    svc = _svc(req)
+    training = await svc.cancel(req.actor, org.id, int(args[0]))
+    counts = await svc.counts(training.id)
+    await reply(req, req.t("training_cancel.done", topic=training.topic,
+                           when=when_text(req.lang, training, req.services.config.tz), count=counts.signed))
+
+
+# --- /attend -----------------------------------------------------------------------------------
+
+
+def _targets(req: Req) -> tuple[str | None, list[Target]]:
+    """The first word (a training id, if any) and the people named after it."""
+    message = req.update.effective_message
+    assert message is not None
+    body = message_text_after_command(message)
+    targets: list[Target] = []
+    found = message.parse_entities([MessageEntity.TEXT_MENTION, MessageEntity.MENTION])
+    for entity, value in sorted(found.items(), key=lambda item: item[0].offset):
+        if entity.type == MessageEntity.TEXT_MENTION and entity.user is not None:
+            targets.append(Target(user_id=entity.user.id, username=entity.user.username, name=value))
+        else:
+            targets.append(Target(username=value.lstrip("@")))
+        body = body.replace(value, " ", 1)
+    words = body.split()
+    if not words:
+        return None, targets
+    for word in words[1:]:
+        targets.append(Target(username=word[1:]) if word.startswith("@") and len(word) > 1 else Target(name=word))
+    return words[0], targets
+
+
+@command
+async def attend(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    found = await _member_here(req)
+    if found is None:
+        return
+    org, me = found
+    first, targets = _targets(req)
+    svc = _svc(req)
+    training_id: int | None = None
+    if first is not None:
+        if not first.isdigit():
+            await reply(req, req.t("attend.usage"))
+            return
+        training_id = int(first)
+    try:
+        if not targets:
+            if me is None:
+                await reply(req, req.t("training.member_only"))
+                return
+            training = await svc.attend(me, training_id)
+            await reply(req, req.t("attend.done", name=me.display_name, topic=training.topic))
+            return
+        assert training_id is not None
+        people: list[int] = []
+        for target in targets:
+            try:
+                people.append((await req.services.roster.resolve(org.id, target)).id)
+            except Refusal:
+                label = target.name or (f"@{target.username}" if target.username else str(target.user_id))
+                await reply(req, req.t("attend.unknown_member", who=label))
+                return
+        result = await svc.mark(req.actor, org.id, training_id, people)
+    except OutsideWindow as refusal:
+        await _outside(req, refusal)
+        return
+    lines = []
+    if result.marked:
+        lines.append(req.t("attend.marked", count=len(result.marked), topic=result.training.topic,
+                           names="、".join(m.display_name for m in result.marked)))
+    if result.already:
+        lines.append(req.t("attend.marked_already", names="、".join(m.display_name for m in result.already)))
+    await reply(req, "\n".join(lines))
+
+
+# --- /trainings and /untrained -----------------------------------------------------------------
+
+
+@command
+async def trainings_list(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    found = await _member_here(req)
+    if found is None:
+        return
+    org, _ = found
+    ahead, past = await _svc(req).overview(org.id)
+    if not ahead and not past:
+        await reply(req, req.t("trainings.none"))
+        return
+    tz = req.services.config.tz
+    now = req.services.clock.now()
+
+    def line(training: Training, counts: Counts) -> str:
+        mark = req.t("trainings.in_progress") if training.starts_at <= now < training.ends_at else ""
+        return req.t("trainings.line", id=training.id, when=when_text(req.lang, training, tz), mark=mark,
+                     place=training.place, topic=training.topic,
+                     audience=req.t(f"training.audience_{training.audience}"),
+                     signed=counts.signed, leave=counts.leave, attended=counts.attended)
+
+    lines = [req.t("trainings.header_upcoming")]
+    if ahead:
+        lines.extend(line(tr, c) for tr, c in ahead)
+    else:
+        lines.append(req.t("trainings.no_upcoming"))
+    if past:
+        lines.append("")
+        lines.append(req.t("trainings.header_past"))
+        lines.extend(line(tr, c) for tr, c in past)
+    await reply(req, "\n".join(lines))
+
+
+@command
+async def untrained(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    org = await org_for_management(req)
+    if org is None:
+        return
+    svc = _svc(req)
+    found = await svc.untrained(req.actor, org.id)
+    years = svc.window_years
+    if not found:
+        await reply(req, req.t("untrained.none", years=years))
+        return
+    tz = req.services.config.tz
+    now = req.services.clock.now()
+    lines = [req.t("untrained.header", years=years, count=len(found))]
+    for i, entry in enumerate(found, 1):
+        member = entry.member
+        last = _date(req.lang, entry.last_attended, tz) if entry.last_attended else req.t("untrained.never")
+        if member.newly_elected and entry.deadline is not None and member.elected_on is not None:
+            elected = req.t("untrained.date", year=member.elected_on.year, month=member.elected_on.month,
+                            day=member.elected_on.day)
+            lines.append(req.t("untrained.line_new", index=i, name=member.display_name, elected=elected,
+                               deadline=_date(req.lang, entry.deadline, tz),
+                               overdue=req.t("untrained.overdue") if entry.deadline < now else ""))
+        elif member.newly_elected:
+            lines.append(req.t("untrained.line_new_nodate", index=i, name=member.display_name, last=last))
+        else:
+            lines.append(req.t("untrained.line", index=i, name=member.display_name, last=last))
+    ahead, _ = await svc.overview(org.id)
+    upcoming = [tr for tr, _ in ahead if tr.starts_at > now]
+    if upcoming:
+        nxt = upcoming[0]
+        lines.append("")
+        lines.append(req.t("untrained.next", topic=nxt.topic, when=when_text(req.lang, nxt, tz), id=nxt.id))
+    await reply(req, "\n".join(lines))
