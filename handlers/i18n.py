@@ -28,6 +28,8 @@ def _flatten(prefix: str, table: Mapping[str, Any], out: dict[str, str]) -> None
         if isinstance(value, Mapping):
             _flatten(full, value, out)
         elif isinstance(value, str):
+            if full in out:
+                raise ValueError(f"locale key {full} is defined twice")
             out[full] = value
         else:
             raise ValueError(f"locale key {full} must be a string")

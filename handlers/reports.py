@@ -1,0 +1,38 @@
+"""/report_month [月份]: the monthly report (月调度) on demand; super admins get the roll-up."""
+
+from __future__ import annotations
+
+from telegram.ext import ContextTypes
+
+from handlers.common import Req, command, org_for_management, reply
+from handlers.duty import parse_month
+from handlers.sender import render
+from services.outbox import Body
+from services.reports import report_params, rollup_params
+
+
+@command
+async def report_month(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    svc = req.services.reports
+    month = parse_month(" ".join(context.args or []), req.services.duty.today())
+    if month is None:
+        await reply(req, req.t("monthly.usage"))
+        return
+    year, mon = month
+    if req.private and req.actor.is_super_admin and not await req.services.roster.memberships(req.user_id):
+        summaries = await svc.all_summaries(year, mon)
+        if not summaries:
+            await reply(req, req.t("monthly.no_orgs"))
+            return
+        text, _ = render(req.lang, Body("monthly.rollup", rollup_params(summaries, year, mon), ()))
+        await reply(req, text)
+        return
+    org = await org_for_management(req)
+    if org is None:
+        return
+    if req.level not in ("manager", "super"):
+        await reply(req, req.t("monthly.managers_only"))
+        return
+    summary = await svc.summary(org.id, year, mon)
+    text, _ = render(req.lang, Body("monthly.monthly", report_params(summary), ()))
+    await reply(req, text)
