@@ -4,8 +4,9 @@ Every row is rendered from the locale at send time, sent, and marked sent only a
 accepted it (a crash in between repeats that one message on the next start; none is lost).
 
 Pacing (`Pacer`): about 30 messages a second in all (an even spacing plus a sliding window of the
-last 30 sends, so no one-second window ever holds more than 30), 20 a minute into one group and one
-a second into one private chat. Chats are served concurrently (each chat's messages in order).
+last 30 sends, judged from their completion, so no one-second window at the server ever holds more
+than 30 whatever the network jitter), 20 a minute into one group and one a second into one private
+chat. Chats are served concurrently (each chat's messages in order).
 A 429 RetryAfter pauses all sending for the time Telegram asks and the message is retried; network
 errors and timeouts are retried with backoff; permanent errors (blocked, chat not found, kicked) try
 the row's fallback chat, else mark the row failed, log it and tell the organisation's chair.
@@ -18,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,9 +47,35 @@ MAX_BACKOFF = 60.0
 LANES = 32  # chats served at the same time
 
 
+class _Window:
+    """At most `limit` sends in any `width` seconds, judged safely without seeing the server's
+    clock: a new send starts only once the send `limit` places back has COMPLETED and `width` has
+    passed since (its arrival lies before its completion, ours after our start)."""
+
+    def __init__(self, limit: int, width: float) -> None:
+        self.limit = limit
+        self.width = width
+        self.slots: deque[asyncio.Future[float]] = deque()
+
+    async def wait_turn(self, pacer: Pacer) -> None:
+        while len(self.slots) >= self.limit:
+            oldest = self.slots[0]
+            done_at = await asyncio.shield(oldest)
+            await pacer._wait_until(done_at + self.width + WINDOW_MARGIN)
+            if self.slots and self.slots[0] is oldest:
+                self.slots.popleft()
+
+    def take(self) -> asyncio.Future[float]:
+        slot: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.slots.append(slot)
+        return slot
+
+
 @dataclass
 class Pacer:
-    """Waits before each send so the limits hold. `now`/`sleep` are injectable for tests."""
+    """Waits before each send so the limits hold: an even spacing of 1/30 s plus sliding windows
+    (30 a second overall, 20 a minute per group, 1 a second per private chat). Use
+    `async with pacer.slot(chat_id): <send>`. `now`/`sleep` are injectable for tests."""
 
     per_second: int = GLOBAL_PER_SECOND
     group_per_minute: int = GROUP_PER_MINUTE
@@ -57,9 +84,9 @@ class Pacer:
     now: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
     _next_slot: float = 0.0
-    _recent: deque[float] = field(default_factory=deque)
-    _chat_recent: dict[int, deque[float]] = field(default_factory=dict)
     _paused_until: float = 0.0
+    _global: _Window | None = None
+    _chats: dict[int, _Window] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def _wait_until(self, moment: float) -> None:
@@ -68,33 +95,50 @@ class Pacer:
             await self.sleep(delay)
 
     def pause(self, seconds: float) -> None:
+        """After a 429: nobody sends for `seconds`."""
         self._paused_until = max(self._paused_until, self.now() + seconds)
 
-    async def acquire(self, chat_id: int) -> None:
+    def _chat_window(self, chat_id: int) -> _Window:
+        window = self._chats.get(chat_id)
+        if window is None:
+            window = _Window(self.group_per_minute, 60.0) if chat_id < 0 else _Window(1, self.private_interval)
+            self._chats[chat_id] = window
+        return window
+
+    @contextlib.asynccontextmanager
+    async def slot(self, chat_id: int) -> AsyncIterator[None]:
         if not self.enabled:
+            yield
             return
-        # Per chat first (outside the global lock, so one busy group does not hold up the others).
-        recent = self._chat_recent.setdefault(chat_id, deque())
-        if chat_id < 0:
-            while len(recent) >= self.group_per_minute:
-                await self._wait_until(recent[0] + 60.0 + WINDOW_MARGIN)
-                while recent and recent[0] + 60.0 + WINDOW_MARGIN <= self.now():
-                    recent.popleft()
-        elif recent:
-            await self._wait_until(recent[-1] + self.private_interval + WINDOW_MARGIN)
-        async with self._lock:
-            await self._wait_until(max(self._paused_until, self._next_slot))
-            if len(self._recent) >= self.per_second:
-                await self._wait_until(self._recent[0] + 1.0 + WINDOW_MARGIN)
-            moment = self.now()
-            self._next_slot = max(self._next_slot, moment) + 1.0 / self.per_second
-            self._recent.append(moment)
-            while len(self._recent) > self.per_second:
-                self._recent.popleft()
-        recent.append(self.now())
-        if chat_id > 0:
-            while len(recent) > 1:
-                recent.popleft()
+        chat = self._chat_window(chat_id)
+        await chat.wait_turn(self)  # outside the global lock: a busy group does not hold up others
+        chat_slot = chat.take()
+        try:
+            async with self._lock:
+                if self._global is None:
+                    self._global = _Window(self.per_second, 1.0)
+                await self._wait_until(max(self._paused_until, self._next_slot))
+                await self._global.wait_turn(self)
+                await self._wait_until(self._paused_until)
+                global_slot = self._global.take()
+                self._next_slot = max(self._next_slot, self.now()) + 1.0 / self.per_second
+        except BaseException:
+            chat_slot.set_result(self.now())
+            raise
+        try:
+            yield
+        finally:
+            done = self.now()
+            chat_slot.set_result(done)
+            global_slot.set_result(done)
+        if len(self._chats) > 10_000:
+            self._forget_idle_chats()
+
+    def _forget_idle_chats(self) -> None:
+        now = self.now()
+        for key, window in list(self._chats.items()):
+            if all(f.done() and now - f.result() > window.width for f in window.slots):
+                del self._chats[key]
 
 
 def render(row_lang: str | None, body: Body) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -239,12 +283,12 @@ class OutboxSender:
         backoff = 1.0
         attempts = 0
         while done < len(parts):
-            await self.pacer.acquire(chat_id)
             try:
-                await bot.send_message(
-                    chat_id, parts[done], parse_mode=ParseMode.HTML,
-                    reply_markup=keyboard if done == len(parts) - 1 else None,
-                )
+                async with self.pacer.slot(chat_id):
+                    await bot.send_message(
+                        chat_id, parts[done], parse_mode=ParseMode.HTML,
+                        reply_markup=keyboard if done == len(parts) - 1 else None,
+                    )
                 done += 1
                 attempts = 0
                 backoff = 1.0

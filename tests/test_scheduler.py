@@ -37,8 +37,9 @@ class FakeTime:
 async def sends(pacer: Pacer, clock: FakeTime, chats: list[int]) -> list[tuple[float, int]]:
     out = []
     for chat in chats:
-        await pacer.acquire(chat)
-        out.append((clock.t, chat))
+        async with pacer.slot(chat):
+            out.append((clock.t, chat))
+            clock.t += 0.005  # the request's round trip
     return out
 
 
@@ -69,11 +70,12 @@ async def test_pacer_keeps_20_a_minute_per_group_and_1_a_second_per_private_chat
 async def test_pacer_pause_after_429_holds_everyone() -> None:
     clock = FakeTime()
     pacer = Pacer(now=clock.now, sleep=clock.sleep)
-    await pacer.acquire(-1)
+    async with pacer.slot(-1):
+        pass
     pacer.pause(5)
     before = clock.t
-    await pacer.acquire(-2)
-    assert clock.t - before >= 5
+    async with pacer.slot(-2):
+        assert clock.t - before >= 5
 
 
 def test_render_escapes_user_text_and_nests_locale_texts() -> None:
