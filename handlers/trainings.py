@@ -5,6 +5,7 @@ into the outbox and sent by the sender."""
 from __future__ import annotations
 
 import contextlib
+import html
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +24,8 @@ from services.trainings import OutsideWindow, TrainingService
 from storage.models import Member, Org
 from storage.trainings import Audience, Counts, SignupStatus, Training
 
-TRAINING_CALLBACK = re.compile(r"^tr:(\d+):(s|l)$")
+TRAINING_CALLBACK = re.compile(r"^tr:(\d{1,9}):(s|l)$")
+_ID = re.compile(r"\d{1,9}")
 AUDIENCE_WORDS: dict[str, Audience] = {
     "全体": "all", "全体执委": "all", "所有人": "all", "全部": "all",
     "新当选": "new", "新当选执委": "new", "新任": "new", "新任执委": "new",
@@ -73,6 +75,16 @@ def notice_keyboard(lang: str | None, training_id: int) -> InlineKeyboardMarkup:
         InlineKeyboardButton(t(lang, "training.btn_sign"), callback_data=f"tr:{training_id}:s"),
         InlineKeyboardButton(t(lang, "training.btn_leave"), callback_data=f"tr:{training_id}:l"),
     ]])
+
+
+def _id(word: str) -> int | None:
+    """A training id as typed (full-width digits too); None for anything else or absurdly long."""
+    return int(word) if _ID.fullmatch(word) else None
+
+
+def _toast(text: str) -> str:
+    """Locale text for a callback answer: plain text, so the escaping for HTML is undone."""
+    return html.unescape(text)[:200]
 
 
 def _time_error(req: Req, error: TimeParseError) -> str:
@@ -157,8 +169,13 @@ async def training_add(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     work = await req.services.roster.work_chat(org.id)
     target = work if work is not None else req.chat_id
     lang = req.lang if target == req.chat_id else await req.services.roster.lang_for(target, None, False)
-    await send(context.bot, target, notice_text(lang, training, Counts(), tz), notice_keyboard(lang, training.id))
-    if target != req.chat_id:
+    posted = await send(context.bot, target, notice_text(lang, training, Counts(), tz),
+                        notice_keyboard(lang, training.id))
+    if target == req.chat_id:
+        return
+    if posted is None:  # the bot cannot post in the work group: show the notice here instead
+        await reply(req, notice_text(req.lang, training, Counts(), tz), notice_keyboard(req.lang, training.id))
+    else:
         await reply(req, req.t("training_add.posted", id=training.id))
 
 
@@ -176,12 +193,12 @@ async def training_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     try:
         training, _member, previous = await svc.respond(req.user_id, training_id, status)
     except Refusal as refusal:
-        await query.answer(req.t(refusal.key, **refusal.params), show_alert=True)
+        await query.answer(_toast(req.t(refusal.key, **refusal.params)), show_alert=True)
         return
     if previous == status:
-        await query.answer(req.t(f"training.same_{status}", topic=training.topic))
+        await query.answer(_toast(req.t(f"training.same_{status}", topic=training.topic)))
         return
-    await query.answer(req.t(f"training.{status}_toast", topic=training.topic))
+    await query.answer(_toast(req.t(f"training.{status}_toast", topic=training.topic)))
     counts = await svc.counts(training_id)
     with contextlib.suppress(BadRequest):  # the notice is gone or unchanged: the choice is recorded anyway
         await query.edit_message_text(notice_text(req.lang, training, counts, req.services.config.tz),
@@ -197,11 +214,12 @@ async def training_cancel(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     if org is None:
         return
     args = context.args or []
-    if len(args) != 1 or not args[0].isdigit():
+    training_id = _id(args[0]) if len(args) == 1 else None
+    if training_id is None:
         await reply(req, req.t("training_cancel.usage"))
         return
     svc = _svc(req)
-    training = await svc.cancel(req.actor, org.id, int(args[0]))
+    training = await svc.cancel(req.actor, org.id, training_id)
     counts = await svc.counts(training.id)
     await reply(req, req.t("training_cancel.done", topic=training.topic,
                            when=when_text(req.lang, training, req.services.config.tz), count=counts.signed))
@@ -241,10 +259,10 @@ async def attend(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     svc = _svc(req)
     training_id: int | None = None
     if first is not None:
-        if not first.isdigit():
+        training_id = _id(first)
+        if training_id is None:
             await reply(req, req.t("attend.usage"))
             return
-        training_id = int(first)
     try:
         if not targets:
             if me is None:

@@ -142,6 +142,23 @@ async def test_buttons_after_the_end_or_cancel_are_refused(h: Harness) -> None:
     assert any("已经结束了" in text for text in toasts(await h.press("刘敏", old, 0)))
 
 
+
+async def test_odd_ids_and_plain_text_toasts(h: Harness) -> None:
+    assert "签到：培训开始前半小时" in await h.say(WORK, "刘敏", "/attend 99999999999999999999999")
+    assert "请这样取消培训" in await h.say(WORK, "王芳", "/training_cancel 99999999999999999999999")
+    assert "请这样取消培训" in await h.say(WORK, "王芳", "/training_cancel ²")
+    assert "签到时间是 11月26日 14:00" in await h.say(WORK, "刘敏", "/attend １")  # a full-width digit
+    posted = notice(await h.send(WORK, "王芳", "/training_add 明天下午3点 村委会 学习&讨论<1>"))
+    assert "学习&amp;讨论&lt;1&gt;" in posted.text
+    assert any("已报名：学习&讨论<1>" in text for text in toasts(await h.press("刘敏", posted, 0)))
+
+
+async def test_notice_stays_with_the_chair_when_the_work_group_is_unreachable(h: Harness) -> None:
+    h.api.unreachable.add(WORK)
+    calls = await h.send(1001, "王芳", "/training_add 明天下午3点 村委会 学习")
+    here = [c for c in calls if c.method == "sendMessage" and c.chat_id == 1001]
+    assert len(here) == 1 and "培训通知" in here[0].text and here[0].params["reply_markup"]
+
 # --- /attend -----------------------------------------------------------------------------------
 
 
@@ -377,3 +394,30 @@ async def test_attendance_counts_and_month_summary(tmp_path: Path) -> None:
             assert await trainings.attendance_counts(conn, other.id, utc(1, 1), utc(4, 1)) == {e.id: (1, 1)}
     finally:
         await db.close()
+
+
+# --- /help and the shell -----------------------------------------------------------------------
+
+
+async def test_help_lists_the_training_commands(h: Harness) -> None:
+    chair = await h.say(1001, "王芳", "/help")
+    assert "/training_add" in chair and "/untrained" in chair and "/attend" in chair
+    member = await h.say(1004, "刘敏", "/help")
+    assert "/trainings" in member and "/attend" in member and "/training_add" not in member
+
+
+def test_shell_shows_demo_trainings_and_reminders() -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-m", "bot", "shell"], input=":in work\n:as 刘敏\n/trainings\n:advance 4d\n",
+                          capture_output=True, text=True, cwd=root, timeout=300)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "「《反家庭暴力法》宣讲与案例分析」· 全体执委 · 报名 3 / 请假 1 / 签到 0" in out
+    assert "「妇女之家活动组织与台账填写」· 全体执委 · 报名 6 / 请假 0 / 签到 6" in out
+    private = out.split("[私聊·刘敏]")
+    assert any("刘敏，提醒您：培训「《反家庭暴力法》" in part.split("🤖")[0] for part in private[1:])
+    assert any("还有一小时就开始了" in part.split("🤖")[0] for part in private[1:])
+    assert "📚 培训预告：「《反家庭暴力法》宣讲与案例分析」" in out
