@@ -271,7 +271,9 @@ async def attend(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
             training = await svc.attend(me, training_id)
             await reply(req, req.t("attend.done", name=me.display_name, topic=training.topic))
             return
-        assert training_id is not None
+        if training_id is None:  # "/attend @someone" without the training's id
+            await reply(req, req.t("attend.usage"))
+            return
         people: list[int] = []
         for target in targets:
             try:

@@ -145,6 +145,7 @@ async def test_buttons_after_the_end_or_cancel_are_refused(h: Harness) -> None:
 
 async def test_odd_ids_and_plain_text_toasts(h: Harness) -> None:
     assert "签到：培训开始前半小时" in await h.say(WORK, "刘敏", "/attend 99999999999999999999999")
+    assert "主席、副主席帮人登记：/attend 培训编号" in await h.say(WORK, "王芳", "/attend @liumin")
     assert "请这样取消培训" in await h.say(WORK, "王芳", "/training_cancel 99999999999999999999999")
     assert "请这样取消培训" in await h.say(WORK, "王芳", "/training_cancel ²")
     assert "签到时间是 11月26日 14:00" in await h.say(WORK, "刘敏", "/attend １")  # a full-width digit
