@@ -14,7 +14,6 @@ from telegram.ext import ContextTypes
 from handlers.args import extract_target
 from handlers.common import Req, command, load_req, message_text_after_command, org_for_management, reply, send
 from handlers.i18n import t
-from services.duty import Notice
 from services.errors import Refusal
 from services.exports import xlsx_bytes
 from services.roster import Target
@@ -577,68 +576,3 @@ async def send_exports(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org, y
             req.chat_id, schedule, filename=f"duty-{stamp}.xlsx",
             caption=req.t("ledger.schedule_caption", org=org.name, month=label),
         )
-
-
-# --- notices (run by the ticker) ---------------------------------------------------------------
-
-
-async def duty_tick(app: Any) -> None:
-    services = app.bot_data["services"]
-    for notice in await services.duty.due_notices():
-        await _deliver(app, services, notice)
-
-
-async def _deliver(app: Any, services: Any, notice: Notice) -> None:
-    roster = services.roster
-    bot = app.bot
-    people = await services.duty.names({notice.shift.member_id} | ({notice.next_shift.member_id}
-                                                                     if notice.next_shift else set()))
-    member = people.get(notice.shift.member_id)
-    name = member.display_name if member else "?"
-    work = await roster.work_chat(notice.org_id)
-    public = await roster.public_chat(notice.org_id)
-    work_lang = await roster.lang_for(work, None, False) if work else None
-    span = shift_range(work_lang, notice.shift)
-    label = t(work_lang, f"periods.{notice.period}_label")
-    if notice.kind in ("eve", "handoff"):
-        if notice.kind == "eve":
-            text = t(work_lang, "notice.eve", name=name, range=span)
-        else:
-            lines = [t(work_lang, "notice.handoff", label=label, name=name, range=span)
-                     + (t(work_lang, "notice.handoff_late") if notice.late else "")]
-            if notice.next_shift is not None:
-                nxt = people.get(notice.next_shift.member_id)
-                lines.append(t(work_lang, "notice.handoff_next", name=nxt.display_name if nxt else "?",
-                               range=shift_range(work_lang, notice.next_shift)))
-            if notice.handovers:
-                lines.append(t(work_lang, "notice.handoff_notes"))
-                lines.extend(t(work_lang, "notice.handoff_note_line", author=a, text=x) for a, x in notice.handovers)
-            text = "\n".join(lines)
-        if work is not None:
-            await send(bot, work, text)
-        if public is not None:
-            public_lang = await roster.lang_for(public, None, False)
-            if notice.kind == "handoff":
-                await send(bot, public, t(public_lang, "notice.public", label=label, name=name))
-            else:
-                await send(bot, public, t(public_lang, "notice.eve", name=name, range=span))
-        return
-    if notice.kind == "nudge":
-        text = t(work_lang, "notice.nudge", name=name, range=span)
-        delivered = None
-        if member is not None and member.user_id is not None:
-            delivered = await send(bot, member.user_id, text)
-        if delivered is None and work is not None:
-            await send(bot, work, text)
-        return
-    if notice.kind == "chair_alert":
-        text = t(work_lang, "notice.chair_alert", name=name, range=span)
-        chairs = [m for m in await roster.org_members(notice.org_id) if m.role == "chair" and m.user_id]
-        delivered_any = False
-        for chair in chairs:
-            if await send(bot, chair.user_id, text) is not None:
-                delivered_any = True
-        if not delivered_any and work is not None:
-            await send(bot, work, text)
-
-

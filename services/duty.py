@@ -1,5 +1,6 @@
 """Duty use cases: set the rotation, who is on duty, leave, swaps, assignments, check-in, the duty
-ledger, hand-over notes, and the notices that fall due (computed here, sent by handlers).
+ledger, hand-over notes, and the notices that fall due (computed here; services/duty_notices.py
+turns them into outbox messages).
 
 The rotation itself is computed by the pure engine in services/rotation.py from what is stored:
 versions (never rewritten) and overrides on top. Every change is one transaction with its audit row.
@@ -320,18 +321,6 @@ class DutyService:
         return [(s, to_db(s.start) in done) for s in shifts]
 
     # --- notices -------------------------------------------------------------------------------
-
-    async def due_notices(self) -> list[Notice]:
-        """Every notice that fell due by now and was not sent yet, journaled as sent."""
-        now = self.clock.now()
-        found: list[Notice] = []
-        async with self.db.transaction() as conn:
-            for org_id in await duty.orgs_with_rotation(conn):
-                current = await self._rotation(conn, org_id)
-                if current is None:
-                    continue
-                found.extend(await self._org_notices(conn, org_id, current, now))
-        return found
 
     async def _org_notices(self, conn: aiosqlite.Connection, org_id: int, current: Rotation,
                            now: datetime) -> list[Notice]:
