@@ -212,3 +212,34 @@ async def test_deadline_reminds_in_the_morning_of_its_day(db: Database) -> None:
     when, rest = parse_when("10月20日前 交表", START)
     created = await svc.create(7, None, -100, when, rest)
     assert created.reminder.next_at == datetime(2026, 10, 20, 9, 0, tzinfo=TZ).astimezone(UTC)
+
+
+class RecordingBot:
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, str]] = []
+
+    async def send_message(self, chat_id: int, text: str, **kwargs: Any) -> None:
+        self.sent.append((chat_id, text))
+
+
+async def test_a_crash_between_claim_and_send_loses_nothing(tmp_path: Path) -> None:
+    from handlers.sender import OutboxSender
+    from services.roster import RosterService
+
+    clock = SimClock(START)
+    first = await Database.open(tmp_path / "crash.db")
+    svc = ReminderService(first, clock, TZ, grace_hours=6)
+    when, rest = parse_when("10分钟后 交材料", START)
+    await svc.create(7, None, -100, when, rest)
+    clock.advance(timedelta(minutes=10))
+    await svc.produce(clock.now())  # claimed and queued … and the process dies before sending
+    await first.close()
+
+    second = await Database.open(tmp_path / "crash.db")  # the restart
+    await ReminderService(second, clock, TZ, grace_hours=6).produce(clock.now())  # claims nothing new
+    bot = RecordingBot()
+    sender = OutboxSender(second, clock, RosterService(second, clock, frozenset()))
+    assert await sender.drain(bot) == 1  # type: ignore[arg-type]
+    assert await sender.drain(bot) == 0  # type: ignore[arg-type]
+    assert bot.sent == [(-100, "⏰ 提醒：交材料")]
+    await second.close()
