@@ -193,7 +193,10 @@ class ReminderService:
                         org_id=org_id, fallback_chat_id=fallback, dedupe=f"rem-stale:{ids}:{to_db(now)}")
 
     def _show(self, moment: datetime | None) -> str:
-        return moment.astimezone(self.tz).strftime("%m月%d日 %H:%M") if moment else ""
+        if moment is None:
+            return ""
+        local = moment.astimezone(self.tz)
+        return f"{local.month}月{local.day}日 {local:%H:%M}"
 
     def show(self, moment: datetime) -> str:
         return self._show(moment)
