@@ -46,3 +46,11 @@ def test_fresh_database_and_setup(tmp_path: Path) -> None:
     run_shell(":as 王芳\n/setup 保存村妇联\n", "--db", str(db))
     out = run_shell(":as 王芳\n/members\n", "--db", str(db))
     assert "保存村妇联 执委名册（共 1 人）" in out
+
+
+def test_advance_fires_reminders_once_and_the_monthly_report() -> None:
+    out = run_shell(":in work\n:as 刘敏\n/remind 10分钟后 给张大姐回电话\n:advance 20m\n:press 1\n"
+                    ":advance 40m\n:advance 31d\n")
+    assert out.count("⏰ 提醒：给张大姐回电话") == 3  # the reminder, the edited message, the snoozed copy
+    assert "再提醒一次。（刘敏）" in out
+    assert "工作月报" in out and "各村（社区）妇联工作汇总" in out  # the 1st of a month falls in any 31 days
