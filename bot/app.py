@@ -19,7 +19,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import Config
-from handlers import core, duty, faq, reminders, roster, trainings
+from handlers import core, duty, faq, reminders, roster, tasks, trainings
 from handlers.commands import COMMANDS
 from handlers.common import Services, attach_services, services_of
 from handlers.i18n import t
@@ -30,6 +30,7 @@ from services.duty import DutyService
 from services.faq import FaqService
 from services.reminders import ReminderService
 from services.roster import RosterService
+from services.tasks import TaskService
 from services.trainings import TrainingService
 from storage.db import Database
 
@@ -56,6 +57,8 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
     services.producers.append(services.reminders.produce)
     services.trainings = TrainingService(db, clock, config.tz, config.training.window_years)
     services.producers.append(services.trainings.produce)
+    services.tasks = TaskService(db, clock, config.tz, config.tasks.remind_days_before)
+    services.producers.append(services.tasks.produce)
     services.tickers.append(duty.duty_tick)
     services.tickers.append(scheduler_tick)
     return services
@@ -107,6 +110,11 @@ def register_handlers(app: App) -> None:
         "attend": trainings.attend,
         "untrained": trainings.untrained,
         "training_cancel": trainings.training_cancel,
+        "task_add": tasks.task_add,
+        "tasks": tasks.tasks_list,
+        "task": tasks.task_detail,
+        "done": tasks.done,
+        "overdue": tasks.overdue,
     }
     missing = {c.name for c in COMMANDS} - handlers.keys()
     if missing:
@@ -118,6 +126,9 @@ def register_handlers(app: App) -> None:
     app.add_handler(CallbackQueryHandler(duty.rota_flow, pattern=duty.ROTA_FLOW_CALLBACK))
     app.add_handler(MessageHandler(
         filters.CaptionRegex(r"^/log(@\w+)?(\s|$)") & (filters.PHOTO | filters.Document.ALL), duty.log
+    ))
+    app.add_handler(MessageHandler(
+        filters.CaptionRegex(r"^/done(@\w+)?(\s|$)") & (filters.PHOTO | filters.Document.ALL), tasks.done
     ))
     app.add_handler(CallbackQueryHandler(faq.faq_button, pattern=faq.FAQ_CALLBACK))
     app.add_handler(CallbackQueryHandler(reminders.reminder_button, pattern=reminders.REMINDER_CALLBACK))

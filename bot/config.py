@@ -80,6 +80,11 @@ class TrainingConfig:
 
 
 @dataclass(frozen=True)
+class TasksConfig:
+    remind_days_before: tuple[int, ...] = (3, 1)
+
+
+@dataclass(frozen=True)
 class ReviewConfig:
     subsidy_base: float = 1200.0
     weights: dict[str, float] = field(
@@ -96,6 +101,7 @@ class Config:
     faq: FaqConfig = field(default_factory=FaqConfig)
     duty: DutyConfig = field(default_factory=DutyConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    tasks: TasksConfig = field(default_factory=TasksConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     review: ReviewConfig = field(default_factory=ReviewConfig)
 
@@ -113,6 +119,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "faq": FaqConfig,
     "duty": DutyConfig,
     "scheduler": SchedulerConfig,
+    "tasks": TasksConfig,
     "training": TrainingConfig,
     "review": ReviewConfig,
 }
@@ -130,6 +137,7 @@ _TYPES: dict[str, dict[str, type[Any] | tuple[type[Any], ...]]] = {
         "chair_alert_hours": (int, float),
     },
     "scheduler": {"misfire_grace_hours": (int, float), "tick_seconds": (int, float)},
+    "tasks": {"remind_days_before": list},
     "training": {"window_years": int},
     "review": {"subsidy_base": (int, float), "weights": dict},
 }
@@ -185,6 +193,9 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("scheduler.misfire_grace_hours must be ≥ 0 and scheduler.tick_seconds > 0")
     if not 1 <= cfg.training.window_years <= 20:
         raise ConfigError(f"training.window_years must be 1–20 years, got {cfg.training.window_years!r}")
+    for days in cfg.tasks.remind_days_before:
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 60:
+            raise ConfigError(f"tasks.remind_days_before must be a list of whole days 1–60, got {days!r}")
     if cfg.review.subsidy_base < 0:
         raise ConfigError("review.subsidy_base must be ≥ 0")
     for key, weight in cfg.review.weights.items():
@@ -218,6 +229,8 @@ def from_mapping(data: dict[str, Any], env: dict[str, str] | None = None) -> Con
             sections.setdefault(section, {})[key] = env[var]
     if "admins" in sections and "super_admins" in sections["admins"]:
         sections["admins"]["super_admins"] = tuple(sections["admins"]["super_admins"])
+    if "tasks" in sections and "remind_days_before" in sections["tasks"]:
+        sections["tasks"]["remind_days_before"] = tuple(sections["tasks"]["remind_days_before"])
     if "review" in sections and "weights" in sections["review"]:
         sections["review"]["weights"] = {**ReviewConfig().weights, **sections["review"]["weights"]}
     cfg = Config(**{name: _SECTIONS[name](**values) for name, values in sections.items()})

@@ -39,6 +39,7 @@ class Services:
     faq: FaqService
     reminders: Any = None  # services.reminders.ReminderService
     trainings: Any = None  # services.trainings.TrainingService
+    tasks: Any = None  # services.tasks.TaskService
     sender: Any = None  # handlers.sender.OutboxSender
     tickers: list[Any] = field(default_factory=list)
     producers: list[Any] = field(default_factory=list)  # async (now) -> None, run every tick
