@@ -19,7 +19,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import Config
-from handlers import core, duty, faq, reminders, roster, tasks, trainings
+from handlers import core, duty, faq, reminders, review, roster, tasks, trainings
 from handlers.commands import COMMANDS
 from handlers.common import Services, attach_services, services_of
 from handlers.i18n import t
@@ -29,6 +29,7 @@ from services.clock import Clock
 from services.duty import DutyService
 from services.faq import FaqService
 from services.reminders import ReminderService
+from services.review import ReviewService
 from services.roster import RosterService
 from services.tasks import TaskService
 from services.trainings import TrainingService
@@ -55,6 +56,8 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
     services.reminders = ReminderService(db, clock, config.tz, config.scheduler.misfire_grace_hours)
     services.sender = OutboxSender(db, clock, services.roster)
     services.producers.append(services.reminders.produce)
+    services.review = ReviewService(db, clock, config.tz, config.review, frozenset(config.admins.super_admins))
+    services.producers.append(services.review.produce)
     services.trainings = TrainingService(db, clock, config.tz, config.training.window_years)
     services.producers.append(services.trainings.produce)
     services.tasks = TaskService(db, clock, config.tz, config.tasks.remind_days_before)
@@ -105,6 +108,15 @@ def register_handlers(app: App) -> None:
         "remind": reminders.remind,
         "reminders": reminders.reminders_list,
         "cancel": reminders.cancel,
+        "review_start": review.review_start,
+        "report": review.report,
+        "review_status": review.review_status,
+        "rate": review.rate,
+        "score": review.score,
+        "adjust": review.adjust,
+        "review_close": review.review_close,
+        "myreview": review.myreview,
+        "review_config": review.review_config,
         "training_add": trainings.training_add,
         "trainings": trainings.trainings_list,
         "attend": trainings.attend,
@@ -132,6 +144,11 @@ def register_handlers(app: App) -> None:
     ))
     app.add_handler(CallbackQueryHandler(faq.faq_button, pattern=faq.FAQ_CALLBACK))
     app.add_handler(CallbackQueryHandler(reminders.reminder_button, pattern=reminders.REMINDER_CALLBACK))
+    app.add_handler(CallbackQueryHandler(review.rate_button, pattern=review.RATE_CALLBACK))
+    app.add_handler(CallbackQueryHandler(review.close_button, pattern=review.CLOSE_CALLBACK))
+    app.add_handler(MessageHandler(
+        filters.CaptionRegex(r"^/report(@\w+)?(\s|$)") & filters.Document.ALL, review.report
+    ))
     app.add_handler(CallbackQueryHandler(trainings.training_button, pattern=trainings.TRAINING_CALLBACK))
     app.add_handler(MessageHandler(
         filters.CaptionRegex(r"^/faq_import(@\w+)?(\s|$)") & filters.Document.ALL, faq.faq_import

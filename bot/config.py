@@ -90,6 +90,34 @@ class ReviewConfig:
     weights: dict[str, float] = field(
         default_factory=lambda: {"chair": 0.4, "peer": 0.3, "duty": 0.2, "training": 0.1}
     )
+    grades: tuple[dict[str, Any], ...] = (
+        {"label": "优秀", "min": 90, "coefficient": 1.0},
+        {"label": "称职", "min": 75, "coefficient": 0.8},
+        {"label": "基本称职", "min": 60, "coefficient": 0.5},
+        {"label": "不称职", "min": 0, "coefficient": 0.0},
+    )
+    ratings: tuple[dict[str, Any], ...] = (
+        {"label": "优秀", "value": 100},
+        {"label": "称职", "value": 80},
+        {"label": "基本称职", "value": 60},
+        {"label": "不称职", "value": 40},
+    )
+    min_peer_ratings: int = 3
+    reminder_days: tuple[int, ...] = (3, 1)
+    report_max_chars: int = 20000
+
+    def rubric(self) -> Any:
+        """The deployment's default rubric (services.review_scoring.Rubric); raises RubricError."""
+        from services.review_scoring import Grade, RatingOption, Rubric, dec
+
+        return Rubric(
+            weights={k: dec(v) for k, v in self.weights.items()},
+            grades=tuple(Grade(str(g["label"]), dec(g["min"]), dec(g["coefficient"])) for g in self.grades),
+            ratings=tuple(RatingOption(str(r["label"]), dec(r["value"])) for r in self.ratings),
+            subsidy_base=dec(self.subsidy_base),
+            min_peer_ratings=self.min_peer_ratings,
+        ).validate()
+
 
 
 @dataclass(frozen=True)
@@ -139,7 +167,8 @@ _TYPES: dict[str, dict[str, type[Any] | tuple[type[Any], ...]]] = {
     "scheduler": {"misfire_grace_hours": (int, float), "tick_seconds": (int, float)},
     "tasks": {"remind_days_before": list},
     "training": {"window_years": int},
-    "review": {"subsidy_base": (int, float), "weights": dict},
+    "review": {"subsidy_base": (int, float), "weights": dict, "grades": list, "ratings": list,
+               "min_peer_ratings": int, "reminder_days": list, "report_max_chars": int},
 }
 _LOCALES = ("zh_cn", "zh_tw")
 _AUTO_ANSWER = ("question", "mention", "off")
@@ -203,11 +232,58 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"unknown key review.weights.{key}")
         if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
             raise ConfigError(f"review.weights.{key} must be a number ≥ 0")
+    _validate_review(cfg.review)
     for admin in cfg.admins.super_admins:
         if isinstance(admin, bool) or not isinstance(admin, int):
             raise ConfigError(f"admins.super_admins must be a list of Telegram user ids, got {admin!r}")
     if cfg.telegram.base_url and not re.match(r"^https?://", cfg.telegram.base_url):
         raise ConfigError("telegram.base_url must start with http:// or https://")
+
+
+def _validate_review(review: ReviewConfig) -> None:
+    shapes: tuple[tuple[str, dict[str, type[Any] | tuple[type[Any], ...]]], ...] = (
+        ("grades", {"label": str, "min": (int, float), "coefficient": (int, float)}),
+        ("ratings", {"label": str, "value": (int, float)}),
+    )
+    for name, keys in shapes:
+        for i, item in enumerate(getattr(review, name), 1):
+            if not isinstance(item, dict):
+                raise ConfigError(f"review.{name}[{i}] must be a table like {{ label = \"优秀\", ... }}")
+            for key in item:
+                if key not in keys:
+                    raise ConfigError(f"unknown key review.{name}[{i}].{key}")
+            for key, expected in keys.items():
+                value = item.get(key)
+                if value is None:
+                    raise ConfigError(f"review.{name}[{i}] needs {key}")
+                if isinstance(value, bool) or not isinstance(value, expected):
+                    raise ConfigError(f"review.{name}[{i}].{key} must be a {_type_name(expected)}, got {value!r}")
+    if review.min_peer_ratings < 1:
+        raise ConfigError("review.min_peer_ratings must be ≥ 1")
+    for days in review.reminder_days:
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 60:
+            raise ConfigError(f"review.reminder_days must be a list of whole days 1–60, got {days!r}")
+    if not 100 <= review.report_max_chars <= 100000:
+        raise ConfigError("review.report_max_chars must be 100–100000")
+    from services.review_scoring import RubricError
+
+    try:
+        review.rubric()
+    except RubricError as exc:
+        problems = {
+            "weight_sum": "review.weights must add up to 1",
+            "weight_range": "review.weights must each be between 0 and 1",
+            "grades_order": "review.grades must be listed highest first with strictly descending min",
+            "grades_last_zero": "review.grades: the last grade must have min = 0",
+            "grades_labels": "review.grades labels must be non-empty and different",
+            "grades_few": "review.grades needs at least two grades",
+            "grades_min_range": "review.grades min must be 0–100",
+            "grades_coefficient": "review.grades coefficient must be 0–10",
+            "ratings_labels": "review.ratings labels must be non-empty and different",
+            "ratings_few": "review.ratings needs at least two options",
+            "ratings_range": "review.ratings value must be 0–100",
+        }
+        raise ConfigError(problems.get(exc.code, f"review: invalid rubric ({exc.code})")) from exc
 
 
 def from_mapping(data: dict[str, Any], env: dict[str, str] | None = None) -> Config:
@@ -233,6 +309,9 @@ def from_mapping(data: dict[str, Any], env: dict[str, str] | None = None) -> Con
         sections["tasks"]["remind_days_before"] = tuple(sections["tasks"]["remind_days_before"])
     if "review" in sections and "weights" in sections["review"]:
         sections["review"]["weights"] = {**ReviewConfig().weights, **sections["review"]["weights"]}
+    for key in ("grades", "ratings", "reminder_days"):
+        if key in sections.get("review", {}):
+            sections["review"][key] = tuple(sections["review"][key])
     cfg = Config(**{name: _SECTIONS[name](**values) for name, values in sections.items()})
     _validate(cfg)
     return cfg

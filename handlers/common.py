@@ -40,6 +40,7 @@ class Services:
     reminders: Any = None  # services.reminders.ReminderService
     trainings: Any = None  # services.trainings.TrainingService
     tasks: Any = None  # services.tasks.TaskService
+    review: Any = None  # services.review.ReviewService
     sender: Any = None  # handlers.sender.OutboxSender
     tickers: list[Any] = field(default_factory=list)
     producers: list[Any] = field(default_factory=list)  # async (now) -> None, run every tick

@@ -32,6 +32,11 @@ async def remember_user(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     req = await load_req(update, context)
+    if req.private and context.args and context.args[0].startswith("review"):
+        from handlers.review import start_review  # the button of a review command used in a group
+
+        await start_review(req, context, context.args[0])
+        return
     await reply(req, req.t("start.private" if req.private else "start.group"))
 
 
