@@ -17,7 +17,7 @@ from services.review import ClosedCycle, ResultRow
 from services.review_scoring import COMPONENTS, Rubric, show
 
 RUBRIC_COMPONENT_KEYS = {k: f"review.component_{k}" for k in COMPONENTS}
-_FORMULA_START = ("=", "+", "-", "@")
+_FORMULA_START = ("=",)  # openpyxl stores a string starting with "=" as a formula
 
 
 def _num(text: str) -> str:
