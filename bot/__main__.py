@@ -41,8 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--org", help="organisation name or id (default: deployment-wide)")
     export = sub.add_parser("export", parents=[common], help="xlsx export of an organisation's records")
     export.add_argument("org", help="organisation name or id")
-    export.add_argument("--what", choices=["ledger", "duty"], required=True)
+    export.add_argument("--what", choices=["ledger", "duty", "review"], required=True)
     export.add_argument("--month", help="YYYY-MM (default: this month)")
+    export.add_argument("--cycle", type=int, help="review cycle id (default: the latest closed one)")
     export.add_argument("file")
     return parser
 
@@ -84,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return asyncio.run(run_faq_cli(cfg, command, args))
     if command == "export":
+        if args.what == "review":
+            return asyncio.run(_export_review(cfg, args.org, args.cycle, Path(args.file)))
         return asyncio.run(_export(cfg, args.org, args.what, args.month, Path(args.file)))
     if command == "run":
         if not cfg.telegram.token:
@@ -173,6 +176,35 @@ async def _export(cfg: Config, org_name: str, what: str, month_text: str | None,
         await db.close()
     await asyncio.to_thread(target.write_bytes, data)
     print(t(None, "cli.export_done", target=target, org=org.name, what=what, month=f"{month[0]}-{month[1]:02d}"))
+    return 0
+
+
+async def _export_review(cfg: Config, org_name: str, cycle_id: int | None, target: Path) -> int:
+    from bot.app import build_services
+    from handlers.review_export import review_xlsx
+    from services.clock import SystemClock
+    from services.errors import Refusal
+    from storage.db import Database
+
+    db = await Database.open(cfg.database.path)
+    try:
+        services = build_services(cfg, db, SystemClock())
+        org = await services.roster.find_org(org_name)
+        if org is None:
+            print(t(None, "cli.unknown_org", name=org_name), file=sys.stderr)
+            return 1
+        try:
+            closed = await services.review.export(org.id, cycle_id)
+        except Refusal:
+            key = "review_cli.bad_cycle" if cycle_id is not None else "review_cli.no_closed"
+            print(t(None, key, org=org.name, cycle=cycle_id or ""), file=sys.stderr)
+            return 1
+        data = review_xlsx(cfg.bot.locale, org.name, closed)
+    finally:
+        await db.close()
+    await asyncio.to_thread(target.write_bytes, data)
+    print(t(None, "review_cli.export_done", org=org.name, cycle=closed.cycle.name, target=target,
+            count=sum(1 for r in closed.rows if not r.removed), total=closed.subsidy_total))
     return 0
 
 

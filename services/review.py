@@ -724,8 +724,12 @@ class ReviewService:
     async def results(self, actor: Actor, org_id: int, cycle_id: int | None = None) -> ClosedCycle:
         """A closed cycle's table (the latest, or `cycle_id`), for the chair, a vice chair or the CLI."""
         async with self.db.read() as conn:
-            if actor.user_id != 0:  # 0: the admin CLI on the server itself
-                await self._require_manager(conn, actor, org_id)
+            await self._require_manager(conn, actor, org_id)
+            return await self._closed(conn, org_id, cycle_id)
+
+    async def export(self, org_id: int, cycle_id: int | None = None) -> ClosedCycle:
+        """The same table for the admin CLI on the server (no chat user, no rights check)."""
+        async with self.db.read() as conn:
             return await self._closed(conn, org_id, cycle_id)
 
     async def _closed(self, conn: aiosqlite.Connection, org_id: int, cycle_id: int | None) -> ClosedCycle:

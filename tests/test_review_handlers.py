@@ -22,6 +22,7 @@ SH = ZoneInfo("Asia/Shanghai")
 ID = {"王芳": 1001, "李秀英": 1002, "张丽": 1003, "刘敏": 1004, "陈静": 1005, "杨秀兰": 1006, "赵霞": 1007,
       "黄丽娟": 1008, "周红": 1009, "吴桂英": 1010, "徐萍": 1011}
 STRANGER = Persona(5555, "陌生人", "stranger_x")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def at(day: int, hour: int, minute: int = 0, month: int = 11) -> datetime:
@@ -533,3 +534,40 @@ async def test_review_config_show_override_validate_reset(h: Harness) -> None:
     assert audit == [(3,)]
     assert "默认标准" in await pm(h, "王芳", "/review_config 默认")
     assert "1200 元" in await pm(h, "王芳", "/review_config")
+
+
+# --- the admin CLI ------------------------------------------------------------------------------
+
+
+async def test_export_cli_writes_the_latest_closed_cycle(h: Harness, tmp_path: Path) -> None:
+    import asyncio
+    import subprocess
+    import sys
+
+    root = ROOT
+    env = {"PATH": "/usr/bin:/bin", "BOT_DB": str(h.db.path)}
+    out = tmp_path / "review.xlsx"
+
+    def export(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bot", "export", "青石村妇联", "--what", "review", *extra,
+                               str(out)], capture_output=True, text=True, cwd=root, env=env)
+
+    await start(h)
+    none_yet = await asyncio.to_thread(export)
+    assert none_yet.returncode == 1 and "还没有已经结束的述职考评" in none_yet.stderr
+    await pm(h, "李秀英", "/score 王芳 91")
+    await pm(h, "王芳", "/score 刘敏 75")
+    await pm(h, "王芳", "/review_close 确定")
+    done = await asyncio.to_thread(export)
+    assert done.returncode == 0, done.stderr
+    assert "「2026年度述职」考评结果" in done.stdout and "补贴合计 2160.00 元" in done.stdout
+    sheet = load_workbook(out).worksheets[0]
+    values = list(sheet.iter_rows(values_only=True))
+    by_name = {r[1]: r for r in values[2:-1]}
+    assert by_name["王芳"][14:18] == (91, "优秀", 1, 1200) and by_name["刘敏"][14:18] == (75, "称职", 0.8, 960)
+    assert values[-1][17] == 2160
+    assert load_workbook(out).worksheets[1].title == "评分标准"
+    wrong = await asyncio.to_thread(export, "--cycle", "42")
+    assert wrong.returncode == 1 and "没有找到这次考评：42" in wrong.stderr
+    again = await asyncio.to_thread(export, "--cycle", "1")
+    assert again.returncode == 0
