@@ -22,3 +22,13 @@ async def scheduler_tick(app: Any) -> None:
         services.sender.wake()
     else:
         await services.sender.drain(app.bot)
+
+
+async def flush_after_update(update: object, context: Any) -> None:
+    """After every update: what a handler put in the outbox (review requests, notes to the chair)
+    goes out now instead of at the next tick."""
+    services = context.application.bot_data["services"]
+    if services.sender.background:
+        services.sender.wake()
+    else:
+        await services.sender.drain(context.bot)

@@ -181,6 +181,8 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._draining = asyncio.Lock()
         self.sent_count = 0
+        self.max_attempts = MAX_ATTEMPTS
+        self.first_backoff = 1.0
 
     def wake(self) -> None:
         self._wake.set()
@@ -218,11 +220,16 @@ class OutboxSender:
                 total += sum(results)
 
     async def _lane(self, bot: Bot, gate: asyncio.Semaphore, rows: list[OutboxRow]) -> int:
+        """One chat's rows, in order. A row that must wait (network trouble) holds back the rest of
+        its chat until the next drain, so a chat never sees its messages out of order."""
         async with gate:
             sent = 0
             for row in rows:
-                if await self._deliver(bot, row):
+                outcome = await self._deliver(bot, row)
+                if outcome == "sent":
                     sent += 1
+                elif outcome == "retry":
+                    break
             return sent
 
     async def _lang(self, chat_id: int, row_lang: str | None) -> str | None:
@@ -230,7 +237,8 @@ class OutboxSender:
             return row_lang
         return await self.roster.lang_for(chat_id, chat_id if chat_id > 0 else None, chat_id > 0)
 
-    async def _deliver(self, bot: Bot, row: OutboxRow) -> bool:
+    async def _deliver(self, bot: Bot, row: OutboxRow) -> str:
+        """'sent', 'failed' (given up: marked, chair told) or 'retry' (left pending for later)."""
         body = decode_body(row.body)
         targets = [row.chat_id] + ([row.fallback_chat_id] if row.fallback_chat_id else [])
         error = ""
@@ -241,19 +249,19 @@ class OutboxSender:
             except (KeyError, ValueError, IndexError) as exc:  # a bad row must not block the queue
                 log.error("outbox row %s cannot be rendered: %r", row.id, exc)
                 await self._finish(row, f"render: {exc!r}")
-                return False
+                return "failed"
             outcome = await self._send_with_retry(bot, chat_id, text, keyboard)
             if outcome == "sent":
                 async with self.db.transaction() as conn:
                     await outbox.mark_sent(conn, row.id, self.clock.now())
                 self.sent_count += 1
-                return True
+                return "sent"
             if outcome == "retry_later":
-                return False
+                return "retry"
             error = outcome
         await self._finish(row, error)
         await self._tell_chair(row, error)
-        return False
+        return "failed"
 
     async def _finish(self, row: OutboxRow, error: str) -> None:
         log.warning("outbox row %s to %s given up: %s", row.id, row.chat_id, error)
@@ -280,7 +288,7 @@ class OutboxSender:
         """'sent', 'retry_later' (transient trouble outlasted the attempts), or a permanent error."""
         parts = split_text(text)
         done = 0
-        backoff = 1.0
+        backoff = self.first_backoff
         attempts = 0
         while done < len(parts):
             try:
@@ -291,7 +299,7 @@ class OutboxSender:
                     )
                 done += 1
                 attempts = 0
-                backoff = 1.0
+                backoff = self.first_backoff
             except RetryAfter as exc:
                 wait = exc.retry_after.total_seconds() if hasattr(exc.retry_after, "total_seconds") \
                     else float(exc.retry_after)
@@ -307,7 +315,7 @@ class OutboxSender:
                 return f"bad request: {exc.message}"
             except (TimedOut, NetworkError) as exc:
                 attempts += 1
-                if attempts >= MAX_ATTEMPTS:
+                if attempts >= self.max_attempts:
                     log.warning("giving up for now on %s after %d attempts: %s", chat_id, attempts, exc)
                     return "retry_later"
                 await asyncio.sleep(backoff)

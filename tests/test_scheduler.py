@@ -243,3 +243,40 @@ async def test_a_crash_between_claim_and_send_loses_nothing(tmp_path: Path) -> N
     assert await sender.drain(bot) == 0  # type: ignore[arg-type]
     assert bot.sent == [(-100, "⏰ 提醒：交材料")]
     await second.close()
+
+
+class FlakyBot(RecordingBot):
+    """Fails with a network error while `down` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = True
+
+    async def send_message(self, chat_id: int, text: str, **kwargs: Any) -> None:
+        from telegram.error import NetworkError
+
+        if self.down:
+            raise NetworkError("connection reset")
+        await super().send_message(chat_id, text, **kwargs)
+
+
+async def test_network_trouble_keeps_a_chats_messages_in_order(db: Database) -> None:
+    from handlers.sender import OutboxSender
+    from services.roster import RosterService
+
+    clock = SimClock(START)
+    now = clock.now()
+    async with db.transaction() as conn:
+        await outbox.enqueue(conn, [Outgoing(-100, "reminders.fire", {"text": t, "late": "", "repeat_line": ""})
+                                    for t in ("第一条", "第二条")], now)
+        other = Outgoing(-200, "reminders.fire", {"text": "别的群", "late": "", "repeat_line": ""})
+        await outbox.enqueue(conn, [other], now)
+    bot = FlakyBot()
+    sender = OutboxSender(db, clock, RosterService(db, clock, frozenset()))
+    sender.first_backoff = 0.0
+    sender.max_attempts = 3
+    assert await sender.drain(bot) == 0  # type: ignore[arg-type]
+    assert bot.sent == [] and len(await pending_bodies(db)) == 3  # nothing lost, nothing skipped
+    bot.down = False
+    assert await sender.drain(bot) == 3  # type: ignore[arg-type]
+    assert [t for c, t in bot.sent if c == -100] == ["⏰ 提醒：第一条", "⏰ 提醒：第二条"]
