@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -19,16 +20,18 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import Config
-from handlers import core, duty, faq, reminders, review, roster, tasks, trainings
+from handlers import core, duty, faq, reminders, reports, review, roster, tasks, trainings
 from handlers.commands import COMMANDS
 from handlers.common import Services, attach_services, services_of
 from handlers.i18n import t
-from handlers.scheduling import scheduler_tick
+from handlers.scheduling import flush_after_update, scheduler_tick
 from handlers.sender import OutboxSender
+from services import duty_notices
 from services.clock import Clock
 from services.duty import DutyService
 from services.faq import FaqService
 from services.reminders import ReminderService
+from services.reports import ReportService
 from services.review import ReviewService
 from services.roster import RosterService
 from services.tasks import TaskService
@@ -56,13 +59,18 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
     services.reminders = ReminderService(db, clock, config.tz, config.scheduler.misfire_grace_hours)
     services.sender = OutboxSender(db, clock, services.roster)
     services.producers.append(services.reminders.produce)
+    services.reports = ReportService(
+        db, clock, config.tz, services.duty, config.scheduler.monthly_report_day,
+        config.scheduler.monthly_report_at, frozenset(config.admins.super_admins), config.scheduler.misfire_grace_hours,
+    )
+    services.producers.append(services.reports.produce)
     services.review = ReviewService(db, clock, config.tz, config.review, frozenset(config.admins.super_admins))
     services.producers.append(services.review.produce)
-    services.trainings = TrainingService(db, clock, config.tz, config.training.window_years)
-    services.producers.append(services.trainings.produce)
     services.tasks = TaskService(db, clock, config.tz, config.tasks.remind_days_before)
     services.producers.append(services.tasks.produce)
-    services.tickers.append(duty.duty_tick)
+    services.trainings = TrainingService(db, clock, config.tz, config.training.window_years)
+    services.producers.append(services.trainings.produce)
+    services.producers.insert(0, functools.partial(duty_notices.produce, services.duty))
     services.tickers.append(scheduler_tick)
     return services
 
@@ -108,6 +116,7 @@ def register_handlers(app: App) -> None:
         "remind": reminders.remind,
         "reminders": reminders.reminders_list,
         "cancel": reminders.cancel,
+        "report_month": reports.report_month,
         "review_start": review.review_start,
         "report": review.report,
         "review_status": review.review_status,
@@ -117,16 +126,16 @@ def register_handlers(app: App) -> None:
         "review_close": review.review_close,
         "myreview": review.myreview,
         "review_config": review.review_config,
-        "training_add": trainings.training_add,
-        "trainings": trainings.trainings_list,
-        "attend": trainings.attend,
-        "untrained": trainings.untrained,
-        "training_cancel": trainings.training_cancel,
         "task_add": tasks.task_add,
         "tasks": tasks.tasks_list,
         "task": tasks.task_detail,
         "done": tasks.done,
         "overdue": tasks.overdue,
+        "training_add": trainings.training_add,
+        "trainings": trainings.trainings_list,
+        "attend": trainings.attend,
+        "untrained": trainings.untrained,
+        "training_cancel": trainings.training_cancel,
     }
     missing = {c.name for c in COMMANDS} - handlers.keys()
     if missing:
@@ -156,6 +165,7 @@ def register_handlers(app: App) -> None:
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, core.chat_migrated))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, faq.on_text))
     app.add_handler(MessageHandler(filters.COMMAND, core.unknown_command))
+    app.add_handler(TypeHandler(object, flush_after_update), group=100)
     app.add_error_handler(core.on_error)
 
 

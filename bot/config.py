@@ -72,16 +72,22 @@ class DutyConfig:
 class SchedulerConfig:
     misfire_grace_hours: float = 6.0
     tick_seconds: float = 20.0
+    monthly_report_day: int = 1
+    monthly_report_time: str = "09:00"
 
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    window_years: int = 2
+    @property
+    def monthly_report_at(self) -> time:
+        return _parse_hhmm(self.monthly_report_time)
 
 
 @dataclass(frozen=True)
 class TasksConfig:
     remind_days_before: tuple[int, ...] = (3, 1)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    window_years: int = 2
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,6 @@ class ReviewConfig:
             subsidy_base=dec(self.subsidy_base),
             min_peer_ratings=self.min_peer_ratings,
         ).validate()
-
 
 
 @dataclass(frozen=True)
@@ -164,7 +169,8 @@ _TYPES: dict[str, dict[str, type[Any] | tuple[type[Any], ...]]] = {
         "checkin_nudge_hours": (int, float),
         "chair_alert_hours": (int, float),
     },
-    "scheduler": {"misfire_grace_hours": (int, float), "tick_seconds": (int, float)},
+    "scheduler": {"misfire_grace_hours": (int, float), "tick_seconds": (int, float), "monthly_report_day": int,
+                  "monthly_report_time": str},
     "tasks": {"remind_days_before": list},
     "training": {"window_years": int},
     "review": {"subsidy_base": (int, float), "weights": dict, "grades": list, "ratings": list,
@@ -220,11 +226,17 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("duty.checkin_nudge_hours and duty.chair_alert_hours must be positive")
     if cfg.scheduler.misfire_grace_hours < 0 or cfg.scheduler.tick_seconds <= 0:
         raise ConfigError("scheduler.misfire_grace_hours must be ≥ 0 and scheduler.tick_seconds > 0")
-    if not 1 <= cfg.training.window_years <= 20:
-        raise ConfigError(f"training.window_years must be 1–20 years, got {cfg.training.window_years!r}")
+    if not 1 <= cfg.scheduler.monthly_report_day <= 28:
+        raise ConfigError(f"scheduler.monthly_report_day must be 1–28, got {cfg.scheduler.monthly_report_day!r}")
+    if not _HHMM.match(cfg.scheduler.monthly_report_time):
+        raise ConfigError(
+            f"scheduler.monthly_report_time must look like 09:00, got {cfg.scheduler.monthly_report_time!r}"
+        )
     for days in cfg.tasks.remind_days_before:
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 60:
             raise ConfigError(f"tasks.remind_days_before must be a list of whole days 1–60, got {days!r}")
+    if not 1 <= cfg.training.window_years <= 20:
+        raise ConfigError(f"training.window_years must be 1–20 years, got {cfg.training.window_years!r}")
     if cfg.review.subsidy_base < 0:
         raise ConfigError("review.subsidy_base must be ≥ 0")
     for key, weight in cfg.review.weights.items():

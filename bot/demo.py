@@ -87,9 +87,20 @@ async def seed(db: Database, world: DemoWorld, clock: Clock, tz: ZoneInfo, hando
             if start <= now:
                 for kind in ("handoff", "nudge", "chair_alert"):
                     await duty.claim_notice(conn, org.id, kind, start.isoformat(), now)
-        await _seed_trainings(conn, org.id, chair.user_id, now, tz)
         await _seed_tasks(conn, org.id, chair.user_id, now, tz)
+        await _seed_trainings(conn, org.id, chair.user_id, now, tz)
     return org.id
+
+
+async def _seed_tasks(conn: aiosqlite.Connection, org_id: int, chair_id: int, now: datetime, tz: ZoneInfo) -> None:
+    """The demo task list ([[tasks]] in qingshi.toml): deadlines a few days after the demo starts."""
+    text = resources.files("bot").joinpath("demo", "qingshi.toml").read_text(encoding="utf-8")
+    today = now.astimezone(tz).date()
+    for item in tomllib.loads(text).get("tasks", []):
+        hh, mm = str(item["time"]).split(":")
+        deadline = datetime.combine(today + timedelta(days=int(item["days_after"])), time(int(hh), int(mm)), tz)
+        owners = [m.id for u in item["owners"] if (m := await members.find_active(conn, org_id, username=u))]
+        await tasks.add(conn, org_id, str(item["title"]), deadline, owners, chair_id, now)
 
 
 async def _seed_trainings(conn: aiosqlite.Connection, org_id: int, chair_id: int, now: datetime,
@@ -113,14 +124,3 @@ async def _seed_trainings(conn: aiosqlite.Connection, org_id: int, chair_id: int
                 await trainings.set_signup(conn, added.id, member_id, status, created)
         for member_id in people["attended"]:
             await trainings.add_attendance(conn, added.id, member_id, chair_id, starts + timedelta(hours=1))
-
-
-async def _seed_tasks(conn: aiosqlite.Connection, org_id: int, chair_id: int, now: datetime, tz: ZoneInfo) -> None:
-    """The demo task list ([[tasks]] in qingshi.toml): deadlines a few days after the demo starts."""
-    text = resources.files("bot").joinpath("demo", "qingshi.toml").read_text(encoding="utf-8")
-    today = now.astimezone(tz).date()
-    for item in tomllib.loads(text).get("tasks", []):
-        hh, mm = str(item["time"]).split(":")
-        deadline = datetime.combine(today + timedelta(days=int(item["days_after"])), time(int(hh), int(mm)), tz)
-        owners = [m.id for u in item["owners"] if (m := await members.find_active(conn, org_id, username=u))]
-        await tasks.add(conn, org_id, str(item["title"]), deadline, owners, chair_id, now)

@@ -41,6 +41,7 @@ COMMANDS: list[CommandSpec] = [
     CommandSpec("remind", "everyone"),
     CommandSpec("reminders", "everyone"),
     CommandSpec("cancel", "everyone"),
+    CommandSpec("report_month", "manager"),
     CommandSpec("report", "member", "private"),
     CommandSpec("rate", "member", "private"),
     CommandSpec("myreview", "member", "private"),

@@ -38,10 +38,11 @@ class Services:
     duty: DutyService
     faq: FaqService
     reminders: Any = None  # services.reminders.ReminderService
-    trainings: Any = None  # services.trainings.TrainingService
     tasks: Any = None  # services.tasks.TaskService
+    trainings: Any = None  # services.trainings.TrainingService
     review: Any = None  # services.review.ReviewService
     sender: Any = None  # handlers.sender.OutboxSender
+    reports: Any = None  # services.reports.ReportService
     tickers: list[Any] = field(default_factory=list)
     producers: list[Any] = field(default_factory=list)  # async (now) -> None, run every tick
 
