@@ -50,6 +50,21 @@ def accepted_sends(stub: BotApiStub, text: str) -> list[Any]:
             if c.method == "sendMessage" and c.status == 200 and text in str(c.params.get("text"))]
 
 
+def figures(stub: BotApiStub, since: float) -> dict[str, float]:
+    """Wall time, deliveries, limit violations and lateness (from `since`) of the accepted sends."""
+    sends = accepted_sends(stub, "周五前报送")
+    times = [c.time for c in sends]
+    lateness = [t - since for t in times]
+    return {
+        "wall": max(times) - min(times) if times else float("nan"),
+        "delivered": len({c.params["chat_id"] for c in sends}),
+        "rejected": stub.limit_violations,
+        "after_fact": stub.send_rate_violations(),
+        "p50": percentile(lateness, 0.5) if lateness else float("nan"),
+        "p99": percentile(lateness, 0.99) if lateness else float("nan"),
+    }
+
+
 async def outbox_run(groups: int) -> dict[str, float]:
     with BotApiStub(TOKEN, enforce_limits=True) as stub, tempfile.TemporaryDirectory() as tmp:
         config = from_mapping({}, env={})
@@ -73,17 +88,7 @@ async def outbox_run(groups: int) -> dict[str, float]:
         sender.cancel()
         await app.shutdown()
         await db.close()
-        sends = accepted_sends(stub, "周五前报送")
-        times = [c.time for c in sends]
-        lateness = [t - due.timestamp() for t in times]
-        return {
-            "wall": max(times) - min(times) if times else float("nan"),
-            "delivered": len({c.params["chat_id"] for c in sends}),
-            "rejected": stub.limit_violations,
-            "after_fact": stub.send_rate_violations(),
-            "p50": percentile(lateness, 0.5) if lateness else float("nan"),
-            "p99": percentile(lateness, 0.99) if lateness else float("nan"),
-        }
+        return figures(stub, due.timestamp())
 
 
 async def ptb_limiter_run(groups: int) -> dict[str, float]:
@@ -102,17 +107,7 @@ async def ptb_limiter_run(groups: int) -> dict[str, float]:
 
         await asyncio.gather(*(one(i) for i in range(groups)))
         await app.shutdown()
-        sends = accepted_sends(stub, "周五前报送")
-        times = [c.time for c in sends]
-        lateness = [t - start for t in times]
-        return {
-            "wall": max(times) - min(times) if times else float("nan"),
-            "delivered": len({c.params["chat_id"] for c in sends}),
-            "rejected": stub.limit_violations,
-            "after_fact": stub.send_rate_violations(),
-            "p50": percentile(lateness, 0.5) if lateness else float("nan"),
-            "p99": percentile(lateness, 0.99) if lateness else float("nan"),
-        }
+        return figures(stub, start)
 
 
 def main(argv: list[str] | None = None) -> None:
