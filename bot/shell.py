@@ -171,8 +171,23 @@ class Shell:
         if not arg.isdigit() or not 1 <= int(arg) <= len(buttons):
             self.say(t(None, "shell.bad_button", n=arg))
             return
-        update = self.factory.callback(self.persona, current, buttons[int(arg) - 1]["callback_data"])
+        button = buttons[int(arg) - 1]
+        if "callback_data" not in button:
+            await self._open_url(str(button.get("url", "")))
+            return
+        update = self.factory.callback(self.persona, current, button["callback_data"])
         await self.app.process_update(update)
+
+    async def _open_url(self, url: str) -> None:
+        """A URL button. A deep link to the bot opens the private chat with `/start <payload>`, as
+        Telegram does (e.g. a review command's "continue in private" button); other links are shown."""
+        match = re.match(r"^https://t\.me/\w+\?start=([\w-]+)$", url)
+        if match is None:
+            self.say(url)
+            return
+        self.where = "private"
+        self.say(t(None, "shell.now_as", name=self.persona.first_name, chat=self._where_label()))
+        await self.handle_line(f"/start {match.group(1)}")
 
     async def _advance(self, arg: str) -> None:
         match = _ADVANCE.match(arg)

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib
 import json
 import logging
 import re
 import secrets
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -45,6 +43,8 @@ from services.review_scoring import (
 )
 from services.roster import Actor, Target
 from storage import audit, duty, members, orgs, outbox, reviews
+from storage import tasks as task_store
+from storage import trainings as training_store
 from storage.db import Database
 from storage.models import Member, to_db
 from storage.reviews import Cycle
@@ -637,8 +637,8 @@ class ReviewService:
                 shifts[s.member_id] = shifts.get(s.member_id, 0) + 1
                 checked[s.member_id] = checked.get(s.member_id, 0) + int(is_done)
         ledger = await reviews.ledger_counts(conn, org_id, start, end)
-        trainings = await _optional_counts(conn, "storage.trainings", "attendance_counts", org_id, start, end)
-        tasks = await _optional_counts(conn, "storage.tasks", "closed_on_time_counts", org_id, start, end)
+        trainings = await training_store.attendance_counts(conn, org_id, start, end)
+        tasks = await task_store.closed_on_time_counts(conn, org_id, start, end)
         ids = set(shifts) | set(ledger) | set(trainings) | set(tasks)
         return {
             i: Activity(shifts.get(i, 0), checked.get(i, 0), ledger.get(i, 0),
@@ -792,19 +792,3 @@ class ReviewService:
     def today(self) -> date:
         return self.clock.now().astimezone(self.tz).date()
 
-
-async def _optional_counts(conn: aiosqlite.Connection, module: str, name: str, org_id: int, start: datetime,
-                           end: datetime) -> dict[int, tuple[int, int]]:
-    """Figures from another feature's repository, if that feature is installed (else no data)."""
-    try:
-        found = getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return {}
-    if found is None:
-        return {}
-    try:
-        counts = await found(conn, org_id, start, end)
-    except sqlite3.OperationalError:  # its tables are not there (yet)
-        log.warning("%s.%s unavailable", module, name)
-        return {}
-    return {int(k): (int(v[0]), int(v[1])) for k, v in counts.items()}

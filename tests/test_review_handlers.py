@@ -452,6 +452,31 @@ async def test_whole_cycle_table_and_xlsx_to_the_cent(h: Harness) -> None:
     assert any(c.text == table for c in again)
 
 
+async def test_training_attendance_and_tasks_feed_the_table(h: Harness) -> None:
+    """The demo's training on 11-26 14:30 (for all) and its tasks (task 1 due 11-25, owners 刘敏 陈静;
+    task 2 due 11-26, 杨秀兰) fall in the period 11-23 09:00 → 11-28 23:59.
+    刘敏: (0.4·80 + 0.1·100) / 0.5 = 84.0 称职; 陈静: (0.4·80 + 0.1·0) / 0.5 = 64.0 基本称职.
+    刘敏's shift of 11-28 is still running at the deadline and not checked in: it does not count."""
+    from datetime import timedelta
+
+    await start(h, "11月28日前")
+    await h.say(WORK, "刘敏", "/done 1 已上报")
+    await h.advance_to(at(26, 15), step=timedelta(hours=1))
+    assert "签到" in await h.say(WORK, "刘敏", "/attend")
+    await pm(h, "王芳", "/score 刘敏 80")
+    await pm(h, "王芳", "/score 陈静 80")
+    await h.advance_to(at(29, 9), step=timedelta(hours=2))
+    calls = await h.send(ID["王芳"], "王芳", "/review_close 确定")
+    table = next(c.text for c in calls if "考评结果" in c.text)
+    blocks = {b.split("<b>")[1].split("</b>")[0]: b for b in table.split("\n\n")[1:-1]}
+    assert "总分 <b>84.0</b> · 称职" in blocks["刘敏"]
+    assert "值班 —｜培训 100.0（出勤 1/1 次）" in blocks["刘敏"] and "按时完成任务 1/1" in blocks["刘敏"]
+    assert "总分 <b>64.0</b> · 基本称职" in blocks["陈静"]
+    assert "培训 0.0（出勤 0/1 次）" in blocks["陈静"] and "按时完成任务 1/1" in blocks["陈静"]
+    assert "按时完成任务 0/1" in blocks["杨秀兰"]
+    assert "值班 0.0（签到 0/1 班）" in blocks["赵霞"]  # her 11-23 shift, never checked in
+
+
 async def test_anonymity_after_close_nothing_links_a_rating_to_its_rater(h: Harness) -> None:
     await start(h)
     await pm(h, "刘敏", "/rate 陈静 不称职")
