@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.botapi_stub import ApiCall, BotApiStub, make_chat, make_message_update, make_user
+from tests.e2e_process import start_bot, stop_bot
 
-ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:E2E-TOKEN"
 GROUP = -1001234567890
 CHAIR = make_user(501, "王芳", "wangfang_e2e")
@@ -26,22 +22,6 @@ def stub() -> Iterator[BotApiStub]:
         yield server
 
 
-def start_bot(stub: BotApiStub, db: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "TELEGRAM_TOKEN": TOKEN, "TELEGRAM_BASE_URL": stub.base_url, "BOT_DB": str(db)}
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    mark = 0
-    stub.wait_for(lambda c: c.method == "getUpdates", timeout=30, after=mark)
-    return proc
-
-
-def stop_bot(proc: subprocess.Popen[str]) -> str:
-    proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0, out
-    return out
-
-
 def said(stub: BotApiStub, text: str, after: int) -> ApiCall:
     return stub.wait_for(lambda c: c.method == "sendMessage" and text in str(c.params.get("text", "")),
                          timeout=20, after=after)
@@ -51,7 +31,7 @@ def test_setup_addmember_members_survive_a_restart(stub: BotApiStub, tmp_path: P
     db = tmp_path / "e2e.db"
     chat = make_chat(GROUP, "测试村执委工作群")
     stub.set_chat_member_status(GROUP, CHAIR["id"], "creator")
-    proc = start_bot(stub, db)
+    proc = start_bot(stub, db, TOKEN)
     try:
         commands = stub.wait_for(lambda c: c.method == "setMyCommands", timeout=20)
         assert any(cmd["command"] == "members" for cmd in commands.params["commands"])
@@ -75,7 +55,7 @@ def test_setup_addmember_members_survive_a_restart(stub: BotApiStub, tmp_path: P
     finally:
         stop_bot(proc)
 
-    proc = start_bot(stub, db)
+    proc = start_bot(stub, db, TOKEN)
     try:
         mark = len(stub.calls)
         stub.push_update(make_message_update(chat, CHAIR, "/members"))
@@ -90,7 +70,7 @@ def test_telegram_faults_are_survived(stub: BotApiStub, tmp_path: Path) -> None:
     """A 429 on sendMessage is waited out and retried; a 500 is logged and the bot keeps serving."""
     chat = make_chat(GROUP, "测试群")
     stub.set_chat_member_status(GROUP, CHAIR["id"], "creator")
-    proc = start_bot(stub, tmp_path / "faults.db")
+    proc = start_bot(stub, tmp_path / "faults.db", TOKEN)
     try:
         stub.inject_fault("sendMessage", "429", count=1, retry_after=1)
         mark = len(stub.calls)
@@ -116,7 +96,7 @@ def test_duty_flow_set_leave_swap_checkin_log_ledger(stub: BotApiStub, tmp_path:
     chat = make_chat(GROUP, "测试村执委工作群")
     third = make_user(503, "刘敏", "liumin_e2e")
     stub.set_chat_member_status(GROUP, CHAIR["id"], "creator")
-    proc = start_bot(stub, tmp_path / "duty.db")
+    proc = start_bot(stub, tmp_path / "duty.db", TOKEN)
 
     def step(user: dict[str, object], text: str, expect: str) -> ApiCall:
         mark = len(stub.calls)
@@ -165,7 +145,7 @@ def test_faq_in_the_public_group_with_hand_off(stub: BotApiStub, tmp_path: Path)
     public = make_chat(GROUP - 1, "问答村网上妇女之家")
     guest = make_user(601, "孙小梅", "sunxm_e2e")
     stub.set_chat_member_status(GROUP, CHAIR["id"], "creator")
-    proc = start_bot(stub, tmp_path / "faq.db")
+    proc = start_bot(stub, tmp_path / "faq.db", TOKEN)
 
     def step(chat: dict[str, object], user: dict[str, object], text: str, expect: str) -> ApiCall:
         mark = len(stub.calls)

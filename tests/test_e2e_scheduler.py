@@ -7,11 +7,7 @@ restart (after a kill -9), marked late, and nothing already sent is sent again.
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.botapi_stub import ApiCall, BotApiStub, make_chat, make_message_update, make_user
+from tests.e2e_process import start_bot, stop_bot
 
-ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:E2E-SCHED"
 GROUP = -1001234567000
 CHAIR = make_user(701, "王芳", "wangfang_sched")
@@ -31,22 +27,6 @@ CHAIR = make_user(701, "王芳", "wangfang_sched")
 def stub() -> Iterator[BotApiStub]:
     with BotApiStub(TOKEN, enforce_limits=True) as server:
         yield server
-
-
-def start_bot(stub: BotApiStub, db: Path, config: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "TELEGRAM_TOKEN": TOKEN, "TELEGRAM_BASE_URL": stub.base_url, "BOT_DB": str(db)}
-    mark = len(stub.calls)
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "run", "--config", str(config)], cwd=ROOT, env=env,
-                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    stub.wait_for(lambda c: c.method == "getUpdates", timeout=30, after=mark)
-    return proc
-
-
-def stop_bot(proc: subprocess.Popen[str]) -> str:
-    proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0, out
-    return out
 
 
 def reminder_texts(stub: BotApiStub, after: int = 0) -> list[str]:
@@ -77,7 +57,7 @@ def test_reminders_arrive_once_through_429_and_a_restart(stub: BotApiStub, tmp_p
         return stub.wait_for(lambda c: c.method == "sendMessage" and expect in str(c.params.get("text", "")),
                              timeout=20, after=mark)
 
-    proc = start_bot(stub, db, config)
+    proc = start_bot(stub, db, TOKEN, config)
     try:
         step("/setup 提醒村妇联", "已创建组织")
         started = len(stub.calls)
@@ -106,7 +86,7 @@ def test_reminders_arrive_once_through_429_and_a_restart(stub: BotApiStub, tmp_p
         assert changed == 1
 
     restarted = len(stub.calls)
-    proc = start_bot(stub, db, config)
+    proc = start_bot(stub, db, TOKEN, config)
     try:
         late = wait_count(stub, 1, timeout=20, after=restarted)
         assert "停机时到点的事" in late[0] and "补发" in late[0]
