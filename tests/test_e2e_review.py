@@ -4,7 +4,11 @@ long polling the local HTTP Bot API stand-in; the final table is checked number 
 from __future__ import annotations
 
 import io
+import os
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,7 +18,9 @@ import pytest
 from openpyxl import load_workbook
 
 from tests.botapi_stub import ApiCall, BotApiStub, make_callback_update, make_chat, make_message_update, make_user
-from tests.test_e2e import TOKEN, start_bot, stop_bot
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "123456:E2E-REVIEW"
 
 GROUP = -1001234567801
 CHAIR = make_user(701, "王芳", "wangfang_rv")
@@ -47,6 +53,21 @@ EXPECTED = {
     "陈静": ("70.0", "60.0", "—", "64.7", "基本称职", "600.00"),
 }
 TOTAL = "3960.00"
+
+
+def start_bot(stub: BotApiStub, db: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "TELEGRAM_TOKEN": TOKEN, "TELEGRAM_BASE_URL": stub.base_url, "BOT_DB": str(db)}
+    mark = len(stub.calls)
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    stub.wait_for(lambda c: c.method == "getUpdates", timeout=30, after=mark)
+    return proc
+
+
+def stop_bot(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
 
 
 @pytest.fixture
