@@ -92,9 +92,6 @@ def main(argv: list[str] | None = None) -> int:
         if not cfg.telegram.token:
             print(t(None, "cli.token_missing"), file=sys.stderr)
             return 2
-        if cfg.telegram.webhook_url:
-            print(t(None, "cli.webhook_unsupported"), file=sys.stderr)
-            return 2
         from bot.runner import run_bot
 
         print(t(None, "cli.starting"), file=sys.stderr)

@@ -25,6 +25,9 @@ class TelegramConfig:
     token: str = ""
     base_url: str = ""
     webhook_url: str = ""
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_secret: str = ""
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,8 @@ _SECTIONS: dict[str, type[Any]] = {
 }
 # The expected type of every key (tuple/dict contents are checked separately).
 _TYPES: dict[str, dict[str, type[Any] | tuple[type[Any], ...]]] = {
-    "telegram": {"token": str, "base_url": str, "webhook_url": str},
+    "telegram": {"token": str, "base_url": str, "webhook_url": str, "webhook_listen": str, "webhook_port": int,
+                 "webhook_secret": str},
     "database": {"path": str},
     "bot": {"timezone": str, "locale": str},
     "admins": {"super_admins": list},
@@ -250,6 +254,12 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"admins.super_admins must be a list of Telegram user ids, got {admin!r}")
     if cfg.telegram.base_url and not re.match(r"^https?://", cfg.telegram.base_url):
         raise ConfigError("telegram.base_url must start with http:// or https://")
+    if cfg.telegram.webhook_url and not re.match(r"^https?://[^/]+", cfg.telegram.webhook_url):
+        raise ConfigError("telegram.webhook_url must be a full URL such as https://bot.example.org/telegram")
+    if not 1 <= cfg.telegram.webhook_port <= 65535:
+        raise ConfigError(f"telegram.webhook_port must be 1–65535, got {cfg.telegram.webhook_port!r}")
+    if cfg.telegram.webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", cfg.telegram.webhook_secret):
+        raise ConfigError("telegram.webhook_secret may hold only A–Z, a–z, 0–9, _ and - (1–256 characters)")
 
 
 def _validate_review(review: ReviewConfig) -> None:

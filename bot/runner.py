@@ -1,9 +1,12 @@
-"""`python -m bot run`: long polling against Telegram (or TELEGRAM_BASE_URL), graceful stop."""
+"""`python -m bot run`: long polling against Telegram (or TELEGRAM_BASE_URL), or a webhook when
+`telegram.webhook_url` is set; graceful stop."""
 
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from telegram import Update
 
@@ -68,4 +71,15 @@ def run_bot(config: Config) -> None:
     app.post_init = post_init
     app.post_stop = post_stop
     app.post_shutdown = post_shutdown
-    app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    hook = config.telegram
+    if hook.webhook_url:
+        # Webhook: Telegram POSTs updates to webhook_url (usually a reverse proxy with TLS in front
+        # of webhook_listen:webhook_port). The secret token makes a forged POST bounce (403).
+        secret = hook.webhook_secret or secrets.token_urlsafe(32)
+        app.run_webhook(
+            listen=hook.webhook_listen, port=hook.webhook_port,
+            url_path=urlsplit(hook.webhook_url).path.lstrip("/"), webhook_url=hook.webhook_url,
+            secret_token=secret, allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
+        )
+    else:
+        app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)

@@ -13,13 +13,14 @@ from tests.botapi_stub import BotApiStub
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_bot(stub: BotApiStub, db: Path, token: str, config: Path | None = None) -> subprocess.Popen[str]:
-    """Start the bot on `db` and return once it polls the stand-in for updates."""
+def start_bot(stub: BotApiStub, db: Path, token: str, config: Path | None = None,
+              ready: str = "getUpdates") -> subprocess.Popen[str]:
+    """Start the bot on `db` and return once it calls `ready` (polling for updates, or setWebhook)."""
     env = {**os.environ, "TELEGRAM_TOKEN": token, "TELEGRAM_BASE_URL": stub.base_url, "BOT_DB": str(db)}
     args = [sys.executable, "-m", "bot", "run", *(["--config", str(config)] if config else [])]
     mark = len(stub.calls)
     proc = subprocess.Popen(args, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    stub.wait_for(lambda c: c.method == "getUpdates", timeout=30, after=mark)
+    stub.wait_for(lambda c: c.method == ready, timeout=30, after=mark)
     return proc
 
 
