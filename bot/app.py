@@ -20,7 +20,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import Config
-from handlers import core, duty, faq, reminders, reports, review, roster, tasks, trainings
+from handlers import core, duty, faq, reminders, reports, review, roster, stats, tasks, trainings
 from handlers.commands import COMMANDS
 from handlers.common import Services, attach_services, services_of
 from handlers.i18n import t
@@ -117,6 +117,7 @@ def register_handlers(app: App) -> None:
         "reminders": reminders.reminders_list,
         "cancel": reminders.cancel,
         "report_month": reports.report_month,
+        "stats": stats.stats,
         "review_start": review.review_start,
         "report": review.report,
         "review_status": review.review_status,

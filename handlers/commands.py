@@ -42,6 +42,7 @@ COMMANDS: list[CommandSpec] = [
     CommandSpec("reminders", "everyone"),
     CommandSpec("cancel", "everyone"),
     CommandSpec("report_month", "manager"),
+    CommandSpec("stats", "manager"),
     CommandSpec("report", "member", "private"),
     CommandSpec("rate", "member", "private"),
     CommandSpec("myreview", "member", "private"),
