@@ -568,11 +568,11 @@ async def send_exports(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org, y
     stamp = f"{year}-{month:02d}"
     await context.bot.send_document(
         req.chat_id, await ledger_xlsx(req.services, req.lang, org.id, year, month), filename=f"ledger-{stamp}.xlsx",
-        caption=req.t("ledger.xlsx_caption", org=org.name, month=label),
+        caption=req.t("ledger.xlsx_caption", org=org.name, month=label), parse_mode=ParseMode.HTML,
     )
     schedule = await schedule_xlsx(req.services, req.lang, org.id, year, month)
     if schedule is not None:
         await context.bot.send_document(
             req.chat_id, schedule, filename=f"duty-{stamp}.xlsx",
-            caption=req.t("ledger.schedule_caption", org=org.name, month=label),
+            caption=req.t("ledger.schedule_caption", org=org.name, month=label), parse_mode=ParseMode.HTML,
         )

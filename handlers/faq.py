@@ -381,7 +381,8 @@ async def faq_export(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     entries = req.services.faq.export_dicts(org_id)
     data = to_xlsx(entries, export_headers(req.lang), req.t("faq_export.sheet"))
     await context.bot.send_document(req.chat_id, data, filename="faq.xlsx",
-                                    caption=req.t("faq_export.caption", count=len(entries)))
+                                    caption=req.t("faq_export.caption", count=len(entries)),
+                                    parse_mode=ParseMode.HTML)
 
 
 @command

@@ -30,7 +30,8 @@ async def report_month(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     org = await org_for_management(req)
     if org is None:
         return
-    if req.level not in ("manager", "super"):
+    me = await req.services.roster.member_of(org.id, req.user_id)  # in a private chat req.member is None
+    if not req.actor.is_super_admin and (me is None or not me.is_manager):
         await reply(req, req.t("monthly.managers_only"))
         return
     summary = await svc.summary(org.id, year, mon)

@@ -256,7 +256,7 @@ async def _send_report(req: Req, context: ContextTypes.DEFAULT_TYPE, cycle_name:
     await reply(req, req.t("report.show", header=Raw(header), body=Raw(body)))
     if saved.file_id:
         await context.bot.send_document(req.chat_id, saved.file_id,
-                                        caption=req.t("report.file_caption", who=who)[:1024])
+                                        caption=req.t("report.file_caption", who=who)[:1024], parse_mode=ParseMode.HTML)
 
 
 # --- /review_status ------------------------------------------------------------------------------
@@ -548,7 +548,8 @@ async def _deliver_results(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Or
     await reply(req, results_text(req.lang, org.name, closed))
     data = review_xlsx(req.lang, org.name, closed)
     await context.bot.send_document(req.chat_id, data, filename=f"review-{closed.cycle.id}.xlsx",
-                                    caption=req.t("review_close.xlsx_caption", cycle=closed.cycle.name, org=org.name))
+                                    caption=req.t("review_close.xlsx_caption", cycle=closed.cycle.name, org=org.name),
+                                    parse_mode=ParseMode.HTML)
 
 
 # --- /myreview -----------------------------------------------------------------------------------

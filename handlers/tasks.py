@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from telegram import Message, MessageEntity
+from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from handlers.common import Req, command, message_text_after_command, org_for_management, reply, send
@@ -298,9 +299,9 @@ async def task_detail(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     if task.file_id and may_see:
         caption = req.t("tasks.evidence_caption", id=task.id)
         if task.file_kind == "photo":
-            await context.bot.send_photo(req.chat_id, task.file_id, caption=caption)
+            await context.bot.send_photo(req.chat_id, task.file_id, caption=caption, parse_mode=ParseMode.HTML)
         else:
-            await context.bot.send_document(req.chat_id, task.file_id, caption=caption)
+            await context.bot.send_document(req.chat_id, task.file_id, caption=caption, parse_mode=ParseMode.HTML)
 
 
 # --- /done -------------------------------------------------------------------------------------
