@@ -15,6 +15,7 @@ class CommandSpec:
     name: str
     level: Level
     where: Where = "any"
+    group_level: Level | None = None  # a stricter level in groups (e.g. /remind: anyone in private)
 
 
 COMMANDS: list[CommandSpec] = [
@@ -38,9 +39,9 @@ COMMANDS: list[CommandSpec] = [
     CommandSpec("log", "member"),
     CommandSpec("handover", "member"),
     CommandSpec("ledger", "member"),
-    CommandSpec("remind", "everyone"),
-    CommandSpec("reminders", "everyone"),
-    CommandSpec("cancel", "everyone"),
+    CommandSpec("remind", "everyone", group_level="member"),
+    CommandSpec("reminders", "everyone", group_level="member"),
+    CommandSpec("cancel", "everyone", group_level="member"),
     CommandSpec("report_month", "manager"),
     CommandSpec("stats", "manager"),
     CommandSpec("report", "member", "private"),
@@ -78,4 +79,6 @@ COMMANDS: list[CommandSpec] = [
 def visible(level: Level, private: bool) -> list[CommandSpec]:
     """Commands a caller at `level` can use in this kind of chat."""
     where_ok = ("any", "private") if private else ("any", "group")
-    return [c for c in COMMANDS if LEVEL_ORDER[c.level] <= LEVEL_ORDER[level] and c.where in where_ok]
+    return [c for c in COMMANDS
+            if LEVEL_ORDER[c.level if private or c.group_level is None else c.group_level] <= LEVEL_ORDER[level]
+            and c.where in where_ok]

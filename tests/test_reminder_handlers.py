@@ -98,3 +98,11 @@ async def test_unreachable_private_chat_is_given_up_once_not_retried(h: Harness)
     assert sum("发不到聊天 1005" in c.text for c in calls if c.chat_id == chair and c.result is not None) == 1
     # Later ticks do not retry a permanent failure.
     assert fired(await h.advance_to(at(23, 9, 20) + timedelta(hours=1)), chen.user_id) == []
+
+
+async def test_help_offers_reminders_where_they_work(h: Harness) -> None:
+    guest_help = await h.say(PUBLIC, "孙小梅", "/help")
+    assert "/remind" not in guest_help  # a guest cannot set reminders in the group …
+    guest = h.person("孙小梅")
+    assert "/remind" in await h.say(guest.user_id, guest, "/help")  # … but can in a private chat
+    assert "/remind" in await h.say(WORK, "刘敏", "/help")
