@@ -20,7 +20,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import Config
-from handlers import core, duty, faq, reminders, reports, review, roster, stats, tasks, trainings
+from handlers import core, duty, faq, privacy, reminders, reports, review, roster, stats, tasks, trainings
 from handlers.commands import COMMANDS
 from handlers.common import Services, attach_services, services_of
 from handlers.i18n import t
@@ -30,6 +30,7 @@ from services import duty_notices
 from services.clock import Clock
 from services.duty import DutyService
 from services.faq import FaqService
+from services.privacy import PrivacyService
 from services.reminders import ReminderService
 from services.reports import ReportService
 from services.review import ReviewService
@@ -71,6 +72,7 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
     services.trainings = TrainingService(db, clock, config.tz, config.training.window_years)
     services.producers.append(services.trainings.produce)
     services.producers.insert(0, functools.partial(duty_notices.produce, services.duty))
+    services.privacy = PrivacyService(db, clock, services.duty, frozenset(config.admins.super_admins))
     services.tickers.append(scheduler_tick)
     return services
 
@@ -93,6 +95,7 @@ def register_handlers(app: App) -> None:
         "members": roster.members_list,
         "setrole": roster.setrole,
         "removemember": roster.removemember,
+        "forget": privacy.forget,
         "join": roster.join,
         "rota_set": duty.rota_set,
         "duty": duty.duty_now,
@@ -144,6 +147,7 @@ def register_handlers(app: App) -> None:
     for name, callback in handlers.items():
         app.add_handler(CommandHandler(name, callback))
     app.add_handler(CallbackQueryHandler(roster.join_decision, pattern=roster.JOIN_CALLBACK))
+    app.add_handler(CallbackQueryHandler(privacy.forget_button, pattern=privacy.FORGET_CALLBACK))
     app.add_handler(CallbackQueryHandler(duty.swap_decision, pattern=duty.SWAP_CALLBACK))
     app.add_handler(CallbackQueryHandler(duty.rota_flow, pattern=duty.ROTA_FLOW_CALLBACK))
     app.add_handler(MessageHandler(

@@ -73,6 +73,7 @@ COMMANDS: list[CommandSpec] = [
     CommandSpec("faq_del", "manager"),
     CommandSpec("faq_import", "manager"),
     CommandSpec("faq_export", "manager"),
+    CommandSpec("forget", "super", "private"),
 ]
 
 

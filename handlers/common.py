@@ -43,6 +43,7 @@ class Services:
     review: Any = None  # services.review.ReviewService
     sender: Any = None  # handlers.sender.OutboxSender
     reports: Any = None  # services.reports.ReportService
+    privacy: Any = None  # services.privacy.PrivacyService
     tickers: list[Any] = field(default_factory=list)
     producers: list[Any] = field(default_factory=list)  # async (now) -> None, run every tick
 

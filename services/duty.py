@@ -143,27 +143,32 @@ class DutyService:
 
     async def member_removed(self, org_id: int, member_id: int, actor_id: int) -> bool:
         """Drop a removed member from future shifts (a new version without her)."""
-        now = self.clock.now()
         async with self.db.transaction() as conn:
-            rows = await duty.versions(conn, org_id)
-            if not rows or member_id not in rows[-1].member_ids:
-                return False
-            last = rows[-1]
-            remaining = tuple(m for m in last.member_ids if m != member_id)
-            if not remaining:
-                return False
-            current = await self._need_rotation(conn, org_id)
-            shift = current.at(now)
-            # Keep the cycle's phase: anchor the new order so the next shift goes to the member
-            # after the current one.
-            anchor = shift.end.astimezone(self.tz).date() if shift else last.anchor
-            await duty.add_version(
-                conn, org_id,
-                duty.VersionRow(_rotated_after(remaining, last.member_ids, shift.base_member_id if shift else None),
-                                last.period, anchor, last.handoff, last.skip_non_working, now),
-                actor_id, now,
-            )
-            await audit.record(conn, org_id, actor_id, "duty.member_removed", now, member_id=member_id)
+            return await self.drop_from_rotation(conn, org_id, member_id, actor_id, self.clock.now())
+
+    async def drop_from_rotation(
+        self, conn: aiosqlite.Connection, org_id: int, member_id: int, actor_id: int | None, now: datetime
+    ) -> bool:
+        """member_removed inside the caller's transaction (used by /forget too)."""
+        rows = await duty.versions(conn, org_id)
+        if not rows or member_id not in rows[-1].member_ids:
+            return False
+        last = rows[-1]
+        remaining = tuple(m for m in last.member_ids if m != member_id)
+        if not remaining:
+            return False
+        current = await self._need_rotation(conn, org_id)
+        shift = current.at(now)
+        # Keep the cycle's phase: anchor the new order so the next shift goes to the member
+        # after the current one.
+        anchor = shift.end.astimezone(self.tz).date() if shift else last.anchor
+        await duty.add_version(
+            conn, org_id,
+            duty.VersionRow(_rotated_after(remaining, last.member_ids, shift.base_member_id if shift else None),
+                            last.period, anchor, last.handoff, last.skip_non_working, now),
+            actor_id, now,
+        )
+        await audit.record(conn, org_id, actor_id, "duty.member_removed", now, member_id=member_id)
         return True
 
     async def add_day_off(self, actor: Actor, org_id: int, day: date) -> None:
