@@ -1,4 +1,4 @@
-"""Command line: run, shell, check-config, init-db, backup."""
+"""Command line: run, shell, check-config, init-db, backup, export, forget."""
 
 from __future__ import annotations
 
@@ -45,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--month", help="YYYY-MM (default: this month)")
     export.add_argument("--cycle", type=int, help="review cycle id (default: the latest closed one)")
     export.add_argument("file")
+    forget = sub.add_parser("forget", parents=[common], help="export and delete a person's data (个人信息保护法)")
+    forget.add_argument("user_id", type=int, help="her Telegram ID")
+    forget.add_argument("--export", required=True, help="write the JSON export here first")
+    forget.add_argument("--yes", action="store_true", help="really delete (without it: export and preview only)")
     return parser
 
 
@@ -88,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.what == "review":
             return asyncio.run(_export_review(cfg, args.org, args.cycle, Path(args.file)))
         return asyncio.run(_export(cfg, args.org, args.what, args.month, Path(args.file)))
+    if command == "forget":
+        return asyncio.run(_forget(cfg, args.user_id, Path(args.export), args.yes))
     if command == "run":
         if not cfg.telegram.token:
             print(t(None, "cli.token_missing"), file=sys.stderr)
@@ -202,6 +208,45 @@ async def _export_review(cfg: Config, org_name: str, cycle_id: int | None, targe
     await asyncio.to_thread(target.write_bytes, data)
     print(t(None, "review_cli.export_done", org=org.name, cycle=closed.cycle.name, target=target,
             count=sum(1 for r in closed.rows if not r.removed), total=closed.subsidy_total))
+    return 0
+
+
+async def _forget(cfg: Config, user_id: int, target: Path, yes: bool) -> int:
+    """/forget for operators without Telegram: the export is written first, deletion needs --yes.
+    The audit row's actor is 0 (the command line)."""
+    from bot.app import build_services
+    from services.clock import SystemClock
+    from services.errors import Refusal
+    from services.roster import Actor
+    from storage.db import Database
+
+    if await asyncio.to_thread(target.exists):
+        print(t(None, "forget_cli.exists", target=target), file=sys.stderr)
+        return 1
+    db = await Database.open(cfg.database.path)
+    try:
+        privacy = build_services(cfg, db, SystemClock()).privacy
+        actor = Actor(0, is_super_admin=True)
+        try:
+            pending = await privacy.prepare(actor, user_id=user_id)
+        except Refusal as refusal:
+            print(t(None, refusal.key, **refusal.params), file=sys.stderr)
+            return 1
+        person = pending.person
+        print(t(None, "forget_cli.preview", who=person.shown_as, id=user_id, orgs="、".join(person.orgs) or "—"))
+        for kind, count in pending.counts.items():
+            if count:
+                print(t(None, "forget.line", kind=t(None, f"forget.kinds.{kind}"), count=count))
+        data = privacy.export_bytes(await privacy.export(person))
+        await asyncio.to_thread(target.write_bytes, data)
+        print(t(None, "forget_cli.exported", target=target))
+        if not yes:
+            print(t(None, "forget_cli.confirm_hint", target=target))
+            return 0
+        done = await privacy.forget(actor, pending.token)
+    finally:
+        await db.close()
+    print(t(None, "forget_cli.done", who=person.shown_as, labels="、".join(done.labels.values()) or "—"))
     return 0
 
 

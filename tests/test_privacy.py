@@ -292,3 +292,81 @@ def test_scrubber_keeps_json_valid_and_drops_her_id() -> None:
     assert json.loads(fixed) == {"name": "X#7", "user_id": None, "count": 3, "l": ["X#7"]}
     assert scrub.value("赵霞值班 {not json") == "X#7值班 {not json"
     assert scrub.value(42) == 42
+
+
+async def test_forget_after_a_closed_review_keeps_the_results_anonymised(h: Harness) -> None:
+    def pm(who: str, text: str) -> Any:
+        return h.say(h.person(who).user_id, who, text)
+
+    me = admin(h)
+    await pm("王芳", "/review_start 2026年度述职 11月25日前")
+    await pm("赵霞", "/report 今年走访困难户20户，赵霞负责3组")
+    for rater in ("李秀英", "张丽", "陈静"):
+        await pm(rater, "/rate 赵霞 优秀")
+    await pm("王芳", "/score 赵霞 90")
+    await pm("王芳", "/adjust 赵霞 +5 获县级表彰")
+    ask = (await h.send(h.person("王芳").user_id, "王芳", "/review_close"))[-1]
+    await h.press("王芳", ask, 0)
+    await h.tick()
+    assert await rows(h, "SELECT count(*) FROM review_results WHERE data LIKE '%赵霞%'") == [(1,)]
+    calls = await h.send(me.user_id, me, "/forget 赵霞 确认")
+    exported = json.loads(next(iter(next(c for c in calls if c.method == "sendDocument").files.values())))
+    assert exported["data"]["review_reports"][0]["content"] == "今年走访困难户20户，赵霞负责3组"
+    assert len(exported["data"]["review_results"]) == 1
+    assert await leftovers(h, 1007, ["赵霞", "zhaoxia"]) == []
+    assert await rows(h, "SELECT count(*) FROM review_reports") == [(0,)]
+    member_id = (await rows(h, "SELECT member_id FROM review_scores"))[0][0]
+    result = json.loads((await rows(h, "SELECT data FROM review_results WHERE member_id = ?", member_id))[0][0])
+    assert result["name"] == f"已删除成员#{member_id}"
+    # The ratings about her stay anonymous and counted.
+    assert await rows(h, "SELECT count(*) FROM review_ratings WHERE ratee_id = ?", member_id) == [(3,)]
+
+
+def test_cli_forget_exports_first_and_deletes_only_with_yes(tmp_path: Path) -> None:
+    import asyncio
+    import subprocess
+    import sys
+    from datetime import UTC, datetime
+
+    from bot.demo import seed
+    from services.clock import SimClock
+    from storage.db import Database
+
+    db_path = tmp_path / "cli.db"
+
+    async def prepare() -> None:
+        cfg = from_mapping({}, env={})
+        db = await Database.open(db_path)
+        await seed(db, load_world(), SimClock(datetime.now(UTC)), cfg.tz, cfg.duty.handoff)
+        await db.close()
+
+    async def count(sql: str) -> int:
+        db = await Database.open(db_path)
+        async with db.read() as conn:
+            cur = await conn.execute(sql)
+            row = await cur.fetchone()
+        await db.close()
+        return int(row[0]) if row else 0
+
+    asyncio.run(prepare())
+    root = Path(__file__).resolve().parent.parent
+    env = {"PATH": "/usr/bin:/bin", "BOT_DB": str(db_path)}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bot", "forget", *args], capture_output=True, text=True,
+                              cwd=root, env=env)
+
+    first = tmp_path / "a.json"
+    dry = cli("1007", "--export", str(first))
+    assert dry.returncode == 0, dry.stderr
+    assert "赵霞" in dry.stdout and "--yes" in dry.stdout
+    assert json.loads(first.read_text(encoding="utf-8"))["telegram_id"] == 1007
+    assert asyncio.run(count("SELECT count(*) FROM members WHERE user_id = 1007")) == 1
+    assert cli("1007", "--export", str(first)).returncode == 1  # never overwrites
+    assert "没有找到" in cli("424242", "--export", str(tmp_path / "x.json")).stderr
+    done = cli("1007", "--export", str(tmp_path / "b.json"), "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "已删除成员#" in done.stdout
+    assert asyncio.run(count("SELECT count(*) FROM members WHERE user_id = 1007 OR display_name = '赵霞'")) == 0
+    assert asyncio.run(count("SELECT count(*) FROM users WHERE user_id = 1007")) == 0
+    assert asyncio.run(count("SELECT count(*) FROM audit_log WHERE action = 'member.forget'")) == 1
