@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import io
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +14,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from handlers.i18n import Raw, t
-from services.review import ClosedCycle, ResultRow
+from services.review_results import ClosedCycle, ResultRow
 from services.review_scoring import COMPONENTS, Rubric, show
 
 RUBRIC_COMPONENT_KEYS = {k: f"review.component_{k}" for k in COMPONENTS}
@@ -44,6 +45,11 @@ def rubric_text(lang: str | None, org_name: str, rubric: Rubric, custom: bool) -
              base=_num(str(rubric.subsidy_base)))
 
 
+def adjustment_items(items: Iterable[tuple[str, str]]) -> str:
+    """Adjustments as `+5（reason）；-2（reason）`."""
+    return "；".join(f"{delta}（{reason}）" for delta, reason in items)
+
+
 def _rate(lang: str | None, pair: tuple[int, int] | None, key: str) -> str:
     return t(lang, key, a=pair[0], b=pair[1]) if pair else "—"
 
@@ -65,7 +71,7 @@ def result_lines(lang: str | None, row: ResultRow, rubric: Rubric, own: bool = F
                    tasks=_rate(lang, row.tasks, "review_result.tasks")))
     if row.adjustments:
         lines.append(t(lang, "review_result.adjustments", total=row.adjustment_total,
-                       items="；".join(f"{d}（{r}）" for d, r in row.adjustments)))
+                       items=adjustment_items(row.adjustments)))
     if row.chair_comment:
         lines.append(t(lang, "review_result.comment", comment=row.chair_comment))
     if own:
@@ -121,7 +127,7 @@ def review_xlsx(lang: str | None, org_name: str, closed: ClosedCycle) -> bytes:
             _dec(r.training), f"{r.trainings[0]}/{r.trainings[1]}" if r.trainings else "",
             r.ledger, f"{r.tasks[0]}/{r.tasks[1]}" if r.tasks else "",
             _dec(r.adjustment_total) if r.adjustments else None,
-            "；".join(f"{d}（{why}）" for d, why in r.adjustments),
+            adjustment_items(r.adjustments),
             _dec(r.total) if r.total else removed, r.grade, _dec(r.coefficient), _dec(r.subsidy), r.chair_comment,
         ]])
     subsidy_col = keys.index("subsidy") + 1

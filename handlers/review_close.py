@@ -1,0 +1,89 @@
+"""/review_close with its confirmation buttons `rvc:<cycle>:yes|no`, and sending a closed cycle's
+results to the chair: the table as text and the xlsx. Private chat only."""
+
+from __future__ import annotations
+
+import re
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+from handlers.common import Req, command, load_req, reply
+from handlers.review_common import args_text, here
+from handlers.review_export import results_text, review_xlsx
+from services.errors import Refusal
+from services.review_results import ClosedCycle
+from storage.models import Org
+
+CLOSE_CALLBACK = re.compile(r"^rvc:(\d+):(yes|no)$")
+CONFIRM_WORDS = ("确定", "确认", "yes")
+
+
+@command
+async def review_close(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    org = await here(req, context)
+    if org is None:
+        return
+    check = await req.services.review.close_check(req.actor, org.id)
+    confirmed = args_text(req) in CONFIRM_WORDS
+    if not confirmed and (check.unscored or check.before_deadline):
+        lines = [req.t("review_close.confirm", cycle=check.cycle.name)]
+        if check.before_deadline:
+            deadline = req.services.review.local(check.cycle.deadline)
+            lines.append(req.t("review_close.before_deadline", deadline=deadline))
+        if check.unscored:
+            lines.append(req.t("review_close.unscored", names="、".join(m.display_name for m in check.unscored)))
+        if check.no_report:
+            lines.append(req.t("review_close.no_report", names="、".join(m.display_name for m in check.no_report)))
+        lines.append(req.t("review_close.final"))
+        keyboard = InlineKeyboardMarkup([[
+            InlineKeyboardButton(req.t("review_close.btn_yes"), callback_data=f"rvc:{check.cycle.id}:yes"),
+            InlineKeyboardButton(req.t("review_close.btn_no"), callback_data=f"rvc:{check.cycle.id}:no"),
+        ]])
+        await reply(req, "\n".join(lines), keyboard)
+        return
+    await _close(req, context, org, check.cycle.id)
+
+
+async def close_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    req = await load_req(update, context)
+    match = CLOSE_CALLBACK.match(query.data)
+    cycle = await req.services.review.cycle(int(match.group(1))) if match else None
+    if match is None or cycle is None or not req.private:
+        await query.answer(req.t("rate.gone"), show_alert=True)
+        return
+    if match.group(2) == "no":
+        await query.answer()
+        await query.edit_message_text(req.t("review_close.kept_open", cycle=cycle.name), parse_mode=ParseMode.HTML)
+        return
+    org = await req.services.roster.find_org(str(cycle.org_id))
+    assert org is not None
+    try:
+        await query.answer()
+        await query.edit_message_reply_markup(None)
+        await _close(req, context, org, cycle.id)
+    except Refusal as refusal:
+        await reply(req, req.t(refusal.key, **refusal.params))
+
+
+async def _close(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org, cycle_id: int) -> None:
+    closed = await req.services.review.close(req.actor, org.id, cycle_id)
+    await reply(req, req.t("review_close.done", cycle=closed.cycle.name, count=len(closed.rows)))
+    await deliver_results(req, context, org, closed)
+
+
+async def send_results(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org, cycle_id: int | None) -> None:
+    """A closed cycle's results again (the latest, or `cycle_id`), for the chair or a vice chair."""
+    closed = await req.services.review.results(req.actor, org.id, cycle_id)
+    await deliver_results(req, context, org, closed)
+
+
+async def deliver_results(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org, closed: ClosedCycle) -> None:
+    await reply(req, results_text(req.lang, org.name, closed))
+    data = review_xlsx(req.lang, org.name, closed)
+    await context.bot.send_document(req.chat_id, data, filename=f"review-{closed.cycle.id}.xlsx",
+                                    caption=req.t("review_close.xlsx_caption", cycle=closed.cycle.name, org=org.name),
+                                    parse_mode=ParseMode.HTML)

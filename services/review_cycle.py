@@ -1,0 +1,160 @@
+"""The 述职考评 cycle's life: the chair opens it for every current member, managers follow its
+progress (counts only), and the chair closes it — results frozen, ballot key destroyed, members told."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from services import review_ballot as ballot
+from services import review_notices as notices
+from services.errors import Refusal
+from services.review_activity import period_end
+from services.review_common import (
+    ReviewContext,
+    active_participants,
+    current_cycle,
+    open_cycle,
+    require_chair,
+    require_manager,
+    some_cycle,
+)
+from services.review_results import ClosedCycle, compute_rows, subsidy_sum
+from services.review_rubric import rubric_for
+from services.roster import Actor
+from storage import audit, members, reviews
+from storage.models import Member
+from storage.reviews import Cycle
+
+MAX_NAME = 40
+
+
+@dataclass(frozen=True)
+class StatusLine:
+    member: Member
+    report: bool
+    rated: int
+    to_rate: int
+    scored: bool
+    adjustments: int
+
+
+@dataclass(frozen=True)
+class Status:
+    cycle: Cycle
+    lines: list[StatusLine]
+    ratings_total: int
+
+
+@dataclass(frozen=True)
+class CloseCheck:
+    cycle: Cycle
+    unscored: list[Member]
+    no_report: list[Member]
+    before_deadline: bool
+
+
+class Cycles:
+    def __init__(self, ctx: ReviewContext, votes: ballot.Ballot) -> None:
+        self.ctx = ctx
+        self.votes = votes
+
+    async def start(self, actor: Actor, org_id: int, name: str, deadline: datetime, period_start: datetime | None,
+                    bot_username: str) -> tuple[Cycle, list[Member]]:
+        name = " ".join(name.split())
+        if not name:
+            raise Refusal("review_start.usage")
+        if len(name) > MAX_NAME:
+            raise Refusal("review_start.name_too_long", limit=MAX_NAME)
+        now = self.ctx.clock.now()
+        if deadline <= now:
+            raise Refusal("review_start.deadline_past")
+        start = period_start or now
+        if start > now:
+            raise Refusal("review_start.period_future")
+        async with self.ctx.db.transaction() as conn:
+            me = await require_chair(conn, actor, org_id)
+            existing = await reviews.open_cycle(conn, org_id)
+            if existing is not None:
+                raise Refusal("review_start.already_open", name=existing.name)
+            people = await members.active_in_org(conn, org_id)
+            if len(people) < 2:
+                raise Refusal("review_start.too_few")
+            cycle_id = await reviews.create_cycle(conn, org_id, name, start, deadline, ballot.new_key(),
+                                                  bot_username, actor.user_id, now)
+            await reviews.add_participants(conn, cycle_id, [m.id for m in people])
+            cycle = await reviews.get_cycle(conn, cycle_id)
+            assert cycle is not None
+            await notices.enqueue_started(self.ctx, conn, cycle, people, now)
+            await audit.record(conn, org_id, actor.user_id, "review.start", now, cycle_id=cycle_id, name=name,
+                               deadline=deadline, period_start=start, members=[m.id for m in people],
+                               by_member=me.id if me else None)
+        return cycle, people
+
+    async def current(self, org_id: int) -> Cycle | None:
+        """The open cycle, else the latest closed one, else None."""
+        async with self.ctx.db.read() as conn:
+            return await current_cycle(conn, org_id)
+
+    async def cycle(self, cycle_id: int) -> Cycle | None:
+        async with self.ctx.db.read() as conn:
+            return await reviews.get_cycle(conn, cycle_id)
+
+    async def status(self, actor: Actor, org_id: int) -> Status:
+        async with self.ctx.db.read() as conn:
+            await require_manager(conn, actor, org_id)
+            cycle = await some_cycle(conn, org_id)
+            people = await reviews.participants(conn, cycle.id)
+            active = [m for m in people if m.active]
+            reports = await reviews.reports(conn, cycle.id)
+            scores = await reviews.scores(conn, cycle.id)
+            adjustments = await reviews.adjustments(conn, cycle.id)
+            lines = []
+            for m in people:
+                others = [o for o in active if o.id != m.id]
+                found = await ballot.choices(conn, cycle, m, others) if m.active else {}
+                rated = sum(1 for c in found.values() if c is not None)
+                lines.append(StatusLine(m, m.id in reports, rated, len(others), m.id in scores,
+                                        len(adjustments.get(m.id, []))))
+            total = await reviews.rating_total(conn, cycle.id)
+        return Status(cycle, lines, total)
+
+    async def my_progress(self, member: Member) -> tuple[Cycle, bool, int, int]:
+        """In the open cycle: (cycle, report submitted, colleagues rated, colleagues to rate)."""
+        cycle, _, found = await self.votes.colleagues(member)
+        async with self.ctx.db.read() as conn:
+            report = await reviews.get_report(conn, cycle.id, member.id)
+        return cycle, report is not None, sum(1 for _, c in found if c is not None), len(found)
+
+    async def close_check(self, actor: Actor, org_id: int) -> CloseCheck:
+        now = self.ctx.clock.now()
+        async with self.ctx.db.read() as conn:
+            await require_chair(conn, actor, org_id)
+            cycle = await open_cycle(conn, org_id)
+            people = await active_participants(conn, cycle)
+            scores = await reviews.scores(conn, cycle.id)
+            reports = await reviews.reports(conn, cycle.id)
+        return CloseCheck(cycle, [m for m in people if m.id not in scores], [m for m in people if m.id not in reports],
+                          now < cycle.deadline)
+
+    async def close(self, actor: Actor, org_id: int, cycle_id: int | None = None) -> ClosedCycle:
+        """Compute and freeze the results and destroy the ballot key, in one transaction."""
+        now = self.ctx.clock.now()
+        async with ballot.destroying_key(self.ctx.db), self.ctx.db.transaction() as conn:
+            await require_chair(conn, actor, org_id)
+            cycle = await open_cycle(conn, org_id)
+            if cycle_id is not None and cycle.id != cycle_id:
+                raise Refusal("review.closed_already", name=cycle.name)
+            closed = replace(cycle, closed_at=now)
+            rubric = await rubric_for(self.ctx, conn, org_id)
+            rows = await compute_rows(self.ctx, conn, closed, period_end(closed, now), rubric)
+            await reviews.save_results(conn, cycle.id, [(r.member_id, r.to_json()) for r in rows])
+            await reviews.close_cycle(conn, cycle.id, json.dumps(rubric.to_json(), ensure_ascii=False),
+                                      actor.user_id, now)
+            await notices.enqueue_closed(conn, cycle, await active_participants(conn, cycle), now)
+            await audit.record(conn, org_id, actor.user_id, "review.close", now, cycle_id=cycle.id,
+                               subsidy_total=str(subsidy_sum(rows)))
+            final = await reviews.get_cycle(conn, cycle.id)
+        assert final is not None
+        return ClosedCycle(final, rubric, rows)
