@@ -370,3 +370,14 @@ def test_cli_forget_exports_first_and_deletes_only_with_yes(tmp_path: Path) -> N
     assert asyncio.run(count("SELECT count(*) FROM members WHERE user_id = 1007 OR display_name = '赵霞'")) == 0
     assert asyncio.run(count("SELECT count(*) FROM users WHERE user_id = 1007")) == 0
     assert asyncio.run(count("SELECT count(*) FROM audit_log WHERE action = 'member.forget'")) == 1
+
+
+async def test_a_roster_row_added_by_username_only(h: Harness) -> None:
+    me = admin(h)
+    assert "已把 <b>新来的</b> 加入名册" in await h.say(WORK, "王芳", "/addmember @newbie_x 执委 新来的")
+    text = (await h.send(me.user_id, me, "/forget @newbie_x"))[-1].text
+    assert "删除个人信息：新来的" in text and "Telegram ID：—" in text
+    calls = await h.send(me.user_id, me, "/forget @newbie_x 确认")
+    assert any(c.method == "sendDocument" for c in calls)
+    assert "新来的" not in await h.say(WORK, "王芳", "/members")
+    assert await leftovers(h, -1, ["新来的", "newbie_x"]) == []
