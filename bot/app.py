@@ -46,33 +46,38 @@ App = Application[Any, Any, Any, Any, Any, Any]
 
 def build_services(config: Config, db: Database, clock: Clock) -> Services:
     duty_config = config.duty
+    admins = frozenset(config.admins.super_admins)
+    grace = config.scheduler.misfire_grace_hours
+    roster = RosterService(db, clock, admins)
+    duty_service = DutyService(
+        db, clock, config.tz, duty_config.handoff, duty_config.notice, duty_config.checkin_nudge_hours,
+        duty_config.chair_alert_hours, grace,
+    )
     services = Services(
         config=config,
         db=db,
         clock=clock,
-        roster=RosterService(db, clock, frozenset(config.admins.super_admins)),
-        duty=DutyService(
-            db, clock, config.tz, duty_config.handoff, duty_config.notice, duty_config.checkin_nudge_hours,
-            duty_config.chair_alert_hours, config.scheduler.misfire_grace_hours,
-        ),
+        roster=roster,
+        duty=duty_service,
         faq=FaqService(db, clock),
+        reminders=ReminderService(db, clock, config.tz, grace),
+        tasks=TaskService(db, clock, config.tz, config.tasks.remind_days_before),
+        trainings=TrainingService(db, clock, config.tz, config.training.window_years),
+        review=ReviewService(db, clock, config.tz, config.review, admins),
+        reports=ReportService(db, clock, config.tz, duty_service, config.scheduler.monthly_report_day,
+                              config.scheduler.monthly_report_at, admins, grace),
+        privacy=PrivacyService(db, clock, duty_service, admins),
+        sender=OutboxSender(db, clock, roster),
     )
-    services.reminders = ReminderService(db, clock, config.tz, config.scheduler.misfire_grace_hours)
-    services.sender = OutboxSender(db, clock, services.roster)
-    services.producers.append(services.reminders.produce)
-    services.reports = ReportService(
-        db, clock, config.tz, services.duty, config.scheduler.monthly_report_day,
-        config.scheduler.monthly_report_at, frozenset(config.admins.super_admins), config.scheduler.misfire_grace_hours,
-    )
-    services.producers.append(services.reports.produce)
-    services.review = ReviewService(db, clock, config.tz, config.review, frozenset(config.admins.super_admins))
-    services.producers.append(services.review.produce)
-    services.tasks = TaskService(db, clock, config.tz, config.tasks.remind_days_before)
-    services.producers.append(services.tasks.produce)
-    services.trainings = TrainingService(db, clock, config.tz, config.training.window_years)
-    services.producers.append(services.trainings.produce)
-    services.producers.insert(0, functools.partial(duty_notices.produce, services.duty))
-    services.privacy = PrivacyService(db, clock, services.duty, frozenset(config.admins.super_admins))
+    # What the scheduler tick runs, in this order (each one idempotent: see handlers/scheduling.py).
+    services.producers.extend([
+        functools.partial(duty_notices.produce, services.duty),
+        services.reminders.produce,
+        services.reports.produce,
+        services.review.produce,
+        services.tasks.produce,
+        services.trainings.produce,
+    ])
     services.tickers.append(scheduler_tick)
     return services
 

@@ -4,8 +4,10 @@ safe replies (escaped, split at Telegram's 4096-character limit) and role levels
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 from telegram import Bot, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, MessageLimit, ParseMode
@@ -17,9 +19,18 @@ from handlers.i18n import t
 from services.clock import Clock
 from services.duty import DutyService
 from services.faq import FaqService
+from services.privacy import PrivacyService
+from services.reminders import ReminderService
+from services.reports import ReportService
+from services.review import ReviewService
 from services.roster import Actor, ChatContext, RosterService
+from services.tasks import TaskService
+from services.trainings import TrainingService
 from storage.db import Database
 from storage.models import Member, Org
+
+if TYPE_CHECKING:
+    from handlers.sender import OutboxSender
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +48,15 @@ class Services:
     roster: RosterService
     duty: DutyService
     faq: FaqService
-    reminders: Any = None  # services.reminders.ReminderService
-    tasks: Any = None  # services.tasks.TaskService
-    trainings: Any = None  # services.trainings.TrainingService
-    review: Any = None  # services.review.ReviewService
-    sender: Any = None  # handlers.sender.OutboxSender
-    reports: Any = None  # services.reports.ReportService
-    privacy: Any = None  # services.privacy.PrivacyService
-    tickers: list[Any] = field(default_factory=list)
-    producers: list[Any] = field(default_factory=list)  # async (now) -> None, run every tick
+    reminders: ReminderService
+    tasks: TaskService
+    trainings: TrainingService
+    review: ReviewService
+    reports: ReportService
+    privacy: PrivacyService
+    sender: OutboxSender
+    tickers: list[Callable[[Any], Awaitable[None]]] = field(default_factory=list)  # run with the Application
+    producers: list[Callable[[datetime], Awaitable[None]]] = field(default_factory=list)  # run every tick
 
 
 def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
