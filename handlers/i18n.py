@@ -2,7 +2,8 @@
 
 Simplified Chinese (zh_cn) is written by hand; Traditional (zh_tw) is produced from it with OpenCC
 (s2t) once at start, unless a zh_tw file spells a string out. Parameters are HTML-escaped when the
-text is formatted, so user input is always shown literally (wrap trusted markup in `Raw`).
+text is formatted, so user input is always shown literally (wrap trusted markup in `Raw`); a parameter
+may also be a nested text (services.outbox.text) or a list of them, rendered in the same language.
 """
 
 from __future__ import annotations
@@ -71,8 +72,19 @@ def t(lang: str | None, key: str, **params: Any) -> str:
         raise KeyError(f"missing locale key {key}")
     if not params:
         return text
-    safe = {k: v if isinstance(v, Raw) else html.escape(str(v), quote=False) for k, v in params.items()}
-    return text.format(**safe)
+    return text.format(**{k: render_value(lang, v) for k, v in params.items()})
+
+
+def render_value(lang: str | None, value: Any) -> Raw:
+    """One parameter as safe HTML: a nested text (services.outbox.text: {"$t": key, "params": {...}})
+    rendered in `lang`, a list of values joined by newlines, `Raw` as is, anything else escaped."""
+    if isinstance(value, Raw):
+        return value
+    if isinstance(value, dict) and "$t" in value:
+        return Raw(t(lang, str(value["$t"]), **dict(value.get("params", {}))))
+    if isinstance(value, list):
+        return Raw("\n".join(render_value(lang, v) for v in value))
+    return Raw(html.escape(str(value), quote=False))
 
 
 def has(key: str) -> bool:

@@ -8,6 +8,7 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
+from handlers import formats
 from handlers.common import Req, command, load_req, message_text_after_command, reply
 from handlers.i18n import Raw
 from services.errors import Refusal
@@ -50,11 +51,11 @@ async def remind(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(req, req.t("reminders.no_text"))
         return
     created = await req.services.reminders.create(req.user_id, org_id, req.chat_id, when, content)
-    svc = req.services.reminders
+    tz = req.services.config.tz
     assert created.reminder.next_at is not None
     key = "reminders.created_repeat" if created.rule else "reminders.created"
-    await reply(req, req.t(key, id=created.reminder.id, at=svc.show(created.reminder.next_at),
-                           repeat=created.rule.describe() if created.rule else "", text=content))
+    await reply(req, req.t(key, id=created.reminder.id, at=formats.day_time(req.lang, created.reminder.next_at, tz),
+                           repeat=formats.recurrence(req.lang, created.rule) if created.rule else "", text=content))
 
 
 @command
@@ -63,13 +64,14 @@ async def reminders_list(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not found:
         await reply(req, req.t("reminders.none"))
         return
-    svc = req.services.reminders
+    tz = req.services.config.tz
     lines = [req.t("reminders.list_title", count=len(found))]
     for item in found:
         r = item.reminder
-        when = svc.show(r.next_at) if r.next_at else ""
+        when = formats.day_time(req.lang, r.next_at, tz) if r.next_at else ""
         lines.append(req.t("reminders.list_line", id=r.id, at=when,
-                           repeat=Raw(req.t("reminders.list_repeat", rule=item.rule.describe())) if item.rule else "",
+                           repeat=Raw(req.t("reminders.list_repeat", rule=formats.recurrence(req.lang, item.rule)))
+                           if item.rule else "",
                            text=r.text))
     lines.append(req.t("reminders.list_hint"))
     await reply(req, "\n".join(lines))
@@ -103,7 +105,7 @@ async def reminder_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     try:
         if match.group(1) == "s":
             at = await svc.snooze(req.user_id, rid)
-            note = req.t("reminders.snoozed", at=svc.show(at), name=name)
+            note = req.t("reminders.snoozed", at=formats.day_time(req.lang, at, req.services.config.tz), name=name)
         else:
             await svc.done(req.user_id, rid)
             note = req.t("reminders.marked_done", name=name)

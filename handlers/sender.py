@@ -28,7 +28,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from handlers.common import split_text
-from handlers.i18n import Raw, t
+from handlers.i18n import t
 from services.clock import Clock
 from services.outbox import Body, Outgoing, decode_body
 from services.roster import RosterService
@@ -142,7 +142,7 @@ class Pacer:
 
 
 def render(row_lang: str | None, body: Body) -> tuple[str, InlineKeyboardMarkup | None]:
-    text = t(row_lang, body.key, **_render_params(row_lang, body.params))
+    text = t(row_lang, body.key, **body.params)  # nested texts in params are rendered by t()
     keyboard = None
     if body.buttons:
         keyboard = InlineKeyboardMarkup(
@@ -150,25 +150,6 @@ def render(row_lang: str | None, body: Body) -> tuple[str, InlineKeyboardMarkup 
              for row in body.buttons]
         )
     return text, keyboard
-
-
-def _render_value(lang: str | None, value: Any) -> Any:
-    if isinstance(value, dict) and "$t" in value:
-        return Raw(t(lang, str(value["$t"]), **_render_params(lang, value.get("params", {}))))
-    if isinstance(value, list):
-        return Raw("\n".join(str(_render_value(lang, v)) if isinstance(v, dict | list)
-                             else _escape(v) for v in value))
-    return value
-
-
-def _escape(value: Any) -> str:
-    import html
-
-    return html.escape(str(value), quote=False)
-
-
-def _render_params(lang: str | None, params: dict[str, Any]) -> dict[str, Any]:
-    return {k: _render_value(lang, v) for k, v in params.items()}
 
 
 class OutboxSender:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from services import fmt
 from services.calendar_cn import WorkdayCalendar
 from services.clock import Clock
 from services.errors import Refusal
@@ -155,7 +156,7 @@ class ReminderService:
                         {"text": reminder.text,
                          "late": text("reminders.late_marker", at=self._show(due_at))
                          if state == "late" else "",
-                         "repeat_line": text("reminders.repeat_line", repeat=rule.describe()) if rule else ""},
+                         "repeat_line": text("reminders.repeat_line", repeat=fmt.recurrence(rule)) if rule else ""},
                         buttons=tuple(tuple((k, d.format(id=reminder.id)) for k, d in row) for row in BUTTONS),
                         org_id=reminder.org_id,
                         dedupe=f"rem:{reminder.id}:{to_db(due_at)}", due_at=due_at,
@@ -192,11 +193,6 @@ class ReminderService:
         return Outgoing(target, "reminders.stale_summary", {"count": len(missed), "lines": lines},
                         org_id=org_id, fallback_chat_id=fallback, dedupe=f"rem-stale:{ids}:{to_db(now)}")
 
-    def _show(self, moment: datetime | None) -> str:
-        if moment is None:
-            return ""
-        local = moment.astimezone(self.tz)
-        return f"{local.month}月{local.day}日 {local:%H:%M}"
-
-    def show(self, moment: datetime) -> str:
-        return self._show(moment)
+    def _show(self, moment: datetime | None) -> fmt.Text | str:
+        """The moment as a nested text (rendered in the reader's language at send time)."""
+        return fmt.day_time(moment, self.tz) if moment is not None else ""
