@@ -11,6 +11,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
+from handlers import formats
 from handlers.args import extract_target
 from handlers.common import Req, command, load_req, message_text_after_command, org_for_management, reply, send
 from handlers.i18n import t
@@ -35,15 +36,15 @@ MONTH = re.compile(r"^(?:(\d{4})[-年/.])?(\d{1,2})月?$")
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _day(d: date) -> str:
-    return f"{d.month}月{d.day}日"
+def day_span(lang: str | None, first: date, last: date) -> str:
+    if first == last:
+        return t(lang, "duty.range_one", first=formats.day(lang, first))
+    return t(lang, "duty.range_many", first=formats.day(lang, first), last=formats.day(lang, last))
 
 
 def shift_range(req_or_lang: Req | str | None, shift: Shift) -> str:
     lang = req_or_lang.lang if isinstance(req_or_lang, Req) else req_or_lang
-    if shift.first_day == shift.last_day:
-        return t(lang, "duty.range_one", first=_day(shift.first_day))
-    return t(lang, "duty.range_many", first=_day(shift.first_day), last=_day(shift.last_day))
+    return day_span(lang, shift.first_day, shift.last_day)
 
 
 async def _member_here(req: Req) -> tuple[Org, Member] | None:
@@ -128,7 +129,7 @@ async def _save_rotation(req: Req, org: Org, period: str, anchor: date, member_i
     names = await _names(req, set(member_ids))
     lines = [
         req.t("rota_set.done", period=req.t(f"periods.{period}"), handoff=version.handoff.strftime("%H:%M"),
-              anchor=_day(anchor), count=len(member_ids)),
+              anchor=formats.day(req.lang, anchor), count=len(member_ids)),
         req.t("rota_set.order", names=" → ".join(names.get(m, "?") for m in member_ids)),
     ]
     if version.skip_non_working:
@@ -183,7 +184,8 @@ async def rota_flow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         monday = today + timedelta(days=7 - today.weekday())
         options = [("btn_today", today), ("btn_tomorrow", today + timedelta(days=1)), ("btn_next_monday", monday)]
         keyboard = InlineKeyboardMarkup([[
-            InlineKeyboardButton(req.t(f"rota_set.{key}", date=_day(d)), callback_data=f"rs:s:{d.isoformat()}")
+            InlineKeyboardButton(req.t(f"rota_set.{key}", date=formats.day(req.lang, d)),
+                                 callback_data=f"rs:s:{d.isoformat()}")
             for key, d in options
         ]])
         await query.answer()
@@ -238,7 +240,7 @@ async def dayoff(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(req, _time_error(req, error) + "\n\n" + req.t("dayoff.usage"))
         return
     await req.services.duty.add_day_off(req.actor, org.id, day)
-    await reply(req, req.t("dayoff.done", day=f"{day.year}年{_day(day)}"))
+    await reply(req, req.t("dayoff.done", day=formats.full_day(req.lang, day)))
 
 
 # --- /duty and /rota ---------------------------------------------------------------------------
@@ -288,7 +290,7 @@ async def duty_now(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         checked = await req.services.duty.is_checked_in(org.id, current)
         lines.append(req.t("duty.checked" if checked else "duty.not_checked"))
     elif upcoming:
-        lines.append(req.t("duty.now_none", start=_day(upcoming[0].first_day)))
+        lines.append(req.t("duty.now_none", start=formats.day(req.lang, upcoming[0].first_day)))
     following = [s for s in upcoming if current is None or s.start > current.start]
     if following:
         nxt = following[0]
@@ -332,7 +334,7 @@ async def leave(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(req, _time_error(req, error) + "\n\n" + req.t("leave.usage"))
         return
     changed = await req.services.duty.leave(me, first, last, reason)
-    span = _day(first) if first == last else f"{_day(first)} 至 {_day(last)}"
+    span = day_span(req.lang, first, last)
     lines = [req.t("leave.done", range=span)]
     if not changed:
         lines.append(req.t("leave.none_changed"))
@@ -402,7 +404,7 @@ async def swap_decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     target = people[request.target_id]
     rotation = await req.services.duty.rotation(request.org_id)
     covering = shift or (rotation.covering(request.day) if rotation else None)
-    span = shift_range(req, covering) if covering else _day(request.day)
+    span = shift_range(req, covering) if covering else formats.day(req.lang, request.day)
     if accept:
         text = req.t("swap.accepted", target=target.display_name, range=span)
     else:
@@ -520,7 +522,7 @@ async def ledger(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(req, req.t("ledger.usage"))
         return
     year, mon = month
-    label = f"{year}年{mon}月"
+    label = formats.month(req.lang, year, mon)
     entries = await req.services.duty.ledger(org.id, year, mon)
     tz = req.services.config.tz
     if not entries:
@@ -564,7 +566,7 @@ async def schedule_xlsx(services: Any, lang: str | None, org_id: int, year: int,
 
 
 async def send_exports(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org, year: int, month: int) -> None:
-    label = f"{year}年{month}月"
+    label = formats.month(req.lang, year, month)
     stamp = f"{year}-{month:02d}"
     await context.bot.send_document(
         req.chat_id, await ledger_xlsx(req.services, req.lang, org.id, year, month), filename=f"ledger-{stamp}.xlsx",

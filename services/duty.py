@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from services import rotation
+from services import fmt, rotation
 from services.calendar_cn import WorkdayCalendar
 from services.clock import Clock
 from services.errors import Refusal
@@ -215,7 +215,7 @@ class DutyService:
             if shift is None or shift.end <= now:
                 raise Refusal("swap.past")
             if shift.member_id != requester.id:
-                raise Refusal("swap.not_yours", day=f"{day.month}月{day.day}日")
+                raise Refusal("swap.not_yours", day=fmt.day(day))
             if shift.start <= now:
                 raise Refusal("swap.started")
             request = await duty.add_swap(conn, requester.org_id, requester.id, target.id, day, shift.start, now)

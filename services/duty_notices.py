@@ -5,25 +5,22 @@ crash can neither lose a claimed notice nor send one twice."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import aiosqlite
 
+from services import fmt
 from services.duty import DutyService, Notice
 from services.outbox import Outgoing, text
 from services.rotation import Shift
 from storage import duty, members, orgs, outbox
 
 
-def _day(d: date) -> str:
-    return f"{d.month}月{d.day}日"
-
-
 def shift_range(shift: Shift) -> dict[str, Any]:
     if shift.first_day == shift.last_day:
-        return text("duty.range_one", first=_day(shift.first_day))
-    return text("duty.range_many", first=_day(shift.first_day), last=_day(shift.last_day))
+        return text("duty.range_one", first=fmt.day(shift.first_day))
+    return text("duty.range_many", first=fmt.day(shift.first_day), last=fmt.day(shift.last_day))
 
 
 async def _name(conn: aiosqlite.Connection, member_id: int | None) -> tuple[str, int | None]:
