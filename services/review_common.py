@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from services import fmt
 from services.clock import Clock
 from services.errors import Refusal
 from services.review_scoring import Rubric
@@ -28,9 +29,9 @@ class ReviewContext:
     config: Any  # bot.config.ReviewConfig
     base_rubric: Rubric  # the deployment's rubric, before an organisation's overrides
 
-    def local(self, moment: datetime) -> str:
-        local = moment.astimezone(self.tz)
-        return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+    def local(self, moment: datetime) -> fmt.Text:
+        """The moment for a message: a nested text, rendered in the reader's language."""
+        return fmt.full_day_time(moment, self.tz)
 
 
 # --- rights ----------------------------------------------------------------------------------------
