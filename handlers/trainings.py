@@ -15,12 +15,13 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
+from handlers import formats
 from handlers.common import Req, command, load_req, message_text_after_command, org_for_management, reply, send
 from handlers.i18n import t
 from services.errors import Refusal
 from services.roster import Target
 from services.timeparse import OneOff, TimeParseError, parse_when
-from services.trainings import OutsideWindow, TrainingService
+from services.trainings import OutsideWindow, TrainingService, when_params
 from storage.models import Member, Org
 from storage.trainings import Audience, Counts, SignupStatus, Training
 
@@ -45,20 +46,15 @@ def _svc(req: Req) -> TrainingService:
 
 
 def when_text(lang: str | None, training: Training, tz: Any) -> str:
-    start, end = training.starts_at.astimezone(tz), training.ends_at.astimezone(tz)
-    return t(lang, "training.when", month=start.month, day=start.day,
-             weekday=t(lang, f"training.weekday.{start.weekday()}"),
-             start=start.strftime("%H:%M"), end=end.strftime("%H:%M"))
+    return t(lang, "training.when", **when_params(training, tz))
 
 
 def moment_text(lang: str | None, moment: datetime, tz: Any) -> str:
-    local = moment.astimezone(tz)
-    return t(lang, "training.moment", month=local.month, day=local.day, time=local.strftime("%H:%M"))
+    return formats.day_time(lang, moment, tz)
 
 
 def _date(lang: str | None, moment: datetime, tz: Any) -> str:
-    local = moment.astimezone(tz)
-    return t(lang, "untrained.date", year=local.year, month=local.month, day=local.day)
+    return formats.full_day(lang, moment.astimezone(tz).date())
 
 
 def notice_text(lang: str | None, training: Training, counts: Counts, tz: Any) -> str:
@@ -348,8 +344,7 @@ async def untrained(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         member = entry.member
         last = _date(req.lang, entry.last_attended, tz) if entry.last_attended else req.t("untrained.never")
         if member.newly_elected and entry.deadline is not None and member.elected_on is not None:
-            elected = req.t("untrained.date", year=member.elected_on.year, month=member.elected_on.month,
-                            day=member.elected_on.day)
+            elected = formats.full_day(req.lang, member.elected_on)
             lines.append(req.t("untrained.line_new", index=i, name=member.display_name, elected=elected,
                                deadline=_date(req.lang, entry.deadline, tz),
                                overdue=req.t("untrained.overdue") if entry.deadline < now else ""))

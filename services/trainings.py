@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from services import fmt
 from services.clock import Clock
 from services.errors import Refusal
 from services.outbox import Outgoing, text
@@ -64,7 +65,7 @@ def when_params(training: Training, tz: ZoneInfo) -> dict[str, Any]:
     """The parameters of the locale's training.when text (a nested text for the outbox)."""
     start = training.starts_at.astimezone(tz)
     end = training.ends_at.astimezone(tz)
-    return {"month": start.month, "day": start.day, "weekday": text(f"training.weekday.{start.weekday()}"),
+    return {"month": start.month, "day": start.day, "weekday": fmt.weekday(start.date()),
             "start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")}
 
 
