@@ -4,12 +4,12 @@ produced by services/tasks.py into the outbox and sent by the paced sender."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from telegram import Message, MessageEntity
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
+from handlers import formats
 from handlers.common import Req, command, message_text_after_command, org_for_management, reply, send
 from handlers.i18n import Raw, t
 from services.errors import Refusal
@@ -31,22 +31,14 @@ def _svc(req: Req) -> TaskService:
     return found
 
 
-def _render(lang: str | None, value: Any) -> Any:
-    """Render a nested text (services.outbox.text) the way the sender does, for direct replies."""
-    if isinstance(value, dict) and "$t" in value:
-        params = {k: _render(lang, v) for k, v in value.get("params", {}).items()}
-        return Raw(t(lang, str(value["$t"]), **params))
-    return value
-
 
 def when_text(lang: str | None, moment: datetime, req: Req) -> str:
     key, params = when_params(moment, req.services.config.tz, req.services.clock.now())
-    return t(lang, key, **{k: _render(lang, v) for k, v in params.items()})
+    return t(lang, key, **params)
 
 
 def _closed_when(req: Req, moment: datetime) -> str:
-    local = moment.astimezone(req.services.config.tz)
-    return req.t("tasks.closed_when", month=local.month, day=local.day, hm=local.strftime("%H:%M"))
+    return formats.day_time(req.lang, moment, req.services.config.tz)
 
 
 def _status(req: Req, task: Task) -> str:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from services import fmt
 from services.clock import Clock
 from services.errors import Refusal
 from services.outbox import Outgoing, text
@@ -73,7 +74,7 @@ def when_params(moment: datetime, tz: ZoneInfo, now: datetime) -> tuple[str, dic
     local = moment.astimezone(tz)
     params: dict[str, Any] = {
         "year": local.year, "month": local.month, "day": local.day,
-        "weekday": text(f"tasks.wd{local.weekday()}"), "hm": local.strftime("%H:%M"),
+        "weekday": fmt.weekday(local.date()), "hm": local.strftime("%H:%M"),
     }
     key = "tasks.when" if local.year == now.astimezone(tz).year else "tasks.when_year"
     return key, params
