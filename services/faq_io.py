@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 
 from services.errors import Refusal
 from services.exports import xlsx_bytes
+from services.outbox import text
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000
@@ -39,6 +40,10 @@ def split_list(value: Any) -> list[str]:
     return [part.strip() for part in _SPLIT.split(str(value)) if part.strip()]
 
 
+def _bad_row(number: int, reason: str, **params: Any) -> Refusal:
+    return Refusal("faq_import.bad_row", row=number, reason=text(f"faq_import.reason_{reason}", **params))
+
+
 def _validated(number: int, raw: dict[str, Any]) -> dict[str, Any]:
     questions = split_list(raw.get("questions")) if raw.get("questions") else []
     question = str(raw.get("question") or "").strip()
@@ -46,16 +51,16 @@ def _validated(number: int, raw: dict[str, Any]) -> dict[str, Any]:
         questions = [q.strip() for q in question.split("|") if q.strip()] + questions
     answer = str(raw.get("answer") or "").strip()
     if not questions:
-        raise Refusal("faq_import.bad_row", row=number, reason="缺少 question（问题）")
+        raise _bad_row(number, "no_question")
     if not answer:
-        raise Refusal("faq_import.bad_row", row=number, reason="缺少 answer（答案）")
+        raise _bad_row(number, "no_answer")
     if any(len(q) > MAX_QUESTION for q in questions):
-        raise Refusal("faq_import.bad_row", row=number, reason=f"问题超过 {MAX_QUESTION} 字")
+        raise _bad_row(number, "question_long", limit=MAX_QUESTION)
     if len(answer) > MAX_ANSWER:
-        raise Refusal("faq_import.bad_row", row=number, reason=f"答案超过 {MAX_ANSWER} 字")
+        raise _bad_row(number, "answer_long", limit=MAX_ANSWER)
     entry_id = str(raw.get("id") or "").strip()
     if entry_id and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", entry_id):
-        raise Refusal("faq_import.bad_row", row=number, reason="id 只能用字母、数字、- _ .")
+        raise _bad_row(number, "bad_id")
     return {"id": entry_id, "questions": questions, "answer": answer, "tags": split_list(raw.get("tags")),
             "source": str(raw.get("source") or "").strip(), "referral": str(raw.get("referral") or "").strip()}
 
@@ -74,9 +79,9 @@ def parse_faq_file(filename: str, data: bytes) -> list[dict[str, Any]]:
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise Refusal("faq_import.bad_row", row=number, reason=f"不是有效的 JSON（{exc.msg}）") from None
+                raise _bad_row(number, "bad_json", error=exc.msg) from None
             if not isinstance(value, dict):
-                raise Refusal("faq_import.bad_row", row=number, reason="每行应是一个 JSON 对象")
+                raise _bad_row(number, "not_object")
             raw_rows.append(value)
     elif name.endswith(".csv"):
         reader = csv.reader(io.StringIO(_text(data)))
