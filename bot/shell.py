@@ -20,6 +20,7 @@ from bot.config import Config
 from bot.demo import DemoWorld, load_world, seed
 from bot.fake_api import ApiCall, FakeBotApi
 from bot.simulator import Persona, UpdateFactory
+from handlers import formats
 from handlers.i18n import t
 from services.clock import SimClock
 from storage.db import Database
@@ -207,7 +208,7 @@ class Shell:
 
     def _local_now(self) -> str:
         local = self.clock.now().astimezone(self.config.tz)
-        return f"{local:%Y-%m-%d %H:%M} 周{'一二三四五六日'[local.weekday()]}"
+        return f"{local:%Y-%m-%d %H:%M} {formats.weekday(None, local.date())}"
 
 
 def _lines(stream: TextIO) -> Iterator[str]:
