@@ -175,7 +175,8 @@ class Recurrence:
                 yield date(y, self.month, min(self.day, _month_len(y, self.month)))
 
     def describe(self) -> str:
-        """Short Simplified-Chinese description, e.g. "每周一 09:00"."""
+        """Short Simplified-Chinese description for logs and tests, e.g. "每周一 09:00". Users see the
+        locale's form instead (services.fmt.recurrence / handlers.formats.recurrence)."""
         hm = f"{self.hour:02d}:{self.minute:02d}"
         head = {
             "daily": "每天",
