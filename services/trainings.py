@@ -114,7 +114,7 @@ class TrainingService:
             raise Refusal("training_add.place_too_long", limit=MAX_PLACE)
         if len(topic) > MAX_TOPIC:
             raise Refusal("training_add.topic_too_long", limit=MAX_TOPIC)
-        length = duration or self.session
+        length = self.session if duration is None else duration
         if not timedelta(minutes=10) <= length <= MAX_DURATION:
             raise Refusal("training_add.bad_duration")
         now = self.clock.now()
