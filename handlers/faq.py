@@ -333,6 +333,8 @@ async def faq_list(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     ok, org_id = await _scope(req)
     if not ok:
         return
+    if org_id is not None:
+        await req.services.faq._check_scope(req.actor, org_id)
     tag = " ".join(context.args or []) or None
     entries = req.services.faq.listing(org_id, tag)
     if not entries:
