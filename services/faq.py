@@ -197,8 +197,11 @@ class FaqService:
     async def save_item(self, actor: Actor, item_id: int) -> Entry:
         async with self.db.read() as conn:
             item = await faq.get_unanswered(conn, item_id)
+            saved = await faq.saved_entry(conn, item_id)
         if item is None or item.status != "answered" or item.answer is None:
             raise Refusal("faq.item_gone")
+        if saved is not None:
+            raise Refusal("faq.already_saved", id=saved)
         entry = await self.add(actor, item.org_id, [item.question[:MAX_QUESTION]], item.answer, [])
         async with self.db.transaction() as conn:
             await faq.mark_saved(conn, item_id, entry.id)

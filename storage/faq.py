@@ -145,6 +145,13 @@ async def mark_saved(conn: aiosqlite.Connection, item_id: int, entry_id: str) ->
     await conn.execute("UPDATE faq_unanswered SET saved_entry_id = ? WHERE id = ?", (entry_id, item_id))
 
 
+async def saved_entry(conn: aiosqlite.Connection, item_id: int) -> str | None:
+    """The entry this answered question was already saved as, if any."""
+    cur = await conn.execute("SELECT saved_entry_id FROM faq_unanswered WHERE id = ?", (item_id,))
+    row = await cur.fetchone()
+    return str(row[0]) if row is not None and row[0] is not None else None
+
+
 async def taken_by(conn: aiosqlite.Connection, org_id: int, member_user_id: int) -> list[Unanswered]:
     """Questions this member took and has not answered yet, newest first."""
     cur = await conn.execute(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.simulator import Persona
-from tests.harness import WORK, Harness
+from tests.harness import PUBLIC, WORK, Harness
 
 STRANGER = Persona(5555, "陌生人", "stranger_x")
 
@@ -30,3 +30,21 @@ async def test_faq_list_is_for_managers_like_the_other_faq_commands(h: Harness) 
         assert "问答库</b>（共" not in text
     assert "问答库</b>（共" in await h.say(WORK, "李秀英", "/faq_list")
     assert "问答库</b>（共" in await h.say(1001, "王芳", "/faq_list")
+
+
+async def test_save_as_faq_pressed_twice_saves_one_entry(h: Harness) -> None:
+    calls = await h.send(PUBLIC, "孙小梅", "明天村里放电影吗？")
+    to_duty = next(c for c in calls if c.chat_id == WORK)
+    taken = await h.press("赵霞", to_duty, 0)
+    prompt = next(c for c in taken if c.method == "sendMessage" and "回复这条消息" in c.text)
+    calls = await h.send(WORK, "赵霞", "晚上7点在村委会门口放", reply_to=prompt.result)
+    confirm = next(c for c in calls if c.chat_id == WORK and "已把您的回答转给提问人" in c.text)
+    first = await h.press("王芳", confirm, 0)
+    assert any("已存为问答" in c.text for c in first)
+    second = await h.press("王芳", confirm, 0)  # a stale client still shows the button
+    assert not any("已存为问答" in c.text for c in second)
+    assert any("已经存为问答" in c.params.get("text", "") for c in second)
+    async with h.db.read() as conn:
+        cur = await conn.execute("SELECT COUNT(*) FROM faq_entries WHERE org_id IS NOT NULL")
+        row = await cur.fetchone()
+    assert row is not None and row[0] == 1
