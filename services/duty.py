@@ -175,6 +175,8 @@ class DutyService:
         now = self.clock.now()
         async with self.db.transaction() as conn:
             await require_manager(conn, actor, org_id)
+            if day <= self.today():
+                raise Refusal("dayoff.past")  # it would reshuffle past shifts and the one in progress
             await duty.add_day_off(conn, org_id, day)
             await audit.record(conn, org_id, actor.user_id, "duty.day_off", now, day=day)
 

@@ -48,3 +48,13 @@ async def test_save_as_faq_pressed_twice_saves_one_entry(h: Harness) -> None:
         cur = await conn.execute("SELECT COUNT(*) FROM faq_entries WHERE org_id IS NOT NULL")
         row = await cur.fetchone()
     assert row is not None and row[0] == 1
+
+
+async def test_dayoff_in_the_past_is_refused_and_changes_no_shift(h: Harness) -> None:
+    await h.say(WORK, "王芳", "/rota_set 日 2026-11-16 @liumin @chenjing 杨秀兰 跳过节假日")
+    before = await h.say(WORK, "王芳", "/rota 5")
+    for day in ("2026-11-18", "今天"):
+        text = await h.say(WORK, "王芳", f"/dayoff {day}")
+        assert "已经过去" in text and "设为本地休息日" not in text
+    assert await h.say(WORK, "王芳", "/rota 5") == before
+    assert "设为本地休息日" in await h.say(WORK, "王芳", "/dayoff 2026-12-24")
