@@ -96,7 +96,8 @@ class ReportService:
             org = await orgs.get(conn, org_id)
             ledger = Counter(e.category for e in await duty_repo.ledger_between(conn, org_id, start, end))
             closed, open_now, overdue = await tasks.summary(conn, org_id, start, end, now)
-            held, attended, expected = await trainings.month_summary(conn, org_id, start, end)
+            # Only trainings that have started: this month's report so far must not count future ones.
+            held, attended, expected = await trainings.month_summary(conn, org_id, start, min(end, now))
             asked, answered, passed_on, member_answered = await _faq_counts(conn, org_id, start, end)
         ordered = {c: ledger[c] for c in LEDGER_CATEGORIES if ledger[c]}
         ordered.update({c: n for c, n in ledger.items() if c not in ordered})

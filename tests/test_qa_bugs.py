@@ -58,3 +58,13 @@ async def test_dayoff_in_the_past_is_refused_and_changes_no_shift(h: Harness) ->
         assert "已经过去" in text and "设为本地休息日" not in text
     assert await h.say(WORK, "王芳", "/rota 5") == before
     assert "设为本地休息日" in await h.say(WORK, "王芳", "/dayoff 2026-12-24")
+
+
+async def test_month_so_far_does_not_count_trainings_still_to_come(h: Harness) -> None:
+    def training_line(text: str) -> str:
+        return next(line for line in text.splitlines() if line.startswith("【培训】"))
+
+    before = training_line(await h.say(WORK, "王芳", "/report_month"))
+    await h.say(WORK, "王芳", "/training_add 11月28日下午2点 村委会 学习")  # later this month
+    assert training_line(await h.say(WORK, "王芳", "/report_month")) == before
+    assert "举办 0 场" in before
