@@ -28,7 +28,7 @@ from storage.db import Database
 _TAG = re.compile(r"<[^>]+>")
 _ADVANCE = re.compile(r"^(\d+)\s*([mhd])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
-_STEP = timedelta(minutes=10)
+_STEP = timedelta(minutes=5)  # steps end on 5-minute marks: nothing due goes out more than 5 min late
 
 
 def html_to_plain(text: str) -> str:
@@ -198,7 +198,9 @@ class Shell:
         target = self.clock.now() + timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
         # Walk the clock in small steps so that everything fires at its own simulated time.
         while self.clock.now() < target:
-            self.clock.advance(min(_STEP, target - self.clock.now()))
+            now = self.clock.now()
+            mark = now - timedelta(minutes=now.minute % 5, seconds=now.second, microseconds=now.microsecond) + _STEP
+            self.clock.advance(min(mark, target) - now)
             await self.run_due()
         self.say(t(None, "shell.advanced", now=self._local_now()))
 

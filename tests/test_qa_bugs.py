@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pytest import MonkeyPatch
+
+from bot import shell
+from bot.config import from_mapping
 from bot.simulator import Persona
 from tests.harness import PUBLIC, WORK, Harness
 
@@ -68,3 +76,15 @@ async def test_month_so_far_does_not_count_trainings_still_to_come(h: Harness) -
     await h.say(WORK, "王芳", "/training_add 11月28日下午2点 村委会 学习")  # later this month
     assert training_line(await h.say(WORK, "王芳", "/report_month")) == before
     assert "举办 0 场" in before
+
+
+async def test_shell_advance_delivers_scheduled_messages_on_time(tmp_path: Path, monkeypatch: MonkeyPatch) -> None:
+    # Start at 08:28 Shanghai: with plain 10-minute steps a 09:00 reminder went out at 09:08 and was
+    # marked as sent late "because the bot was offline".
+    monkeypatch.setattr(shell, "_start_time", lambda: datetime(2026, 12, 1, 0, 28, tzinfo=UTC))
+    out = io.StringIO()
+    script = io.StringIO(":in work\n:as 刘敏\n/remind 今天9点 交材料\n:advance 1h\n")
+    await shell.run_shell(from_mapping({}, env={}), str(tmp_path / "s.db"), False, True, script, out)
+    text = out.getvalue()
+    assert "⏰ 提醒：交材料" in text
+    assert "机器人当时不在线" not in text
