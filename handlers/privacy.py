@@ -13,6 +13,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from handlers.common import Req, command, load_req, reply
+from handlers.i18n import Raw
 from services.errors import Refusal
 from services.privacy import Pending, PrivacyService
 
@@ -88,9 +89,11 @@ async def _carry_out(req: Req, context: ContextTypes.DEFAULT_TYPE, pending: Pend
         await reply(req, req.t("forget.export_failed"))
         return False
     done = await privacy.forget(req.actor, pending.token)
+    labels = "、".join(done.labels.values())
+    roster = req.t("forget.done_roster", labels=labels) if labels else req.t("forget.done_no_roster")
     await reply(req, req.t(
-        "forget.done", who=person.shown_as, lines=_lines(req, done.counts),
-        labels="、".join(done.labels.values()) or "—", rewritten=done.rewritten,
+        "forget.done", who=person.shown_as, lines=_lines(req, done.counts), roster=Raw(roster),
+        rewritten=done.rewritten,
     ))
     return True
 

@@ -233,7 +233,7 @@ class PrivacyService:
         return Person(
             Subject(user_id, member_ids), tuple(sorted(names)), tuple(sorted(usernames)),
             tuple(sorted({str(r["org_name"]) for r in by_id.values()})),
-            next((str(r["display_name"]) for r in by_id.values()), shown),
+            next((str(r["display_name"]) for r in by_id.values()), _profile_name(user) or shown),
         )
 
     async def _check_chairs(self, conn: aiosqlite.Connection, person: Person) -> None:
@@ -346,3 +346,10 @@ class PrivacyService:
                 counts={k: v for k, v in counts.items() if v}, rewritten=rewritten,
             )
         return Forgotten(person, counts, labels, rewritten)
+
+
+def _profile_name(user: Mapping[str, Any] | None) -> str:
+    """Her Telegram name, for someone on no roster (a village woman who asked questions)."""
+    if user is None:
+        return ""
+    return f"{user['first_name']} {user['last_name']}".strip()
