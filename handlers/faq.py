@@ -209,7 +209,9 @@ async def faq_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             original = query.message.text if isinstance(query.message, Message) else ""
             await query.edit_message_reply_markup(None)
             org_id = await _asker_org(req)
-            handed = await _hand_off(req, context, org_id, _question_of(original or ""), 0, False)
+            asked_text = await req.services.faq.asked_question(int(value)) if value.isdigit() else None
+            question = asked_text or _question_of(original or "")
+            handed = await _hand_off(req, context, org_id, question[:MAX_QUESTION_CHARS], 0, False)
             text = req.t("faq.decline")
             if handed is not None:
                 text += "\n\n" + (req.t("faq.passed_on", name=handed) if handed else req.t("faq.passed_on_anyone"))

@@ -60,6 +60,11 @@ class FaqService:
                                            self.clock.now())
         return Asked(decision, asked_id)
 
+    async def asked_question(self, asked_id: int) -> str | None:
+        """The question as she asked it (for 都不是: the suggestion message only lists ours)."""
+        async with self.db.read() as conn:
+            return await faq.asked_question(conn, asked_id)
+
     async def vote(self, asked_id: int, user_id: int, value: int) -> None:
         async with self.db.transaction() as conn:
             if not await faq.asked_exists(conn, asked_id):

@@ -89,6 +89,12 @@ async def asked_exists(conn: aiosqlite.Connection, asked_id: int) -> bool:
     return await cur.fetchone() is not None
 
 
+async def asked_question(conn: aiosqlite.Connection, asked_id: int) -> str | None:
+    cur = await conn.execute("SELECT question FROM faq_asked WHERE id = ?", (asked_id,))
+    row = await cur.fetchone()
+    return str(row[0]) if row is not None else None
+
+
 @dataclass(frozen=True)
 class Unanswered:
     id: int

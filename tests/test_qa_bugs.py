@@ -99,3 +99,15 @@ async def test_forget_a_village_woman_not_on_any_roster(h: Harness) -> None:
     assert "已删除 孙小梅 的个人信息" in done
     assert "改成 —" not in done and "名册上她的记录" not in done
     assert "没有名册记录要改" in done
+
+
+async def test_none_of_these_passes_on_her_question_not_the_bots_prompt(h: Harness) -> None:
+    guest = h.person("孙小梅")
+    await h.say(PUBLIC, guest, "大家好")  # she belongs to 青石村 through its public group
+    calls = await h.send(guest.user_id, guest, "保护令?")
+    suggest = next(c for c in calls if "您是不是想问" in c.text)
+    rows = suggest.params["reply_markup"]["inline_keyboard"]
+    pressed = await h.press(guest, suggest, len(rows) - 1)  # 都不是
+    to_duty = next(c for c in pressed if c.chat_id == WORK)
+    assert "「保护令?」" in to_duty.text
+    assert "您是不是想问" not in to_duty.text
