@@ -111,3 +111,12 @@ async def test_none_of_these_passes_on_her_question_not_the_bots_prompt(h: Harne
     to_duty = next(c for c in pressed if c.chat_id == WORK)
     assert "「保护令?」" in to_duty.text
     assert "您是不是想问" not in to_duty.text
+
+
+async def test_help_footer_explains_only_the_notation_it_uses(h: Harness) -> None:
+    for chat, who in ((WORK, "王芳"), (PUBLIC, "孙小梅"), (1004, "刘敏")):
+        text = await h.say(chat, who, "/help")
+        body, footer = text.rsplit("\n", 1)
+        assert "&lt;" not in body  # no command description uses <尖括号>
+        assert "尖括号" not in footer
+        assert "[方括号]" in footer
