@@ -1,9 +1,10 @@
 """Locale strings: every user-facing text lives in handlers/locale/<lang>/*.toml.
 
 Simplified Chinese (zh_cn) is written by hand; Traditional (zh_tw) is produced from it with OpenCC
-(s2t) once at start, unless a zh_tw file spells a string out. Parameters are HTML-escaped when the
-text is formatted, so user input is always shown literally (wrap trusted markup in `Raw`); a parameter
-may also be a nested text (services.outbox.text) or a list of them, rendered in the same language.
+(s2tw: Taiwan character forms, 群 not 羣) once at start, unless a zh_tw file spells a string out.
+Parameters are HTML-escaped when the text is formatted, so user input is always shown literally
+(wrap trusted markup in `Raw`); a parameter may also be a nested text (services.outbox.text) or a
+list of them, rendered in the same language.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def catalog(lang: str) -> dict[str, str]:
         return base
     import opencc
 
-    converter = opencc.OpenCC("s2t")
+    converter = opencc.OpenCC("s2tw")
     converted = {key: converter.convert(text) for key, text in base.items()}
     converted.update(_load_dir(lang))
     return converted

@@ -62,7 +62,9 @@ async def remind(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def reminders_list(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     found = await req.services.reminders.in_chat(req.chat_id)
     if not found:
-        await reply(req, req.t("reminders.none"))
+        # Suggest /remind only where she may use it (in a group: committee members).
+        may_set = req.private or req.member is not None or req.actor.is_super_admin
+        await reply(req, req.t("reminders.none" if may_set else "reminders.none_plain"))
         return
     tz = req.services.config.tz
     lines = [req.t("reminders.list_title", count=len(found))]

@@ -106,3 +106,8 @@ async def test_help_offers_reminders_where_they_work(h: Harness) -> None:
     guest = h.person("孙小梅")
     assert "/remind" in await h.say(guest.user_id, guest, "/help")  # … but can in a private chat
     assert "/remind" in await h.say(WORK, "刘敏", "/help")
+
+
+async def test_empty_list_suggests_remind_only_to_those_who_may_set_one(h: Harness) -> None:
+    assert "设一个试试" not in await h.say(PUBLIC, "孙小梅", "/reminders")
+    assert "设一个试试" in await h.say(WORK, "刘敏", "/reminders")
