@@ -220,6 +220,8 @@ class DutyService:
                 raise Refusal("swap.not_yours", day=fmt.day(day))
             if shift.start <= now:
                 raise Refusal("swap.started")
+            if await duty.pending_swap_for_shift(conn, requester.org_id, requester.id, shift.start, now) is not None:
+                raise Refusal("swap.pending")
             request = await duty.add_swap(conn, requester.org_id, requester.id, target.id, day, shift.start, now)
             await audit.record(conn, requester.org_id, requester.user_id, "duty.swap_request", now,
                                swap_id=request.id, target=target.id, day=day)

@@ -122,6 +122,18 @@ async def add_swap(
     return SwapRequest(cur.lastrowid, org_id, requester_id, target_id, day, expires, "pending")
 
 
+async def pending_swap_for_shift(conn: aiosqlite.Connection, org_id: int, requester_id: int, expires: datetime,
+                                 now: datetime) -> int | None:
+    """The id of her still-open request for the shift starting at `expires`, if any."""
+    cur = await conn.execute(
+        """SELECT id FROM swap_requests WHERE org_id = ? AND requester_id = ? AND expires_at = ?
+           AND status = 'pending' AND expires_at > ?""",
+        (org_id, requester_id, to_db(expires), to_db(now)),
+    )
+    row = await cur.fetchone()
+    return int(row[0]) if row else None
+
+
 async def get_swap(conn: aiosqlite.Connection, swap_id: int) -> SwapRequest | None:
     cur = await conn.execute("SELECT * FROM swap_requests WHERE id = ?", (swap_id,))
     row = await cur.fetchone()

@@ -332,3 +332,8 @@ async def test_a_ledger_longer_than_one_message_is_split_not_cut(h: Harness) -> 
     joined = "\n".join(c.text for c in calls)
     assert all(f"第{i}条 &lt;b&gt;&amp;&lt;/b&gt;🌸" in joined for i in range(6))
     assert joined.count("长") == 6 * 1500 and "<b>&</b>" not in joined
+
+
+async def test_a_second_swap_for_the_same_shift_waits_for_the_first(h: Harness) -> None:
+    await h.say(WORK, "黄丽娟", "/swap @chenjing 11月24日")
+    assert "对方还没回复" in await h.say(WORK, "黄丽娟", "/swap @liumin 11月24日")
