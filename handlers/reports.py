@@ -14,11 +14,15 @@ from services.reports import report_params, rollup_params
 @command
 async def report_month(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     svc = req.services.reports
-    month = parse_month(" ".join(context.args or []), req.services.duty.today())
+    today = req.services.duty.today()
+    month = parse_month(" ".join(context.args or []), today)
     if month is None:
         await reply(req, req.t("monthly.usage"))
         return
     year, mon = month
+    if (year, mon) > (today.year, today.month):
+        await reply(req, req.t("monthly.future", year=year, month=mon))
+        return
     if req.private and req.actor.is_super_admin and not await req.services.roster.memberships(req.user_id):
         summaries = await svc.all_summaries(year, mon)
         if not summaries:

@@ -50,6 +50,7 @@ async def test_report_month_on_demand_and_refusals(h: Harness) -> None:
     text = await h.say(WORK, "王芳", "/report_month")
     assert "2026年11月 工作月报" in text and "· 调解 1 条" in text
     assert "月份请这样写" in await h.say(WORK, "王芳", "/report_month 13月")
+    assert "2027年1月还没到" in await h.say(WORK, "王芳", "/report_month 2027-01")
     assert "主席、副主席查看" in await h.say(WORK, "刘敏", "/report_month")
     vice = h.person("李秀英")
     assert "青石村妇联 2026年11月 工作月报" in await h.say(vice.user_id, vice, "/report_month")
