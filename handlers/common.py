@@ -25,6 +25,7 @@ from services.reports import ReportService
 from services.review import ReviewService
 from services.roster import Actor, ChatContext, RosterService
 from services.tasks import TaskService
+from services.timeparse import TimeParseError
 from services.trainings import TrainingService
 from storage.db import Database
 from storage.models import Member, Org
@@ -217,3 +218,23 @@ async def org_for_management(req: Req) -> Org | None:
     else:
         await reply(req, req.t("common.many_orgs_private", orgs="、".join(o.name for o, _ in found)))
     return None
+
+
+async def org_and_member(req: Req, refusal_key: str, *, managers: bool = False) -> tuple[Org, Member | None] | None:
+    """`org_for_management`, then the caller's roster row there (in a private chat `req.member` is
+    None): roster members only — with `managers`, the chair and vice chairs only; a super admin passes
+    without a row. Replies with `refusal_key` (or the reason) and returns None otherwise."""
+    org = await org_for_management(req)
+    if org is None:
+        return None
+    me = await req.services.roster.member_of(org.id, req.user_id)
+    allowed = me is not None and (me.is_manager or not managers)
+    if not allowed and not req.actor.is_super_admin:
+        await reply(req, req.t(refusal_key))
+        return None
+    return org, me
+
+
+def time_error(req: Req, error: TimeParseError) -> str:
+    """The Chinese message for a time expression that could not be used."""
+    return req.t(f"time.error_{error.code}", **error.params)

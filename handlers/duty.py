@@ -13,7 +13,16 @@ from telegram.ext import ContextTypes
 
 from handlers import formats
 from handlers.args import extract_target
-from handlers.common import Req, command, load_req, message_text_after_command, org_for_management, reply, send
+from handlers.common import (
+    Req,
+    command,
+    load_req,
+    message_text_after_command,
+    org_for_management,
+    reply,
+    send,
+    time_error,
+)
 from handlers.i18n import t
 from services.errors import Refusal
 from services.exports import xlsx_bytes
@@ -63,9 +72,6 @@ async def _names(req: Req, ids: set[int]) -> dict[int, str]:
     found = await req.services.duty.names(ids)
     return {k: v.display_name for k, v in found.items()}
 
-
-def _time_error(req: Req, error: TimeParseError) -> str:
-    return req.t(f"time.error_{error.code}", **error.params)
 
 
 # --- /rota_set ---------------------------------------------------------------------------------
@@ -237,7 +243,7 @@ async def dayoff(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         day, _ = parse_date(text, req.services.duty.today())
     except TimeParseError as error:
-        await reply(req, _time_error(req, error) + "\n\n" + req.t("dayoff.usage"))
+        await reply(req, time_error(req, error) + "\n\n" + req.t("dayoff.usage"))
         return
     await req.services.duty.add_day_off(req.actor, org.id, day)
     await reply(req, req.t("dayoff.done", day=formats.full_day(req.lang, day)))
@@ -331,7 +337,7 @@ async def leave(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         first, last, reason = parse_date_range(text, req.services.duty.today())
     except TimeParseError as error:
-        await reply(req, _time_error(req, error) + "\n\n" + req.t("leave.usage"))
+        await reply(req, time_error(req, error) + "\n\n" + req.t("leave.usage"))
         return
     changed = await req.services.duty.leave(me, first, last, reason)
     span = day_span(req.lang, first, last)
@@ -367,7 +373,7 @@ async def swap(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         day, _ = parse_date(" ".join(parsed.rest), req.services.duty.today())
     except TimeParseError as error:
-        await reply(req, _time_error(req, error) + "\n\n" + req.t("swap.usage"))
+        await reply(req, time_error(req, error) + "\n\n" + req.t("swap.usage"))
         return
     target = await req.services.roster.resolve(org.id, parsed.target)
     request, shift = await req.services.duty.request_swap(me, target, day)
@@ -429,7 +435,7 @@ async def assign(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         day, rest = parse_date(" ".join(words), req.services.duty.today())
     except TimeParseError as error:
-        await reply(req, _time_error(req, error) + "\n\n" + req.t("assign.usage"))
+        await reply(req, time_error(req, error) + "\n\n" + req.t("assign.usage"))
         return
     target = parsed.target
     if target.username is None and target.user_id is None:

@@ -9,7 +9,7 @@ from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from handlers import formats
-from handlers.common import Req, command, load_req, message_text_after_command, reply
+from handlers.common import Req, command, load_req, message_text_after_command, reply, time_error
 from handlers.i18n import Raw
 from services.errors import Refusal
 from services.timeparse import TimeParseError, parse_when
@@ -45,7 +45,7 @@ async def remind(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         when, content = parse_when(raw, req.services.clock.now().astimezone(req.services.config.tz))
     except TimeParseError as error:
-        await reply(req, req.t(f"time.error_{error.code}", **error.params) + "\n" + req.t("reminders.example"))
+        await reply(req, time_error(req, error) + "\n" + req.t("reminders.example"))
         return
     if not content:
         await reply(req, req.t("reminders.no_text"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram.ext import ContextTypes
 
-from handlers.common import Req, command, org_for_management, reply
+from handlers.common import Req, command, org_and_member, reply
 from handlers.duty import parse_month
 from handlers.sender import render
 from services.outbox import Body
@@ -31,13 +31,10 @@ async def report_month(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         text, _ = render(req.lang, Body("monthly.rollup", rollup_params(summaries, year, mon), ()))
         await reply(req, text)
         return
-    org = await org_for_management(req)
-    if org is None:
+    found = await org_and_member(req, "monthly.managers_only", managers=True)
+    if found is None:
         return
-    me = await req.services.roster.member_of(org.id, req.user_id)  # in a private chat req.member is None
-    if not req.actor.is_super_admin and (me is None or not me.is_manager):
-        await reply(req, req.t("monthly.managers_only"))
-        return
+    org, _ = found
     summary = await svc.summary(org.id, year, mon)
     text, _ = render(req.lang, Body("monthly.monthly", report_params(summary), ()))
     await reply(req, text)

@@ -16,7 +16,7 @@ from typing import Any
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from handlers.common import Req, command, reply
+from handlers.common import Req, command, reply, time_error
 from handlers.i18n import Raw
 from handlers.review_close import CLOSE_CALLBACK, close_button, review_close, send_results
 from handlers.review_common import (
@@ -121,7 +121,7 @@ def _parse_start(req: Req, text: str) -> tuple[str, datetime, datetime | None]:
         raise Refusal("review_start.recurring")
     if problem is not None and problem.code != "unrecognised":
         raise Refusal("review_start.bad_deadline_code",
-                      problem=req.t(f"time.error_{problem.code}", **problem.params))
+                      problem=time_error(req, problem))
     raise Refusal("review_start.bad_deadline", text=words[-1])
 
 

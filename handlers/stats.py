@@ -9,7 +9,7 @@ from typing import Any
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from handlers.common import Req, command, org_for_management, reply
+from handlers.common import Req, command, org_and_member, reply
 from handlers.duty import parse_month
 from handlers.i18n import t
 from services.charts import ChartLabels, StatsChart, WeekCount, render_stats
@@ -45,13 +45,10 @@ def chart_data(lang: str | None, stats: MonthStats) -> StatsChart:
 
 @command
 async def stats(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
-    org = await org_for_management(req)
-    if org is None:
+    allowed = await org_and_member(req, "stats.managers_only", managers=True)
+    if allowed is None:
         return
-    me = await req.services.roster.member_of(org.id, req.user_id)
-    if not req.actor.is_super_admin and (me is None or not me.is_manager):
-        await reply(req, req.t("stats.managers_only"))
-        return
+    org, _ = allowed
     month = parse_month(" ".join(context.args or []), req.services.duty.today())
     if month is None:
         await reply(req, req.t("stats.usage"))

@@ -10,13 +10,21 @@ from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from handlers import formats
-from handlers.common import Req, command, message_text_after_command, org_for_management, reply, send
+from handlers.common import (
+    Req,
+    command,
+    message_text_after_command,
+    org_and_member,
+    reply,
+    send,
+    time_error,
+)
 from handlers.i18n import Raw, t
 from services.errors import Refusal
 from services.roster import Target
 from services.tasks import TaskService, days_left, days_overdue, when_params
 from services.timeparse import Recurrence, TimeParseError, parse_when
-from storage.models import Member, Org
+from storage.models import Member
 from storage.tasks import Task
 
 ALL_WORDS = ("all", "全部", "所有", "全")
@@ -63,21 +71,6 @@ def _owners(task: Task, names: dict[int, str]) -> str:
     return "、".join(names.get(m, "?") for m in task.owner_ids)
 
 
-async def _member_org(req: Req) -> tuple[Org, Member | None] | None:
-    """The organisation (work group or private chat) and the caller's roster row; members only
-    (a super admin may look without a roster row)."""
-    org = await org_for_management(req)
-    if org is None:
-        return None
-    me = await req.services.roster.member_of(org.id, req.user_id)
-    if me is None and not req.actor.is_super_admin:
-        await reply(req, req.t("tasks.member_only"))
-        return None
-    return org, me
-
-
-def _time_error(req: Req, error: TimeParseError) -> str:
-    return req.t(f"time.error_{error.code}", **error.params)
 
 
 def _task_id(word: str) -> int | None:
@@ -138,7 +131,7 @@ def split_trailing_owners(rest: str, roster_names: set[str]) -> tuple[str, list[
 
 @command
 async def task_add(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
-    found = await _member_org(req)
+    found = await org_and_member(req, "tasks.member_only")
     if found is None:
         return
     org, me = found
@@ -154,7 +147,7 @@ async def task_add(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         when, rest = parse_when(body, req.services.clock.now().astimezone(tz))
     except TimeParseError as error:
-        await reply(req, _time_error(req, error) + "\n\n" + req.t("tasks.add_usage"))
+        await reply(req, time_error(req, error) + "\n\n" + req.t("tasks.add_usage"))
         return
     if isinstance(when, Recurrence):
         await reply(req, req.t("tasks.recurring", text=body.strip().split()[0]) + "\n\n" + req.t("tasks.add_usage"))
@@ -198,7 +191,7 @@ async def task_add(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 @command
 async def tasks_list(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
-    found = await _member_org(req)
+    found = await org_and_member(req, "tasks.member_only")
     if found is None:
         return
     org, _ = found
@@ -240,7 +233,7 @@ async def tasks_list(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 @command
 async def overdue(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
-    found = await _member_org(req)
+    found = await org_and_member(req, "tasks.member_only")
     if found is None:
         return
     org, _ = found
@@ -259,7 +252,7 @@ async def overdue(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 @command
 async def task_detail(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
-    found = await _member_org(req)
+    found = await org_and_member(req, "tasks.member_only")
     if found is None:
         return
     org, me = found
@@ -301,7 +294,7 @@ async def task_detail(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 @command
 async def done(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
-    found = await _member_org(req)
+    found = await org_and_member(req, "tasks.member_only")
     if found is None:
         return
     org, _ = found

@@ -16,13 +16,22 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from handlers import formats
-from handlers.common import Req, command, load_req, message_text_after_command, org_for_management, reply, send
+from handlers.common import (
+    Req,
+    command,
+    load_req,
+    message_text_after_command,
+    org_and_member,
+    org_for_management,
+    reply,
+    send,
+    time_error,
+)
 from handlers.i18n import t
 from services.errors import Refusal
 from services.roster import Target
 from services.timeparse import OneOff, TimeParseError, parse_when
 from services.trainings import OutsideWindow, TrainingService, when_params
-from storage.models import Member, Org
 from storage.trainings import Audience, Counts, SignupStatus, Training
 
 TRAINING_CALLBACK = re.compile(r"^tr:(\d{1,9}):(s|l)$")
@@ -83,9 +92,6 @@ def _toast(text: str) -> str:
     return html.unescape(text)[:200]
 
 
-def _time_error(req: Req, error: TimeParseError) -> str:
-    return req.t(f"time.error_{error.code}", **error.params)
-
 
 async def _outside(req: Req, refusal: OutsideWindow) -> None:
     tz = req.services.config.tz
@@ -97,18 +103,6 @@ async def _outside(req: Req, refusal: OutsideWindow) -> None:
     await reply(req, req.t(refusal.key, topic=training.topic, when=when_text(req.lang, training, tz),
                            opens=moment_text(req.lang, opens, tz), closes=moment_text(req.lang, closes, tz)))
 
-
-async def _member_here(req: Req) -> tuple[Org, Member | None] | None:
-    """This chat's organisation (work group, or her only one in private) and her roster row; a
-    super admin without a row is let through. Replies with the reason and returns None otherwise."""
-    org = await org_for_management(req)
-    if org is None:
-        return None
-    me = await req.services.roster.member_of(org.id, req.user_id)
-    if me is None and not req.actor.is_super_admin:
-        await reply(req, req.t("training.member_only"))
-        return None
-    return org, me
 
 
 # --- /training_add -----------------------------------------------------------------------------
@@ -142,7 +136,7 @@ async def training_add(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         if error.code == "past":
             await reply(req, req.t("training_add.past"))
         else:
-            await reply(req, _time_error(req, error) + "\n\n" + req.t("training_add.usage"))
+            await reply(req, time_error(req, error) + "\n\n" + req.t("training_add.usage"))
         return
     if not isinstance(when, OneOff):
         await reply(req, req.t("training_add.not_one_off"))
@@ -247,7 +241,7 @@ def _targets(req: Req) -> tuple[str | None, list[Target]]:
 
 @command
 async def attend(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
-    found = await _member_here(req)
+    found = await org_and_member(req, "training.member_only")
     if found is None:
         return
     org, me = found
@@ -296,7 +290,7 @@ async def attend(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 @command
 async def trainings_list(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
-    found = await _member_here(req)
+    found = await org_and_member(req, "training.member_only")
     if found is None:
         return
     org, _ = found

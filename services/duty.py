@@ -107,12 +107,7 @@ class DutyService:
 
     async def names(self, member_ids: set[int]) -> dict[int, Member]:
         async with self.db.read() as conn:
-            found = {}
-            for member_id in member_ids:
-                m = await members.get(conn, member_id)
-                if m is not None:
-                    found[member_id] = m
-        return found
+            return await members.by_ids(conn, member_ids)
 
     # --- the rotation --------------------------------------------------------------------------
 

@@ -138,16 +138,17 @@ class ReportService:
                            if not await outbox.is_known(conn, f"monthly-rollup:{tag}:{a}")]
         if not todo and not rollup_todo:
             return
+        # Each organisation's month is counted once, for its own report and the roll-up alike.
+        needed = all_orgs if rollup_todo else todo
+        summaries = {o.id: await self.summary(o.id, year, month) for o in needed}
         messages: list[Outgoing] = []
         for org in todo:
             work = works[org.id]
             assert work is not None
-            report = await self.summary(org.id, year, month)
-            messages.append(Outgoing(work.chat_id, "monthly.monthly", report_params(report, late), org_id=org.id,
-                                     dedupe=f"monthly:{org.id}:{tag}", due_at=due))
+            messages.append(Outgoing(work.chat_id, "monthly.monthly", report_params(summaries[org.id], late),
+                                     org_id=org.id, dedupe=f"monthly:{org.id}:{tag}", due_at=due))
         if rollup_todo and all_orgs:
-            summaries = [await self.summary(o.id, year, month) for o in all_orgs]
-            params = rollup_params(summaries, year, month)
+            params = rollup_params(list(summaries.values()), year, month)
             messages.extend(Outgoing(admin, "monthly.rollup", params, dedupe=f"monthly-rollup:{tag}:{admin}",
                                      due_at=due) for admin in rollup_todo)
         async with self.db.transaction() as conn:

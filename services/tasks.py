@@ -171,12 +171,7 @@ class TaskService:
 
     async def owners(self, member_ids: set[int]) -> dict[int, Member]:
         async with self.db.read() as conn:
-            found = {}
-            for member_id in member_ids:
-                m = await members.get(conn, member_id)
-                if m is not None:
-                    found[member_id] = m
-        return found
+            return await members.by_ids(conn, member_ids)
 
     async def person_names(self, org_id: int, user_ids: set[int]) -> dict[int, str]:
         async with self.db.read() as conn:

@@ -145,17 +145,15 @@ class TrainingService:
             msgs = []
             for signup in signed:
                 member = await members.get(conn, signup.member_id)
-                if member is None or not member.active:
-                    continue
-                chat = member.user_id or work_id
-                if chat is None:
+                route = _private_route(member, work_id)
+                if member is None or route is None:
                     continue
                 msgs.append(Outgoing(
-                    chat_id=chat, key="training.cancelled_notice", org_id=org_id,
+                    chat_id=route[0], key="training.cancelled_notice", org_id=org_id,
                     params={"name": member.display_name, "topic": training.topic,
                             "when": text("training.when", **when_params(training, self.tz))},
                     dedupe=f"training:{training_id}:cancelled:{member.id}",
-                    fallback_chat_id=work_id if member.user_id else None,
+                    fallback_chat_id=route[1],
                 ))
             await outbox.enqueue(conn, msgs, now)
         return training
@@ -296,16 +294,14 @@ class TrainingService:
                 if signup.status != "signed" or signup.at > due:
                     continue
                 member = await members.get(conn, signup.member_id)
-                if member is None or not member.active:
-                    continue
-                chat = member.user_id or work_id
-                if chat is None:
+                route = _private_route(member, work_id)
+                if member is None or route is None:
                     continue
                 found.append(Outgoing(
-                    chat_id=chat, key=f"training.remind_{kind.replace('-', '_')}", org_id=training.org_id,
+                    chat_id=route[0], key=f"training.remind_{kind.replace('-', '_')}", org_id=training.org_id,
                     params={**params, "name": member.display_name},
                     dedupe=f"training:{training.id}:{kind}:{member.id}",
-                    fallback_chat_id=work_id if member.user_id else None, due_at=due,
+                    fallback_chat_id=route[1], due_at=due,
                 ))
             if kind == "day-before" and work_id is not None and training.created_at <= day_due:
                 signed = sum(1 for s in signups if s.status == "signed")
@@ -315,3 +311,13 @@ class TrainingService:
                     due_at=day_due,
                 ))
         return found
+
+
+def _private_route(member: Member | None, work_id: int | None) -> tuple[int, int | None] | None:
+    """(chat, fallback) for a private note to an active member: her private chat with the work group
+    as fallback, or the work group when she has no Telegram account linked; None if neither."""
+    if member is None or not member.active:
+        return None
+    if member.user_id is not None:
+        return member.user_id, work_id
+    return (work_id, None) if work_id is not None else None

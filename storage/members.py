@@ -106,6 +106,15 @@ async def get(conn: aiosqlite.Connection, member_id: int) -> Member | None:
     return _member(row) if row else None
 
 
+async def by_ids(conn: aiosqlite.Connection, member_ids: set[int]) -> dict[int, Member]:
+    """The roster rows with these ids (active or not); unknown ids are left out."""
+    if not member_ids:
+        return {}
+    marks = ",".join("?" * len(member_ids))
+    cur = await conn.execute(f"SELECT * FROM members WHERE id IN ({marks})", tuple(member_ids))
+    return {m.id: m for m in map(_member, await cur.fetchall())}
+
+
 async def active_in_org(conn: aiosqlite.Connection, org_id: int) -> list[Member]:
     cur = await conn.execute(
         """SELECT * FROM members WHERE org_id = ? AND active = 1
