@@ -47,7 +47,7 @@ Decision (`FaqIndex.decide`)
   average-length entry holding each question word once, so ≈ 1 means "the entry covers the whole
   question" and words the knowledge base never uses (红烧肉, 股票) pull it down.
   margin = (top − second) / top.
-    danger   a `DANGER_PATTERNS` phrase in the normalised text, whatever the score. Violence now
+    danger   present danger (`services.danger.detect`), whatever the score. Violence now
              (正在打我, 要杀 …) is ranked as if the question also said 家庭暴力, so the help entries
              come with the alarm; self-harm (想不开 …) carries an entry only if one really matches.
     decline  the top entry shares no topic word with the question (only `GENERIC_WORDS` such as 申请,
@@ -86,10 +86,11 @@ import numpy as np
 import numpy.typing as npt
 import opencc
 
+from services.danger import Danger, detect
+
 __all__ = [
     "ANSWER_MIN_CONF",
     "ANSWER_MIN_MARGIN",
-    "DANGER_PATTERNS",
     "SUGGEST_MIN_CONF",
     "Candidate",
     "Decision",
@@ -117,6 +118,7 @@ TAG_UNITS = 1  # a tag word counts half
 ANSWER_MIN_CONF = 0.70
 ANSWER_MIN_MARGIN = 0.03
 SUGGEST_MIN_CONF = 0.32
+SUGGEST_MIN_COVERAGE = 0.5  # top score / Σ idf of the question's words the knowledge base knows
 TIE_EPS = 1e-6  # relative: an organisation's entry outranks a deployment-wide one this close
 CACHE_POSTINGS = 2_000_000  # per-token score vectors kept between queries (12 bytes each)
 
@@ -158,17 +160,8 @@ _GENERIC_TEXT = """
 """
 GENERIC_WORDS: frozenset[str] = frozenset(_GENERIC_TEXT.split())
 
-# Danger *now*, matched as substrings of the normalised text: the decision is "danger" (110 and
-# 12338 first, the member on duty alerted) whatever the FAQ score. SPEC §5 lists 威胁 itself.
-DANGER_VIOLENCE: tuple[str, ...] = (
-    "正在打我", "在打我", "要打死我", "打死我", "要打我", "来打我", "要杀", "杀了我", "杀我", "杀死",
-    "弄死我", "掐死", "砍我", "拿刀", "动刀", "威胁", "救命", "救救我", "快来人",
-)
-DANGER_SELF_HARM: tuple[str, ...] = (
-    "想不开", "不想活", "活不下去", "想死", "寻死", "轻生", "自杀", "寻短见", "跳楼", "跳河", "喝农药", "喝药",
-    "上吊",
-)
-DANGER_PATTERNS: tuple[str, ...] = DANGER_VIOLENCE + DANGER_SELF_HARM
+# Danger *now* is read by services/danger.py (signals, present-time markers, framing): the decision is
+# "danger" (110 and 12338 first, the member on duty alerted) whatever the FAQ score.
 DANGER_TOPIC = "家庭暴力"  # a violence-now question is ranked as if it also said this
 
 # --- normalisation ---------------------------------------------------------------------------------
@@ -197,12 +190,9 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", s).strip()
 
 
-def find_danger(normalised: str) -> str | None:
-    """The first danger-now pattern in an already normalised text, or None."""
-    for pattern in DANGER_PATTERNS:
-        if pattern in normalised:
-            return pattern
-    return None
+def find_danger(text: str) -> Danger | None:
+    """The present danger a message speaks of (services.danger.detect), or None."""
+    return detect(text)
 
 
 # --- data ------------------------------------------------------------------------------------------
@@ -257,6 +247,7 @@ class Thresholds:
     answer_conf: float = ANSWER_MIN_CONF
     answer_margin: float = ANSWER_MIN_MARGIN
     suggest_conf: float = SUGGEST_MIN_CONF
+    suggest_coverage: float = SUGGEST_MIN_COVERAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +257,7 @@ class Decision:
     candidates: list[Candidate]
     confidence: float = 0.0  # top score / Σ idf of the query's tokens
     margin: float = 0.0  # (top − second) / top
-    danger: str | None = None  # the danger pattern found
+    danger: str | None = None  # the danger category found (services.danger.Category)
 
 
 # Tokens of an entry per field: one tuple per question, then the tags, then (optionally) the answer.
@@ -362,6 +353,10 @@ class Tokenizer:
             if len(word) > 1 and not self._freq.get(word):
                 self._jieba.add_word(word)
         self._sub_cache: dict[str, tuple[str, ...]] = {}
+
+    def general_freq(self) -> Mapping[str, int]:
+        """jieba's dictionary frequencies (general Chinese, plus the domain words added)."""
+        return self._freq
 
     def canonical(self, word: str) -> str:
         """The canonical form of a (folded) word."""
@@ -566,6 +561,7 @@ class FaqIndex:
         self._cache: OrderedDict[int, tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = OrderedDict()
         self._cached = 0
         self._idf: dict[str, float] = {}
+        self.version = 0  # bumped on every change (caches of derived figures check it)
 
     # -- building ----------------------------------------------------------------------------------
 
@@ -670,6 +666,7 @@ class FaqIndex:
         return doc.entry
 
     def _invalidate(self) -> None:
+        self.version += 1
         self._cache.clear()
         self._cached = 0
         self._idf.clear()
@@ -709,6 +706,13 @@ class FaqIndex:
             tid = self._vocab.get(token, -1)
             w = self._idf[token] = self._q.idf(tid, n) + self.answer_weight * self._a.idf(tid, n)
         return w
+
+    def field_uses(self, token: str) -> int:
+        """How many of the entries' fields (questions + tags, answer: two per entry) use the token."""
+        tid = self._vocab.get(token)
+        if tid is None:
+            return 0
+        return sum(len(f.postings[tid][0]) for f in (self._q, self._a) if tid in f.postings)
 
     def max_score(self, tokens: Iterable[str]) -> float:
         """Σ idf over the distinct tokens: the score of an average-length entry holding each once."""
@@ -845,13 +849,17 @@ class FaqIndex:
         return self._rank(tokens, k, org_id)
 
     def decide(
-        self, query: str, org_id: int | None = None, k: int = 3, thresholds: Thresholds | None = None
+        self, query: str, org_id: int | None = None, k: int = 3, thresholds: Thresholds | None = None,
+        *, lenient: bool = False,
     ) -> Decision:
-        """What to do with a question: answer, suggest (您是不是想问), decline, or danger."""
+        """What to do with a question: answer, suggest (您是不是想问), decline, or danger. `lenient`: the
+        message is known to be a policy question (services.message_kind), so an entry covering the
+        words the knowledge base knows is suggested even when a long story lowers the confidence."""
         th = thresholds or _DEFAULT_THRESHOLDS
         text = normalise(query)
-        danger = find_danger(text)
-        violence = danger is not None and danger not in DANGER_SELF_HARM
+        found = detect(query)
+        danger = found.category if found is not None else None
+        violence = found is not None and found.category != "self_harm"
         tokens = list(dict.fromkeys(self.tokenizer.tokens_of_normalised(text)))
         candidates = self._rank([*tokens, DANGER_TOPIC] if violence else tokens, k, org_id)
         if not candidates:
@@ -862,7 +870,13 @@ class FaqIndex:
         second = candidates[1].score if len(candidates) > 1 else 0.0
         margin = (top - second) / top if top > 0 else 0.0
         best = self.get(candidates[0].id, candidates[0].org_id)
-        relevant = self._on_topic(candidates[0], tokens) and confidence >= th.suggest_conf
+        # Words the knowledge base never uses (a story around the question) lower `confidence`; how much
+        # of the words it does use the top entry covers decides a suggestion too.
+        known = [t for t in tokens if t in self._vocab]
+        known_denom = self.max_score(known)
+        coverage = top / known_denom if known_denom > 0 else 0.0
+        relevant = self._on_topic(candidates[0], tokens) and (
+            confidence >= th.suggest_conf or (lenient and coverage >= th.suggest_coverage))
         if danger:
             # Violence: the help entries (ranked first) go with the alarm; otherwise only a real match.
             if violence or relevant:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from services.faq_engine import (
-    DANGER_PATTERNS,
     Entry,
     FaqIndex,
     Tokenizer,
@@ -222,7 +221,7 @@ def test_org_entries_are_private_and_win_ties(tok: Tokenizer, shipped: list[Entr
 @pytest.mark.parametrize("text", ["他正在打我，救命！", "他说要杀了我", "我真的想不开了", "他拿刀威胁我", "不想活了"])
 def test_danger_wins_whatever_the_score(index: FaqIndex, text: str) -> None:
     d = index.decide(text)
-    assert d.kind == "danger" and d.danger in DANGER_PATTERNS
+    assert d.kind == "danger" and d.danger is not None
 
 
 def test_violence_brings_the_help_entries(index: FaqIndex, shipped: list[Entry]) -> None:
@@ -233,7 +232,7 @@ def test_violence_brings_the_help_entries(index: FaqIndex, shipped: list[Entry])
 
 
 def test_no_danger_in_ordinary_questions(index: FaqIndex) -> None:
-    assert find_danger(normalise("他不打我，就是不给钱")) is None
+    assert find_danger("他不打我，就是不给钱") is None
     assert index.decide("离婚后孩子归谁？").kind != "danger"
 
 

@@ -1,0 +1,158 @@
+"""Present danger in a message, in any wording: pure, no Telegram, no database.
+
+A message is read after folding (NFKC, Traditional → Simplified, lower case) with everything that is
+not a letter, digit or CJK character removed, so voice-to-text spacing and punctuation do not matter.
+
+Signals (`SIGNALS`, each a category and a regular expression) name what is happening: violence going
+on or just now, a weapon, being locked in, threats to kill, suicide thoughts or acts, a child beaten,
+being followed, a break-in, rape, being taken away, 救命. Some signals are "now" by themselves
+(救命, 躲在厕所, 拿刀); others (打我, 动手) need a present-time marker (`NOW`: 正在, 刚才, 又, 现在…)
+or a second signal, because "被老公打了该找谁" is an information question.
+
+Look-alikes are told apart by framing (`FRAMES`): a hypothetical (如果, 万一), an information
+question (怎么认定, 算不算, 怎么申请), the past and resolved (去年, 以前, 现在好了), news or a story
+(新闻, 电视剧, 听说). A framed message is danger only when it also carries a present-time marker or a
+signal that is never framed (救命). Everyday hyperbole (累死了, 笑死, 想死你了, 打疫苗, 杀猪菜) matches
+no signal at all.
+
+Safety first: the rules are written for recall; `bench/message_kinds.py` reports recall and
+look-alike alarms on a held-out set written apart from this module.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
+
+import opencc
+
+Category = Literal[
+    "violence", "weapon", "locked_in", "threat", "self_harm", "child", "followed", "break_in", "sexual",
+    "abduction", "help",
+]
+
+_T2S = opencc.OpenCC("t2s")
+_NOT_WORD = re.compile(r"[\W_]+")
+
+# Who is hurt: me, my child, my mother…; 俺/咱/人家 are dialect for "me".
+_ME = r"(?:我|俺|咱|人家|我们|我家|我妈|我娘|我女儿|我儿子|我闺女|我孩子|孩子|娃|我们娘俩|我们母子|我们母女)"
+_HIT = r"(?:打|揍|踢|踹|掐|扇|抽|勒|砍|捅|拖|拽|推|撞|薅|扯|殴打|暴打|毒打|往死里打)"
+_WEAPON = (r"(?:刀|菜刀|斧头|斧子|棍|棒|锄头|镰刀|剪刀|枪|铁锹|铁棍|砖|酒瓶|瓶子|皮带|绳子|凳子|椅子|扳手|锤子"
+           r"|榔头|开水|汽油|硫酸|农药)")
+
+# Present-time markers: what is said is going on now or has just happened and may go on.
+NOW = re.compile(
+    r"正在|在打|还在|现在|刚才|刚刚|刚(?:被|把|又|打|动)|又(?:开始|来|打|动手|喝|发疯|发酒疯|闹)|又在|此刻|这会|马上|立刻|快来"
+    r"|今晚|今天晚上|今天|一直在|不停|没完|门外|外面|躲|不敢出|不敢回|吓死|好怕|害怕|怕死|救"
+)
+
+_SIGNALS: tuple[tuple[Category, str, bool], ...] = (
+    # (category, pattern, needs a present-time marker or a second signal)
+    ("help", r"救命|救救|救我|救明|就命|快来人|来人啊|快来救|帮我报(?:个)?警|帮忙报(?:个)?警|报个警|快报警|替我报警|帮我打110"
+             r"|帮我叫120|叫120|打120|叫救护车|sos|help|求救|求求你们", False),
+    ("violence", rf"(?:在|又|还|刚才|刚刚|正在|一直)\w{{0,3}}{_HIT}{_ME}", False),
+    ("violence", rf"(?<![不没别]){_HIT}(?:了|着)?{_ME}", True),
+    ("violence", rf"{_ME}(?:被|让|叫)\w{{0,4}}{_HIT}", True),
+    ("violence", r"动手|家暴|挨打|被打|打人|打老婆|打媳妇|发酒疯|发疯|耍酒疯|打起来|打架|欺负", True),
+    ("violence", r"流血|出血|流了\w{0,3}血", True),
+    ("violence", r"(?:在|又|还|正在)?砸(?:东西|门|家|锅|碗|窗|玻璃|桌|电视|家具|房子|车)|摔东西|满屋子砸|乱砸", False),
+    ("violence", r"躲(?:在|到|进)\w{0,6}(?:厕所|卫生间|邻居|屋|房|柜|外面|楼|车|床|山|地窖|柴房|猪圈|亲戚|朋友|娘家|村委)"
+                 r"|不敢回家|不敢出去|跑出来了|逃出来|光脚跑|抱着孩子跑", False),
+    ("violence", r"掐(?:住|着)?(?:我|俺)?(?:的)?脖子|勒(?:住|着)?(?:我|俺)?(?:的)?脖子|掐我|勒我|喘不上气|踢(?:我)?(?:的)?肚子"
+                 r"|往死里打|打得(?:我)?(?:浑身|满脸|头破血流|流血|出血|站不起|起不来|爬不起)|打出血|流了好多血|满脸是血"
+                 r"|头破血流|打断|打骨折|打晕|打昏|推下|推倒|动不了|拦不住|吊起来打", False),
+    ("weapon", rf"(?:拿|举|提|抄|掏|握|拎|带|抡|攥|操)(?:着|起|出|了)?(?:一)?(?:把|根|个|瓶)?{_WEAPON}", False),
+    ("weapon", rf"{_WEAPON}(?:架|顶|抵|对|指|比划|比画|砍|捅)(?:在|着)?", False),
+    ("weapon", r"刀子|砍刀|动刀|亮刀|挥刀|开枪", False),
+    ("threat", r"(?:杀|弄死|打死|砍死|掐死|捅死|烧死|毒死|淹死|勒死|整死|剁|宰|砍)(?:了)?(?:我|俺|你|我们|全家|孩子|娃|一家|谁)"
+               r"|同归于尽|灭门|杀全家|一起死|不活了大家|要我的命|要了我的命|活不过今晚|杀人", False),
+    ("threat", r"(?:要|想|扬言|说要|威胁|喊着|嚷着|吼着)\w{0,6}(?:杀|弄死|打死|砍死|掐死|捅死|烧死|放火|烧房|点房子)", False),
+    ("threat", r"威胁", True),
+    ("locked_in", r"(?:关|锁|困|反锁)(?:在|进|到)?\w{0,5}(?:屋|家|房|里|柜|地窖|厕所|车)|关起来|锁起来|锁在|反锁|囚禁|软禁"
+                  r"|不让(?:我|俺)?(?:出门|出去|走|离开|回娘家|回家|报警|打电话|见人|吃饭)|出不去|跑不掉|逃不出|走不了"
+                  r"|有人守着|守着门|不放我|身份证\w{0,4}(?:拿走|扣|收走|藏)", False),
+    ("locked_in", r"手机(?:被)?(?:抢|收|没收|夺|摔|砸|拿走|藏)|(?:抢|收|没收|夺|摔|砸|藏)(?:走|了)?(?:我|俺)?(?:的)?手机", False),
+    ("self_harm", r"想不开|不想活|活不下去|活着没意思|活着没意义|活够了|想死(?!你)|想去死|寻死|轻生|自杀|寻短见|跳楼|跳河|跳江|跳井|跳湖|跳崖"
+                  r"|喝农药|喝药|喝了药|上吊|割腕|割脉|安眠药|老鼠药|敌敌畏|百草枯|一了百了|了结|结束(?:自己|生命)|不如死了"
+                  r"|死了算了|死了算|死了就好|死了一了百了|去死了|遗书|离开这个世界|撑不下去|站在(?:河|楼顶|桥|江|湖|井|天台)"
+                  r"|想走了|没脸活|活不成|药\w{0,3}买好|绳子都|准备好药|吞药|吞了|不想醒|跳下去|从楼上跳|不拖累|拖累你们"
+                  r"|说声再见|永别|下辈子|来世再|对不起大家|喝了?(?:农药|老鼠药|敌敌畏|百草枯|一瓶)|吃了?(?:安眠药|一瓶药|一把药)"
+                  r"|楼顶边|天台边", False),
+    ("self_harm", r"(?:河|江|湖|水库|井|桥|楼顶|天台|悬崖)(?:边|上|口)", True),
+    ("child", rf"(?:打|揍|踢|抽|掐)(?:着|了)?(?:孩子|娃|小孩|儿子|女儿|闺女|宝宝)|(?:孩子|娃|小孩|宝宝)\w{{0,4}}(?:被|挨)\w{{0,6}}打", True),
+    ("followed", r"跟踪|尾随|盯梢|(?:一直|有人|有个|男的|男人|陌生人|那人|那个人|他|一辆车|车)\w{0,6}跟着(?:我|俺)"
+                 r"|跟(?:着|了)?(?:我|俺)(?:到|回|一路|进|走了|好久|半天|好远)|被人跟|被跟"
+                 r"|(?:楼下|门口|门外|窗外|窗户外|院子里|院外)\w{0,4}(?:等|守|转|蹲|堵|站)|堵(?:我|在我)|在(?:我家|俺家)?(?:楼下|门口|门外|窗外|院子里)", True),
+    ("break_in", r"撬(?:我家|俺家|我|俺)?(?:的)?(?:门|锁|窗)|(?:闯|冲|翻|爬|钻|摸)(?:进|到|入)\w{0,3}(?:我家|俺家|家里|屋|院|房|卧室)"
+                 r"|(?:敲|砸|踹|撞|踢|拍)(?:我家|俺家|我|俺)?(?:的)?(?:门|窗)|(?:门|窗)\w{0,3}(?:被)?(?:人)?(?:踹|撬|砸|撞|踢)开?"
+                 r"|(?:踹|撬|砸|撞|踢)开|拧(?:门)?把手|拉(?:了)?(?:一下)?门|入室|进贼|有贼|小偷在", False),
+    ("sexual", r"强奸|强暴|被侵犯|侵犯了|糟蹋|非礼我|猥亵|扒我衣服|脱我衣服|硬拉我上床|逼我(?:上床|发生关系)"
+               r"|衣服\w{0,2}(?:被)?撕|撕(?:我|烂|破|了)\w{0,2}衣服", False),
+    ("abduction", r"(?:被|把我|把俺|把孩子|把娃)\w{0,3}(?:拐|绑|绑架|拖上车|拉上车|塞进车|拽上车|抢走|抱走|卖)|人贩子|拐卖|绑架"
+                  r"|拉上车|拖上车|塞进车|拽上车|逼我上车|把我带(?:到|走)|带我走|被人带走|交钱才放|不认识(?:这些|那些)人", False),
+)
+SIGNALS: tuple[tuple[Category, re.Pattern[str], bool], ...] = tuple(
+    (category, re.compile(pattern), needs_now) for category, pattern, needs_now in _SIGNALS
+)
+
+# Framing that makes the words about danger something else. Each applies only without a present-time
+# marker (and never to 救命).
+FRAMES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("hypothetical", re.compile(r"如果|要是|假如|万一|假设|的话|假若|若是|一旦|以防|防止|预防|怎么防")),
+    ("information", re.compile(
+        r"怎么认定|如何认定|算不算|算家暴|属于|怎么申请|如何申请|怎么办理|申请保护令|申请人身|保护令|告诫书|法律|规定|判几年|判刑|怎么判"
+        r"|处罚|量刑|要多久|多久|需要什么|什么材料|哪些证据|证据|怎么取证|立案|起诉|打官司|离婚|律师|法院|热线|电话是多少|是什么"
+        r"|什么是|有哪些|怎么预防|宣传|讲座|培训|普法|知识|科普|报警电话|心理咨询|咨询")),
+    ("past", re.compile(
+        r"去年|前年|以前|之前|上次|那时候|那时|年前|小时候|过去|曾经|早就|早些年|当年|后来|已经离婚|已经离了|离婚了|现在好了|好多了"
+        r"|已经好了|没事了|过去了|不打了|改了|几年前|多年前|上个月|上回|那次|年轻的时候|结婚头几年")),
+    ("news", re.compile(
+        r"新闻|电视|剧里|电视剧|连续剧|视频|抖音|快手|报道|听说|邻村|隔壁村|小说|电影|网上说|网上看|朋友圈|群里说|有人说|别人家"
+        r"|人家家|那家|她家|他家|她老公|她男人|她被|她说|那个女的|同事|朋友被|亲戚家|表姐|表妹|我姐|我妹|闺蜜|隔壁|邻居家")),
+)
+# Present-time markers strong enough to override a frame (a framed message keeps its alarm with these).
+NOW_OVER_FRAME = re.compile(r"正在|还在|现在(?:在|又|正|就|还在)|刚才|刚刚|此刻|这会|快来|今晚|门外|躲|救|又(?:开始|来|打|动手|拿)")
+
+
+# She speaks of herself as the one hurt: a news/third-person frame (邻居家, 那家) does not apply then.
+FIRST_PERSON = re.compile(r"把我|把俺|我被|俺被|(?:打|勒|掐|砍|锁|关|踢|跟着|跟了)(?:我|俺)|我家门|我躲|我跑|我现在|我在|俺在")
+
+
+@dataclass(frozen=True, slots=True)
+class Danger:
+    category: Category
+    matched: str
+
+
+def squeeze(text: str) -> str:
+    """Folded text with everything but letters, digits and CJK characters removed."""
+    folded = str(_T2S.convert(unicodedata.normalize("NFKC", text))).lower()
+    return _NOT_WORD.sub("", folded).replace("著", "着")  # t2s keeps 著 (a simplified character too)
+
+
+def detect(text: str) -> Danger | None:
+    """The present danger a message speaks of, or None (look-alikes and everyday words)."""
+    s = squeeze(text)
+    if not s:
+        return None
+    hits: list[tuple[Category, str, bool]] = []
+    for category, pattern, needs_now in SIGNALS:
+        m = pattern.search(s)
+        if m is not None:
+            hits.append((category, m.group(0), needs_now))
+    if not hits:
+        return None
+    if any(c == "help" for c, _, _ in hits):
+        return Danger("help", next(m for c, m, _ in hits if c == "help"))
+    now = NOW.search(s) is not None
+    strong = [h for h in hits if not h[2]]
+    if not strong and not now and len(hits) < 2:
+        return None
+    first_person = FIRST_PERSON.search(s) is not None
+    framed = any(p.search(s) for name, p in FRAMES if not (name == "news" and first_person))
+    if framed and NOW_OVER_FRAME.search(s) is None:
+        return None
+    category, matched, _ = (strong or hits)[0]
+    return Danger(category, matched)

@@ -1,0 +1,221 @@
+"""What a message in the 网上妇女之家 group or a private chat is, before any ranking: danger,
+a question for us, chatter, or something else. Pure: no Telegram, no database.
+
+Features
+  danger      `services.danger.detect` (present danger in any wording; look-alikes framed away).
+  small talk  the whole message is greetings, thanks, reactions, emoji or laughter (`SMALL_TALK`
+              pieces cover every character): 你好, 在吗, 谢谢姐, 好的收到, 哈哈哈, 👍.
+  topic       how much policy vocabulary the message holds. A word's specificity is how much more
+              often the knowledge base uses it than general Chinese does: log(share of the entries'
+              fields using it / its share of jieba's general dictionary); a word counts
+              min(max(specificity − 5, 0), 3). 离婚, 彩礼, 家庭暴力, 产假 count fully; 一起, 过来,
+              工作 not at all. Summed over the message's distinct words (`topic_all`) and without
+              everyday words (`EVERYDAY`: 孩子, 老公, 今天 …; `topic_core`); `density` is the share
+              of its words that count.
+  fit         the FAQ decision for the message: confidence, answer / suggest.
+  length      log(1 + characters).
+  asks        a question form (？, 吗, 谁, 哪, 多少, 要钱不, 想问 …): kept apart, for chatter vs other.
+Decision
+  danger      → the danger path, whatever else.
+  chatter     small talk.
+  question    P(question) = logistic(`WEIGHTS` · features) ≥ `QUESTION_MIN`: unmarked questions
+              (离婚后孩子归谁, 两岩筛查在哪做要钱不) count; chatter with a question form (明天会下雨吗,
+              谁家有鸡蛋卖) does not.
+  chatter     below that, with a question form; other: below that, without one.
+The weights were fitted by logistic regression on the development set (tests/data/messages_dev.jsonl,
+`bench/message_kinds.py --fit`); the held-out figures (messages_test.jsonl) are in the README.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from services.danger import Danger, detect, squeeze
+from services.faq_engine import GENERIC_WORDS, Decision, FaqIndex
+
+Kind = Literal["danger", "question", "chatter", "other"]
+SmallTalk = Literal["greeting", "thanks", "reaction"]
+
+# bias, topic_all, topic_core, confidence, answer, suggest, log length, density (bench --fit)
+WEIGHTS: tuple[float, ...] = (-4.27, 0.59, 0.18, 1.48, 0.96, 1.04, 0.14, 0.39)
+QUESTION_MIN = 0.5
+SPECIFIC_FROM = 5.0  # specificity (natural log ratio) from which a word starts to count
+SPECIFIC_CAP = 3.0
+
+# Words the knowledge base uses that say nothing about a policy topic on their own.
+_EVERYDAY_TEXT = """
+    孩子 女儿 儿子 丈夫 妻子 老人 父母 爸爸 妈妈 婆婆 公公 家 家里 家人 村 村里 今天 明天 昨天 今年 去年 时候 钱 天 月 年
+    学校 上学 工作 上班 打工 在家 出去 外面 回家 身体 医院 看病 生 生活 结婚 女的 男的 女人 男人 妇女 姐妹 老 小 大
+    新 旧 好 坏 多 少 能 办 带 给 找 看 去 来 生孩子 怀孕 家庭 村委会 活动 群 手机 电话 照顾
+"""
+EVERYDAY: frozenset[str] = frozenset(_EVERYDAY_TEXT.split())
+
+# Pieces a small-talk message is made of (matched on the squeezed text, longest first).
+_GREETING = ("你好", "您好", "大家好", "姐妹们好", "在吗", "在不在", "在么", "在嘛", "有人吗", "有人在吗", "有人么", "有人没",
+             "早上好", "上午好", "中午好", "下午好", "晚上好", "晚安", "早安", "早", "嗨", "哈喽", "hello", "hi", "喂",
+             "你是谁", "你是机器人吗", "你是机器人", "是机器人吗", "机器人", "你是真人吗", "新年好", "过年好", "新年快乐",
+             "节日快乐", "中秋快乐", "端午安康", "春节快乐", "妇女节快乐", "三八节快乐", "元旦快乐", "大家", "各位",
+             "姐妹们", "姐妹", "姐", "妹", "亲", "老师", "主任", "你", "您")
+_THANKS = ("谢谢", "谢谢你", "谢谢您", "感谢", "多谢", "谢了", "谢啦", "辛苦了", "辛苦", "麻烦了", "太感谢了", "非常感谢",
+           "万分感谢", "谢谢啦", "3q", "thanks", "thankyou", "thx")
+_REACTION = ("好的", "好", "好滴", "好嘞", "好哒", "收到", "嗯", "嗯嗯", "哦", "噢", "喔", "ok", "okay", "可以", "行", "中",
+             "明白", "明白了", "知道了", "晓得了", "懂了", "了解", "哈", "呵", "嘿", "哇", "赞", "棒", "厉害", "是的",
+             "对", "对的", "没错", "真的", "真的吗", "是吗", "啊", "呀", "了", "啦", "吧", "呢", "哟", "哎", "唉", "嘻",
+             "好呀", "好吧", "好啊", "行吧", "没事", "没关系", "不客气", "来了", "到", "已读", "支持", "同意", "顶",
+             "加油", "点赞", "牛", "太好了", "真好", "不错", "一样", "同问", "我也是", "我也", "也", "都", "一起",
+             "哈哈", "呵呵", "嘿嘿", "嘻嘻", "666", "88", "拜拜", "再见", "回头见")
+SMALL_TALK: dict[str, SmallTalk] = {
+    **{w: "reaction" for w in _REACTION}, **{w: "greeting" for w in _GREETING}, **{w: "thanks" for w in _THANKS},
+}
+_SMALL_TALK_RE = re.compile("|".join(re.escape(w) for w in sorted(SMALL_TALK, key=len, reverse=True)))
+
+_ASKS = re.compile(
+    r"[?？]|吗|呢|么|嘛|谁|哪|几|多少|多久|多长|多大|怎|咋|啥|什么|如何|为何|能否|是否|可否|有没有|会不会|要不要|能不能|可不可以"
+    r"|行不行|算不算|该不该|给不给|管不管|退不退|分不分|要不|可以不|能不|行不|有不|是不|对不|算不|[要能给退分管办领查]\w{0,4}不$"
+    r"|想问|问下|问一下|请问|想知道|咨询|请教|求助|帮帮|帮忙|求帮|求问|求解|谁知道|谁懂|怎么办|咋办|咋整|给个|告诉我"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    kind: Kind
+    danger: Danger | None = None
+    small_talk: SmallTalk | None = None
+    topic: float = 0.0
+    asks: bool = False
+    p: float = 0.0  # P(question)
+
+
+def small_talk_of(text: str) -> SmallTalk | None:
+    """greeting / thanks / reaction when the whole message is made of such pieces (emoji and
+    punctuation count as nothing), else None. Thanks wins over a greeting in the same message."""
+    s = squeeze(text)
+    if not s:
+        return "reaction" if text.strip() else None
+    found: set[SmallTalk] = set()
+    pos = 0
+    for m in _SMALL_TALK_RE.finditer(s):
+        if m.start() != pos:
+            return None
+        found.add(SMALL_TALK[m.group(0)])
+        pos = m.end()
+    if pos != len(s):
+        # laughter of any length: 哈哈哈哈, 呵呵呵
+        if re.fullmatch(r"(?:[哈呵嘿嘻hao6]+)", s[pos:]) is None:
+            return None
+    for kind in ("thanks", "greeting", "reaction"):
+        if kind in found:
+            return kind  # type: ignore[return-value]
+    return "reaction"
+
+
+def asks(text: str) -> bool:
+    """Does the message have a question form (marked or unmarked)?"""
+    return _ASKS.search(squeeze(text) + ("?" if text.rstrip().endswith(("?", "？")) else "")) is not None
+
+
+class Vocabulary:
+    """Specificity of words to the knowledge base (see the module docstring). Cached per word;
+    the cache is dropped whenever the index changes (`FaqIndex.version`)."""
+
+    def __init__(self, index: FaqIndex) -> None:
+        self.index = index
+        freq = index.tokenizer.general_freq()
+        self._freq = freq
+        self._total = float(sum(freq.values()))
+        self._version = -1
+        self._cache: dict[str, float] = {}
+
+    def weight(self, token: str) -> float:
+        if self._version != self.index.version:
+            self._cache.clear()
+            self._version = self.index.version
+        w = self._cache.get(token)
+        if w is None:
+            uses = self.index.field_uses(token)
+            if uses < 2 or len(token) < 2 or token in GENERIC_WORDS:  # one field only: too little to judge
+                w = 0.0
+            else:
+                share = uses / (2 * len(self.index))
+                general = (self._freq.get(token, 0) + 10) / self._total
+                w = min(max(math.log(share / general) - SPECIFIC_FROM, 0.0), SPECIFIC_CAP)
+            if len(self._cache) < 200_000:
+                self._cache[token] = w
+        return w
+
+    def features(self, tokens: list[str]) -> tuple[float, float, float]:
+        """(topic_all, topic_core, density) of a message's tokens."""
+        distinct = list(dict.fromkeys(tokens))
+        every = core = 0.0
+        counted = 0
+        for token in distinct:
+            w = self.weight(token)
+            if w > 0:
+                counted += 1
+                every += w
+                if token not in EVERYDAY:
+                    core += w
+        return every, core, counted / len(distinct) if distinct else 0.0
+
+
+def question_probability(vocabulary: Vocabulary, text: str, decision: Decision) -> tuple[float, float]:
+    """(P(question), topic_all) from the features and `WEIGHTS`."""
+    every, core, density = vocabulary.features(vocabulary.index.tokenizer.tokens(text))
+    x = (1.0, every, core, min(decision.confidence, 1.5), float(decision.kind == "answer"),
+         float(decision.kind == "suggest"), math.log1p(len(text)), density)
+    z = sum(w * v for w, v in zip(WEIGHTS, x, strict=True))
+    return 1.0 / (1.0 + math.exp(-z)), every
+
+
+def read(vocabulary: Vocabulary, text: str, decision: Decision | None = None) -> Reading:
+    """What the message is (see the module docstring); `decision` is the FAQ's for the same text."""
+    danger = detect(text)
+    if danger is not None:
+        return Reading("danger", danger=danger)
+    talk = small_talk_of(text)
+    if talk is not None:
+        return Reading("chatter", small_talk=talk)
+    if decision is None:
+        decision = vocabulary.index.decide(text)
+    p, topic = question_probability(vocabulary, text, decision)
+    asked = asks(text)
+    if p >= QUESTION_MIN:
+        return Reading("question", topic=topic, asks=asked, p=p)
+    return Reading("chatter" if asked else "other", topic=topic, asks=asked, p=p)
+
+Action = Literal["danger", "answer", "suggest", "decline_pass", "small_talk", "not_for_us", "silent"]
+
+
+def plan(reading: Reading, decision_kind: str | None, private: bool) -> Action:
+    """What the bot does with a message it has read and (for questions) decided on with the FAQ.
+
+    Groups: danger is answered and alerted; questions are answered, suggested, or declined and
+    passed on; chatter and everything else get no reply and are never passed on.
+    Private (or a message addressed to the bot): greetings and thanks get one friendly line;
+    other chatter a line saying what the bot is for; everything else goes through the FAQ
+    (a decline is passed on: she wrote to us on purpose). Neither kind of chatter is stored."""
+    if reading.kind == "danger":
+        return "danger"
+    if reading.kind in ("chatter", "other"):
+        if not private:
+            return "silent"
+        return "small_talk" if reading.small_talk is not None else "not_for_us"
+    if decision_kind == "answer":
+        return "answer"
+    if decision_kind == "suggest":
+        return "suggest"
+    return "decline_pass"
+
+
+def understand(vocabulary: Vocabulary, text: str, org_id: int | None = None) -> tuple[Reading, Decision]:
+    """Read a message and take the FAQ decision for it: a message read as a question that the strict
+    decision declines is decided again leniently (suggestions from the words the base knows)."""
+    index = vocabulary.index
+    decision = index.decide(text, org_id=org_id)
+    reading = read(vocabulary, text, decision)
+    if reading.kind == "question" and decision.kind == "decline":
+        decision = index.decide(text, org_id=org_id, lenient=True)
+    return reading, decision
