@@ -58,7 +58,9 @@ def fit(vocabulary: Vocabulary, rows: list[dict[str, object]]) -> None:
     print("WEIGHTS =", tuple(round(float(v), 2) for v in w))
 
 
-def evaluate(vocabulary: Vocabulary, rows: list[dict[str, object]], verbose: bool = False) -> dict[str, tuple[int, int]]:
+def evaluate(
+    vocabulary: Vocabulary, rows: list[dict[str, object]], verbose: bool = False
+) -> dict[str, tuple[int, int]]:
     """metric → (good, total)."""
     tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     misses: list[str] = []

@@ -30,6 +30,7 @@ from services import duty_notices
 from services.clock import Clock
 from services.duty import DutyService
 from services.faq import FaqService
+from services.handoff import HandoffService
 from services.privacy import PrivacyService
 from services.reminders import ReminderService
 from services.reports import ReportService
@@ -60,6 +61,7 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
         roster=roster,
         duty=duty_service,
         faq=FaqService(db, clock),
+        handoff=HandoffService(db, clock, roster, duty_service),
         reminders=ReminderService(db, clock, config.tz, grace),
         tasks=TaskService(db, clock, config.tz, config.tasks.remind_days_before),
         trainings=TrainingService(db, clock, config.tz, config.training.window_years),
@@ -172,7 +174,9 @@ def register_handlers(app: App) -> None:
     app.add_handler(MessageHandler(
         filters.CaptionRegex(r"^/faq_import(@\w+)?(\s|$)") & filters.Document.ALL, faq.faq_import
     ))
+    app.add_handler(CallbackQueryHandler(faq.village_button, pattern=faq.VILLAGE_CALLBACK))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, core.chat_migrated))
+    app.add_handler(MessageHandler(filters.StatusUpdate.NEW_CHAT_MEMBERS, faq.welcome_public))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, faq.on_text))
     app.add_handler(MessageHandler(filters.COMMAND, core.unknown_command))
     app.add_handler(TypeHandler(object, flush_after_update), group=100)

@@ -19,6 +19,7 @@ from handlers.i18n import t
 from services.clock import Clock
 from services.duty import DutyService
 from services.faq import FaqService
+from services.handoff import HandoffService
 from services.privacy import PrivacyService
 from services.reminders import ReminderService
 from services.reports import ReportService
@@ -49,6 +50,7 @@ class Services:
     roster: RosterService
     duty: DutyService
     faq: FaqService
+    handoff: HandoffService
     reminders: ReminderService
     tasks: TaskService
     trainings: TrainingService

@@ -12,6 +12,7 @@ from telegram.ext import ContextTypes
 from handlers.commands import visible
 from handlers.common import Req, command, load_req, reply, send, services_of
 from handlers.i18n import LANGS, t
+from services.handoff import Asker
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,21 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
         await start_review(req, context, context.args[0])
         return
-    await reply(req, req.t("start.private" if req.private else "start.group"))
+    text = req.t("start.private" if req.private else "start.group")
+    arg = context.args[0] if context.args else ""
+    if req.private and arg.startswith("v") and arg[1:].isdigit():
+        # The deep link of a public group (handlers/faq.start_link): she belongs to that village.
+        org = await req.services.roster.find_org(arg[1:])
+        if org is not None:
+            await req.services.handoff.tie_to_village(_asker_of(update), org.id)
+            text += "\n\n" + req.t("start.linked", org=org.name)
+    await reply(req, text)
+
+
+def _asker_of(update: Update) -> Asker:
+    user = update.effective_user
+    assert user is not None
+    return Asker(user.id, user.full_name, user.username)
 
 
 _ROLE_RANK = {"chair": 3, "vice_chair": 2, "member": 1}

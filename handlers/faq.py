@@ -6,22 +6,27 @@ votes, and the knowledge-base commands /faq_add /faq_edit /faq_del /faq_list /fa
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
-from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from handlers.common import Req, command, load_req, message_text_after_command, org_for_management, reply, send
-from handlers.i18n import t
+from handlers.common import Req, command, load_req, message_text_after_command, org_for_management, reply
+from handlers.i18n import has, t
 from services.errors import Refusal
 from services.faq import parse_add_text
-from services.faq_engine import Decision, Entry, find_danger, normalise
+from services.faq_engine import Decision, Entry
 from services.faq_io import MAX_FILE_BYTES, parse_faq_file, to_xlsx
+from services.handoff import Asker, Passed
+from services.message_kind import plan
 
-FAQ_CALLBACK = re.compile(r"^faq:(v|q|none|take|save):([\w.-]+)(?::(-?1))?$")
-QUESTION_HINTS = ("吗", "么", "怎么", "如何", "能不能", "可不可以", "可以", "咋", "啥", "什么", "哪里", "哪儿",
-                  "多少", "几", "是否", "有没有", "会不会", "要不要", "请问")
+FAQ_CALLBACK = re.compile(r"^faq:(v|q|none|take|save|cancel):([\w.-]+)(?::(-?1))?$")
+VILLAGE_CALLBACK = re.compile(r"^vil:(\d+)$")
+VILLAGE_START = "v"  # /start v<org id>: the deep link of a public group
 MAX_QUESTION_CHARS = 500
+DV_HELP_ENTRY = "dv-where-to-get-help"  # where to turn, shown under the alarm for violence
+VIOLENCE_CATEGORIES = frozenset({"violence", "weapon", "locked_in", "threat", "child"})
 
 
 # --- rendering (shared with the `ask` CLI) -----------------------------------------------------
@@ -40,10 +45,7 @@ def answer_text(lang: str | None, entry: Entry) -> str:
 def decision_text(lang: str | None, decision: Decision) -> str:
     """The full text the bot sends for a decision (before any hand-off line)."""
     if decision.kind == "danger":
-        text = t(lang, "faq.danger_top")
-        if decision.best is not None:
-            text += "\n\n" + answer_text(lang, decision.best)
-        return text
+        return danger_text(lang, decision.danger or "help", None)
     if decision.kind == "answer" and decision.best is not None:
         return answer_text(lang, decision.best)
     if decision.kind == "suggest":
@@ -64,12 +66,7 @@ def _vote_keyboard(lang: str | None, asked_id: int) -> InlineKeyboardMarkup:
     ]])
 
 
-# --- deciding whether a message is a question for us -------------------------------------------
-
-
-def looks_like_question(text: str) -> bool:
-    stripped = text.strip()
-    return stripped.endswith(("?", "？")) or any(hint in stripped for hint in QUESTION_HINTS)
+# --- who is asking, and from where --------------------------------------------------------------
 
 
 def _addressed_to_bot(message: Message, bot_username: str) -> bool:
@@ -89,8 +86,39 @@ async def _asker_org(req: Req) -> int | None:
     return await req.services.roster.last_org(req.user_id)
 
 
+def _asker(req: Req) -> Asker:
+    user = req.update.effective_user
+    assert user is not None
+    return Asker(user.id, user.full_name, user.username)
+
+
+def start_link(bot_username: str, org_id: int) -> str:
+    """The deep link that opens a private chat tied to the organisation (/start v<org id>)."""
+    return f"https://t.me/{bot_username}?start={VILLAGE_START}{org_id}"
+
+
+def _private_row(req: Req, context: ContextTypes.DEFAULT_TYPE) -> list[InlineKeyboardButton]:
+    """In the public group: a button that opens a private chat already tied to this village."""
+    if req.private or req.org is None or req.ctx.kind != "public" or not context.bot.username:
+        return []
+    return [InlineKeyboardButton(req.t("faq.ask_privately"), url=start_link(context.bot.username, req.org.id))]
+
+
+def _with_private_row(req: Req, context: ContextTypes.DEFAULT_TYPE,
+                      markup: InlineKeyboardMarkup | None) -> InlineKeyboardMarkup | None:
+    row = _private_row(req, context)
+    if not row:
+        return markup
+    rows = [list(r) for r in markup.inline_keyboard] if markup is not None else []
+    return InlineKeyboardMarkup([*rows, row])
+
+
+# --- every text message --------------------------------------------------------------------------
+
+
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Plain text: a member's answer to a passed-on question, or a question for the FAQ."""
+    """Plain text: a member's answer after 我来回答, a woman naming her village, or a message to read
+    (danger / question / chatter) and act on (services.message_kind.plan)."""
     message = update.effective_message
     if message is None or not message.text:
         return
@@ -98,19 +126,20 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if await _maybe_member_answer(req, context, message):
         return
     text = message.text
+    addressed = False
     if not req.private:
         if req.org is None:
             return
-        addressed = _addressed_to_bot(message, context.bot.username or "")
+        username = context.bot.username or ""
+        addressed = _addressed_to_bot(message, username)
         mode = req.services.config.faq.auto_answer
-        public = req.ctx.kind == "public"
-        # Safety first: "他正在打我" is no question, but in the public group it never goes unanswered.
-        auto = public and ((mode == "question" and looks_like_question(text))
-                           or (mode != "off" and find_danger(normalise(text)) is not None))
-        if not (addressed or auto):
-            return
-        text = re.sub(rf"@{re.escape(context.bot.username or '')}", "", text, flags=re.IGNORECASE)
-    await answer_question(req, context, text, message.message_id)
+        if addressed:
+            text = re.sub(rf"@{re.escape(username)}", "", text, flags=re.IGNORECASE)
+        elif req.ctx.kind != "public" or mode == "off":
+            return  # the work group is never read unasked; "off": only /ask
+    elif await req.services.handoff.village_pending(req.user_id) and await _maybe_village_answer(req, text):
+        return
+    await answer_message(req, context, text, message.message_id, private_like=req.private or addressed)
 
 
 @command
@@ -121,63 +150,134 @@ async def ask(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not text:
         await reply(req, req.t("faq.ask_usage"))
         return
-    await answer_question(req, context, text, message.message_id)
+    await answer_message(req, context, text, message.message_id, private_like=True, asked=True)
 
 
-async def answer_question(req: Req, context: ContextTypes.DEFAULT_TYPE, text: str, message_id: int) -> None:
+async def answer_message(req: Req, context: ContextTypes.DEFAULT_TYPE, text: str, message_id: int, *,
+                         private_like: bool, asked: bool = False) -> None:
+    """Read the message and act: danger → 110/12338 first and a person alerted; a question → the
+    answer, suggestions, or an honest decline passed to a person; chatter → nothing in groups, one
+    friendly line in private. `asked`: /ask, so anything but small talk is a question."""
     text = text.strip()[:MAX_QUESTION_CHARS]
     if not text:
         return
     org_id = await _asker_org(req)
-    faq = req.services.faq
-    asked = await faq.ask(text, org_id, req.chat_id, req.user_id)
-    decision = asked.decision
-    body = decision_text(req.lang, decision)
-    if decision.kind == "answer":
-        await reply(req, body, _vote_keyboard(req.lang, asked.asked_id))
+    reading, decision = req.services.faq.understand(text, org_id)
+    if asked and reading.kind in ("chatter", "other") and reading.small_talk is None:
+        reading = replace(reading, kind="question")
+    action = plan(reading, decision.kind, private_like)
+    if not private_like and req.services.config.faq.auto_answer == "mention" and action != "danger":
+        return  # "mention": in the public group only danger is answered unasked
+    if action == "silent":
         return
-    if decision.kind == "suggest":
+    if action == "small_talk":
+        await reply(req, req.t(f"faq.small_talk_{reading.small_talk}"))
+        return
+    if action == "not_for_us":
+        await reply(req, req.t("faq.not_for_us"))
+        return
+    asked_id = await req.services.faq.log_asked(text, decision, org_id, req.chat_id, req.user_id)
+    if action == "answer":
+        await reply(req, decision_text(req.lang, decision),
+                    _with_private_row(req, context, _vote_keyboard(req.lang, asked_id)))
+        return
+    if action == "suggest":
         rows = [[InlineKeyboardButton(c.question[:60], callback_data=f"faq:q:{c.id}")]
                 for c in decision.candidates[:3]]
-        rows.append([InlineKeyboardButton(req.t("faq.suggest_none"), callback_data=f"faq:none:{asked.asked_id}")])
-        await reply(req, body, InlineKeyboardMarkup(rows))
+        rows.append([InlineKeyboardButton(req.t("faq.suggest_none"), callback_data=f"faq:none:{asked_id}")])
+        await reply(req, decision_text(req.lang, decision), InlineKeyboardMarkup(rows))
         return
-    danger = decision.kind == "danger"
-    handed = await _hand_off(req, context, org_id, text, message_id, danger)
+    danger = action == "danger"
+    passed = await _pass_on(req, org_id, text, message_id, danger)
     if danger:
-        if handed is not None:
-            body += "\n\n" + req.t("faq.danger_passed")
-        await reply(req, body, _vote_keyboard(req.lang, asked.asked_id) if decision.best else None)
+        category = reading.danger.category if reading.danger else "help"
+        body = danger_text(req.lang, category, req.services.faq.entry(DV_HELP_ENTRY, org_id))
+    else:
+        body = t(req.lang, "faq.decline")
+    body += "\n\n" + _passed_line(req, passed, danger)
+    await reply(req, body, _with_private_row(req, context, None))
+
+
+async def _pass_on(req: Req, org_id: int | None, question: str, message_id: int, danger: bool) -> Passed:
+    title = None
+    if not req.private:
+        chat = req.update.effective_chat
+        title = (chat.title if chat is not None else None) or ""
+    return await req.services.handoff.pass_on(_asker(req), org_id, req.chat_id, message_id or None, question,
+                                              danger, title)
+
+
+def _passed_line(req: Req, passed: Passed, danger: bool) -> str:
+    """What she is told about the person who will get back to her."""
+    if passed.reached == "duty":
+        if danger:
+            return req.t("faq.danger_passed", name=passed.duty_name or req.t("faq.duty_anyone"))
+        return req.t("faq.passed_on", name=passed.duty_name) if passed.duty_name else req.t("faq.passed_on_anyone")
+    if passed.reached == "county":
+        return req.t("faq.danger_passed_county") + "\n" + req.t("faq.which_village")
+    return req.t("faq.which_village") if req.private else req.t("faq.passed_nobody")
+
+
+def danger_text(lang: str | None, category: str, help_entry: Entry | None) -> str:
+    """110 and 12338 first; a line for what she is facing; for violence, where to turn afterwards."""
+    text = t(lang, "faq.danger_top")
+    extra = f"faq.danger_{category}"
+    if has(extra):
+        text += "\n" + t(lang, extra)
+    if category in VIOLENCE_CATEGORIES and help_entry is not None:
+        text += "\n\n" + answer_text(lang, help_entry)
+    return text
+
+
+# --- the village question ----------------------------------------------------------------------
+
+
+async def _maybe_village_answer(req: Req, text: str) -> bool:
+    """After an alert or a question nobody could take, the bot asked her village: does this message
+    name one? Then confirm with buttons. Anything else (a new danger message, a question) goes on."""
+    reading, _ = req.services.faq.understand(text, None)
+    if reading.kind == "danger":
+        return False
+    found = await req.services.handoff.villages_named(text)
+    if not found:
+        if len(text.strip()) <= 12 and reading.kind != "question":
+            await reply(req, req.t("faq.village_unknown", text=text.strip()[:30]))
+            return True
+        return False
+    rows = [[InlineKeyboardButton(req.t("faq.village_is", org=org.name), callback_data=f"vil:{org.id}")]
+            for org in found]
+    rows.append([InlineKeyboardButton(req.t("faq.village_none"), callback_data="vil:0")])
+    await reply(req, req.t("faq.village_confirm"), InlineKeyboardMarkup(rows))
+    return True
+
+
+async def village_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    req = await load_req(update, context)
+    match = VILLAGE_CALLBACK.match(query.data)
+    if match is None or not req.private:
+        await query.answer()
         return
-    if handed is not None:
-        body += "\n\n" + (req.t("faq.passed_on", name=handed) if handed else req.t("faq.passed_on_anyone"))
-    await reply(req, body)
-
-
-async def _hand_off(req: Req, context: ContextTypes.DEFAULT_TYPE, org_id: int | None, question: str,
-                    message_id: int, danger: bool) -> str | None:
-    """Pass the question to the member on duty in the work group; returns her name ('' when no
-    rotation), or None when there is no organisation or work group to pass it to."""
-    if org_id is None:
-        return None
-    work = await req.services.roster.work_chat(org_id)
-    if work is None:
-        return None
-    item_id = await req.services.faq.pass_on(org_id, req.chat_id, req.user_id, message_id, question, danger)
-    name = ""
-    rotation = await req.services.duty.rotation(org_id)
-    shift = rotation.at(req.services.clock.now()) if rotation else None
-    if shift is not None:
-        people = await req.services.duty.names({shift.member_id})
-        name = people[shift.member_id].display_name if shift.member_id in people else ""
-    work_lang = await req.services.roster.lang_for(work, None, False)
-    where = t(work_lang, "faq.where_private" if req.private else "faq.where_public")
-    key = "faq.to_duty_danger" if danger else "faq.to_duty"
-    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(t(work_lang, "faq.take"),
-                                                           callback_data=f"faq:take:{item_id}")]])
-    await send(context.bot, work, t(work_lang, key, where=where, name=name or t(work_lang, "faq.duty_anyone"),
-                                    question=question), keyboard)
-    return name
+    org_id = int(match.group(1))
+    try:
+        if org_id == 0:
+            await query.answer()
+            await query.edit_message_reply_markup(None)
+            await reply(req, req.t("faq.village_again"))
+            return
+        org, passed = await req.services.handoff.confirm_village(_asker(req), org_id)
+    except Refusal as refusal:
+        await query.answer(req.t(refusal.key, **refusal.params), show_alert=True)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    lines = [req.t("faq.village_saved", org=org.name)]
+    if passed is not None and passed.reached == "duty":
+        item_danger = passed.duty_name is not None
+        lines.append(req.t("faq.village_passed", name=passed.duty_name or req.t("faq.duty_anyone"))
+                     if item_danger else "")
+    await reply(req, "\n".join(line for line in lines if line))
 
 
 # --- buttons -----------------------------------------------------------------------------------
@@ -202,22 +302,27 @@ async def faq_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             entry = req.services.faq.entry(value, org_id)
             if entry is None:
                 raise Refusal("faq.not_found", id=value)
-            asked = await req.services.faq.ask(entry.questions[0], org_id, req.chat_id, req.user_id)
-            await reply(req, answer_text(req.lang, entry), _vote_keyboard(req.lang, asked.asked_id))
+            decision = Decision("answer", entry, [])
+            asked_id = await req.services.faq.log_asked(entry.questions[0], decision, org_id, req.chat_id,
+                                                        req.user_id)
+            await reply(req, answer_text(req.lang, entry),
+                        _with_private_row(req, context, _vote_keyboard(req.lang, asked_id)))
         elif action == "none":
+            asked = await req.services.faq.asked(int(value)) if value.isdigit() else None
+            if asked is None or asked.user_id != req.user_id or asked.chat_id != req.chat_id:
+                raise Refusal("faq.not_yours")
             await query.answer()
-            original = query.message.text if isinstance(query.message, Message) else ""
             await query.edit_message_reply_markup(None)
             org_id = await _asker_org(req)
-            asked_text = await req.services.faq.asked_question(int(value)) if value.isdigit() else None
-            question = asked_text or _question_of(original or "")
-            handed = await _hand_off(req, context, org_id, question[:MAX_QUESTION_CHARS], 0, False)
-            text = req.t("faq.decline")
-            if handed is not None:
-                text += "\n\n" + (req.t("faq.passed_on", name=handed) if handed else req.t("faq.passed_on_anyone"))
-            await reply(req, text)
+            passed = await _pass_on(req, org_id, asked.question[:MAX_QUESTION_CHARS], 0, False)
+            await reply(req, req.t("faq.decline") + "\n\n" + _passed_line(req, passed, False))
         elif action == "take":
             await _take(req, context, int(value))
+        elif action == "cancel":
+            await req.services.handoff.cancel(req.chat_id, req.user_id, int(value))
+            await query.answer()
+            await query.edit_message_reply_markup(None)
+            await reply(req, req.t("handoff.cancelled"))
         elif action == "save":
             if req.org is None or req.level not in ("manager", "super"):
                 raise Refusal("roster.not_manager")
@@ -229,50 +334,61 @@ async def faq_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await query.answer(req.t(refusal.key, **refusal.params), show_alert=True)
 
 
-def _question_of(text: str) -> str:
-    return text.split("\n", 1)[0][:MAX_QUESTION_CHARS]
-
-
 async def _take(req: Req, context: ContextTypes.DEFAULT_TYPE, item_id: int) -> None:
     query = req.update.callback_query
     assert query is not None
-    if req.org is None or req.member is None:
-        raise Refusal("common.not_member")
-    item = await req.services.faq.take(item_id, req.user_id, req.org.id)
+    item = await req.services.handoff.take(req.actor, item_id, req.org.id if req.org else None, req.chat_id)
     await query.answer()
-    prompt = await context.bot.send_message(
-        req.chat_id, req.t("faq.take_prompt", question=item.question), parse_mode=ParseMode.HTML,
-        reply_markup=ForceReply(selective=True),
-    )
-    assert context.chat_data is not None
-    context.chat_data.setdefault("faq_prompts", {})[prompt.message_id] = item_id
-    await reply(req, req.t("faq.taken", name=req.member.display_name))
+    asker = await req.services.roster.user(item.user_id)
+    asker_name = asker.full_name if asker is not None else str(item.user_id)
+    where = req.t("handoff.to_private") if item.chat_id > 0 else req.t("handoff.to_public")
+    name = req.member.display_name if req.member is not None else _asker(req).name
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(req.t("handoff.cancel"),
+                                                           callback_data=f"faq:cancel:{item.id}")]])
+    await reply(req, req.t("handoff.prompt", name=name, asker=asker_name, where=where, question=item.question),
+                keyboard)
 
 
 async def _maybe_member_answer(req: Req, context: ContextTypes.DEFAULT_TYPE, message: Message) -> bool:
-    replied = message.reply_to_message
-    if replied is None or context.chat_data is None:
-        return False
-    item_id = context.chat_data.get("faq_prompts", {}).get(replied.message_id)
-    if item_id is None and req.org is not None and replied.from_user is not None \
-            and replied.from_user.id == context.bot.id and replied.text:
-        # The prompt was sent before a restart: find her taken question that it quotes.
-        item_id = await req.services.faq.taken_item_in(req.org.id, req.user_id, replied.text)
+    """After 我来回答, her next message in that chat is the answer (no Telegram reply needed; kept in
+    the database, so it works across a restart)."""
+    item_id = await req.services.handoff.answering(req.chat_id, req.user_id)
     if item_id is None:
         return False
+    name = req.member.display_name if req.member is not None else _asker(req).name
     try:
-        item = await req.services.faq.answer_item(item_id, req.user_id, message.text or "")
+        item = await req.services.handoff.answer(req.chat_id, req.user_id, message.text or "", name)
     except Refusal as refusal:
         await reply(req, req.t(refusal.key, **refusal.params))
         return True
-    context.chat_data.get("faq_prompts", {}).pop(replied.message_id, None)
-    name = req.member.display_name if req.member else ""
-    asker_lang = await req.services.roster.lang_for(item.chat_id, item.user_id, item.chat_id > 0)
-    text = t(asker_lang, "faq.answer_to_asker", name=name, question=item.question, answer=item.answer or "")
-    await send(context.bot, item.chat_id, text)
-    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(req.t("faq.save"), callback_data=f"faq:save:{item.id}")]])
+    keyboard = None
+    if item.org_id is not None:
+        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(req.t("faq.save"),
+                                                               callback_data=f"faq:save:{item.id}")]])
     await reply(req, req.t("faq.answer_sent"), keyboard)
     return True
+
+
+# --- the public group: welcome with the deep link -----------------------------------------------
+
+
+async def welcome_public(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """New members of the 网上妇女之家 group: one short welcome with a button that opens a private
+    chat already tied to this village (so an alert from her later reaches its member on duty)."""
+    message = update.effective_message
+    if message is None or not message.new_chat_members:
+        return
+    req = await load_req(update, context)
+    if req.org is None or req.ctx.kind != "public":
+        return
+    people = [u for u in message.new_chat_members if not u.is_bot]
+    if not people:
+        return
+    for user in people:
+        await req.services.roster.touch_user(user.id, user.username, user.first_name or "", user.last_name or "")
+        await req.services.roster.remember_public_visit(user.id, req.org.id)
+    names = "、".join(u.full_name for u in people[:5])
+    await reply(req, req.t("faq.welcome_public", names=names, org=req.org.name), _with_private_row(req, context, None))
 
 
 # --- knowledge-base commands -------------------------------------------------------------------

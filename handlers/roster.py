@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import date
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from handlers.args import extract_target, split_role
 from handlers.common import Req, command, load_req, org_for_management, reply, send
 from services.errors import Refusal
+from storage.models import Org
 
 JOIN_CALLBACK = re.compile(r"^join:(\d+):(yes|no)$")
+
+log = logging.getLogger(__name__)
 
 
 @command
@@ -51,10 +56,27 @@ async def link(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(req, req.t("link.in_public_usage"))
         return
     org = await req.services.roster.link_public(req.actor, chat.id, chat.title or "", code)
-    await reply(req, req.t("link.done", org=org.name))
+    await pin_public_notice(req, context, org)
     work_chat = await req.services.roster.work_chat(org.id)
     if work_chat is not None:
         await send(context.bot, work_chat, req.t("link.done_work", title=chat.title or "", org=org.name))
+
+
+async def pin_public_notice(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org) -> None:
+    """The public group's notice: what the bot does here, with the button that opens a private chat
+    tied to this village; pinned when the bot may pin (a failure to pin is not an error)."""
+    from handlers.faq import start_link
+
+    keyboard = None
+    if context.bot.username:
+        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(req.t("faq.ask_privately"),
+                                                               url=start_link(context.bot.username, org.id))]])
+    notice = await reply(req, req.t("link.done", org=org.name), keyboard)
+    if notice is not None:
+        try:
+            await context.bot.pin_chat_message(req.chat_id, notice.message_id, disable_notification=True)
+        except TelegramError as exc:
+            log.info("could not pin the notice in %s: %s", req.chat_id, exc)
 
 
 @command

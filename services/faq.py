@@ -11,10 +11,11 @@ from services.clock import Clock
 from services.errors import Refusal
 from services.faq_engine import Decision, Entry, FaqIndex, get_tokenizer, load_shipped_entries
 from services.faq_io import MAX_ANSWER, MAX_QUESTION, split_list
+from services.message_kind import Reading, Vocabulary, understand
 from services.roster import Actor, require_manager
 from storage import audit, faq
 from storage.db import Database
-from storage.faq import EntryRow, Unanswered
+from storage.faq import AskedRow, EntryRow, Unanswered
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class FaqService:
         self.db = db
         self.clock = clock
         self.index: FaqIndex | None = None
+        self._vocabulary: Vocabulary | None = None
 
     async def load(self) -> int:
         """Build the index from the shipped base and the stored entries (once, at start)."""
@@ -38,6 +40,7 @@ class FaqService:
         for row in stored:
             entries[(row.entry_id, row.org_id)] = Entry.from_dict(row.as_dict())
         self.index = FaqIndex.build(entries.values())
+        self._vocabulary = Vocabulary(self.index)
         return len(entries)
 
     def _index(self) -> FaqIndex:
@@ -47,6 +50,19 @@ class FaqService:
 
     def decide(self, question: str, org_id: int | None) -> Decision:
         return self._index().decide(question, org_id=org_id)
+
+    def understand(self, message: str, org_id: int | None) -> tuple[Reading, Decision]:
+        """What the message is (danger / question / chatter / other) and the FAQ decision for it."""
+        if self._vocabulary is None:
+            raise RuntimeError("FaqService.load() was not awaited at start")
+        return understand(self._vocabulary, message, org_id)
+
+    async def log_asked(self, question: str, decision: Decision, org_id: int | None, chat_id: int,
+                        user_id: int) -> int:
+        entry_id = decision.best.id if decision.best else None
+        async with self.db.transaction() as conn:
+            return await faq.log_asked(conn, org_id, chat_id, user_id, question[:1000], decision.kind, entry_id,
+                                       self.clock.now())
 
     def entry(self, entry_id: str, org_id: int | None) -> Entry | None:
         index = self._index()
@@ -65,10 +81,19 @@ class FaqService:
         async with self.db.read() as conn:
             return await faq.asked_question(conn, asked_id)
 
+    async def asked(self, asked_id: int) -> AskedRow | None:
+        """Who asked what, where (buttons check the presser against it)."""
+        async with self.db.read() as conn:
+            return await faq.asked_row(conn, asked_id)
+
     async def vote(self, asked_id: int, user_id: int, value: int) -> None:
+        """Only the woman who asked votes on the answer she got."""
         async with self.db.transaction() as conn:
-            if not await faq.asked_exists(conn, asked_id):
+            row = await faq.asked_row(conn, asked_id)
+            if row is None:
                 raise Refusal("faq.vote_gone")
+            if row.user_id != user_id:
+                raise Refusal("faq.not_yours")
             await faq.vote(conn, asked_id, user_id, value, self.clock.now())
 
     # --- the knowledge base --------------------------------------------------------------------
@@ -164,40 +189,6 @@ class FaqService:
                  "source": e.source, "referral": e.referral} for e in self.listing(org_id)]
 
     # --- questions for the member on duty ------------------------------------------------------
-
-    async def pass_on(self, org_id: int | None, chat_id: int, user_id: int, message_id: int | None,
-                      question: str, danger: bool) -> int:
-        async with self.db.transaction() as conn:
-            return await faq.add_unanswered(conn, org_id, chat_id, user_id, message_id, question[:1000], danger,
-                                            self.clock.now())
-
-    async def take(self, item_id: int, user_id: int, org_id: int) -> Unanswered:
-        async with self.db.transaction() as conn:
-            item = await faq.get_unanswered(conn, item_id)
-            if item is None or item.org_id != org_id:
-                raise Refusal("faq.item_gone")
-            if not await faq.take_unanswered(conn, item_id, user_id) and item.taken_by != user_id:
-                raise Refusal("faq.already_taken")
-            taken = await faq.get_unanswered(conn, item_id)
-        assert taken is not None
-        return taken
-
-    async def taken_item_in(self, org_id: int, user_id: int, prompt_text: str) -> int | None:
-        """The question she took that a bot message (the 我来回答 prompt) quotes: how her reply finds
-        its question when the prompt is no longer remembered in memory (after a restart)."""
-        async with self.db.read() as conn:
-            items = await faq.taken_by(conn, org_id, user_id)
-        return next((i.id for i in items if f"「{i.question}」" in prompt_text), None)
-
-    async def answer_item(self, item_id: int, user_id: int, text: str) -> Unanswered:
-        async with self.db.transaction() as conn:
-            item = await faq.get_unanswered(conn, item_id)
-            if item is None or item.taken_by != user_id:
-                raise Refusal("faq.item_gone")
-            await faq.answer_unanswered(conn, item_id, text[:MAX_ANSWER], self.clock.now())
-            done = await faq.get_unanswered(conn, item_id)
-        assert done is not None
-        return done
 
     async def save_item(self, actor: Actor, item_id: int) -> Entry:
         async with self.db.read() as conn:

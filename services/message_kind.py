@@ -102,14 +102,10 @@ def small_talk_of(text: str) -> SmallTalk | None:
             return None
         found.add(SMALL_TALK[m.group(0)])
         pos = m.end()
-    if pos != len(s):
-        # laughter of any length: 哈哈哈哈, 呵呵呵
-        if re.fullmatch(r"(?:[哈呵嘿嘻hao6]+)", s[pos:]) is None:
-            return None
-    for kind in ("thanks", "greeting", "reaction"):
-        if kind in found:
-            return kind  # type: ignore[return-value]
-    return "reaction"
+    if pos != len(s) and re.fullmatch(r"[哈呵嘿嘻hao6]+", s[pos:]) is None:  # laughter of any length
+        return None
+    order: tuple[SmallTalk, ...] = ("thanks", "greeting", "reaction")
+    return next((kind for kind in order if kind in found), "reaction")
 
 
 def asks(text: str) -> bool:

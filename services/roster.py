@@ -16,7 +16,7 @@ from services.clock import Clock
 from services.errors import Refusal
 from storage import audit, members, orgs
 from storage.db import Database
-from storage.models import ChatKind, JoinRequest, Member, Org, Role
+from storage.models import ChatKind, JoinRequest, Member, Org, Role, User
 
 LINK_CODE_TTL = timedelta(minutes=10)
 MAX_ORG_NAME = 40
@@ -117,6 +117,10 @@ class RosterService:
         async with self.db.read() as conn:
             bound = await orgs.chat_of(conn, org_id, "public")
         return bound.chat_id if bound else None
+
+    async def user(self, user_id: int) -> User | None:
+        async with self.db.read() as conn:
+            return await members.get_user(conn, user_id)
 
     async def last_org(self, user_id: int) -> int | None:
         """The organisation whose public group she last wrote in."""

@@ -89,6 +89,20 @@ async def asked_exists(conn: aiosqlite.Connection, asked_id: int) -> bool:
     return await cur.fetchone() is not None
 
 
+@dataclass(frozen=True)
+class AskedRow:
+    id: int
+    chat_id: int
+    user_id: int
+    question: str
+
+
+async def asked_row(conn: aiosqlite.Connection, asked_id: int) -> AskedRow | None:
+    cur = await conn.execute("SELECT id, chat_id, user_id, question FROM faq_asked WHERE id = ?", (asked_id,))
+    row = await cur.fetchone()
+    return AskedRow(int(row[0]), int(row[1]), int(row[2]), str(row[3])) if row is not None else None
+
+
 async def asked_question(conn: aiosqlite.Connection, asked_id: int) -> str | None:
     cur = await conn.execute("SELECT question FROM faq_asked WHERE id = ?", (asked_id,))
     row = await cur.fetchone()
@@ -173,3 +187,53 @@ async def open_unanswered(conn: aiosqlite.Connection, org_id: int, limit: int = 
         (org_id, limit),
     )
     return [_unanswered(r) for r in await cur.fetchall()]
+
+
+async def set_org(conn: aiosqlite.Connection, item_id: int, org_id: int) -> None:
+    """A question from a woman whose village was unknown now belongs to her village."""
+    await conn.execute("UPDATE faq_unanswered SET org_id = ? WHERE id = ? AND org_id IS NULL", (org_id, item_id))
+
+
+async def reopen(conn: aiosqlite.Connection, item_id: int, member_user_id: int) -> None:
+    await conn.execute(
+        "UPDATE faq_unanswered SET status = 'open', taken_by = NULL WHERE id = ? AND status = 'taken' AND taken_by = ?",
+        (item_id, member_user_id),
+    )
+
+
+# --- 我来回答 in progress, and the village question --------------------------------------------------
+
+
+async def start_answering(conn: aiosqlite.Connection, chat_id: int, user_id: int, item_id: int,
+                          now: datetime) -> None:
+    await conn.execute(
+        "INSERT OR REPLACE INTO faq_answering(chat_id, user_id, item_id, at) VALUES (?, ?, ?, ?)",
+        (chat_id, user_id, item_id, to_db(now)),
+    )
+
+
+async def answering(conn: aiosqlite.Connection, chat_id: int, user_id: int) -> tuple[int, datetime] | None:
+    """(item id, since) of the question she is answering in this chat."""
+    cur = await conn.execute("SELECT item_id, at FROM faq_answering WHERE chat_id = ? AND user_id = ?",
+                             (chat_id, user_id))
+    row = await cur.fetchone()
+    return (int(row[0]), from_db(row[1])) if row else None
+
+
+async def stop_answering(conn: aiosqlite.Connection, chat_id: int, user_id: int) -> None:
+    await conn.execute("DELETE FROM faq_answering WHERE chat_id = ? AND user_id = ?", (chat_id, user_id))
+
+
+async def ask_village(conn: aiosqlite.Connection, user_id: int, item_id: int | None, now: datetime) -> None:
+    await conn.execute("INSERT OR REPLACE INTO village_asked(user_id, item_id, at) VALUES (?, ?, ?)",
+                       (user_id, item_id, to_db(now)))
+
+
+async def village_asked(conn: aiosqlite.Connection, user_id: int) -> tuple[int | None, datetime] | None:
+    cur = await conn.execute("SELECT item_id, at FROM village_asked WHERE user_id = ?", (user_id,))
+    row = await cur.fetchone()
+    return (int(row[0]) if row[0] is not None else None, from_db(row[1])) if row else None
+
+
+async def village_known(conn: aiosqlite.Connection, user_id: int) -> None:
+    await conn.execute("DELETE FROM village_asked WHERE user_id = ?", (user_id,))

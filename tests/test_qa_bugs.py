@@ -41,11 +41,10 @@ async def test_faq_list_is_for_managers_like_the_other_faq_commands(h: Harness) 
 
 
 async def test_save_as_faq_pressed_twice_saves_one_entry(h: Harness) -> None:
-    calls = await h.send(PUBLIC, "孙小梅", "明天村里放电影吗？")
+    calls = await h.send(PUBLIC, "孙小梅", "/ask 明天村里放电影吗？")
     to_duty = next(c for c in calls if c.chat_id == WORK)
-    taken = await h.press("赵霞", to_duty, 0)
-    prompt = next(c for c in taken if c.method == "sendMessage" and "回复这条消息" in c.text)
-    calls = await h.send(WORK, "赵霞", "晚上7点在村委会门口放", reply_to=prompt.result)
+    await h.press("赵霞", to_duty, 0)
+    calls = await h.send(WORK, "赵霞", "晚上7点在村委会门口放")
     confirm = next(c for c in calls if c.chat_id == WORK and "已把您的回答转给提问人" in c.text)
     first = await h.press("王芳", confirm, 0)
     assert any("已存为问答" in c.text for c in first)

@@ -1,0 +1,216 @@
+"""The 网上妇女之家 side: danger never missed (alerts that name her and reach a person, also when her
+village is unknown), chatter left alone, unmarked questions answered, and the hand-off (我来回答 →
+her next message is the answer; cancel; after a restart)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.fake_api import ApiCall
+from bot.simulator import Persona
+from services.danger import detect
+from tests.harness import PUBLIC, WORK, Harness
+
+GUEST = "孙小梅"  # a village woman with @sunxiaomei
+COUNTY = 9001  # 县妇络周主任, the super admin of the demo world
+STRANGER = Persona(5555, "陌生大姐")  # never wrote in any group
+
+
+def _buttons(call: ApiCall) -> list[dict[str, str]]:
+    markup = call.params.get("reply_markup") or {}
+    return [b for row in markup.get("inline_keyboard", []) for b in row]
+
+
+async def _count(h: Harness, sql: str, *args: object) -> int:
+    async with h.db.read() as conn:
+        cur = await conn.execute(sql, args)
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+# --- the danger detector (pure) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "我老公刚才又打我了，现在还在家里砸东西", "我被婆家关在屋里不让出门", "他刚才又动手了，我现在躲在厕所里",
+    "他又喝醉了拿刀吓我，我带着孩子躲在邻居家", "有个男的一直跟着我到家门口", "有人在撬我家门", "救命",
+    "我不想活了", "他現在拿著菜刀在院子裡", "他在打孩子 往死里打",
+])
+def test_present_danger_in_many_wordings(text: str) -> None:
+    assert detect(text) is not None
+
+
+@pytest.mark.parametrize("text", [
+    "家暴怎么认定", "去年他打过我，现在好了", "如果老公打我怎么办", "看新闻说邻村有人被家暴", "累死了", "笑死我了",
+    "想死你了", "孩子今天打疫苗", "杀猪菜真香", "他不打我，就是不给钱",
+])
+def test_look_alikes_raise_no_alarm(text: str) -> None:
+    assert detect(text) is None
+
+
+# --- chatter and questions -------------------------------------------------------------------------
+
+
+async def test_public_chatter_gets_no_reply_and_is_never_passed_on(h: Harness) -> None:
+    for text in ("明天会下雨吗？", "谁家有多的鸡蛋卖吗", "晚上跳广场舞吗", "可以可以", "在吗", "有人吗", "哈哈哈👍"):
+        assert await h.send(PUBLIC, GUEST, text) == [], text
+    assert await _count(h, "SELECT COUNT(*) FROM faq_unanswered") == 0
+
+
+async def test_private_greeting_and_thanks_get_one_line_and_are_not_stored(h: Harness) -> None:
+    assert "您好" in await h.say(2001, GUEST, "你好")
+    assert "不客气" in await h.say(2001, GUEST, "谢谢")
+    assert "帮不上忙" in await h.say(2001, GUEST, "明天会下雨吗")
+    assert await _count(h, "SELECT COUNT(*) FROM faq_unanswered") == 0
+    assert await _count(h, "SELECT COUNT(*) FROM faq_asked") == 0
+
+
+async def test_unmarked_questions_are_answered_in_the_public_group(h: Harness) -> None:
+    for text in ("离婚后孩子归谁", "俺想问下两岩筛查在哪做，要钱不"):
+        calls = await h.send(PUBLIC, GUEST, text)
+        reply = next(c for c in calls if c.chat_id == PUBLIC)
+        assert "依据：" in reply.text or "您是不是想问" in reply.text, text
+    # An answer in the public group carries the deep link to a private chat tied to the village.
+    calls = await h.send(PUBLIC, GUEST, "离婚后孩子归谁")
+    urls = [b.get("url", "") for b in _buttons(calls[-1])]
+    assert "https://t.me/zhiwei_helper_bot?start=v1" in urls
+
+
+# --- danger ----------------------------------------------------------------------------------------
+
+
+async def test_danger_in_private_alerts_the_member_on_duty_with_who_and_how_to_reach_her(h: Harness) -> None:
+    await h.say(PUBLIC, GUEST, "大家好")  # she belongs to 青石村 through its public group
+    calls = await h.send(2001, GUEST, "我被婆家关在屋里不让出门")
+    reply = next(c for c in calls if c.chat_id == 2001)
+    assert reply.text.startswith("⚠️ <b>如果您现在有危险，请马上拨打 110 报警</b>") and "12338" in reply.text
+    assert "已经通知了值班执委 <b>赵霞</b>" in reply.text
+    alert = next(c for c in calls if c.chat_id == WORK)
+    assert '<a href="tg://user?id=2001">孙小梅</a>（@sunxiaomei）' in alert.text
+    assert "私聊" in alert.text and "我被婆家关在屋里不让出门" in alert.text and "紧急" in alert.text
+    assert [b["text"] for b in _buttons(alert)] == ["我来回答"]
+    # Journaled in the outbox like every notice (nothing lost on a restart), and marked sent.
+    async with h.db.read() as conn:
+        cur = await conn.execute("SELECT status, body FROM outbox WHERE dedupe LIKE 'handoff:%'")
+        rows = [tuple(r) for r in await cur.fetchall()]
+    assert len(rows) == 1 and rows[0][0] == "sent" and json.loads(rows[0][1])["key"] == "handoff.alert_danger"
+
+
+async def test_danger_in_the_public_group_names_the_group(h: Harness) -> None:
+    calls = await h.send(PUBLIC, GUEST, "有个男的一直跟着我 我快到家了 好怕")
+    reply = next(c for c in calls if c.chat_id == PUBLIC)
+    assert "110" in reply.text.split("\n")[0] and "人多" in reply.text
+    alert = next(c for c in calls if c.chat_id == WORK)
+    assert "妇女之家群「" in alert.text and "tg://user?id=2001" in alert.text
+
+
+async def test_information_about_violence_gets_an_answer_not_an_alarm(h: Harness) -> None:
+    calls = await h.send(2001, GUEST, "什么样的算家暴")
+    assert not any(c.chat_id == WORK for c in calls)
+    assert "110 报警" not in calls[-1].text
+
+
+async def test_unknown_woman_alerts_the_county_then_her_village_once_she_names_it(h: Harness) -> None:
+    calls = await h.send(STRANGER.user_id, STRANGER, "他又喝醉了拿刀吓我，我带着孩子躲在邻居家")
+    reply = next(c for c in calls if c.chat_id == STRANGER.user_id)
+    assert reply.text.startswith("⚠️") and "县妇联" in reply.text and "哪个村" in reply.text
+    county = next(c for c in calls if c.chat_id == COUNTY)
+    assert "村子不明" in county.text and "tg://user?id=5555" in county.text and "拿刀" in county.text
+    assert not any(c.chat_id == WORK for c in calls)
+    # Another woman cannot press her village button; she types her village and confirms.
+    asked = await h.send(STRANGER.user_id, STRANGER, "青石")
+    choice = next(c for c in asked if "请确认" in c.text)
+    assert [b["text"] for b in _buttons(choice)] == ["是，青石村妇联", "都不是"]
+    forged = await h.press(Persona(6666, "别人"), choice, 0)
+    assert any(c.method == "answerCallbackQuery" and "过期" in c.params.get("text", "") for c in forged)
+    assert not any(c.chat_id == WORK for c in forged)
+    confirmed = await h.press(STRANGER, choice, 0)
+    assert any("记下了" in c.text for c in confirmed)
+    alert = next(c for c in confirmed if c.chat_id == WORK)
+    assert "紧急" in alert.text and "tg://user?id=5555" in alert.text and "赵霞" in alert.text
+    # From now on she belongs to 青石村: a new alert goes straight to its work group.
+    calls = await h.send(STRANGER.user_id, STRANGER, "救命 他又来了")
+    assert any(c.chat_id == WORK for c in calls) and not any(c.chat_id == COUNTY for c in calls)
+
+
+async def test_deep_link_ties_a_new_woman_to_her_village(h: Harness) -> None:
+    text = await h.say(STRANGER.user_id, STRANGER, "/start v1")
+    assert "已为您关联到「青石村妇联」" in text
+    calls = await h.send(STRANGER.user_id, STRANGER, "他刚才又动手了，我现在躲在厕所里")
+    assert any(c.chat_id == WORK and "紧急" in c.text for c in calls)
+    assert not any(c.chat_id == COUNTY for c in calls)
+
+
+async def test_new_members_of_the_public_group_get_a_welcome_with_the_deep_link(h: Harness) -> None:
+    newcomer = Persona(7777, "新来的")
+    data = {"update_id": 99999, "message": {
+        **h.factory.message_dict(PUBLIC, newcomer, ""), "new_chat_members": [newcomer.as_dict()]}}
+    data["message"].pop("text")
+    from telegram import Update
+
+    before = len(h.api.calls)
+    await h.app.process_update(Update.de_json(data, h.app.bot))
+    welcome = next(c for c in h.api.calls[before:] if c.chat_id == PUBLIC)
+    assert "新来的" in welcome.text and "110" in welcome.text
+    assert any(b.get("url", "").endswith("start=v1") for b in _buttons(welcome))
+    assert await h.services.roster.last_org(7777) == 1
+
+
+# --- hand-off ----------------------------------------------------------------------------------------
+
+
+async def _passed(h: Harness) -> ApiCall:
+    calls = await h.send(PUBLIC, GUEST, "/ask 村里的路灯坏了找谁")
+    return next(c for c in calls if c.chat_id == WORK)
+
+
+async def test_take_then_the_next_message_is_the_answer_even_after_a_restart(h: Harness) -> None:
+    to_duty = await _passed(h)
+    taken = await h.press("赵霞", to_duty, 0)
+    prompt = next(c for c in taken if "下一条消息" in c.text)
+    assert "孙小梅" in prompt.text and "妇女之家群" in prompt.text
+    for data in (*h.app.chat_data.values(), *h.app.user_data.values()):
+        data.clear()  # what a restart forgets; the 我来回答 state is in the database
+    # Someone else's message is not taken for her answer.
+    assert not any(c.chat_id == PUBLIC for c in await h.send(WORK, "刘敏", "我也不知道"))
+    calls = await h.send(WORK, "赵霞", "找村委会的电工老李")  # no Telegram reply needed
+    delivered = next(c for c in calls if c.chat_id == PUBLIC)
+    assert "回复您的问题「村里的路灯坏了找谁」" in delivered.text and "电工老李" in delivered.text
+    confirm = next(c for c in calls if c.chat_id == WORK and "已把您的回答转给提问人" in c.text)
+    saved = await h.press("王芳", confirm, 0)
+    assert any("已存为问答" in c.text for c in saved)
+    # Her following message is ordinary chat again.
+    assert await h.send(WORK, "赵霞", "好的大家辛苦了") == []
+
+
+async def test_cancel_gives_the_question_back(h: Harness) -> None:
+    to_duty = await _passed(h)
+    taken = await h.press("赵霞", to_duty, 0)
+    prompt = next(c for c in taken if "下一条消息" in c.text)
+    assert await h.press("刘敏", prompt, 0)  # not hers to cancel
+    cancelled = await h.press("赵霞", prompt, 0)
+    assert any("已取消" in c.text for c in cancelled)
+    assert await h.send(WORK, "赵霞", "随便说一句") == []
+    again = await h.press("刘敏", to_duty, 0)
+    assert any("下一条消息" in c.text for c in again)
+
+
+async def test_forged_buttons_act_on_nothing_of_others(h: Harness) -> None:
+    calls = await h.send(2001, GUEST, "人身安全保护令怎么申请")
+    answer = calls[-1]
+    vote = next(b["callback_data"] for b in _buttons(answer) if b["callback_data"].startswith("faq:v:"))
+    asked_id = vote.split(":")[2]
+    other = Persona(2002, "马春花")
+    for data in (vote, f"faq:none:{asked_id}"):
+        msg = {**answer.result, "chat": {"id": 2002, "type": "private", "first_name": "马春花"}}
+        before = len(h.api.calls)
+        await h.app.process_update(h.factory.callback(other, msg, data))
+        assert not any(c.chat_id == WORK for c in h.api.calls[before:])
+    assert await _count(h, "SELECT COUNT(*) FROM faq_votes") == 0
+    # Someone who is not on the roster cannot take a question with a forged 我来回答.
+    to_duty = await _passed(h)
+    refused = await h.press(GUEST, to_duty, 0)
+    assert not any("下一条消息" in c.text for c in refused)
+    assert await _count(h, "SELECT COUNT(*) FROM faq_answering") == 0
