@@ -236,7 +236,7 @@ async def _maybe_village_answer(req: Req, text: str) -> bool:
     """After an alert or a question nobody could take, the bot asked her village: does this message
     name one? Then confirm with buttons. Anything else (a new danger message, a question) goes on."""
     reading, _ = req.services.faq.understand(text, None)
-    if reading.kind == "danger":
+    if reading.kind == "danger" or reading.small_talk is not None:
         return False
     found = await req.services.handoff.villages_named(text)
     if not found:
@@ -272,12 +272,10 @@ async def village_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     await query.answer()
     await query.edit_message_reply_markup(None)
-    lines = [req.t("faq.village_saved", org=org.name)]
+    text = req.t("faq.village_saved", org=org.name)
     if passed is not None and passed.reached == "duty":
-        item_danger = passed.duty_name is not None
-        lines.append(req.t("faq.village_passed", name=passed.duty_name or req.t("faq.duty_anyone"))
-                     if item_danger else "")
-    await reply(req, "\n".join(line for line in lines if line))
+        text += "\n" + req.t("faq.village_passed", name=passed.duty_name or req.t("faq.duty_anyone"))
+    await reply(req, text)
 
 
 # --- buttons -----------------------------------------------------------------------------------

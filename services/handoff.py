@@ -173,7 +173,8 @@ class HandoffService:
             if asked[0] is not None:
                 await faq.set_org(conn, asked[0], org_id)
                 item = await faq.get_unanswered(conn, asked[0])
-        if item is None or item.status != "open" or item.org_id != org_id:
+        # A danger alert reaches the village even when the county has taken it already.
+        if item is None or item.org_id != org_id or (item.status != "open" and not item.danger):
             return org, None
         where = text("handoff.where_private")
         routed = await self._to_work_group(item, asker, where)
