@@ -163,17 +163,24 @@ def test_faq_in_the_public_group_with_hand_off(stub: BotApiStub, tmp_path: Path)
         answer = step(public, guest, "两癌筛查在哪里做？", "依据")
         assert answer.params["chat_id"] == public["id"]
         mark = len(stub.calls)
-        stub.push_update(make_message_update(public, guest, "明天天气怎么样？"))
+        mark = len(stub.calls)
+        stub.push_update(make_message_update(public, guest, "/ask 明天天气怎么样？"))
         said(stub, "这个问题我还答不好", mark)
-        to_duty = said(stub, "请李秀英帮忙回答", mark)
+        to_duty = said(stub, "李秀英</a> 帮忙回答", mark)
         assert to_duty.params["chat_id"] == GROUP
         mark = len(stub.calls)
         button = to_duty.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
         stub.push_update(make_callback_update(MEMBER, to_duty.result, button))
-        prompt = said(stub, "回复这条消息", mark)
+        said(stub, "下一条消息", mark)
         mark = len(stub.calls)
-        stub.push_update(make_message_update(work, MEMBER, "明天有小雨，记得带伞", reply_to=prompt.result))
+        stub.push_update(make_message_update(work, MEMBER, "明天有小雨，记得带伞"))  # no reply needed
         delivered = said(stub, "执委 <b>李秀英</b> 回复您的问题", mark)
         assert delivered.params["chat_id"] == public["id"] and "明天有小雨" in delivered.params["text"]
+        # Danger in the public group: 110 at the top there, an alert naming her in the work group.
+        mark = len(stub.calls)
+        stub.push_update(make_message_update(public, guest, "有个男的一直跟着我 好怕"))
+        assert said(stub, "110 报警", mark).params["chat_id"] == public["id"]
+        alert = said(stub, "紧急", mark)
+        assert alert.params["chat_id"] == GROUP and "tg://user?id=601" in alert.params["text"]
     finally:
         stop_bot(proc)

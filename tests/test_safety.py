@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from telegram import Update
 
 from bot.fake_api import ApiCall
 from bot.simulator import Persona
@@ -14,7 +15,7 @@ from services.danger import detect
 from tests.harness import PUBLIC, WORK, Harness
 
 GUEST = "孙小梅"  # a village woman with @sunxiaomei
-COUNTY = 9001  # 县妇络周主任, the super admin of the demo world
+COUNTY = 9001  # 县妇联周主任, the super admin of the demo world
 STRANGER = Persona(5555, "陌生大姐")  # never wrote in any group
 
 
@@ -145,11 +146,9 @@ async def test_deep_link_ties_a_new_woman_to_her_village(h: Harness) -> None:
 
 async def test_new_members_of_the_public_group_get_a_welcome_with_the_deep_link(h: Harness) -> None:
     newcomer = Persona(7777, "新来的")
-    data = {"update_id": 99999, "message": {
-        **h.factory.message_dict(PUBLIC, newcomer, ""), "new_chat_members": [newcomer.as_dict()]}}
-    data["message"].pop("text")
-    from telegram import Update
-
+    message = {**h.factory.message_dict(PUBLIC, newcomer, ""), "new_chat_members": [newcomer.as_dict()]}
+    message.pop("text")
+    data = {"update_id": 99999, "message": message}
     before = len(h.api.calls)
     await h.app.process_update(Update.de_json(data, h.app.bot))
     welcome = next(c for c in h.api.calls[before:] if c.chat_id == PUBLIC)
