@@ -76,11 +76,6 @@ class FaqService:
                                            self.clock.now())
         return Asked(decision, asked_id)
 
-    async def asked_question(self, asked_id: int) -> str | None:
-        """The question as she asked it (for 都不是: the suggestion message only lists ours)."""
-        async with self.db.read() as conn:
-            return await faq.asked_question(conn, asked_id)
-
     async def asked(self, asked_id: int) -> AskedRow | None:
         """Who asked what, where (buttons check the presser against it)."""
         async with self.db.read() as conn:

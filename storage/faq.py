@@ -84,11 +84,6 @@ async def vote(conn: aiosqlite.Connection, asked_id: int, user_id: int, value: i
     )
 
 
-async def asked_exists(conn: aiosqlite.Connection, asked_id: int) -> bool:
-    cur = await conn.execute("SELECT 1 FROM faq_asked WHERE id = ?", (asked_id,))
-    return await cur.fetchone() is not None
-
-
 @dataclass(frozen=True)
 class AskedRow:
     id: int
@@ -101,12 +96,6 @@ async def asked_row(conn: aiosqlite.Connection, asked_id: int) -> AskedRow | Non
     cur = await conn.execute("SELECT id, chat_id, user_id, question FROM faq_asked WHERE id = ?", (asked_id,))
     row = await cur.fetchone()
     return AskedRow(int(row[0]), int(row[1]), int(row[2]), str(row[3])) if row is not None else None
-
-
-async def asked_question(conn: aiosqlite.Connection, asked_id: int) -> str | None:
-    cur = await conn.execute("SELECT question FROM faq_asked WHERE id = ?", (asked_id,))
-    row = await cur.fetchone()
-    return str(row[0]) if row is not None else None
 
 
 @dataclass(frozen=True)
@@ -170,15 +159,6 @@ async def saved_entry(conn: aiosqlite.Connection, item_id: int) -> str | None:
     cur = await conn.execute("SELECT saved_entry_id FROM faq_unanswered WHERE id = ?", (item_id,))
     row = await cur.fetchone()
     return str(row[0]) if row is not None and row[0] is not None else None
-
-
-async def taken_by(conn: aiosqlite.Connection, org_id: int, member_user_id: int) -> list[Unanswered]:
-    """Questions this member took and has not answered yet, newest first."""
-    cur = await conn.execute(
-        "SELECT * FROM faq_unanswered WHERE org_id = ? AND status = 'taken' AND taken_by = ? ORDER BY id DESC",
-        (org_id, member_user_id),
-    )
-    return [_unanswered(r) for r in await cur.fetchall()]
 
 
 async def open_unanswered(conn: aiosqlite.Connection, org_id: int, limit: int = 50) -> list[Unanswered]:
