@@ -162,7 +162,7 @@ async def answer_message(req: Req, context: ContextTypes.DEFAULT_TYPE, text: str
     if not text:
         return
     org_id = await _asker_org(req)
-    reading, decision = req.services.faq.understand(text, org_id)
+    reading, decision = req.services.faq.understand(text, org_id, private_like)
     if asked and reading.kind in ("chatter", "other") and reading.small_talk is None:
         reading = replace(reading, kind="question")
     action = plan(reading, decision.kind, private_like)
@@ -235,7 +235,7 @@ def danger_text(lang: str | None, category: str, help_entry: Entry | None) -> st
 async def _maybe_village_answer(req: Req, text: str) -> bool:
     """After an alert or a question nobody could take, the bot asked her village: does this message
     name one? Then confirm with buttons. Anything else (a new danger message, a question) goes on."""
-    reading, _ = req.services.faq.understand(text, None)
+    reading, _ = req.services.faq.understand(text, None, private=True)
     if reading.kind == "danger" or reading.small_talk is not None:
         return False
     found = await req.services.handoff.villages_named(text)

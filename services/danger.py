@@ -15,8 +15,16 @@ question (怎么认定, 算不算, 怎么申请), the past and resolved (去年,
 signal that is never framed (救命). Everyday hyperbole (累死了, 笑死, 想死你了, 打疫苗, 杀猪菜) matches
 no signal at all.
 
-Safety first: the rules are written for recall; `bench/message_kinds.py` reports recall and
-look-alike alarms on a held-out set written apart from this module.
+The rules alone miss wordings nobody wrote a pattern for. `detect` therefore asks a small learned
+model (`DangerModel`): logistic regression over the characters and character pairs and triples of the
+squeezed text plus what the rules saw (which signals matched, with or without a present-time marker,
+which frames, first person). It is fitted on the development message set
+(`python -m bench.message_kinds --fit-danger`, written to faq_data/danger_model.json) with thresholds
+chosen by cross-validation for recall first: lower in a private chat (she wrote to us on purpose)
+than in the village group. Without the model file the rules decide alone.
+
+Safety first: `bench/message_kinds.py` reports recall and look-alike alarms on a held-out set written
+apart from this module.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import opencc
+
+from services.learned import LogisticModel, char_grams, shipped
 
 Category = Literal[
     "violence", "weapon", "locked_in", "threat", "self_harm", "child", "followed", "break_in", "sexual",
@@ -143,8 +153,8 @@ def squeeze(text: str) -> str:
     return _NOT_WORD.sub("", folded).replace("著", "着")  # t2s keeps 著 (a simplified character too)
 
 
-def detect(text: str) -> Danger | None:
-    """The present danger a message speaks of, or None (look-alikes and everyday words)."""
+def match_rules(text: str) -> Danger | None:
+    """The present danger the rules alone find, or None (look-alikes and everyday words)."""
     s = squeeze(text)
     if not s:
         return None
@@ -168,3 +178,53 @@ def detect(text: str) -> Danger | None:
         return None
     category, matched, _ = (strong or hits)[0]
     return Danger(category, matched)
+
+
+def features(text: str) -> dict[str, float]:
+    """What the model sees: character 1–3-grams of the squeezed text and what the rules found."""
+    s = squeeze(text)
+    found = char_grams(s, (1, 2, 3))
+    names: list[str] = []
+    rule = match_rules(text)
+    if rule is not None:
+        names += ["r:any", f"r:{rule.category}"]
+    names += [f"s:{category}:{int(needs_now)}" for category, pattern, needs_now in SIGNALS if pattern.search(s)]
+    names += [name for name, pattern in (("now", NOW), ("now_over_frame", NOW_OVER_FRAME),
+                                         ("first_person", FIRST_PERSON)) if pattern.search(s)]
+    names += [f"f:{name}" for name, pattern in FRAMES if pattern.search(s)]
+    found.update(dict.fromkeys(names, 1.0))
+    return found
+
+
+MODEL_FILE = "danger_model.json"
+
+
+def shipped_model() -> LogisticModel | None:
+    return shipped(MODEL_FILE)
+
+
+def danger_probability(text: str, model: LogisticModel | None = None) -> float:
+    model = model or shipped_model()
+    if model is None:
+        return 1.0 if match_rules(text) is not None else 0.0
+    return model.probability(features(text))
+
+
+def detect(text: str, private: bool = False, model: LogisticModel | None = None) -> Danger | None:
+    """The present danger a message speaks of, or None. The rules and the learned model together
+    (see the module docstring); `private`: a private chat, where the bar is lower."""
+    model = model or shipped_model()
+    rule = match_rules(text)
+    if model is None:
+        return rule
+    p = model.probability(features(text))
+    if p < model.thresholds.get("private" if private else "public", 0.5):
+        return None
+    if rule is not None:
+        return rule
+    s = squeeze(text)
+    for category, pattern, _ in SIGNALS:
+        m = pattern.search(s)
+        if m is not None:
+            return Danger(category, m.group(0))
+    return Danger("help", "")

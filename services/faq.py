@@ -51,11 +51,11 @@ class FaqService:
     def decide(self, question: str, org_id: int | None) -> Decision:
         return self._index().decide(question, org_id=org_id)
 
-    def understand(self, message: str, org_id: int | None) -> tuple[Reading, Decision]:
+    def understand(self, message: str, org_id: int | None, private: bool = False) -> tuple[Reading, Decision]:
         """What the message is (danger / question / chatter / other) and the FAQ decision for it."""
         if self._vocabulary is None:
             raise RuntimeError("FaqService.load() was not awaited at start")
-        return understand(self._vocabulary, message, org_id)
+        return understand(self._vocabulary, message, org_id, private)
 
     async def log_asked(self, question: str, decision: Decision, org_id: int | None, chat_id: int,
                         user_id: int) -> int:

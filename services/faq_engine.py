@@ -850,14 +850,15 @@ class FaqIndex:
 
     def decide(
         self, query: str, org_id: int | None = None, k: int = 3, thresholds: Thresholds | None = None,
-        *, lenient: bool = False,
+        *, lenient: bool = False, private: bool = False,
     ) -> Decision:
         """What to do with a question: answer, suggest (您是不是想问), decline, or danger. `lenient`: the
         message is known to be a policy question (services.message_kind), so an entry covering the
-        words the knowledge base knows is suggested even when a long story lowers the confidence."""
+        words the knowledge base knows is suggested even when a long story lowers the confidence.
+        `private`: a private chat, where danger is recognised on a lower bar (services.danger)."""
         th = thresholds or _DEFAULT_THRESHOLDS
         text = normalise(query)
-        found = detect(query)
+        found = detect(query, private)
         danger = found.category if found is not None else None
         violence = found is not None and found.category != "self_harm"
         tokens = list(dict.fromkeys(self.tokenizer.tokens_of_normalised(text)))
