@@ -6,7 +6,7 @@ Corpora are deterministic (seeded) recombinations of the shipped knowledge base:
 entry takes 3-5 real questions, 1-2 real tag sets and a real answer and swaps half of their words
 for words drawn (by frequency) from the knowledge base's vocabulary; the real entries are included.
 Entries are indexed from stored tokens (as a deployment would, instead of re-segmenting 100k
-entries at start). Queries are the eval-set questions (tests/data/faq_eval.jsonl).
+entries at start). Queries are the development-set questions (tests/data/faq_dev.jsonl).
 
 Measured in one run, side by side (compare ratios, not absolute times across machines):
   whole query   FaqIndex.decide(text): normalise + segment + BM25 over both fields + decision
@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from rank_bm25 import BM25Okapi
 
-from bench.faq_quality import load_eval
+from bench.faq_quality import load_set
 from services.faq_engine import DocTokens, Entry, FaqIndex, Tokenizer, get_tokenizer, load_shipped_entries
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -250,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if args.quick:
         sizes = [s for s in sizes if s <= 10_000] or sizes[:1]
-    evals = [q for q, _ in load_eval()]
+    evals = [row.q for row in load_set("dev")[0]]
     n_queries = 60 if args.quick else args.queries
     queries = [evals[i % len(evals)] for i in range(n_queries)]
 

@@ -92,8 +92,9 @@ def out_of_fold(xs: list[dict[str, float]], y: list[bool], l2: float, balanced: 
 
 
 def choose_threshold(positive: list[float], limits: list[tuple[list[float], float]], label: str) -> float:
-    """The lowest threshold (5-point steps from 0.15: lower ones rest on a handful of rows) with the highest recall of `positive` while each list of
-    negatives in `limits` stays at or under its share above the threshold; the sweep goes to stderr."""
+    """The lowest threshold (5-point steps from 0.15: lower ones rest on a handful of rows) with the
+    highest recall of `positive` while each list of negatives in `limits` stays at or under its share
+    above the threshold; the sweep goes to stderr."""
     best = (-1.0, 0.5)
     for step in range(15, 96, 5):
         t = step / 100

@@ -162,7 +162,7 @@ class Vocabulary:
 def question_features(vocabulary: Vocabulary, text: str, decision: Decision) -> dict[str, float]:
     every, core, density = vocabulary.features(vocabulary.index.tokenizer.tokens(text))
     x = char_grams(squeeze(text), (1, 2))
-    x.update(topic_all=every, topic_core=core, confidence=min(decision.confidence, 1.5),
+    x.update(topic_all=every, topic_core=core, confidence=min(decision.confidence, 1.5), right=decision.right,
              answer=float(decision.kind == "answer"), suggest=float(decision.kind == "suggest"),
              log_length=math.log1p(len(text)), density=density)
     return x
@@ -224,11 +224,11 @@ def plan(reading: Reading, decision_kind: str | None, private: bool) -> Action:
 def understand(
     vocabulary: Vocabulary, text: str, org_id: int | None = None, private: bool = False,
 ) -> tuple[Reading, Decision]:
-    """Read a message and take the FAQ decision for it: a message read as a question that the strict
-    decision declines is decided again leniently (suggestions from the words the base knows)."""
+    """Read a message and take the FAQ decision for it: a message read as a question that the decision
+    declines is decided again leniently (candidates offered on a lower bar)."""
     index = vocabulary.index
     decision = index.decide(text, org_id=org_id, private=private)
     reading = read(vocabulary, text, decision, private)
     if reading.kind == "question" and decision.kind == "decline":
-        decision = index.decide(text, org_id=org_id, lenient=True, private=private)
+        decision = index.decide(text, org_id=org_id, private=private, lenient=True)
     return reading, decision
