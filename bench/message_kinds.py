@@ -44,7 +44,7 @@ FAQ_DATA = Path(__file__).resolve().parent.parent / "services" / "faq_data"
 # Cross-validated limits when a threshold is chosen per chat. Danger: look-alike alarms (in a private
 # chat she wrote to us on purpose and an alarm costs less than a miss) and alarms on everything else.
 DANGER_MAX_LOOKALIKE = {"public": 0.05, "private": 0.08}
-DANGER_MAX_OTHER = 0.01
+DANGER_MAX_OTHER = {"public": 0.01, "private": 0.03}
 # Question: how much chatter may be taken for a question (the group must stay quiet).
 QUESTION_MAX_CHATTER = {"public": 0.03, "private": 0.10}
 FOLDS = 5
@@ -119,7 +119,7 @@ def fit_danger(rows: list[dict[str, object]]) -> LogisticModel:
             return [held[i] for i, r in enumerate(rows) if r["chat"] == chat and r["kind"] in kinds]
         thresholds[chat] = choose_threshold(
             of(("danger",)), [(of(("lookalike",)), DANGER_MAX_LOOKALIKE[chat]),
-                              (of(("chatter", "question")), DANGER_MAX_OTHER)], chat)
+                              (of(("chatter", "question")), DANGER_MAX_OTHER[chat])], chat)
     model = fit_logistic(xs, y, 1.0, False)
     return LogisticModel(model.bias, model.weights, thresholds)
 

@@ -11,7 +11,8 @@ from telegram import Update
 
 from bot.fake_api import ApiCall
 from bot.simulator import Persona
-from services.danger import detect
+from services.danger import danger_probability, detect, match_rules
+from services.learned import LogisticModel
 from tests.harness import PUBLIC, WORK, Harness
 
 GUEST = "孙小梅"  # a village woman with @sunxiaomei
@@ -49,6 +50,24 @@ def test_present_danger_in_many_wordings(text: str) -> None:
 ])
 def test_look_alikes_raise_no_alarm(text: str) -> None:
     assert detect(text) is None
+
+
+@pytest.mark.parametrize("text", [
+    "婆家要把俺闺女嫁给外村的 今天就来人抢了", "jm jm 在河边", "我喝了要了 肚子好疼",
+    "今晚可能是最后一次跟你说话了 娃就托给我妈了",
+])
+def test_rules_for_forced_marriage_pinyin_pleas_and_farewells(text: str) -> None:
+    assert match_rules(text) is not None
+
+
+def test_model_and_rules_together() -> None:
+    # the model finds what no rule names; the private bar is lower; without a model the rules decide
+    model = LogisticModel(-2.0, {"g:好怕": 3.0}, {"public": 0.9, "private": 0.5})
+    assert match_rules("好怕") is None
+    assert detect("好怕", private=True, model=model) is not None  # P = 0.73
+    assert detect("好怕", private=False, model=model) is None
+    assert detect("有人在撬我家门", model=LogisticModel(-30.0, {}, {"public": 0.5})) is None  # the model may veto
+    assert danger_probability("有人在撬我家门") > danger_probability("孩子今天打疫苗")
 
 
 # --- chatter and questions -------------------------------------------------------------------------
