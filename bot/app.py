@@ -60,7 +60,7 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
         clock=clock,
         roster=roster,
         duty=duty_service,
-        faq=FaqService(db, clock),
+        faq=FaqService(db, clock, admins),
         handoff=HandoffService(db, clock, roster, duty_service),
         reminders=ReminderService(db, clock, config.tz, grace),
         tasks=TaskService(db, clock, config.tz, config.tasks.remind_days_before),
@@ -79,6 +79,7 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
         services.review.produce,
         services.tasks.produce,
         services.trainings.produce,
+        functools.partial(services.faq.produce, tz=config.tz),
     ])
     services.tickers.append(scheduler_tick)
     return services

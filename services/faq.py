@@ -5,6 +5,7 @@ passed to the member on duty. The index is built once at start and updated incre
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from typing import Any
 
 from services.clock import Clock
@@ -12,8 +13,9 @@ from services.errors import Refusal
 from services.faq_engine import Decision, Entry, FaqIndex, get_tokenizer, load_shipped_entries
 from services.faq_io import MAX_ANSWER, MAX_QUESTION, split_list
 from services.message_kind import Reading, Vocabulary, understand
+from services.outbox import Outgoing, text
 from services.roster import Actor, require_manager
-from storage import audit, faq
+from storage import audit, faq, outbox
 from storage.db import Database
 from storage.faq import AskedRow, EntryRow, Unanswered
 
@@ -24,10 +26,16 @@ class Asked:
     asked_id: int
 
 
+STALE_AFTER_DAYS = 365  # an entry whose facts were last checked longer ago is due for review
+STALE_REMINDER_AT = time(9, 0)  # local time from which the yearly reminder goes out
+STALE_LISTED = 30  # entries named in the reminder (the rest are counted)
+
+
 class FaqService:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, super_admins: frozenset[int] = frozenset()) -> None:
         self.db = db
         self.clock = clock
+        self.super_admins = super_admins
         self.index: FaqIndex | None = None
         self._vocabulary: Vocabulary | None = None
 
@@ -204,6 +212,41 @@ class FaqService:
 
     def _today(self) -> str:
         return self.clock.now().date().isoformat()
+
+    def stale_entries(self, today: date) -> list[Entry]:
+        """Deployment-wide entries (shipped or edited by the county) whose facts were last checked
+        more than STALE_AFTER_DAYS ago, or never: oldest first."""
+        def checked(entry: Entry) -> date:
+            try:
+                return date.fromisoformat(entry.updated_at)
+            except ValueError:
+                return date.min
+        found = [e for e in self._index().entries()
+                 if e.org_id is None and (today - checked(e)).days > STALE_AFTER_DAYS]
+        return sorted(found, key=lambda e: (checked(e), e.id))
+
+    async def produce(self, now: datetime, tz: Any = None) -> None:
+        """Once a year, each super admin is told which deployment-wide entries are due for a check
+        of their facts (through the outbox: deduplicated per admin and year)."""
+        local = now.astimezone(tz) if tz is not None else now
+        if not self.super_admins or local.time() < STALE_REMINDER_AT:
+            return
+        stale = self.stale_entries(local.date())
+        if not stale:
+            return
+        async with self.db.read() as conn:
+            todo = [a for a in sorted(self.super_admins)
+                    if not await outbox.is_known(conn, f"faq-stale:{local.year}:{a}")]
+        if not todo:
+            return
+        lines: list[Any] = [text("faq.stale_line", id=e.id, question=e.questions[0] if e.questions else "",
+                                 checked=e.updated_at or "—") for e in stale[:STALE_LISTED]]
+        if len(stale) > STALE_LISTED:
+            lines.append(text("faq.stale_more", count=len(stale) - STALE_LISTED))
+        params = {"count": len(stale), "lines": lines}
+        async with self.db.transaction() as conn:
+            await outbox.enqueue(conn, [Outgoing(a, "faq.stale_review", params, dedupe=f"faq-stale:{local.year}:{a}")
+                                        for a in todo], now)
 
 
 def _check_lengths(questions: list[str], answer: str) -> None:
