@@ -97,7 +97,12 @@ def evaluate(index: FaqIndex, rows: Sequence[Row], misses: bool = False) -> tupl
             count("own entries hit@1", bool(ranked) and ranked[0] in row.expect)
             count("own entries hit@3", any(i in row.expect for i in ranked))
         if row.kind == "two":
-            count("two questions: both among the offered", all(i in [c.id for c in d.candidates] for i in row.expect))
+            answered_ids = {d.best.id} if answered and d.best is not None else set()
+            if answered and d.also is not None and d.also[2]:
+                answered_ids.add(d.also[1].id)
+            offered_ids = {c.id for c in d.candidates} | answered_ids | ({d.also[1].id} if d.also else set())
+            count("two questions: both answered directly", set(row.expect) <= answered_ids)
+            count("two questions: both answered or offered", set(row.expect) <= offered_ids)
         hard = "two" if row.kind == "two" else row.style
         if hard in ("long_story", "two", "dialect", "typo", "pinyin", "traditional", "voice"):
             count(f"direct right: {hard}", right)

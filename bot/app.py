@@ -176,6 +176,7 @@ def register_handlers(app: App) -> None:
         filters.CaptionRegex(r"^/faq_import(@\w+)?(\s|$)") & filters.Document.ALL, faq.faq_import
     ))
     app.add_handler(CallbackQueryHandler(faq.village_button, pattern=faq.VILLAGE_CALLBACK))
+    app.add_handler(CallbackQueryHandler(faq.import_button, pattern=faq.IMPORT_CALLBACK))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, core.chat_migrated))
     app.add_handler(MessageHandler(filters.StatusUpdate.NEW_CHAT_MEMBERS, faq.welcome_public))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, faq.on_text))

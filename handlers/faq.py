@@ -5,6 +5,7 @@ votes, and the knowledge-base commands /faq_add /faq_edit /faq_del /faq_list /fa
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import replace
 
@@ -15,7 +16,7 @@ from telegram.ext import ContextTypes
 from handlers.common import Req, command, load_req, message_text_after_command, org_for_management, reply
 from handlers.i18n import has, t
 from services.errors import Refusal
-from services.faq import parse_add_text
+from services.faq import ImportPreview, parse_add_text
 from services.faq_engine import Decision, Entry
 from services.faq_io import MAX_FILE_BYTES, parse_faq_file, to_xlsx
 from services.handoff import Asker, Passed
@@ -23,6 +24,8 @@ from services.message_kind import plan
 
 FAQ_CALLBACK = re.compile(r"^faq:(v|q|none|take|save|cancel):([\w.-]+)(?::(-?1))?$")
 VILLAGE_CALLBACK = re.compile(r"^vil:(\d+)$")
+IMPORT_CALLBACK = re.compile(r"^fi:(ok|no):(\d{1,12})$")
+PREVIEW_LINES = 10  # duplicate lines shown under an import preview
 VILLAGE_START = "v"  # /start v<org id>: the deep link of a public group
 MAX_QUESTION_CHARS = 500
 DV_HELP_ENTRY = "dv-where-to-get-help"  # where to turn, shown under the alarm for violence
@@ -47,6 +50,11 @@ def decision_text(lang: str | None, decision: Decision) -> str:
     if decision.kind == "danger":
         return danger_text(lang, decision.danger or "help", None)
     if decision.kind == "answer" and decision.best is not None:
+        if decision.also is not None and decision.also[2] and decision.candidates:
+            # two questions answered: each answer under the question it answers
+            first, (other, second, _) = decision.candidates[0], decision.also
+            return (t(lang, "faq.two_header", question=first.question) + "\n" + answer_text(lang, decision.best)
+                    + "\n\n" + t(lang, "faq.two_header", question=other.question) + "\n" + answer_text(lang, second))
         return answer_text(lang, decision.best)
     if decision.kind == "suggest":
         return t(lang, "faq.suggest") + "\n" + "\n".join(f"· {_escape(c.question)}" for c in decision.candidates[:3])
@@ -178,8 +186,13 @@ async def answer_message(req: Req, context: ContextTypes.DEFAULT_TYPE, text: str
         return
     asked_id = await req.services.faq.log_asked(text, decision, org_id, req.chat_id, req.user_id)
     if action == "answer":
-        await reply(req, decision_text(req.lang, decision),
-                    _with_private_row(req, context, _vote_keyboard(req.lang, asked_id)))
+        keyboard = _vote_keyboard(req.lang, asked_id)
+        if decision.also is not None and not decision.also[2]:  # a second question, offered as a button
+            other = decision.also[0]
+            label = req.t("faq.also_ask", question=other.question[:50])
+            keyboard = InlineKeyboardMarkup([*keyboard.inline_keyboard,
+                                             [InlineKeyboardButton(label, callback_data=f"faq:q:{other.id}")]])
+        await reply(req, decision_text(req.lang, decision), _with_private_row(req, context, keyboard))
         return
     if action == "suggest":
         rows = [[InlineKeyboardButton(c.question[:60], callback_data=f"faq:q:{c.id}")]
@@ -480,9 +493,57 @@ async def faq_import(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         raise Refusal("faq_import.too_big", limit=MAX_FILE_BYTES // 1024 // 1024)
     file = await document.get_file()
     data = bytes(await file.download_as_bytearray())
-    rows = parse_faq_file(document.file_name or "", data)
-    count = await req.services.faq.import_rows(req.actor, org_id, rows)
-    await reply(req, req.t("faq_import.done", count=count))
+    if len(data) > MAX_FILE_BYTES:  # the size Telegram announced may be missing or wrong
+        raise Refusal("faq_import.too_big", limit=MAX_FILE_BYTES // 1024 // 1024)
+    rows = await asyncio.to_thread(parse_faq_file, document.file_name or "", data)  # never on the loop
+    preview = await req.services.faq.preview_import(req.actor, org_id, rows)
+    save = req.t("faq_import.save", count=preview.count)
+    await reply(req, preview_text(req, preview), InlineKeyboardMarkup([[
+        InlineKeyboardButton(save, callback_data=f"fi:ok:{preview.pending_id}"),
+        InlineKeyboardButton(req.t("faq_import.cancel"), callback_data=f"fi:no:{preview.pending_id}"),
+    ]]))
+
+
+def preview_text(req: Req, preview: ImportPreview) -> str:
+    lines = [req.t("faq_import.preview", count=preview.count)]
+    for d in preview.duplicates[:PREVIEW_LINES]:
+        lines.append(req.t("faq_import.duplicate", row=d.row, question=d.question, id=d.existing_id,
+                           existing=d.existing_question))
+    if len(preview.duplicates) > PREVIEW_LINES:
+        lines.append(req.t("faq_import.more", count=len(preview.duplicates) - PREVIEW_LINES))
+    if not preview.duplicates:
+        lines.append(req.t("faq_import.no_duplicates", checked=preview.checked))
+    for trial in preview.trials:
+        lines.append(req.t(f"faq_import.trial_{trial.outcome}", row=trial.row, asked=trial.asked, other=trial.other))
+    if preview.one_phrasing:
+        lines.append(req.t("faq_import.one_phrasing", count=preview.one_phrasing))
+    lines.append(req.t("faq_import.confirm"))
+    return "\n".join(lines)
+
+
+async def import_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """保存 / 取消 under an import preview: only the chair who sent the file (re-checked in the service)."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    req = await load_req(update, context)
+    match = IMPORT_CALLBACK.match(query.data)
+    if match is None:
+        await query.answer()
+        return
+    pending_id = int(match.group(2))
+    try:
+        if match.group(1) == "ok":
+            count = await req.services.faq.confirm_import(req.actor, pending_id)
+            done = req.t("faq_import.done", count=count)
+        else:
+            await req.services.faq.cancel_import(req.actor, pending_id)
+            done = req.t("faq_import.cancelled")
+    except Refusal as refusal:
+        await query.answer(req.t(refusal.key, **refusal.params), show_alert=True)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await reply(req, done)
 
 
 def export_headers(lang: str | None) -> list[str]:

@@ -5,12 +5,12 @@ passed to the member on duty. The index is built once at start and updated incre
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from typing import Any
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
 
 from services.clock import Clock
 from services.errors import Refusal
-from services.faq_engine import Decision, Entry, FaqIndex, get_tokenizer, load_shipped_entries
+from services.faq_engine import Decision, Entry, FaqIndex, get_tokenizer, load_shipped_entries, normalise
 from services.faq_io import MAX_ANSWER, MAX_QUESTION, split_list
 from services.message_kind import Reading, Vocabulary, understand
 from services.outbox import Outgoing, text
@@ -18,6 +18,39 @@ from services.roster import Actor, require_manager
 from storage import audit, faq, outbox
 from storage.db import Database
 from storage.faq import AskedRow, EntryRow, Unanswered
+
+PREVIEW_CHECKED = 300  # rows checked against the existing entries (about 1 ms each)
+PREVIEW_TRIALS = 5  # rows whose last phrasing is tried on the others
+PENDING_IMPORT_KEPT = timedelta(days=1)
+
+
+TrialOutcome = Literal["answer", "suggest", "other", "none"]
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    row: int
+    question: str
+    existing_id: str  # an entry id, or "#n" for an earlier row of the same file
+    existing_question: str
+
+
+@dataclass(frozen=True)
+class Trial:
+    row: int
+    asked: str
+    outcome: TrialOutcome
+    other: str  # the question of the entry that would answer instead
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    pending_id: int
+    count: int
+    duplicates: list[Duplicate]
+    trials: list[Trial]
+    one_phrasing: int
+    checked: int
 
 
 @dataclass(frozen=True)
@@ -169,12 +202,16 @@ class FaqService:
             found = [e for e in found if tag in e.tags]
         return found
 
-    async def import_rows(self, actor: Actor, org_id: int | None, rows: list[dict[str, Any]]) -> int:
-        """All-or-nothing: every row is written in one transaction, then indexed."""
+    async def import_rows(self, actor: Actor, org_id: int | None, rows: list[dict[str, Any]],
+                          pending_id: int | None = None) -> int:
+        """All-or-nothing: every row is written in one transaction (which also drops the pending
+        import it came from), then indexed."""
         await self._check_scope(actor, org_id)
         now = self.clock.now()
         written: list[EntryRow] = []
         async with self.db.transaction() as conn:
+            if pending_id is not None and not await faq.drop_pending_import(conn, pending_id):
+                raise Refusal("faq_import.expired")
             number = await faq.next_number(conn)
             for i, row in enumerate(rows):
                 entry_id = row["id"] or f"o{org_id or 0}-{number + i}"
@@ -186,6 +223,80 @@ class FaqService:
         for record in written:
             self._index().add(Entry.from_dict(record.as_dict()))
         return len(written)
+
+    async def preview_import(self, actor: Actor, org_id: int | None, rows: list[dict[str, Any]]) -> ImportPreview:
+        """Before anything is saved: which rows nearly repeat an entry the organisation already has,
+        how the bot would answer another phrasing of the first entries, how many have one phrasing
+        only. The rows wait in the database for 保存 (`confirm_import`)."""
+        await self._check_scope(actor, org_id)
+        index = self._index()
+        duplicates: list[Duplicate] = []
+        seen: dict[str, int] = {}
+        for number, row in enumerate(rows, 1):
+            first = row["questions"][0]
+            key = normalise(first)
+            if key in seen:
+                duplicates.append(Duplicate(number, first, f"#{seen[key]}", rows[seen[key] - 1]["questions"][0]))
+                continue
+            seen[key] = number
+            if number > PREVIEW_CHECKED:
+                continue
+            d = index.decide(first, org_id=org_id)
+            if d.kind == "answer" and d.best is not None and d.best.id != row["id"] and d.candidates:
+                duplicates.append(Duplicate(number, first, d.best.id, d.candidates[0].question))
+        trials = self._trials(org_id, rows[:PREVIEW_TRIALS])
+        one = sum(len(r["questions"]) == 1 for r in rows)
+        async with self.db.transaction() as conn:
+            await faq.drop_pending_imports_before(conn, self.clock.now() - PENDING_IMPORT_KEPT)
+            pending_id = await faq.add_pending_import(conn, org_id, actor.user_id, rows, self.clock.now())
+        return ImportPreview(pending_id, len(rows), duplicates, trials, one, min(len(rows), PREVIEW_CHECKED))
+
+    def _trials(self, org_id: int | None, rows: list[dict[str, Any]]) -> list[Trial]:
+        """Each previewed row with two or more phrasings is indexed without its last one, which is
+        then asked. Synchronous from add to remove: no other coroutine ever sees the trial entries."""
+        index = self._index()
+        trials: list[Trial] = []
+        for number, row in enumerate(rows, 1):
+            if len(row["questions"]) < 2:
+                continue
+            trial_id = row["id"] or f"preview-{number}"
+            replaced = index.get(trial_id, org_id)
+            index.add(Entry(trial_id, tuple(row["questions"][:-1]), row["answer"], tuple(row["tags"]), org_id=org_id))
+            try:
+                asked = row["questions"][-1]
+                d = index.decide(asked, org_id=org_id)
+            finally:
+                index.remove(trial_id, org_id)
+                if replaced is not None:
+                    index.add(replaced)
+            top = d.candidates[0] if d.candidates else None
+            hit = top is not None and top.id == trial_id and top.org_id == org_id
+            offered = d.kind == "suggest" and any(c.id == trial_id and c.org_id == org_id for c in d.candidates)
+            outcome: TrialOutcome = ("answer" if hit and d.kind == "answer" else "suggest" if offered
+                                     else "other" if top is not None else "none")
+            trials.append(Trial(number, asked, outcome, top.question if top is not None and not hit else ""))
+        return trials
+
+    async def confirm_import(self, actor: Actor, pending_id: int) -> int:
+        """保存 on a previewed import: only the chair who sent it, within a day."""
+        async with self.db.read() as conn:
+            found = await faq.pending_import(conn, pending_id)
+        if found is None or self.clock.now() - found[3] > PENDING_IMPORT_KEPT:
+            raise Refusal("faq_import.expired")
+        org_id, user_id, rows, _ = found
+        if user_id != actor.user_id:
+            raise Refusal("faq_import.not_yours")
+        return await self.import_rows(actor, org_id, rows, pending_id)
+
+    async def cancel_import(self, actor: Actor, pending_id: int) -> None:
+        async with self.db.read() as conn:
+            found = await faq.pending_import(conn, pending_id)
+        if found is None:
+            raise Refusal("faq_import.expired")
+        if found[1] != actor.user_id:
+            raise Refusal("faq_import.not_yours")
+        async with self.db.transaction() as conn:
+            await faq.drop_pending_import(conn, pending_id)
 
     def export_dicts(self, org_id: int | None) -> list[dict[str, Any]]:
         return [{"id": e.id, "questions": list(e.questions), "answer": e.answer, "tags": list(e.tags),

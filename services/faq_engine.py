@@ -72,6 +72,7 @@ Decision (`FaqIndex.decide`)
 from __future__ import annotations
 
 import array
+import dataclasses
 import hashlib
 import importlib.resources
 import json
@@ -252,6 +253,8 @@ class Decision:
     margin: float = 0.0  # (top − second) / top
     danger: str | None = None  # the danger category found (services.danger.Category)
     right: float = 0.0  # P(the top entry answers the question), `answer_model`
+    # A second question in the same message: its entry, and whether it is answered too (else offered).
+    also: tuple[Candidate, Entry, bool] | None = None
 
 
 # Tokens of an entry per field: one tuple per question, then the tags, then (optionally) the answer.
@@ -946,12 +949,12 @@ class FaqIndex:
 
     def decide(
         self, query: str, org_id: int | None = None, k: int = 3, *, private: bool = False,
-        lenient: bool = False, model: LogisticModel | None = None,
+        lenient: bool = False, model: LogisticModel | None = None, split: bool = True,
     ) -> Decision:
         """What to do with a question: answer, suggest (您是不是想问), decline, or danger (see the module
         docstring). `private`: a private chat, where danger is recognised on a lower bar (services.danger).
         `lenient`: the message is known to be a question for us (services.message_kind), so candidates are
-        offered on a lower bar."""
+        offered on a lower bar. `split`: look for a second question in the same message."""
         model = model or answer_model()
         text, tokens = self.query_tokens(query)
         found = detect(query, private)
@@ -974,11 +977,43 @@ class FaqIndex:
             if violence or relevant:
                 return Decision("danger", best, candidates, confidence, margin, danger, right)
             return Decision("danger", None, [], confidence, margin, danger, right)
+        whole: Decision
         if not relevant:
-            return Decision("decline", None, [], confidence, margin, right=right)
-        words = [t for t in tokens if not any(t != other and t in other for other in tokens)]  # sub-words aside
-        sure = (right >= model.thresholds["answer"] and len(words) > 1) or self._is_phrasing(candidates[0], tokens)
-        return Decision("answer" if sure else "suggest", best, candidates, confidence, margin, right=right)
+            whole = Decision("decline", None, [], confidence, margin, right=right)
+        else:
+            words = [t for t in tokens if not any(t != other and t in other for other in tokens)]  # sub-words aside
+            sure = (right >= model.thresholds["answer"] and len(words) > 1) or self._is_phrasing(candidates[0], tokens)
+            whole = Decision("answer" if sure else "suggest", best, candidates, confidence, margin, right=right)
+        return self._two_questions(query, org_id, private, model, whole) if split else whole
+
+    def _two_questions(self, query: str, org_id: int | None, private: bool, model: LogisticModel,
+                       whole: Decision) -> Decision:
+        """A message with two questions (我能离婚吗，孩子归谁？): each part decided alone. The first part
+        answered directly is the answer; a second entry another part points to is answered too when
+        that part is answered directly, else offered as a button (up to two questions)."""
+        parts = question_parts(query)
+        if len(parts) < 2:
+            return whole
+        found: dict[tuple[str, int | None], Decision] = {}
+        if whole.kind == "answer" and whole.best is not None:
+            found[(whole.best.id, whole.best.org_id)] = whole
+        for part in parts:
+            d = self.decide(part, org_id, private=private, model=model, split=False)
+            if d.kind in ("answer", "suggest") and d.best is not None:
+                key = (d.best.id, d.best.org_id)
+                if key not in found or (d.kind == "answer" and found[key].kind != "answer"):
+                    found[key] = d
+        answered = [d for d in found.values() if d.kind == "answer"]
+        if not answered:
+            return whole
+        first = answered[0]
+        rest = [d for d in found.values() if d is not first]
+        rest.sort(key=lambda d: (d.kind != "answer", -d.right))
+        if not rest:
+            return first if whole.kind != "answer" else whole
+        second = rest[0]
+        assert second.best is not None
+        return dataclasses.replace(first, also=(second.candidates[0], second.best, second.kind == "answer"))
 
 
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
@@ -996,6 +1031,18 @@ def sound_key(syllables: Sequence[str], between: str = "-") -> str:
             key = key.replace(spelled, same)
         merged.append(key)
     return between.join(merged)
+
+
+# Where one question ends and another may begin: sentence ends, or 还有 / 另外 / 再问 ….
+_QUESTION_BREAKS = re.compile(
+    r"[？?。！!；;，,\n]+|还有就是|还有|另外|再问一下|再问下|还想问一下|还想问|顺便问一下|顺便问下|顺便问")
+MIN_PART_CHARS = 4
+
+
+def question_parts(query: str) -> list[str]:
+    """The message cut where a second question may begin (parts under MIN_PART_CHARS dropped; at most 4)."""
+    parts = [p.strip(" ，,、") for p in _QUESTION_BREAKS.split(query)]
+    return [p for p in parts if len(p) >= MIN_PART_CHARS][:4]
 
 
 def _bigrams(text: str) -> set[str]:

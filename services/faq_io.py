@@ -8,6 +8,8 @@ import csv
 import io
 import json
 import re
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from openpyxl import load_workbook
@@ -18,6 +20,8 @@ from services.outbox import text
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000
+MAX_COLUMNS = 12  # columns read per row (we use six)
+MAX_UNPACKED_BYTES = 40 * 1024 * 1024  # an XLSX's parts, unpacked (a 2 MB zip can hide gigabytes)
 MAX_QUESTION = 200
 MAX_ANSWER = 3000
 _SPLIT = re.compile(r"[,，、;；|]+")
@@ -66,50 +70,82 @@ def _validated(number: int, raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_faq_file(filename: str, data: bytes) -> list[dict[str, Any]]:
-    """Rows of a CSV / JSONL / XLSX file, validated; Refusal on the first problem."""
+    """Rows of a CSV / JSONL / XLSX file, validated; Refusal on the first problem. Read with limits:
+    rows are counted while they are read and reading stops at MAX_ROWS + 1 (a sheet's own size header
+    is ignored, a million-row sheet costs no more than 5,001 rows); an XLSX whose parts unpack to
+    more than MAX_UNPACKED_BYTES is refused before it is opened. CPU-bound: call it off the event
+    loop (`asyncio.to_thread`)."""
     if len(data) > MAX_FILE_BYTES:
         raise Refusal("faq_import.too_big", limit=MAX_FILE_BYTES // 1024 // 1024)
     name = filename.lower()
-    raw_rows: list[dict[str, Any]]
     if name.endswith(".jsonl") or name.endswith(".json"):
-        raw_rows = []
-        for number, line in enumerate(_text(data).splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise _bad_row(number, "bad_json", error=exc.msg) from None
-            if not isinstance(value, dict):
-                raise _bad_row(number, "not_object")
-            raw_rows.append(value)
+        raw_rows = _limited(_jsonl_rows(data))
     elif name.endswith(".csv"):
-        reader = csv.reader(io.StringIO(_text(data)))
-        table = list(reader)
-        if not table:
-            raise Refusal("faq_import.empty")
-        header = [_column(h) for h in table[0]]
-        _check_header(header)
-        raw_rows = [dict(zip(header, r, strict=False)) for r in table[1:] if any(c.strip() for c in r)]
+        raw_rows = _limited(_table_rows(csv.reader(io.StringIO(_text(data)))))
     elif name.endswith(".xlsx"):
-        try:
-            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception:
-            raise Refusal("faq_import.unreadable") from None
-        sheet = book.worksheets[0]
-        rows = list(sheet.iter_rows(values_only=True))
-        if not rows:
-            raise Refusal("faq_import.empty")
-        header = [_column(str(c or "")) for c in rows[0]]
-        _check_header(header)
-        raw_rows = [dict(zip(header, r, strict=False)) for r in rows[1:] if any(c not in (None, "") for c in r)]
+        raw_rows = _limited(_table_rows(_xlsx_rows(data)))
     else:
         raise Refusal("faq_import.bad_type")
     if not raw_rows:
         raise Refusal("faq_import.empty")
-    if len(raw_rows) > MAX_ROWS:
-        raise Refusal("faq_import.too_many", limit=MAX_ROWS)
     return [_validated(i, r) for i, r in enumerate(raw_rows, 1)]
+
+
+def _limited(rows: Iterator[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        out.append(row)
+        if len(out) > MAX_ROWS:
+            raise Refusal("faq_import.too_many", limit=MAX_ROWS)
+    return out
+
+
+def _jsonl_rows(data: bytes) -> Iterator[dict[str, Any]]:
+    for number, line in enumerate(_text(data).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise _bad_row(number, "bad_json", error=getattr(exc, "msg", "nested too deep")) from None
+        if not isinstance(value, dict):
+            raise _bad_row(number, "not_object")
+        yield value
+
+
+def _table_rows(rows: Iterable[Sequence[Any]]) -> Iterator[dict[str, Any]]:
+    """A header row, then data rows as dicts (blank rows skipped; extra columns ignored)."""
+    it = iter(rows)
+    first = next(it, None)
+    if first is None:
+        raise Refusal("faq_import.empty")
+    header = [_column(str(c or "")) for c in first[:MAX_COLUMNS]]
+    _check_header(header)
+    for r in it:
+        cells = list(r[:MAX_COLUMNS])
+        if any(c not in (None, "") and str(c).strip() for c in cells):
+            yield dict(zip(header, cells, strict=False))
+
+
+def _xlsx_rows(data: bytes) -> Iterator[Sequence[Any]]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError):
+        raise Refusal("faq_import.unreadable") from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise Refusal("faq_import.too_big", limit=MAX_FILE_BYTES // 1024 // 1024)
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        sheet = book.worksheets[0]
+    except Exception:
+        raise Refusal("faq_import.unreadable") from None
+    if hasattr(sheet, "reset_dimensions"):
+        sheet.reset_dimensions()  # a wrong size header must neither drop rows nor be trusted
+    try:
+        yield from sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
+    finally:
+        book.close()
 
 
 def _check_header(header: list[str]) -> None:

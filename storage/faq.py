@@ -217,3 +217,33 @@ async def village_asked(conn: aiosqlite.Connection, user_id: int) -> tuple[int |
 
 async def village_known(conn: aiosqlite.Connection, user_id: int) -> None:
     await conn.execute("DELETE FROM village_asked WHERE user_id = ?", (user_id,))
+
+
+# --- imports waiting for the chair's 保存 ------------------------------------------------------------
+
+
+async def add_pending_import(conn: aiosqlite.Connection, org_id: int | None, user_id: int,
+                             rows: list[dict[str, Any]], now: datetime) -> int:
+    cur = await conn.execute("INSERT INTO faq_import_pending (org_id, user_id, rows, at) VALUES (?, ?, ?, ?)",
+                             (org_id, user_id, json.dumps(rows, ensure_ascii=False), to_db(now)))
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+async def pending_import(conn: aiosqlite.Connection, pending_id: int
+                         ) -> tuple[int | None, int, list[dict[str, Any]], datetime] | None:
+    """(org_id, user_id, rows, at) of a pending import, or None."""
+    cur = await conn.execute("SELECT org_id, user_id, rows, at FROM faq_import_pending WHERE id = ?", (pending_id,))
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    return row["org_id"], row["user_id"], json.loads(row["rows"]), from_db(row["at"])
+
+
+async def drop_pending_import(conn: aiosqlite.Connection, pending_id: int) -> bool:
+    cur = await conn.execute("DELETE FROM faq_import_pending WHERE id = ?", (pending_id,))
+    return cur.rowcount > 0
+
+
+async def drop_pending_imports_before(conn: aiosqlite.Connection, before: datetime) -> None:
+    await conn.execute("DELETE FROM faq_import_pending WHERE at < ?", (to_db(before),))

@@ -15,6 +15,7 @@ from services.faq_engine import (
     get_tokenizer,
     load_shipped_entries,
     normalise,
+    question_parts,
 )
 
 QUERIES = [
@@ -277,3 +278,13 @@ def test_held_out_quality_does_not_regress() -> None:
     assert rate("precision of direct answers") >= 0.9
     assert rate("near misses answered directly (wrongly)") <= 0.06
     assert rate("own entries hit@3") >= 0.9
+
+
+def test_two_questions_in_one_message(index: FaqIndex) -> None:
+    assert question_parts("怀孕了有免费产检吗？还有备孕没吃叶酸，现在还能补领不") == [
+        "怀孕了有免费产检吗", "备孕没吃叶酸", "现在还能补领不"]
+    d = index.decide("怀孕了有免费产检吗？还有备孕那会儿没吃叶酸，现在还能补领不")
+    assert d.kind == "answer" and d.best is not None and d.best.id == "prenatal-care"
+    assert d.also is not None and d.also[1].id == "folic-acid"
+    single = index.decide("怀孕了有免费产检吗？")
+    assert single.also is None  # one question: nothing more

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 
+import pytest
 from openpyxl import Workbook, load_workbook
 from telegram import Update
 
 from bot.fake_api import ApiCall
 from bot.simulator import Persona
+from services.errors import Refusal
+from services.faq_io import MAX_FILE_BYTES, MAX_ROWS, MAX_UNPACKED_BYTES, parse_faq_file
 from tests.harness import PUBLIC, WORK, Harness
 
 GUEST = "孙小梅"
@@ -129,9 +133,20 @@ async def _send_file(h: Harness, who: str, name: str, data: bytes) -> list[ApiCa
     return h.api.calls[before:]
 
 
+async def _import(h: Harness, who: str, name: str, data: bytes) -> list[ApiCall]:
+    """Send the file, then press 保存 under the preview."""
+    calls = await _send_file(h, who, name, data)
+    preview = calls[-1]
+    assert "还没有保存" in preview.text, preview.text
+    return await h.press(who, preview, 0)
+
+
 async def test_import_csv_jsonl_xlsx_all_or_nothing(h: Harness) -> None:
     csv_data = "question,answer,tags\n村里有没有免费体检,每年5月卫生院免费体检。,健康\n".encode()
     calls = await _send_file(h, "王芳", "kb.csv", csv_data)
+    assert "还没有保存" in calls[-1].text and "只写了一种问法" in calls[-1].text
+    assert "卫生院免费体检" not in await h.say(PUBLIC, GUEST, "村里有没有免费体检？")  # not saved yet
+    calls = await h.press("王芳", calls[-1], 0)
     assert "已导入 1 条问答" in calls[-1].text
     assert "卫生院免费体检" in await h.say(PUBLIC, GUEST, "村里有没有免费体检？")
     bad = "\n".join([json.dumps({"question": "好问题", "answer": "好答案"}, ensure_ascii=False),
@@ -145,7 +160,7 @@ async def test_import_csv_jsonl_xlsx_all_or_nothing(h: Harness) -> None:
     sheet.append(["腊月村里有什么活动", "腊月二十有年货市集。", "活动"])
     buffer = io.BytesIO()
     book.save(buffer)
-    calls = await _send_file(h, "王芳", "kb.xlsx", buffer.getvalue())
+    calls = await _import(h, "王芳", "kb.xlsx", buffer.getvalue())
     assert "已导入 1 条问答" in calls[-1].text
     calls = await _send_file(h, "王芳", "kb.txt", b"hello")
     assert "只支持 CSV、JSONL、XLSX" in calls[-1].text
@@ -153,6 +168,29 @@ async def test_import_csv_jsonl_xlsx_all_or_nothing(h: Harness) -> None:
     assert "文件太大了" in calls[-1].text
     calls = await _send_file(h, "刘敏", "kb.csv", csv_data)
     assert "只有本组织的主席、副主席" in calls[-1].text
+
+
+async def test_import_preview_warns_of_near_duplicates_and_tries_other_phrasings(h: Harness) -> None:
+    rows = "\n".join([
+        "question,answer",
+        "离婚了孩子归谁？,本村的说明。",  # nearly a shipped entry
+        "妇女之家几点开门|妇女之家啥时候有人|晚上妇女之家开门吗,每周二四下午开门。",
+        "妇女之家几点开门,重复的一行。",  # the same question as row 2, in the same file
+    ]).encode()
+    calls = await _send_file(h, "王芳", "kb.csv", rows)
+    preview = calls[-1].text
+    assert "第 1 条「离婚了孩子归谁？」和已有的" in preview
+    assert "第 3 条「妇女之家几点开门」和已有的" in preview and "（#2）" in preview
+    assert "第 2 条换个问法「晚上妇女之家开门吗」→" in preview
+    # Only the chair who sent it may save or cancel; a forged press by another member does nothing.
+    other = await h.press("李秀英", calls[-1], 0)
+    assert any("只有发文件的人" in str(c.params.get("text", "")) for c in other)
+    assert "每周二四下午开门" not in await h.say(PUBLIC, GUEST, "妇女之家几点开门")
+    cancelled = await h.press("王芳", calls[-1], 1)
+    assert "已取消，没有导入任何问答" in cancelled[-1].text
+    again = await h.press("王芳", calls[-1], 0)
+    assert any("已经保存、取消或过期" in str(c.params.get("text", "")) for c in again)
+    assert "每周二四下午开门" not in await h.say(PUBLIC, GUEST, "妇女之家几点开门")
 
 
 async def test_export_and_unanswered(h: Harness) -> None:
@@ -177,3 +215,82 @@ async def test_danger_in_the_public_group_is_never_ignored(h: Harness) -> None:
 
 async def test_faq_del_of_an_unknown_id_says_not_found(h: Harness) -> None:
     assert "没有编号为 nope 的问答" in await h.say(WORK, "王芳", "/faq_del nope")
+
+
+# --- hostile files: read with limits ----------------------------------------------------------------
+
+
+def _xlsx(sheet_xml: str, extra: dict[str, bytes] | None = None) -> bytes:
+    """A minimal xlsx written by hand (to forge headers openpyxl would never write)."""
+    parts = {
+        "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+        'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/'
+        'workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.worksheet+xml"/></Types>',
+        "_rels/.rels": '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+        'relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+        'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": '<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+        '2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
+        '<sheet name="s" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+        'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+        'officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
+        "xl/worksheets/sheet1.xml": sheet_xml,
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, body in parts.items():
+            archive.writestr(name, body)
+        for name, raw in (extra or {}).items():
+            archive.writestr(name, raw)
+    return buffer.getvalue()
+
+
+def _sheet(rows: int, dimension: str) -> str:
+    cells = "".join(
+        f'<row r="{n}"><c r="A{n}" t="inlineStr"><is><t>{"问题" if n == 1 else f"问{n}"}</t></is></c>'
+        f'<c r="B{n}" t="inlineStr"><is><t>{"答案" if n == 1 else "答"}</t></is></c></row>'
+        for n in range(1, rows + 1))
+    return ('<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            f'<dimension ref="{dimension}"/><sheetData>{cells}</sheetData></worksheet>')
+
+
+def test_a_wrong_size_header_neither_drops_rows_nor_lets_too_many_through() -> None:
+    rows = parse_faq_file("kb.xlsx", _xlsx(_sheet(10, "A1:B2")))  # says 2 rows, has 10
+    assert len(rows) == 9
+    with pytest.raises(Refusal) as caught:
+        parse_faq_file("kb.xlsx", _xlsx(_sheet(MAX_ROWS + 50, "A1:B2")))
+    assert caught.value.key == "faq_import.too_many"
+
+
+def test_a_small_file_that_unpacks_to_a_huge_one_is_refused_before_reading() -> None:
+    bomb = _xlsx(_sheet(3, "A1:B3"), {"xl/padding.bin": b"\0" * (MAX_UNPACKED_BYTES + 1)})
+    assert len(bomb) < MAX_FILE_BYTES
+    with pytest.raises(Refusal) as caught:
+        parse_faq_file("kb.xlsx", bomb)
+    assert caught.value.key == "faq_import.too_big"
+
+
+def test_csv_and_jsonl_stop_counting_at_the_limit() -> None:
+    with pytest.raises(Refusal) as caught:
+        parse_faq_file("kb.csv", b"question,answer\n" + b"q,a\n" * (MAX_ROWS + 1))
+    assert caught.value.key == "faq_import.too_many"
+    with pytest.raises(Refusal):
+        parse_faq_file("kb.jsonl", b'{"question": "q", "answer": "a"}\n' * (MAX_ROWS + 1))
+    deep = ("[" * 100_000 + "]" * 100_000).encode()
+    with pytest.raises(Refusal) as caught:
+        parse_faq_file("kb.jsonl", deep)
+    assert caught.value.key == "faq_import.bad_row"
+
+
+async def test_two_questions_get_the_first_answered_and_the_second_offered(h: Harness) -> None:
+    calls = await h.send(PUBLIC, GUEST, "怀孕了有免费产检吗？还有备孕那会儿没吃叶酸，现在还能补领不")
+    reply = next(c for c in calls if c.chat_id == PUBLIC)
+    assert "孕产妇健康管理" in reply.text
+    labels = [b["text"] for row in reply.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert any(label.startswith("还想问：") and "叶酸" in label for label in labels)
+    pressed = await h.press(GUEST, reply, labels.index(next(lb for lb in labels if lb.startswith("还想问："))))
+    assert any("叶酸" in str(c.params.get("text", "")) for c in pressed)
