@@ -8,7 +8,6 @@ from typing import Any
 
 from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -25,7 +24,7 @@ from handlers.commands import COMMANDS
 from handlers.common import Services, attach_services, services_of
 from handlers.i18n import t
 from handlers.scheduling import flush_after_update, scheduler_tick
-from handlers.sender import OutboxSender
+from handlers.sender import OutboxSender, Pacer, PacingLimiter
 from services import duty_notices
 from services.clock import Clock
 from services.duty import DutyService
@@ -69,7 +68,7 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
         reports=ReportService(db, clock, config.tz, duty_service, config.scheduler.monthly_report_day,
                               config.scheduler.monthly_report_at, admins, grace),
         privacy=PrivacyService(db, clock, duty_service, admins),
-        sender=OutboxSender(db, clock, roster),
+        sender=OutboxSender(db, clock, roster, tz=config.tz),
     )
     # What the scheduler tick runs, in this order (each one idempotent: see handlers/scheduling.py).
     services.producers.extend([
@@ -215,7 +214,7 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=5))
+        builder = builder.rate_limiter(PacingLimiter(Pacer()))  # the one pacer for everything sent
     app: App = builder.build()
     if services is not None:
         attach_services(app, services)

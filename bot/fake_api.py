@@ -49,6 +49,7 @@ class FakeBotApi(BaseRequest):
         self.unreachable: set[int] = set()
         self.files: dict[str, bytes] = {}  # file_id → content, served by getFile + download
         self.listeners: list[Listener] = []
+        self.failing_sends = 0  # the next this many sends answer 502 Bad Gateway (fault injection)
         self._next_id: dict[int, int] = {}
 
     @property
@@ -115,6 +116,11 @@ class FakeBotApi(BaseRequest):
                     files[name] = content
         call = ApiCall(api_method, params, files=files)
         chat_id = call.chat_id
+        if api_method in _SENDS and self.failing_sends > 0:
+            self.failing_sends -= 1
+            call.result = "502"
+            self.calls.append(call)
+            return 502, _error(502, "Bad Gateway")
         if chat_id is not None and chat_id in self.unreachable:
             self.calls.append(call)
             return 403, _error(403, "Forbidden: bot was blocked by the user")

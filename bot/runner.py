@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,9 +14,10 @@ from telegram import Update
 from bot.app import App, build_application, build_services, publish_commands, start_services
 from bot.config import Config
 from handlers.common import attach_services
-from handlers.sender import Pacer
+from handlers.sender import Pacer, PacingLimiter
 from services.clock import SystemClock
 from storage.db import Database
+from storage.send_journal import SendJournal
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,15 @@ def run_bot(config: Config) -> None:
         await publish_commands(app)
         # The outbox sender runs for the life of the process, paced to Telegram's limits; the tick
         # (first one right away: what fell due while the bot was down) runs the producers and wakes it.
-        services.sender.pacer = Pacer()
+        # One pacer for everything: the Application's rate limiter paces replies and the outbox alike,
+        # so the outbox sender does not pace again. Its group windows come back from the journal.
+        limiter = app.bot.rate_limiter
+        if isinstance(limiter, PacingLimiter):
+            limiter.pacer.journal = SendJournal(Path(config.database.path).with_suffix(".sends"))
+            limiter.pacer.preload(limiter.pacer.journal.recent())
+            services.sender.pacer = Pacer(enabled=False)
+        else:
+            services.sender.pacer = Pacer()
         state["sender"] = app.create_task(
             services.sender.run_forever(app.bot, idle=config.scheduler.tick_seconds), name="outbox-sender"
         )

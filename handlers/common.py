@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from telegram import Bot, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, MessageLimit, ParseMode
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
 from telegram.ext import Application, ContextTypes
 
 from bot.config import Config
@@ -20,6 +20,7 @@ from services.clock import Clock
 from services.duty import DutyService
 from services.faq import FaqService
 from services.handoff import HandoffService
+from services.outbox import Outgoing, verbatim
 from services.privacy import PrivacyService
 from services.reminders import ReminderService
 from services.reports import ReportService
@@ -28,7 +29,8 @@ from services.roster import Actor, ChatContext, RosterService
 from services.tasks import TaskService
 from services.timeparse import TimeParseError
 from services.trainings import TrainingService
-from storage.db import Database
+from storage import outbox as outbox_repo
+from storage.db import Database, track_commits
 from storage.models import Member, Org
 
 if TYPE_CHECKING:
@@ -168,8 +170,29 @@ async def send(
 
 
 async def reply(req: Req, text: str, keyboard: InlineKeyboardMarkup | None = None) -> Message | None:
+    """Answer in the chat. If Telegram cannot be reached even after the rate limiter's retries, the
+    reply goes to the outbox and is delivered when it can be: what she did is never reported lost."""
     bot = req.update.get_bot()
-    return await send(bot, req.chat_id, text, keyboard)
+    try:
+        return await send(bot, req.chat_id, text, keyboard)
+    except (TimedOut, NetworkError) as exc:
+        if isinstance(exc, BadRequest):
+            raise
+        log.warning("reply to %s failed (%s): queued in the outbox", req.chat_id, exc)
+        await deliver_later(req.services, req.chat_id, text, keyboard)
+        return None
+
+
+async def deliver_later(services: Services, chat_id: int, html: str,
+                        keyboard: InlineKeyboardMarkup | None = None) -> None:
+    """Put already rendered text into the outbox (kept until Telegram takes it) and wake the sender."""
+    buttons = tuple(tuple((b.text, b.callback_data) for b in row if isinstance(b.callback_data, str))
+                    for row in keyboard.inline_keyboard) if keyboard is not None else ()
+    async with services.db.transaction() as conn:
+        await outbox_repo.enqueue(conn, [Outgoing(chat_id, "outbox.verbatim", verbatim(html), buttons=buttons)],
+                                  services.clock.now())
+    if services.sender.background:
+        services.sender.wake()
 
 
 def message_text_after_command(message: Message) -> str:
@@ -192,6 +215,7 @@ def command(fn: Any) -> Handler:
 
     @wraps(fn)
     async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        track_commits()  # the error handler needs to know whether this command changed anything
         req = await load_req(update, context)
         try:
             await fn(req, context)

@@ -7,12 +7,14 @@ import logging
 
 from telegram import Update
 from telegram.constants import ChatType
+from telegram.error import BadRequest, NetworkError, TimedOut
 from telegram.ext import ContextTypes
 
 from handlers.commands import visible
-from handlers.common import Req, command, load_req, reply, send, services_of
+from handlers.common import Req, command, deliver_later, load_req, reply, services_of
 from handlers.i18n import LANGS, t
 from services.handoff import Asker
+from storage.db import commits_since_tracking, track_commits
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,7 @@ async def remember_user(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         ctx = await svc.roster.chat_context(chat.id, user.id)
         if ctx.org is not None and ctx.kind == "public":
             await svc.roster.remember_public_visit(user.id, ctx.org.id)
+    track_commits()  # what the handlers of this update write from here on counts as its change
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -158,16 +161,22 @@ async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the failure and tell the chat, without internals."""
-    log.error("error while handling an update", exc_info=context.error)
-    if isinstance(update, Update) and update.effective_chat is not None:
-        lang_code = None
-        try:
-            svc = services_of(context)
-            lang_code = svc.config.bot.locale
-        except (KeyError, AssertionError):
-            pass
-        try:
-            await send(context.bot, update.effective_chat.id, t(lang_code, "common.internal_error"))
-        except Exception:  # the error handler must never raise
-            log.exception("could not report the error to the chat")
+    """Log the failure and tell the chat, without internals, and truthfully: if the command had
+    already saved its change, she is told it was saved (so she does not do it twice); "没有办成" only
+    when nothing was written. The message goes through the outbox, so a failing network does not
+    swallow it too."""
+    error = context.error
+    if isinstance(error, (TimedOut, NetworkError)) and not isinstance(error, BadRequest):
+        if update is not None:  # a failed poll (update None) is counted by the rate limiter, not logged
+            log.warning("network trouble while handling an update: %s", error)  # no traceback per failure
+    else:
+        log.error("error while handling an update", exc_info=error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    key = "common.saved_but_error" if commits_since_tracking() else "common.internal_error"
+    try:
+        svc = services_of(context)
+        text = t(svc.config.bot.locale, key)
+        await deliver_later(svc, update.effective_chat.id, text)
+    except Exception:  # the error handler must never raise
+        log.exception("could not report the error to the chat")

@@ -16,11 +16,11 @@ from handlers.args import extract_target
 from handlers.common import (
     Req,
     command,
+    deliver_later,
     load_req,
     message_text_after_command,
     org_for_management,
     reply,
-    send,
     time_error,
 )
 from handlers.i18n import t
@@ -353,8 +353,8 @@ async def leave(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         lines.append(req.t("leave.moved", range=shift_range(req, after), name=names.get(after.member_id, "?")))
         replacement = members.get(after.member_id)
         if replacement is not None and replacement.user_id is not None:
-            await send(context.bot, replacement.user_id,
-                       req.t("leave.notify_replacement", who=me.display_name, range=shift_range(req, after)))
+            await deliver_later(req.services, replacement.user_id,
+                                req.t("leave.notify_replacement", who=me.display_name, range=shift_range(req, after)))
     await reply(req, "\n".join(lines))
 
 
@@ -383,7 +383,7 @@ async def swap(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     ]])
     text = req.t("swap.request", requester=me.display_name, target=target.display_name, range=shift_range(req, shift))
     work_chat = await req.services.roster.work_chat(org.id)
-    await send(context.bot, work_chat or req.chat_id, text, keyboard)
+    await deliver_later(req.services, work_chat or req.chat_id, text, keyboard)
     if work_chat is not None and work_chat != req.chat_id:
         await reply(req, req.t("swap.sent"))
 
@@ -417,7 +417,7 @@ async def swap_decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         text = req.t("swap.declined", target=target.display_name, requester=requester.display_name, range=span)
     await query.edit_message_text(text, parse_mode=ParseMode.HTML)
     if requester.user_id is not None:
-        await send(context.bot, requester.user_id, text)
+        await deliver_later(req.services, requester.user_id, text)
 
 
 @command
@@ -450,7 +450,7 @@ async def assign(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(req, req.t("assign.done", range=shift_range(req, after), name=member.display_name,
                            before=names.get(before.member_id, "?")))
     if member.user_id is not None and member.user_id != req.user_id:
-        await send(context.bot, member.user_id, req.t("assign.notify", range=shift_range(req, after)))
+        await deliver_later(req.services, member.user_id, req.t("assign.notify", range=shift_range(req, after)))
 
 
 # --- on duty: /checkin /log /handover /ledger --------------------------------------------------

@@ -83,6 +83,8 @@ def render_value(lang: str | None, value: Any) -> Raw:
         return value
     if isinstance(value, dict) and "$t" in value:
         return Raw(t(lang, str(value["$t"]), **dict(value.get("params", {}))))
+    if isinstance(value, dict) and "$html" in value:  # text the bot already rendered (services.outbox.verbatim)
+        return Raw(str(value["$html"]))
     if isinstance(value, list):
         return Raw("\n".join(render_value(lang, v) for v in value))
     return Raw(html.escape(str(value), quote=False))

@@ -12,7 +12,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from handlers.args import extract_target, split_role
-from handlers.common import Req, command, load_req, org_for_management, reply, send
+from handlers.common import Req, command, deliver_later, load_req, org_for_management, reply, send
 from services.errors import Refusal
 from storage.models import Org
 
@@ -59,7 +59,7 @@ async def link(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     await pin_public_notice(req, context, org)
     work_chat = await req.services.roster.work_chat(org.id)
     if work_chat is not None:
-        await send(context.bot, work_chat, req.t("link.done_work", title=chat.title or "", org=org.name))
+        await deliver_later(req.services, work_chat, req.t("link.done_work", title=chat.title or "", org=org.name))
 
 
 async def pin_public_notice(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org) -> None:
@@ -213,7 +213,7 @@ async def join(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         InlineKeyboardButton(req.t("join.approve"), callback_data=f"join:{request.id}:yes"),
         InlineKeyboardButton(req.t("join.reject"), callback_data=f"join:{request.id}:no"),
     ]])
-    await send(context.bot, work_chat, req.t("join.request", name=user.full_name, org=org.name), keyboard)
+    await deliver_later(req.services, work_chat, req.t("join.request", name=user.full_name, org=org.name), keyboard)
     if req.chat_id != work_chat:
         await reply(req, req.t("join.sent", org=org.name))
 

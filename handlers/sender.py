@@ -3,10 +3,10 @@
 Every row is rendered from the locale at send time, sent, and marked sent only after Telegram
 accepted it (a crash in between repeats that one message on the next start; none is lost).
 
-Pacing (`Pacer`): about 30 messages a second in all (an even spacing plus a sliding window of the
-last 30 sends, judged from their completion, so no one-second window at the server ever holds more
-than 30 whatever the network jitter), 20 a minute into one group and one a second into one private
-chat. Chats are served concurrently (each chat's messages in order).
+Pacing (`Pacer`, the Application's rate limiter `PacingLimiter` in production, so replies and
+scheduled sends share it): about 30 messages a second in all, 20 a minute into one group and one a
+second into one private chat, counted from when each send starts; the group windows survive a restart
+(`storage.send_journal`). Chats are served concurrently (each chat's messages in order).
 A 429 RetryAfter pauses all sending for the time Telegram asks and the message is retried; network
 errors and timeouts are retried with backoff; permanent errors (blocked, chat not found, kicked) try
 the row's fallback chat, else mark the row failed, log it and tell the organisation's chair.
@@ -17,24 +17,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram._utils.types import JSONDict
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.ext import BaseRateLimiter
 
 from handlers.common import split_text
-from handlers.i18n import t
+from handlers.i18n import has, t
 from services.clock import Clock
-from services.outbox import Body, Outgoing, decode_body
+from services.outbox import ON_TIME_SLACK, Body, Outgoing, decode_body, text
 from services.roster import RosterService
 from storage import outbox
 from storage.db import Database
 from storage.outbox import OutboxRow
+from storage.send_journal import SendJournal
 
 log = logging.getLogger(__name__)
 
@@ -48,34 +53,32 @@ LANES = 32  # chats served at the same time
 
 
 class _Window:
-    """At most `limit` sends in any `width` seconds, judged safely without seeing the server's
-    clock: a new send starts only once the send `limit` places back has COMPLETED and `width` has
-    passed since (its arrival lies before its completion, ours after our start)."""
+    """At most `limit` sends started in any `width` seconds (plus WINDOW_MARGIN against clock jitter
+    at the server): the start times of the last `limit` sends."""
 
     def __init__(self, limit: int, width: float) -> None:
         self.limit = limit
         self.width = width
-        self.slots: deque[asyncio.Future[float]] = deque()
+        self.starts: deque[float] = deque()
 
-    async def wait_turn(self, pacer: Pacer) -> None:
-        while len(self.slots) >= self.limit:
-            oldest = self.slots[0]
-            done_at = await asyncio.shield(oldest)
-            await pacer._wait_until(done_at + self.width + WINDOW_MARGIN)
-            if self.slots and self.slots[0] is oldest:
-                self.slots.popleft()
+    def ready_at(self) -> float:
+        if len(self.starts) < self.limit:
+            return float("-inf")
+        return self.starts[-self.limit] + self.width + WINDOW_MARGIN
 
-    def take(self) -> asyncio.Future[float]:
-        slot: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        self.slots.append(slot)
-        return slot
+    def take(self, at: float) -> None:
+        self.starts.append(at)
+        while len(self.starts) > self.limit:
+            self.starts.popleft()
 
 
 @dataclass
 class Pacer:
-    """Waits before each send so the limits hold: an even spacing of 1/30 s plus sliding windows
-    (30 a second overall, 20 a minute per group, 1 a second per private chat). Use
-    `async with pacer.slot(chat_id): <send>`. `now`/`sleep` are injectable for tests."""
+    """Waits before each send so Telegram's limits hold, counted from when each send starts: an even
+    spacing of 1/30 s and sliding windows (30 a second overall, 20 a minute per group, 1 a second per
+    private chat); after a 429 nobody sends until its retry_after has passed. Use
+    `async with pacer.slot(chat_id): <send>`. With a `journal`, every group send is written down before
+    it starts and `preload` rebuilds the windows after a restart. `now`/`sleep` are injectable."""
 
     per_second: int = GLOBAL_PER_SECOND
     group_per_minute: int = GROUP_PER_MINUTE
@@ -83,11 +86,16 @@ class Pacer:
     enabled: bool = True
     now: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
-    _next_slot: float = 0.0
-    _paused_until: float = 0.0
-    _global: _Window | None = None
+    wall: Callable[[], float] = time.time
+    journal: SendJournal | None = None
+    _next_slot: float = float("-inf")
+    _paused_until: float = float("-inf")
+    _global: _Window = field(default_factory=lambda: _Window(GLOBAL_PER_SECOND, 1.0))
     _chats: dict[int, _Window] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self._global = _Window(self.per_second, 1.0)
 
     async def _wait_until(self, moment: float) -> None:
         delay = moment - self.now()
@@ -95,8 +103,18 @@ class Pacer:
             await self.sleep(delay)
 
     def pause(self, seconds: float) -> None:
-        """After a 429: nobody sends for `seconds`."""
+        """After a 429: nobody starts a send for `seconds`."""
         self._paused_until = max(self._paused_until, self.now() + seconds)
+
+    @property
+    def paused_until(self) -> float:
+        return self._paused_until
+
+    def preload(self, sends: list[tuple[int, float]]) -> None:
+        """Windows as they were: (chat id, wall-clock start) of recent sends, e.g. from the journal."""
+        offset = self.now() - self.wall()
+        for chat_id, at in sorted(sends, key=lambda s: s[1]):
+            self._chat_window(chat_id).take(at + offset)
 
     def _chat_window(self, chat_id: int) -> _Window:
         window = self._chats.get(chat_id)
@@ -111,34 +129,144 @@ class Pacer:
             yield
             return
         chat = self._chat_window(chat_id)
-        await chat.wait_turn(self)  # outside the global lock: a busy group does not hold up others
-        chat_slot = chat.take()
-        try:
+        while True:
+            await self._wait_until(chat.ready_at())  # outside the lock: a busy group holds up nobody
             async with self._lock:
-                if self._global is None:
-                    self._global = _Window(self.per_second, 1.0)
-                await self._wait_until(max(self._paused_until, self._next_slot))
-                await self._global.wait_turn(self)
-                await self._wait_until(self._paused_until)
-                global_slot = self._global.take()
-                self._next_slot = max(self._next_slot, self.now()) + 1.0 / self.per_second
-        except BaseException:
-            chat_slot.set_result(self.now())
-            raise
-        try:
-            yield
-        finally:
-            done = self.now()
-            chat_slot.set_result(done)
-            global_slot.set_result(done)
+                if chat.ready_at() > self.now():
+                    continue  # another send into this chat took the turn meanwhile
+                while (moment := max(self._paused_until, self._next_slot, self._global.ready_at())) > self.now():
+                    await self._wait_until(moment)  # a 429 may extend the pause meanwhile: look again
+                started = self.now()
+                self._global.take(started)
+                chat.take(started)
+                self._next_slot = started + 1.0 / self.per_second
+                if self.journal is not None and chat_id < 0:
+                    self.journal.record(chat_id, self.wall())
+                break
+        yield
         if len(self._chats) > 10_000:
             self._forget_idle_chats()
 
     def _forget_idle_chats(self) -> None:
         now = self.now()
         for key, window in list(self._chats.items()):
-            if all(f.done() and now - f.result() > window.width for f in window.slots):
+            if not window.starts or now - window.starts[-1] > window.width + WINDOW_MARGIN:
                 del self._chats[key]
+
+
+# Endpoints that put something into a chat and count against Telegram's limits.
+PACED_PREFIXES = ("send", "edit", "copy", "forward", "pin", "unpin", "delete", "set_message_reaction")
+LIMITER_RETRIES = 4
+LIMITER_FIRST_BACKOFF = 0.5
+
+
+def _chat_key(chat: Any) -> int:
+    try:
+        return int(chat)
+    except (TypeError, ValueError):
+        return -abs(hash(str(chat))) - 1  # @channelusername: paced like a group
+
+
+def _seconds(retry_after: Any) -> float:
+    return float(retry_after.total_seconds()) if hasattr(retry_after, "total_seconds") else float(retry_after)
+
+
+class PacingLimiter(BaseRateLimiter[None]):
+    """The Application's rate limiter: every request that puts something into a chat (replies,
+    the outbox's notices, files, edits) goes through the one `Pacer`. A 429 pauses all sending for its
+    retry_after (Telegram does not say which limit was hit) and the request is repeated; 5xx and
+    network errors are repeated with backoff and jitter (a timed-out send may have been delivered:
+    logged as a possible duplicate). Other requests (getUpdates, answerCallbackQuery …) pass through."""
+
+    def __init__(self, pacer: Pacer, retries: int = LIMITER_RETRIES,
+                 first_backoff: float = LIMITER_FIRST_BACKOFF) -> None:
+        self.pacer = pacer
+        self.retries = retries
+        self.first_backoff = first_backoff
+        self.possible_duplicates = 0
+        self.outage_started: float | None = None  # monotonic time of the first failure in a row
+        self.outage_failures = 0
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        if self.pacer.journal is not None:
+            self.pacer.journal.close()
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> bool | JSONDict | list[JSONDict]:
+        chat = data.get("chat_id")
+        paced = chat is not None and endpoint.lower().startswith(PACED_PREFIXES)
+        if not paced:
+            try:
+                result = await callback(*args, **kwargs)
+            except (TimedOut, NetworkError) as exc:
+                if not isinstance(exc, BadRequest) and endpoint == "getUpdates":
+                    self._outage(exc)
+                raise
+            self._reachable()
+            return result
+        attempt = 0
+        while True:
+            try:
+                async with self.pacer.slot(_chat_key(chat)):
+                    result = await callback(*args, **kwargs)
+                self._reachable()
+                return result
+            except RetryAfter as exc:
+                wait = _seconds(exc.retry_after)
+                log.warning("429 on %s to %s: all sending paused for %.1f s", endpoint, chat, wait)
+                self.pacer.pause(wait)
+                if attempt >= self.retries:
+                    raise
+            except (BadRequest, Forbidden, ChatMigrated, InvalidToken):
+                raise
+            except (TimedOut, NetworkError) as exc:
+                if isinstance(exc, TimedOut):
+                    self.possible_duplicates += 1
+                    log.warning("%s to %s timed out: it may have been delivered (a repeat may double it)",
+                                endpoint, chat)
+                if attempt >= self.retries:
+                    raise
+                self._outage(exc)
+                delay = self.first_backoff * (2**attempt) * random.uniform(0.5, 1.5)
+                await asyncio.sleep(delay)
+            attempt += 1
+
+    def _outage(self, exc: Exception) -> None:
+        """Telegram unreachable: logged once when it starts (then only counted), once when it ends."""
+        self.outage_failures += 1
+        if self.outage_started is None:
+            self.outage_started = time.monotonic()
+            log.warning("Telegram unreachable (%s); further failures are counted until it answers again", exc)
+
+    def _reachable(self) -> None:
+        if self.outage_started is not None:
+            log.warning("Telegram reachable again after %.0f s and %d failed requests",
+                        time.monotonic() - self.outage_started, self.outage_failures)
+            self.outage_started, self.outage_failures = None, 0
+
+
+def mark_late(body: Body, due_at: datetime, now: datetime, tz: tzinfo) -> Body:
+    """Late is decided when the row is sent, against when it was due: more than ON_TIME_SLACK behind,
+    the message says so (in its own "late" slot when it has one; else a line at the end), unless
+    its producer already did."""
+    if now - due_at <= ON_TIME_SLACK or body.params.get("late_marked"):
+        return body
+    at = due_at.astimezone(tz).strftime("%m-%d %H:%M")
+    if "late" in body.params:
+        if body.params["late"]:
+            return body
+        return Body(body.key, {**body.params, "late": text("outbox.late_slot", at=at)}, body.buttons)
+    return Body("outbox.late_wrap", {"body": text(body.key, **body.params), "at": at}, body.buttons)
 
 
 def render(row_lang: str | None, body: Body) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -146,14 +274,17 @@ def render(row_lang: str | None, body: Body) -> tuple[str, InlineKeyboardMarkup 
     keyboard = None
     if body.buttons:
         keyboard = InlineKeyboardMarkup(
-            [[InlineKeyboardButton(t(row_lang, label), callback_data=data) for label, data in row]
+            [[InlineKeyboardButton(t(row_lang, label) if has(label) else label, callback_data=data)
+              for label, data in row]
              for row in body.buttons]
         )
     return text, keyboard
 
 
 class OutboxSender:
-    def __init__(self, db: Database, clock: Clock, roster: RosterService, pacer: Pacer | None = None) -> None:
+    def __init__(self, db: Database, clock: Clock, roster: RosterService, pacer: Pacer | None = None,
+                 tz: tzinfo = UTC) -> None:
+        self.tz = tz
         self.db = db
         self.clock = clock
         self.roster = roster
@@ -220,7 +351,7 @@ class OutboxSender:
 
     async def _deliver(self, bot: Bot, row: OutboxRow) -> str:
         """'sent', 'failed' (given up: marked, chair told) or 'retry' (left pending for later)."""
-        body = decode_body(row.body)
+        body = mark_late(decode_body(row.body), row.due_at, self.clock.now(), self.tz)
         targets = [row.chat_id] + ([row.fallback_chat_id] if row.fallback_chat_id else [])
         error = ""
         for chat_id in targets:

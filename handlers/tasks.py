@@ -13,10 +13,10 @@ from handlers import formats
 from handlers.common import (
     Req,
     command,
+    deliver_later,
     message_text_after_command,
     org_and_member,
     reply,
-    send,
     time_error,
 )
 from handlers.i18n import Raw, t
@@ -183,7 +183,7 @@ async def task_add(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
             lang = await req.services.roster.lang_for(member.user_id, member.user_id, True)
             note = t(lang, "tasks.assigned", name=member.display_name, id=task.id, title=task.title,
                      deadline=Raw(when_text(lang, task.deadline, req)), left=status)
-            await send(context.bot, member.user_id, note)
+            await deliver_later(req.services, member.user_id, note)
 
 
 # --- /tasks /task /overdue ---------------------------------------------------------------------
@@ -332,5 +332,5 @@ async def done(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     if work is not None and work != req.chat_id:
         lang = await req.services.roster.lang_for(work, None, False)
         note_text = t(lang, "tasks.done_note", note=task.note) if task.note else ""
-        await send(context.bot, work, t(lang, "tasks.done_group", id=task.id, title=task.title, who=who, when=when,
-                                        note=Raw(note_text)))
+        await deliver_later(req.services, work, t(lang, "tasks.done_group", id=task.id, title=task.title, who=who,
+                                                  when=when, note=Raw(note_text)))

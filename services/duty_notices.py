@@ -59,7 +59,7 @@ async def notice_messages(conn: aiosqlite.Connection, notice: Notice) -> list[Ou
         if notice.handovers:
             lines.append(text("notice.handoff_notes"))
             lines.extend(text("notice.handoff_note_line", author=a, text=x) for a, x in notice.handovers)
-        to(work, "outbox.lines", {"lines": lines}, "work")
+        to(work, "outbox.lines", {"lines": lines, "late_marked": notice.late}, "work")
         to(public, "notice.public", {"label": label, "name": name}, "public")
     elif notice.kind == "nudge":
         to(user_id if user_id is not None else work, "notice.nudge", {"name": name, "range": span}, "member",

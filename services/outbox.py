@@ -40,6 +40,11 @@ def text(key: str, **params: Any) -> dict[str, Any]:
     return {"$t": key, "params": params}
 
 
+def verbatim(html: str) -> dict[str, Any]:
+    """Params of a row carrying text the bot already rendered and escaped (a reply sent later)."""
+    return {"text": {"$html": html}}
+
+
 def encode_body(key: str, params: Mapping[str, Any], buttons: Buttons = ()) -> str:
     return json.dumps(
         {"key": key, "params": dict(params), "buttons": [[list(b) for b in row] for row in buttons]},

@@ -11,6 +11,7 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 
@@ -94,6 +95,9 @@ class Database:
                 await self._conn.execute("ROLLBACK")
                 raise
             await self._conn.execute("COMMIT")
+            changes = _COMMITTED.get()
+            if changes is not None:
+                changes.append(1)
 
     async def backup(self, target: str | Path) -> None:
         """Copy the live database to `target` with SQLite's online backup API."""
@@ -103,6 +107,21 @@ class Database:
                 await self._conn.backup(dest)
             finally:
                 await dest.close()
+
+
+# Commits made while handling the current update (`track_commits` starts a fresh count): the error
+# handler tells "saved, but the reply failed" apart from "nothing was done".
+_COMMITTED: ContextVar[list[int] | None] = ContextVar("committed", default=None)
+
+
+def track_commits() -> None:
+    """From now on (in this task), count the commits: call at the start of a command."""
+    _COMMITTED.set([])
+
+
+def commits_since_tracking() -> int:
+    changes = _COMMITTED.get()
+    return len(changes) if changes is not None else 0
 
 
 def _split_sql(script: str) -> list[str]:

@@ -101,7 +101,7 @@ async def test_rota_set_button_flow(h: Harness) -> None:
 
 async def test_leave_moves_her_shifts_and_tells_the_replacement(h: Harness) -> None:
     calls = await h.send(WORK, "黄丽娟", "/leave 11月24日 家里有事")
-    text = calls[-1].text
+    text = next(c.text for c in calls if c.chat_id == WORK)
     assert "已登记请假：11月24日" in text
     assert "11月24日 改由 <b>周红</b> 值班" in text
     assert any(c.chat_id == 1009 and "黄丽娟 请假，11月24日 这一班改由您值班" in c.text for c in calls)

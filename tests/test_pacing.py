@@ -1,0 +1,235 @@
+"""The one pacer for everything sent (issue #11): the Application's rate limiter paces replies and
+the outbox alike, a 429 holds every chat, 5xx are repeated, and a restart keeps the group windows."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
+
+from handlers.sender import Pacer, PacingLimiter
+from services.outbox import Outgoing
+from storage import outbox
+from storage.send_journal import SendJournal
+from tests.harness import WORK, Harness
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def now(self) -> float:
+        return self.t
+
+    def wall(self) -> float:
+        return 1_800_000_000.0 + self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.t += max(seconds, 0.0)
+        await asyncio.sleep(0)
+
+
+def make(clock: FakeTime, journal: SendJournal | None = None) -> PacingLimiter:
+    return PacingLimiter(Pacer(now=clock.now, sleep=clock.sleep, wall=clock.wall, journal=journal), first_backoff=0)
+
+
+async def call(limiter: PacingLimiter, chat: int, action: Any, endpoint: str = "sendMessage") -> Any:
+    return await limiter.process_request(action, (), {}, endpoint, {"chat_id": chat, "text": "x"}, None)
+
+
+async def test_a_429_holds_every_chat_for_its_retry_after() -> None:
+    clock = FakeTime()
+    limiter = make(clock)
+    started: list[tuple[float, int]] = []
+    failed_once = False
+
+    def sender(chat: int) -> Any:
+        async def send() -> dict[str, Any]:
+            nonlocal failed_once
+            started.append((clock.t, chat))
+            if chat == -1 and not failed_once:
+                failed_once = True
+                raise RetryAfter(timedelta(seconds=7))
+            clock.t += 0.01
+            return {"ok": True}
+        return send
+
+    await call(limiter, -1, sender(-1))  # 429, paused, repeated
+    pause_began = started[0][0]
+    await asyncio.gather(*(call(limiter, chat, sender(chat)) for chat in (-2, -3, 42)))
+    assert [c for _, c in started].count(-1) == 2
+    assert all(at >= pause_began + 7 for at, _ in started[1:])  # nobody sent during the retry_after
+
+
+async def test_server_errors_are_repeated_and_bad_requests_are_not() -> None:
+    clock = FakeTime()
+    limiter = make(clock)
+    attempts = 0
+
+    async def flaky() -> dict[str, Any]:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 3:
+            raise NetworkError("Bad Gateway")
+        return {"ok": True}
+
+    assert await call(limiter, 42, flaky) == {"ok": True} and attempts == 3
+
+    async def bad() -> dict[str, Any]:
+        nonlocal attempts
+        attempts += 1
+        raise BadRequest("message is too long")
+
+    attempts = 0
+    with pytest.raises(BadRequest):
+        await call(limiter, 42, bad)
+    assert attempts == 1
+
+    async def timing_out() -> dict[str, Any]:
+        raise TimedOut()
+
+    with pytest.raises(TimedOut):
+        await call(limiter, 42, timing_out)
+    assert limiter.possible_duplicates == limiter.retries + 1  # each may have been delivered: counted
+
+
+async def test_requests_that_send_nothing_are_not_paced() -> None:
+    clock = FakeTime()
+    limiter = make(clock)
+    limiter.pacer.pause(60)
+
+    async def updates() -> list[Any]:
+        return []
+
+    before = clock.t
+    await limiter.process_request(updates, (), {}, "getUpdates", {"timeout": 10}, None)
+    assert clock.t == before
+
+
+async def test_group_windows_survive_a_restart(tmp_path: Path) -> None:
+    clock = FakeTime()
+    path = tmp_path / "bot.sends"
+    journal = SendJournal(path, now=clock.wall())
+    limiter = make(clock, journal)
+
+    async def send() -> dict[str, Any]:
+        return {"ok": True}
+
+    first = clock.t
+    for _ in range(20):
+        await call(limiter, -5, send)
+    journal.close()
+    # kill -9 and a quick restart: a new process, a new pacer, the same journal file
+    clock.t += 5
+    journal = SendJournal(path, now=clock.wall())
+    assert len(journal.recent()) == 20
+    restarted = make(clock, journal)
+    restarted.pacer.preload(journal.recent())
+    await call(restarted, -5, send)
+    assert clock.t >= first + 60  # the 21st in a minute waits for the window, across the restart
+    await call(restarted, -6, send)  # another group is not held up
+    journal.close()
+
+
+# --- late is decided when a row is sent ------------------------------------------------------------
+
+
+async def test_a_row_sent_more_than_5_minutes_after_it_was_due_says_so(h: Harness) -> None:
+    now = h.clock.now()
+    async with h.db.transaction() as conn:
+        await outbox.enqueue(conn, [
+            Outgoing(WORK, "outbox.lines", {"lines": ["准时的通知"]}, dedupe="t:on-time"),
+            Outgoing(WORK, "reminders.fire", {"text": "交材料", "late": "", "repeat_line": ""}, dedupe="t:slot"),
+        ], now)
+    h.clock.advance(timedelta(minutes=7))  # the API was down: nothing went out meanwhile
+    calls = [c for c in await h.tick() if c.chat_id == WORK]
+    plain = next(c for c in calls if "准时的通知" in c.text)
+    assert "现在补发" in plain.text and "本应在" in plain.text
+    slot = next(c for c in calls if "交材料" in c.text)
+    assert slot.text.count("现在补发") == 1
+    async with h.db.transaction() as conn:
+        await outbox.enqueue(conn, [Outgoing(WORK, "outbox.lines", {"lines": ["刚写的通知"]}, dedupe="t:fresh")],
+                             h.clock.now())
+    fresh = next(c for c in await h.tick() if "刚写的通知" in c.text)
+    assert "补发" not in fresh.text
+
+
+# --- honest outcomes when sending fails ----------------------------------------------------------
+
+
+async def _count(h: Harness, table: str) -> int:
+    async with h.db.read() as conn:
+        cur = await conn.execute(f"SELECT COUNT(*) FROM {table}")
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def test_a_reply_that_fails_is_delivered_later_and_the_record_is_stored_once(h: Harness) -> None:
+    before = await _count(h, "ledger_entries")
+    h.api.failing_sends = 1  # Telegram answers 502 to the reply
+    calls = await h.send(WORK, "赵霞", "/log 走访 看望3组独居老人")
+    delivered = [c for c in calls if c.chat_id == WORK and c.result != "502"]
+    assert any("已记入台账" in c.text for c in delivered)  # from the outbox, right after
+    assert not any("没有办成" in c.text for c in calls)
+    assert await _count(h, "ledger_entries") == before + 1
+
+
+async def test_a_task_is_stored_once_and_everyone_is_told_when_sends_fail(h: Harness) -> None:
+    # The task is stored; the chair's confirmation and the owner's 📌 note go through the outbox, so
+    # failing sends delay them but lose nothing, and nobody is told "没有办成" (she would add it again).
+    before = await _count(h, "tasks")
+    h.services.sender.first_backoff = 0.001
+    h.api.failing_sends = 5
+    calls = await h.send(WORK, "王芳", "/task_add 12月10日前 上报妇女议事会记录 @liumin")
+    texts = [c.text for c in calls if c.result != "502"]
+    assert not any("没有办成" in t for t in texts)
+    assert await _count(h, "tasks") == before + 1
+    h.api.failing_sends = 0
+    texts += [c.text for c in await h.tick()]
+    assert any("已布置任务" in t for t in texts)
+    assert any("上报妇女议事会记录" in c.text for c in h.api.sent(1004) if c.result != "502")  # 刘敏's note
+
+
+async def test_the_error_message_says_saved_when_the_change_was_saved(h: Harness) -> None:
+    # A command that stored its change and then failed for another reason: "saved", not "没有办成".
+    before = await _count(h, "ledger_entries")
+    original = h.services.duty.log
+
+    async def add_then_fail(*args: Any, **kwargs: Any) -> Any:
+        await original(*args, **kwargs)
+        raise RuntimeError("after the commit")
+
+    h.services.duty.log = add_then_fail
+    calls = await h.send(WORK, "赵霞", "/log 走访 看望3组独居老人")
+    texts = [c.text for c in calls]
+    assert any("已经保存了" in t for t in texts) and not any("没有办成" in t for t in texts)
+    assert await _count(h, "ledger_entries") == before + 1
+    h.services.duty.log = original
+    calls = await h.send(WORK, "赵霞", "/nosuchthing_but_fine")
+    assert not any("已经保存了" in c.text for c in calls)  # a new update starts a new count
+
+
+async def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(
+        caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeTime()
+    limiter = make(clock)
+    down = True
+
+    async def poll() -> list[Any]:
+        if down:
+            raise NetworkError("Connection refused")
+        return []
+
+    with caplog.at_level("WARNING", logger="handlers.sender"):
+        for _ in range(50):
+            with pytest.raises(NetworkError):
+                await limiter.process_request(poll, (), {}, "getUpdates", {}, None)
+        down = False
+        await limiter.process_request(poll, (), {}, "getUpdates", {}, None)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and "unreachable" in lines[0] and "50 failed requests" in lines[1]
+    assert all(r.exc_info is None for r in caplog.records)  # no traceback per failed poll
