@@ -1,12 +1,12 @@
 """A reminder to N groups (default 1,000) through the local HTTP stand-in of the Bot API.
 
-    python -m bench.broadcast_bench [--groups 1000] [--quick]
+    python -m bench.broadcast_bench [--groups 1000] [--quick] [--rtt 0,0.1,0.3]
 
 Measured in one run, side by side:
   floor        (N − 1) / 30 s: the least time Telegram's ~30 messages/s allow
-  outbox       our path: N reminders due in the same minute → producer → outbox → paced sender →
-               PTB (with AIORateLimiter, as in `run`) → HTTP stand-in that answers 429 to anything
-               over the limits
+  outbox       our path: N reminders due in the same minute → producer → outbox → sender → PTB with
+               the one pacer as its rate limiter (`PacingLimiter`, as in `run`) → HTTP stand-in that
+               answers 429 to anything over the limits and holds each answer back by the round trip
   PTB limiter  the baseline: N send_message calls gathered at once through PTB's AIORateLimiter alone
                (no outbox: nothing survives a restart, nothing is journaled)
 Reported: wall time from the first to the last accepted send and its ratio to the floor, limit
@@ -65,13 +65,14 @@ def figures(stub: BotApiStub, since: float) -> dict[str, float]:
     }
 
 
-async def outbox_run(groups: int) -> dict[str, float]:
+async def outbox_run(groups: int, rtt: float) -> dict[str, float]:
     with BotApiStub(TOKEN, enforce_limits=True) as stub, tempfile.TemporaryDirectory() as tmp:
+        stub.latency = rtt
         config = from_mapping({}, env={})
         clock = SystemClock()
         db = await Database.open(Path(tmp) / "bench.db")
         services = build_services(config, db, clock)
-        services.sender.pacer = Pacer()
+        services.sender.pacer = Pacer(enabled=False)  # the application's PacingLimiter paces, as in `run`
         services.tickers.remove(scheduler_tick)
         app = build_application(services, token=TOKEN, base_url=stub.base_url, rate_limit=True)
         await app.initialize()
@@ -91,8 +92,9 @@ async def outbox_run(groups: int) -> dict[str, float]:
         return figures(stub, due.timestamp())
 
 
-async def ptb_limiter_run(groups: int) -> dict[str, float]:
+async def ptb_limiter_run(groups: int, rtt: float) -> dict[str, float]:
     with BotApiStub(TOKEN, enforce_limits=True) as stub:
+        stub.latency = rtt
         root = stub.base_url
         app = (ApplicationBuilder().token(TOKEN).base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
                .rate_limiter(AIORateLimiter(max_retries=5)).build())
@@ -114,20 +116,22 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--groups", type=int, default=1000)
     ap.add_argument("--quick", action="store_true", help="300 groups")
+    ap.add_argument("--rtt", default="0,0.1,0.3", help="round trips to measure, in seconds")
     args = ap.parse_args(argv)
     groups = 300 if args.quick else args.groups
     floor = (groups - 1) / 30
-    print(f"measuring the outbox path with {groups} groups …", file=sys.stderr)
-    ours = asyncio.run(outbox_run(groups))
-    print("measuring PTB's AIORateLimiter alone …", file=sys.stderr)
-    base = asyncio.run(ptb_limiter_run(groups))
     print(f"## A reminder to {groups:,} groups through the HTTP stand-in\n")
-    print("| path | wall s | ÷ floor | delivered | 429s given | windows broken | lateness p50 s | p99 s |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    print(f"| floor (30 msg/s) | {floor:.1f} | 1.00 | | | | | |")
-    for name, r in (("outbox + paced sender (ours)", ours), ("PTB AIORateLimiter alone (baseline)", base)):
-        print(f"| {name} | {r['wall']:.1f} | {r['wall'] / floor:.2f} | {int(r['delivered'])}/{groups} | "
-              f"{int(r['rejected'])} | {int(r['after_fact'])} | {r['p50']:.1f} | {r['p99']:.1f} |")
+    print("| round trip | path | wall s | ÷ floor | delivered | 429s given | windows broken | lateness p50 s | p99 s |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for rtt in (float(x) for x in args.rtt.split(",")):
+        print(f"measuring {groups} groups at a {rtt * 1000:.0f} ms round trip …", file=sys.stderr)
+        ours = asyncio.run(outbox_run(groups, rtt))
+        base = asyncio.run(ptb_limiter_run(groups, rtt))
+        print(f"| {rtt * 1000:.0f} ms | floor (30 msg/s) | {floor:.1f} | 1.00 | | | | | |")
+        for name, r in (("outbox + one pacer (ours)", ours), ("PTB AIORateLimiter alone (baseline)", base)):
+            print(f"| {rtt * 1000:.0f} ms | {name} | {r['wall']:.1f} | {r['wall'] / floor:.2f} | "
+                  f"{int(r['delivered'])}/{groups} | {int(r['rejected'])} | {int(r['after_fact'])} | "
+                  f"{r['p50']:.1f} | {r['p99']:.1f} |")
     print("\nlateness: from the due time (ours) or the start of the gather (baseline) to acceptance at the stand-in")
 
 

@@ -25,6 +25,8 @@ class SendJournal:
         return list(self._recent)
 
     def record(self, chat_id: int, at: float) -> None:
+        if self._fd < 0:
+            return  # closed: the bot is stopping
         os.write(self._fd, f"{chat_id} {at:.3f}\n".encode())
         if os.fstat(self._fd).st_size > MAX_BYTES:
             self._recent = self._read(at)
@@ -33,7 +35,9 @@ class SendJournal:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
     def close(self) -> None:
-        os.close(self._fd)
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def _read(self, now: float) -> list[tuple[int, float]]:
         try:

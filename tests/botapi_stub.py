@@ -504,6 +504,8 @@ class BotApiStub:
         #: into one private chat is answered 429 with retry_after (and counted in limit_violations).
         self.enforce_limits = enforce_limits
         self.limit_violations = 0
+        #: Seconds every answer is held back (a network round trip; the request arrives at once).
+        self.latency = 0.0
         self._accepted_sends: list[tuple[float, int]] = []  # (time, chat_id) of every accepted send
         self.bot_user: JSONDict = {
             "id": bot_id,
@@ -804,6 +806,8 @@ class BotApiStub:
                 return self._finish(call, {"ok": True, "result": self._get_updates(call)}, 200)
             with self._cond:
                 result = self._dispatch(method.lower(), params)
+            if self.latency > 0:
+                self._stopping.wait(self.latency)
             return self._finish(call, {"ok": True, "result": result}, 200)
         except _ApiError as error:
             return self._finish(call, error.payload(), error.code)
