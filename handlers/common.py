@@ -16,6 +16,7 @@ from telegram.ext import Application, ContextTypes
 
 from bot.config import Config
 from handlers.i18n import t
+from services.clean import clean_text
 from services.clock import Clock
 from services.duty import DutyService
 from services.faq import FaqService
@@ -197,7 +198,7 @@ async def deliver_later(services: Services, chat_id: int, html: str,
 
 def message_text_after_command(message: Message) -> str:
     """The text (or caption) after the leading /command, keeping inner spacing."""
-    text = message.text or message.caption or ""
+    text = clean_text(message.text or message.caption or "")  # nothing a user typed is stored uncleaned
     if text.startswith("/"):
         parts = text.split(maxsplit=1)
         return parts[1] if len(parts) > 1 else ""

@@ -15,6 +15,7 @@ from telegram.ext import ContextTypes
 
 from handlers.common import Req, command, load_req, message_text_after_command, org_for_management, reply
 from handlers.i18n import has, t
+from services.clean import clean_text
 from services.errors import Refusal
 from services.faq import ImportPreview, parse_add_text
 from services.faq_engine import Decision, Entry
@@ -133,7 +134,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     req = await load_req(update, context)
     if await _maybe_member_answer(req, context, message):
         return
-    text = message.text
+    text = clean_text(message.text)
     addressed = False
     if not req.private:
         if req.org is None:
@@ -368,7 +369,7 @@ async def _maybe_member_answer(req: Req, context: ContextTypes.DEFAULT_TYPE, mes
         return False
     name = req.member.display_name if req.member is not None else _asker(req).name
     try:
-        item = await req.services.handoff.answer(req.chat_id, req.user_id, message.text or "", name)
+        item = await req.services.handoff.answer(req.chat_id, req.user_id, clean_text(message.text or ""), name)
     except Refusal as refusal:
         await reply(req, req.t(refusal.key, **refusal.params))
         return True

@@ -105,11 +105,13 @@ async def reminder_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     original = query.message.text_html if query.message is not None and hasattr(query.message, "text_html") else ""
     name = update.effective_user.full_name if update.effective_user else ""
     try:
+        if not req.private and req.member is None and not req.actor.is_super_admin:
+            raise Refusal("reminders.members_only")  # a group's reminder: its members press its buttons
         if match.group(1) == "s":
-            at = await svc.snooze(req.user_id, rid)
+            at = await svc.snooze(req.user_id, rid, req.chat_id)
             note = req.t("reminders.snoozed", at=formats.day_time(req.lang, at, req.services.config.tz), name=name)
         else:
-            await svc.done(req.user_id, rid)
+            await svc.done(req.user_id, rid, req.chat_id)
             note = req.t("reminders.marked_done", name=name)
     except Refusal as refusal:
         await query.answer(req.t(refusal.key, **refusal.params), show_alert=True)

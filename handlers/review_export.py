@@ -14,13 +14,11 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from handlers.i18n import Raw, t
+from services.exports import append_row
 from services.review_results import ClosedCycle, ResultRow
 from services.review_scoring import COMPONENTS, Rubric, show
 
 RUBRIC_COMPONENT_KEYS = {k: f"review.component_{k}" for k in COMPONENTS}
-_FORMULA_START = ("=",)  # openpyxl stores a string starting with "=" as a formula
-
-
 def _num(text: str) -> str:
     """A stored decimal for people: 1.0 → 1, 0.80 → 0.8, 1200.0 → 1200."""
     return f"{Decimal(text).normalize():f}"
@@ -95,12 +93,6 @@ def results_text(lang: str | None, org_name: str, closed: ClosedCycle) -> str:
     return "\n".join(lines)
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def _dec(text: str | None) -> Decimal | None:
     return Decimal(text) if text is not None else None
 
@@ -113,7 +105,7 @@ def review_xlsx(lang: str | None, org_name: str, closed: ClosedCycle) -> bytes:
     keys = ("no", "name", "role", "chair", "peer", "peer_count", "duty", "shifts", "training", "trainings",
             "ledger", "tasks", "adjust", "adjust_reasons", "total", "grade", "coefficient", "subsidy", "comment")
     headers = [t(lang, f"review_xlsx.col_{k}") for k in keys]
-    sheet.append([t(lang, "review_xlsx.title", org=org_name, cycle=closed.cycle.name)])
+    append_row(sheet, [t(lang, "review_xlsx.title", org=org_name, cycle=closed.cycle.name)])
     sheet.append(headers)
     for cell in sheet[1]:
         cell.font = Font(bold=True, size=13)
@@ -121,7 +113,7 @@ def review_xlsx(lang: str | None, org_name: str, closed: ClosedCycle) -> bytes:
         cell.font = Font(bold=True)
     for i, r in enumerate(closed.rows, 1):
         removed = t(lang, "review_xlsx.removed") if r.removed else None
-        sheet.append([_cell(v) for v in [
+        append_row(sheet, [
             i, r.name, t(lang, f"roles.{r.role}"), _dec(r.chair), _dec(r.peer), r.peer_count, _dec(r.duty),
             f"{r.checked}/{r.shifts}" if r.shifts else "",
             _dec(r.training), f"{r.trainings[0]}/{r.trainings[1]}" if r.trainings else "",
@@ -129,7 +121,7 @@ def review_xlsx(lang: str | None, org_name: str, closed: ClosedCycle) -> bytes:
             _dec(r.adjustment_total) if r.adjustments else None,
             adjustment_items(r.adjustments),
             _dec(r.total) if r.total else removed, r.grade, _dec(r.coefficient), _dec(r.subsidy), r.chair_comment,
-        ]])
+        ])
     subsidy_col = keys.index("subsidy") + 1
     total_row: list[Any] = [None] * len(keys)
     total_row[1] = t(lang, "review_xlsx.totals", count=sum(1 for r in closed.rows if not r.removed))

@@ -20,6 +20,7 @@ from handlers.common import (
     time_error,
 )
 from handlers.i18n import Raw, t
+from services.clean import clean_text
 from services.errors import Refusal
 from services.roster import Target
 from services.tasks import TaskService, days_left, days_overdue, when_params
@@ -107,7 +108,7 @@ def split_mentions(message: Message) -> tuple[str, list[tuple[Target, str]]]:
     if text.startswith("/"):
         parts = text.split(maxsplit=1)
         text = parts[1] if len(parts) > 1 else ""
-    return text, targets
+    return clean_text(text), targets
 
 
 def split_trailing_owners(rest: str, roster_names: set[str]) -> tuple[str, list[tuple[Target, str]]]:

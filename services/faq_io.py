@@ -14,6 +14,7 @@ from typing import Any
 
 from openpyxl import load_workbook
 
+from services.clean import clean_text
 from services.errors import Refusal
 from services.exports import xlsx_bytes
 from services.outbox import text
@@ -48,7 +49,14 @@ def _bad_row(number: int, reason: str, **params: Any) -> Refusal:
     return Refusal("faq_import.bad_row", row=number, reason=text(f"faq_import.reason_{reason}", **params))
 
 
+def _cleaned(value: Any) -> Any:
+    if isinstance(value, list):
+        return [clean_text(str(x)) for x in value]
+    return clean_text(str(value)) if value is not None else None
+
+
 def _validated(number: int, raw: dict[str, Any]) -> dict[str, Any]:
+    raw = {k: _cleaned(v) for k, v in raw.items()}
     questions = split_list(raw.get("questions")) if raw.get("questions") else []
     question = str(raw.get("question") or "").strip()
     if question:

@@ -113,24 +113,26 @@ class ReminderService:
             await audit.record(conn, found.org_id, user_id, "reminder.cancel", now, id=reminder_id)
         return found
 
-    async def snooze(self, user_id: int, reminder_id: int) -> datetime:
-        """Remind again in 30 minutes: a one-off copy, so a recurring rule keeps its own times."""
+    async def snooze(self, user_id: int, reminder_id: int, chat_id: int) -> datetime:
+        """Remind again in 30 minutes: a one-off copy, so a recurring rule keeps its own times. Only
+        from the chat the reminder goes to (the button is a claim: the id is checked against it)."""
         now = self.clock.now()
         async with self.db.transaction() as conn:
             found = await repo.get(conn, reminder_id)
-            if found is None or found.status == "cancelled":
+            if found is None or found.status == "cancelled" or found.chat_id != chat_id:
                 raise Refusal("reminders.gone")
             at = now + SNOOZE
             rid = await repo.add(conn, found.org_id, found.chat_id, user_id, found.text, None, at, now)
             await audit.record(conn, found.org_id, user_id, "reminder.snooze", now, id=reminder_id, copy=rid)
         return at
 
-    async def done(self, user_id: int, reminder_id: int) -> Reminder:
-        """Mark it done: a one-off that already went out is closed; a recurring one keeps running."""
+    async def done(self, user_id: int, reminder_id: int, chat_id: int) -> Reminder:
+        """Mark it done: a one-off that already went out is closed; a recurring one keeps running.
+        Only from the chat the reminder goes to."""
         now = self.clock.now()
         async with self.db.transaction() as conn:
             found = await repo.get(conn, reminder_id)
-            if found is None:
+            if found is None or found.chat_id != chat_id:
                 raise Refusal("reminders.gone")
             if found.rule is None and found.status in ("active", "fired"):
                 await repo.close(conn, reminder_id, "done", now)

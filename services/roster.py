@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 import aiosqlite
 
+from services.clean import clean_text
 from services.clock import Clock
 from services.errors import Refusal
 from storage import audit, members, orgs
@@ -76,7 +77,8 @@ class RosterService:
 
     async def touch_user(self, user_id: int, username: str | None, first_name: str, last_name: str) -> None:
         async with self.db.transaction() as conn:
-            await members.upsert_user(conn, user_id, username, first_name, last_name, self.clock.now())
+            await members.upsert_user(conn, user_id, username, clean_text(first_name), clean_text(last_name),
+                                      self.clock.now())
 
     async def chat_context(self, chat_id: int, user_id: int) -> ChatContext:
         async with self.db.read() as conn:

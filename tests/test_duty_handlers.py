@@ -207,6 +207,7 @@ async def test_log_entries_with_categories_and_files(h: Harness) -> None:
 async def test_ledger_month_argument_and_xlsx_for_the_chair(h: Harness) -> None:
     await h.say(WORK, "赵霞", "/checkin")
     await h.say(WORK, "赵霞", "/log 求助 =HYPERLINK(\"x\") 张大姐咨询离婚")
+    await h.say(WORK, "赵霞", "/log 其他 响铃\x07字符")  # a control character Excel refuses
     assert "2026年10月 还没有台账记录" in await h.say(WORK, "刘敏", "/ledger 2026-10")
     assert "请写月份" in await h.say(WORK, "刘敏", "/ledger 十三月")
     member_calls = await h.send(WORK, "刘敏", "/ledger 11月")
@@ -219,7 +220,10 @@ async def test_ledger_month_argument_and_xlsx_for_the_chair(h: Harness) -> None:
     sheet = ledger_book.active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0] == ("序号", "时间", "类别", "记录人", "内容", "附件")
-    assert rows[1][2:5] == ("求助", "赵霞", "'=HYPERLINK(\"x\") 张大姐咨询离婚")
+    # formula-looking text stays exactly as typed, as a text cell Excel never evaluates
+    assert rows[1][2:5] == ("求助", "赵霞", "=HYPERLINK(\"x\") 张大姐咨询离婚")
+    assert sheet.cell(row=2, column=5).data_type == "s"
+    assert rows[2][4] == "响铃字符"  # the control character is gone, the export did not break
     schedule = load_workbook(io.BytesIO(next(iter(docs[1].files.values())))).active
     srows = list(schedule.iter_rows(values_only=True))
     assert srows[0] == ("序号", "开始日期", "结束日期", "交接时间", "值班执委", "原排班", "变更", "签到")

@@ -294,3 +294,17 @@ async def test_two_questions_get_the_first_answered_and_the_second_offered(h: Ha
     assert any(label.startswith("还想问：") and "叶酸" in label for label in labels)
     pressed = await h.press(GUEST, reply, labels.index(next(lb for lb in labels if lb.startswith("还想问："))))
     assert any("叶酸" in str(c.params.get("text", "")) for c in pressed)
+
+
+def test_control_characters_are_cleaned_at_the_door_and_exports_never_break() -> None:
+    from services.clean import clean_text
+    from services.exports import xlsx_bytes
+
+    rows = parse_faq_file("kb.jsonl", json.dumps({"question": "响铃\x07问\u202e题", "answer": "答\x1b案"}).encode())
+    assert rows[0]["questions"] == ["响铃问题"] and rows[0]["answer"] == "答案"
+    assert clean_text("第一行\n第二行\t制表\x00\x7f\u200b") == "第一行\n第二行\t制表"
+    data = xlsx_bytes("表", ["内容"], [["\x01\x07坏字符"], ["=1+1"], ["+86 138"]])
+    sheet = load_workbook(io.BytesIO(data)).active
+    assert sheet is not None
+    assert [c.value for c in sheet["A"]][1:] == ["坏字符", "=1+1", "+86 138"]  # as typed, no apostrophe
+    assert sheet["A3"].data_type == "s"  # text, never a formula

@@ -111,3 +111,39 @@ async def test_help_offers_reminders_where_they_work(h: Harness) -> None:
 async def test_empty_list_suggests_remind_only_to_those_who_may_set_one(h: Harness) -> None:
     assert "设一个试试" not in await h.say(PUBLIC, "孙小梅", "/reminders")
     assert "设一个试试" in await h.say(WORK, "刘敏", "/reminders")
+
+
+async def test_forged_reminder_buttons_act_on_nothing(h: Harness) -> None:
+    chen, liu = h.person("陈静"), h.person("刘敏")
+    await h.say(chen.user_id, chen, "/remind 明天上午9点 去卫生院拿报告")
+    async with h.db.read() as conn:
+        cur = await conn.execute("SELECT id, status FROM reminders WHERE chat_id = ?", (chen.user_id,))
+        row = await cur.fetchone()
+        assert row is not None
+        rid, status = row[0], row[1]
+        cur = await conn.execute("SELECT COUNT(*) FROM reminders")
+        total = await cur.fetchone()
+        assert total is not None
+        count = total[0]
+    # 刘敏 forges 已完成 and 稍后提醒 for 陈静's private reminder from her own chat, and from the work group
+    own = await h.send(liu.user_id, liu, "/reminders")
+    own_message = next(c for c in own if c.method == "sendMessage").result
+    work = await h.send(WORK, liu, "/reminders")
+    work_message = next(c for c in work if c.method == "sendMessage").result
+    for message in (own_message, work_message):
+        for data in (f"rm:d:{rid}", f"rm:s:{rid}"):
+            before = len(h.api.calls)
+            await h.app.process_update(h.factory.callback(liu, message, data))
+            calls = h.api.calls[before:]
+            assert any(c.method == "answerCallbackQuery" and c.params.get("show_alert") for c in calls), data
+    # a stranger in the work group is refused too
+    before = len(h.api.calls)
+    await h.app.process_update(h.factory.callback(STRANGER, work_message, f"rm:d:{rid}"))
+    assert any(c.params.get("show_alert") for c in h.api.calls[before:])
+    async with h.db.read() as conn:
+        cur = await conn.execute("SELECT status FROM reminders WHERE id = ?", (rid,))
+        after = await cur.fetchone()
+        assert after is not None and after[0] == status  # not marked done
+        cur = await conn.execute("SELECT COUNT(*) FROM reminders")
+        after = await cur.fetchone()
+        assert after is not None and after[0] == count  # no snoozed copy

@@ -1,0 +1,12 @@
+"""User text cleaned at the door: control characters (except newline and tab) and the invisible
+direction / zero-width marks that disguise text are removed before anything is stored. Pure."""
+
+from __future__ import annotations
+
+import re
+
+_UNWANTED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def clean_text(text: str) -> str:
+    return _UNWANTED.sub("", text)
