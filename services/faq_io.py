@@ -89,7 +89,10 @@ def parse_faq_file(filename: str, data: bytes) -> list[dict[str, Any]]:
     if name.endswith(".jsonl") or name.endswith(".json"):
         raw_rows = _limited(_jsonl_rows(data))
     elif name.endswith(".csv"):
-        raw_rows = _limited(_table_rows(csv.reader(io.StringIO(_text(data)))))
+        try:
+            raw_rows = _limited(_table_rows(csv.reader(io.StringIO(_text(data)))))
+        except csv.Error:  # a field over the csv module's limit (128 KB), a NUL byte …
+            raise Refusal("faq_import.unreadable") from None
     elif name.endswith(".xlsx"):
         raw_rows = _limited(_table_rows(_xlsx_rows(data)))
     else:
@@ -162,7 +165,15 @@ def _check_header(header: list[str]) -> None:
 
 
 def _text(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encodings: tuple[str, ...] = ("utf-16",)
+    elif b"\x00" in data[:1000]:  # UTF-8 and GB18030 text never holds a NUL: UTF-16 without a BOM
+        head = data[:1000]
+        little = head[1::2].count(0) >= head[0::2].count(0)  # ASCII "q" is q\0 in LE, \0q in BE
+        encodings = ("utf-16-le", "utf-16-be") if little else ("utf-16-be", "utf-16-le")
+    else:
+        encodings = ("utf-8-sig", "gb18030")
+    for encoding in encodings:
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:

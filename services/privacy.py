@@ -306,7 +306,7 @@ class PrivacyService:
         s = person.subject
         labels = {m: member_label(m) for m in s.member_ids}
         label = labels[s.member_ids[0]] if s.member_ids else NO_MEMBER_LABEL
-        async with self.db.transaction() as conn:
+        async with self.db.erasing(), self.db.transaction() as conn:  # no trace in the file or the WAL
             await self._check_chairs(conn, person)  # the roster may have changed since the preview
             counts = {k: len(v) for k, v in (await store.collect(conn, s)).items()}
             rows = await store.members_by_ids(conn, s.member_ids)

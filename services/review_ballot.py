@@ -59,14 +59,8 @@ async def choices(conn: aiosqlite.Connection, cycle: Cycle, rater: Member,
 @asynccontextmanager
 async def destroying_key(db: Database) -> AsyncIterator[None]:
     """Around the transaction that drops a ballot key: its bytes are zeroed in the file and the WAL."""
-    async with db.read() as conn:
-        await conn.execute("PRAGMA secure_delete = ON")
-    try:
+    async with db.erasing():
         yield
-    finally:
-        async with db.read() as conn:
-            await conn.execute("PRAGMA secure_delete = OFF")
-            await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 class Ballot:

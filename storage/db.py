@@ -99,6 +99,19 @@ class Database:
             if changes is not None:
                 changes.append(1)
 
+    @asynccontextmanager
+    async def erasing(self) -> AsyncIterator[None]:
+        """Around a transaction that must leave no trace: deleted bytes are zeroed in the file
+        (secure_delete) and the WAL is checkpointed and truncated afterwards, while the bot runs."""
+        async with self._lock:
+            await self._conn.execute("PRAGMA secure_delete = ON")
+        try:
+            yield
+        finally:
+            async with self._lock:
+                await self._conn.execute("PRAGMA secure_delete = OFF")
+                await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     async def backup(self, target: str | Path) -> None:
         """Copy the live database to `target` with SQLite's online backup API."""
         async with self._lock:

@@ -308,3 +308,17 @@ def test_control_characters_are_cleaned_at_the_door_and_exports_never_break() ->
     assert sheet is not None
     assert [c.value for c in sheet["A"]][1:] == ["坏字符", "=1+1", "+86 138"]  # as typed, no apostrophe
     assert sheet["A3"].data_type == "s"  # text, never a formula
+
+
+def test_malformed_files_are_refused_clearly() -> None:
+    text = "question,answer\n妇女之家几点开门,每周二下午。\n"
+    chinese = "问题,答案\n妇女之家几点开门,每周二下午。\n"
+    for encoded in (text.encode("utf-16-le"), text.encode("utf-16-be"), text.encode("utf-16"),
+                    chinese.encode("utf-16-le"), chinese.encode("utf-16-be")):
+        assert parse_faq_file("kb.csv", encoded)[0]["questions"] == ["妇女之家几点开门"]
+    with pytest.raises(Refusal) as caught:
+        parse_faq_file("kb.csv", b"question,answer\nq," + b"a" * 200_000 + b"\n")
+    assert caught.value.key == "faq_import.unreadable"
+    with pytest.raises(Refusal) as caught:
+        parse_faq_file("kb.xlsx", b"PK\x03\x04 not really a workbook")
+    assert caught.value.key == "faq_import.unreadable"

@@ -176,7 +176,8 @@ async def test_export_not_delivered_means_nothing_deleted(h: Harness) -> None:
 # --- the full forget -----------------------------------------------------------------------------
 
 
-async def test_full_forget_exports_then_leaves_no_trace(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_full_forget_exports_then_leaves_no_trace(h: Harness, monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
     zx = h.person("赵霞")
     guest = h.person("孙小梅")
     me = admin(h)
@@ -223,8 +224,15 @@ async def test_full_forget_exports_then_leaves_no_trace(h: Harness, monkeypatch:
     assert "去县医院复查" in {o["note"] for o in data["duty_overrides"]}
     assert "已删除" in summary.text and label in summary.text
 
-    # No table keeps her id, her name or her username.
+    # No table keeps her id, her name or her username; nor do the database file and its WAL, while
+    # the bot keeps running (secure_delete zeroes freed pages, the WAL is checkpointed and truncated).
     assert await leftovers(h, 1007, ["赵霞", "zhaoxia"]) == []
+    db_file = tmp_path / "test.db"
+    for path in (db_file, db_file.with_name(db_file.name + "-wal")):
+        if path.exists():
+            raw = path.read_bytes()
+            assert "赵霞".encode() not in raw and b"zhaoxia" not in raw, path.name
+            assert "给李大姐回电话".encode() not in raw, path.name
     # The organisation's records stay, authored by the anonymised member.
     assert await rows(h, "SELECT content FROM ledger_entries l JOIN members m ON m.id = l.member_id"
                          " WHERE m.display_name = ? ORDER BY l.id", label) == [
