@@ -119,11 +119,14 @@ async def all_open(conn: aiosqlite.Connection) -> list[Cycle]:
 
 
 async def close_cycle(conn: aiosqlite.Connection, cycle_id: int, rubric: str, closed_by: int, now: datetime) -> bool:
-    """Freeze the cycle and destroy its ballot key (overwritten first, then dropped)."""
+    """Freeze the cycle and destroy its ballot key (overwritten first, then dropped); every rating
+    gets a fresh random id, so a key copied earlier (a backup of the open cycle) finds none of the
+    final ratings."""
     await conn.execute(
         "UPDATE review_cycles SET ballot_key = zeroblob(length(ballot_key)) WHERE id = ? AND status = 'open'",
         (cycle_id,),
     )
+    await conn.execute("UPDATE review_ratings SET id = lower(hex(randomblob(32))) WHERE cycle_id = ?", (cycle_id,))
     cur = await conn.execute(
         """UPDATE review_cycles SET status = 'closed', ballot_key = NULL, rubric = ?, closed_by = ?, closed_at = ?
            WHERE id = ? AND status = 'open'""",

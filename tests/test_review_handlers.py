@@ -495,6 +495,10 @@ async def test_anonymity_after_close_nothing_links_a_rating_to_its_rater(h: Harn
     schema = await rows(h, "SELECT sql FROM sqlite_master WHERE name = 'review_ratings'")
     assert "WITHOUT ROWID" in schema[0][0]
     assert sorted(r[1:] for r in await rows(h, "SELECT * FROM review_ratings")) == [(1, 5, 0), (1, 5, 1), (1, 5, 3)]
+    # A copy of the key taken while the cycle was open (a backup) finds none of the final ratings:
+    # every rating got a fresh random id at the close.
+    final_ids = {r[0] for r in await rows(h, "SELECT id FROM review_ratings")}
+    assert mine not in final_ids and not final_ids & set(ids)
     # The key is gone from the table and from the database files (overwritten, WAL checkpointed).
     assert await rows(h, "SELECT ballot_key FROM review_cycles") == [(None,)]
     files = [Path(h.db.path), Path(h.db.path + "-wal")]
