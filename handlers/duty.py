@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, time, timedelta
 from typing import Any
 
@@ -507,14 +508,18 @@ async def handover(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def parse_month(text: str, today: date) -> tuple[int, int] | None:
-    text = text.strip()
+    """A month for a report or an export: 2026-11, 2026年11月, 11月, 11 (full-width digits too). A month
+    without a year is the most recent one that has started: in January, 12月 is last December."""
+    text = unicodedata.normalize("NFKC", text).strip()
     if not text:
         return today.year, today.month
     match = MONTH.match(text)
     if match is None or not 1 <= int(match.group(2)) <= 12:
         return None
-    year = int(match.group(1)) if match.group(1) else today.year
-    return year, int(match.group(2))
+    month = int(match.group(2))
+    if match.group(1):
+        return int(match.group(1)), month
+    return (today.year if month <= today.month else today.year - 1), month
 
 
 @command

@@ -49,6 +49,7 @@ class MonthSummary:
     answered: int = 0
     passed_on: int = 0
     member_answered: int = 0
+    complete: bool = False  # the month is over: open tasks are counted as it ended
 
     @property
     def checkin_rate(self) -> float | None:
@@ -95,7 +96,8 @@ class ReportService:
         async with self.db.read() as conn:
             org = await orgs.get(conn, org_id)
             ledger = Counter(e.category for e in await duty_repo.ledger_between(conn, org_id, start, end))
-            closed, open_now, overdue = await tasks.summary(conn, org_id, start, end, now)
+            # Open and overdue as the month ended (today for the current month), not as of today.
+            closed, open_now, overdue = await tasks.summary(conn, org_id, start, end, min(end, now))
             # Only trainings that have started: this month's report so far must not count future ones.
             held, attended, expected = await trainings.month_summary(conn, org_id, start, min(end, now))
             asked, answered, passed_on, member_answered = await _faq_counts(conn, org_id, start, end)
@@ -103,7 +105,7 @@ class ReportService:
         ordered.update({c: n for c, n in ledger.items() if c not in ordered})
         return MonthSummary(org_id, org.name if org else "", year, month, shifts, checked, ordered, closed,
                             open_now, overdue, held, attended, expected, asked, answered, passed_on,
-                            member_answered)
+                            member_answered, complete=end <= now)
 
     async def all_summaries(self, year: int, month: int) -> list[MonthSummary]:
         async with self.db.read() as conn:
@@ -179,6 +181,7 @@ def report_params(r: MonthSummary, late: bool = False) -> dict[str, Any]:
         "ledger_total": r.ledger_total,
         "categories": categories if categories else [text("monthly.no_entries")],
         "tasks_closed": r.tasks_closed, "tasks_open": r.tasks_open, "tasks_overdue": r.tasks_overdue,
+        "open_when": text("monthly.open_at_end" if r.complete else "monthly.open_now"),
         "trainings": r.trainings_held, "attended": r.attended, "expected": r.expected,
         "attendance_rate": percent(r.attendance_rate),
         "asked": r.asked, "answered": r.answered, "passed_on": r.passed_on, "member_answered": r.member_answered,

@@ -341,3 +341,17 @@ async def test_a_ledger_longer_than_one_message_is_split_not_cut(h: Harness) -> 
 async def test_a_second_swap_for_the_same_shift_waits_for_the_first(h: Harness) -> None:
     await h.say(WORK, "黄丽娟", "/swap @chenjing 11月24日")
     assert "对方还没回复" in await h.say(WORK, "黄丽娟", "/swap @liumin 11月24日")
+
+
+def test_a_month_without_a_year_is_the_most_recent_one_that_has_started() -> None:
+    from datetime import date
+
+    from handlers.duty import parse_month
+
+    january = date(2027, 1, 15)
+    assert parse_month("12月", january) == (2026, 12)  # not December of the coming year
+    assert parse_month("1月", january) == (2027, 1)
+    assert parse_month("１２月", january) == (2026, 12)  # full-width digits
+    assert parse_month("2027年12月", january) == (2027, 12)  # a year given is kept
+    assert parse_month("", january) == (2027, 1)
+    assert parse_month("13月", january) is None

@@ -62,3 +62,10 @@ async def test_report_month_on_demand_and_refusals(h: Harness) -> None:
     admin = next(p for p in h.people.values() if p.user_id == h.world.super_admins[0])
     rollup = await h.say(admin.user_id, admin, "/report_month 11月")
     assert "2026年11月 各村（社区）妇联工作汇总（共 1 个组织）" in rollup
+
+
+async def test_a_past_months_report_counts_the_tasks_open_when_it_ended(h: Harness) -> None:
+    current = await h.say(WORK, "王芳", "/report_month")
+    assert "目前未完成 3 项" in current  # the demo's tasks, open today
+    october = await h.say(WORK, "王芳", "/report_month 10月")
+    assert "月底未完成 0 项" in october  # they did not exist when October ended
