@@ -196,9 +196,14 @@ async def deliver_later(services: Services, chat_id: int, html: str,
         services.sender.wake()
 
 
+_FULL_WIDTH = str.maketrans({"＠": "@", **{chr(0xFF10 + i): str(i) for i in range(10)}})
+
+
 def message_text_after_command(message: Message) -> str:
     """The text (or caption) after the leading /command, keeping inner spacing."""
-    text = clean_text(message.text or message.caption or "")  # nothing a user typed is stored uncleaned
+    # Nothing a user typed is stored uncleaned; the full-width ＠ and digits of Chinese input methods
+    # are read as @ and 0-9 (the rest of her punctuation is kept as she typed it).
+    text = clean_text(message.text or message.caption or "").translate(_FULL_WIDTH)
     if text.startswith("/"):
         parts = text.split(maxsplit=1)
         return parts[1] if len(parts) > 1 else ""

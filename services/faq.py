@@ -4,6 +4,7 @@ passed to the member on duty. The index is built once at start and updated incre
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
@@ -368,10 +369,11 @@ def _check_lengths(questions: list[str], answer: str) -> None:
 
 
 def parse_add_text(text: str) -> tuple[list[str], str, list[str]]:
-    """`问题 | 答案 | 标签` (questions may be several, separated by ／ or ;)."""
-    parts = [p.strip() for p in text.split("|")]
+    """`问题 | 答案 | 标签` (questions may be several, separated by ／ or ;). Chinese input methods type
+    ｜ and ； (full width): they count the same."""
+    parts = [p.strip() for p in text.replace("｜", "|").split("|")]
     if len(parts) < 2 or not parts[0] or not parts[1]:
         raise Refusal("faq_add.usage")
-    questions = [q.strip() for q in parts[0].replace("／", ";").split(";") if q.strip()]
+    questions = [q.strip() for q in re.split(r"[;；／]", parts[0]) if q.strip()]
     tags = split_list(parts[2]) if len(parts) > 2 else []
     return questions, parts[1], tags

@@ -355,3 +355,11 @@ def test_a_month_without_a_year_is_the_most_recent_one_that_has_started() -> Non
     assert parse_month("2027年12月", january) == (2027, 12)  # a year given is kept
     assert parse_month("", january) == (2027, 1)
     assert parse_month("13月", january) is None
+
+
+async def test_full_width_at_and_digits_from_chinese_input_methods(fresh: Harness) -> None:
+    await fresh.say(WORK, "王芳", "/setup 新村妇联")
+    await fresh.say(WORK, "刘敏", "你好")
+    assert "已把" in await fresh.say(WORK, "王芳", "/addmember ＠liumin")
+    text = await fresh.say(WORK, "王芳", "/rota_set 周 ２０２６-１１-１６ ＠liumin 王芳")
+    assert "共 2 人" in text

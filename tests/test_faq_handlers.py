@@ -322,3 +322,9 @@ def test_malformed_files_are_refused_clearly() -> None:
     with pytest.raises(Refusal) as caught:
         parse_faq_file("kb.xlsx", b"PK\x03\x04 not really a workbook")
     assert caught.value.key == "faq_import.unreadable"
+
+
+async def test_faq_add_with_full_width_separators(h: Harness) -> None:
+    text = await h.say(WORK, "王芳", "/faq_add 妇女之家几点开门；什么时候有人值班 ｜ 每周二下午，村委会二楼。")
+    assert "<code>" in text
+    assert "村委会二楼" in await h.say(PUBLIC, GUEST, "/ask 什么时候有人值班")  # the second phrasing
