@@ -8,6 +8,7 @@ from telegram import Message, MessageEntity
 from telegram import User as TgUser
 
 from handlers.common import message_text_after_command
+from services.clean import simplified
 from services.roster import ROLE_WORDS, Target
 from storage.models import Role
 
@@ -49,6 +50,7 @@ def extract_target(message: Message) -> TargetArgs:
 def split_role(words: list[str]) -> tuple[Role | None, list[str]]:
     """Pick the first role word out of `words`; return it and the other words."""
     for i, word in enumerate(words):
-        if word in ROLE_WORDS:
-            return ROLE_WORDS[word], words[:i] + words[i + 1 :]
+        role = ROLE_WORDS.get(word) or ROLE_WORDS.get(simplified(word))  # 執委 in Traditional too
+        if role is not None:
+            return role, words[:i] + words[i + 1 :]
     return None, words

@@ -16,6 +16,7 @@ import aiosqlite
 
 from services import fmt, rotation
 from services.calendar_cn import WorkdayCalendar
+from services.clean import simplified
 from services.clock import Clock
 from services.errors import Refusal
 from services.roster import Actor, require_manager
@@ -287,6 +288,8 @@ class DutyService:
             raise Refusal("log.usage")
         if len(content) > MAX_TEXT:
             raise Refusal("common.too_long", limit=MAX_TEXT)
+        if simplified(category) in LEDGER_CATEGORIES:  # 走訪 in Traditional is 走访
+            category = simplified(category)
         unknown = category not in LEDGER_CATEGORIES
         if unknown:
             content = f"{category} {content}".strip()

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 import aiosqlite
 
-from services.clean import clean_text
+from services.clean import clean_text, simplified
 from services.clock import Clock
 from services.errors import Refusal
 from storage import audit, members, orgs
@@ -160,6 +160,10 @@ class RosterService:
             if await members.count_active_named(conn, org_id, target.name) > 1:
                 raise Refusal("roster.ambiguous_name", who=target.name)
             found = await members.find_active(conn, org_id, display_name=target.name)
+            if found is None:  # 趙霞 typed in Traditional names 赵霞 (and the other way round)
+                wanted = simplified(target.name)
+                alike = [m for m in await members.active_in_org(conn, org_id) if simplified(m.display_name) == wanted]
+                found = alike[0] if len(alike) == 1 else None
         if found is None:
             label = target.name or (f"@{target.username}" if target.username else str(target.user_id or ""))
             raise Refusal("roster.not_found", who=label)

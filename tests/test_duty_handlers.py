@@ -363,3 +363,9 @@ async def test_full_width_at_and_digits_from_chinese_input_methods(fresh: Harnes
     assert "已把" in await fresh.say(WORK, "王芳", "/addmember ＠liumin")
     text = await fresh.say(WORK, "王芳", "/rota_set 周 ２０２６-１１-１６ ＠liumin 王芳")
     assert "共 2 人" in text
+
+
+async def test_traditional_categories_roles_and_names_are_understood(h: Harness) -> None:
+    logged = await h.say(WORK, "赵霞", "/log 走訪 看望3組獨居老人")
+    assert "走访" in logged and "其他" not in logged
+    assert "陈静" in await h.say(WORK, "王芳", "/setrole 陳靜 副主席")
