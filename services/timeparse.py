@@ -267,7 +267,9 @@ _CN_DATE_RE: Final = re.compile(
     rf"(?P<mo>{_NUM})月(?P<d>{_NUM})(?:日|号)?"
 )
 _REL_MONTH_RE: Final = re.compile(rf"(?P<rm>本月|这个?月|下下个?月|下个?月)(?P<d>{_NUM})(?:日|号)")
-_SLASH_RE: Final = re.compile(r"(?P<mo>[0-9]{1,2})/(?P<d>[0-9]{1,2})(?![0-9/])")
+# 12/10, 12.10, 12-10 (month, day); not 1.5小时, 3-5天 or 2.5万: no unit may follow.
+_SLASH_RE: Final = re.compile(
+    r"(?P<mo>[0-9]{1,2})[/.-](?P<d>[0-9]{1,2})(?![0-9/.]|\s*(?:个|小时|钟头|分|天|日|号|周|星期|礼拜|月|年|倍|元|块|万|岁|人|%))")
 _DAY_RE: Final = re.compile(rf"(?P<d>{_NUM})(?:日|号)")
 _WORD_RE: Final = re.compile("|".join(sorted(_DAY_WORDS, key=len, reverse=True)))
 _WEEKDAY_RE: Final = re.compile(rf"(?:(?P<pre>下下|下|上上|上|本|这)一?个?)?{_WEEK}(?P<wd>{_WD})")

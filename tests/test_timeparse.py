@@ -594,3 +594,16 @@ def test_locale_messages_cover_every_code() -> None:
         assert info.value.code == code
         message = table[f"error_{code}"].format(**info.value.params)
         assert "{" not in message and "例如" in message
+
+
+@pytest.mark.parametrize("text", ["12/10", "12.10", "12-10", "１２．１０"])
+def test_month_day_with_slash_dot_or_dash(text: str) -> None:
+    day, rest = parse_date(text.replace("．", "."), date(2026, 11, 23))
+    assert day == date(2026, 12, 10) and rest == ""
+
+
+def test_numbers_with_units_are_not_dates() -> None:
+    when, rest = parse_when("1.5小时后 开会", NOW)
+    assert isinstance(when, OneOff) and when.at == NOW + timedelta(minutes=90) and rest == "开会"
+    when, rest = parse_when("12-10下午3点 开会", NOW)
+    assert isinstance(when, OneOff) and when.at == datetime(2026, 12, 10, 15, 0, tzinfo=TZ)
