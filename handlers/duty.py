@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, time, timedelta
+from collections import Counter
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -25,6 +26,7 @@ from handlers.common import (
     time_error,
 )
 from handlers.i18n import t
+from services.duty import LEDGER_CATEGORIES
 from services.errors import Refusal
 from services.exports import xlsx_bytes
 from services.roster import Target
@@ -556,9 +558,15 @@ async def ledger_xlsx(services: Any, lang: str | None, org_id: int, year: int, m
     tz = services.config.tz
     entries = await services.duty.ledger(org_id, year, month)
     headers = [t(lang, f"xlsx.col_{k}") for k in ("no", "time", "category", "member", "content", "attachment")]
-    rows = [[i, e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), e.category, e.member_name, e.content,
+    rows = [[i, e.at.astimezone(tz).replace(tzinfo=None), e.category, e.member_name, e.content,
              t(lang, "xlsx.yes") if e.file_id else ""] for i, e in enumerate(entries, 1)]
-    return xlsx_bytes(t(lang, "xlsx.ledger_sheet"), headers, rows, [6, 18, 8, 10, 60, 6])
+    counts = Counter(e.category for e in entries)
+    order = (*LEDGER_CATEGORIES, *sorted(set(counts) - set(LEDGER_CATEGORIES)))
+    totals: list[list[Any]] = [[category, counts[category]] for category in order if counts[category]]
+    totals.append([t(lang, "xlsx.total"), len(entries)])
+    by_category = (t(lang, "xlsx.by_category_sheet"), [t(lang, "xlsx.col_category"), t(lang, "xlsx.col_count")],
+                   totals, [12, 8])
+    return xlsx_bytes(t(lang, "xlsx.ledger_sheet"), headers, rows, [6, 20, 8, 10, 60, 6], more=[by_category])
 
 
 async def schedule_xlsx(services: Any, lang: str | None, org_id: int, year: int, month: int) -> bytes | None:
@@ -570,10 +578,15 @@ async def schedule_xlsx(services: Any, lang: str | None, org_id: int, year: int,
     names = {k: v.display_name for k, v in people.items()}
     headers = [t(lang, f"xlsx.col_{k}") for k in ("no", "first", "last", "start", "on_duty", "base", "reason",
                                                    "checked")]
-    rows = [[i, s.first_day.isoformat(), s.last_day.isoformat(), s.start.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+    now = services.clock.now()
+
+    def checked(start: datetime, done: bool) -> str:  # a shift still to come is not a missed one
+        return "" if start > now else t(lang, "xlsx.yes" if done else "xlsx.no")
+
+    rows = [[i, s.first_day, s.last_day, s.start.astimezone(tz).replace(tzinfo=None),
              names.get(s.member_id, "?"), names.get(s.base_member_id, "?"), t(lang, f"xlsx.reason_{s.reason}"),
-             t(lang, "xlsx.yes" if done else "xlsx.no")] for i, (s, done) in enumerate(shifts, 1)]
-    return xlsx_bytes(t(lang, "xlsx.schedule_sheet"), headers, rows, [6, 12, 12, 18, 10, 10, 10, 6])
+             checked(s.start, done)] for i, (s, done) in enumerate(shifts, 1)]
+    return xlsx_bytes(t(lang, "xlsx.schedule_sheet"), headers, rows, [6, 14, 14, 20, 10, 10, 10, 6])
 
 
 async def send_exports(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org, year: int, month: int) -> None:

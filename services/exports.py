@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
 from openpyxl import Workbook
@@ -31,12 +32,31 @@ def append_row(sheet: Any, values: Sequence[Any]) -> None:
             cell.data_type = "s"
 
 
+DATE_FORMAT = "yyyy年m月d日"
+DATETIME_FORMAT = "yyyy年m月d日 hh:mm"
+
+Sheet = tuple[str, Sequence[str], Sequence[Sequence[Any]], Sequence[int] | None]
+
+
 def xlsx_bytes(sheet_title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]],
-               widths: Sequence[int] | None = None) -> bytes:
+               widths: Sequence[int] | None = None, more: Sequence[Sheet] = ()) -> bytes:
+    """A workbook whose sheets all have a bold frozen header, set widths and an autofilter; dates
+    and times are real dates (pass naive local datetimes) shown in a Chinese format, so Excel and WPS
+    sort and filter them. `more`: further sheets (title, headers, rows, widths)."""
     workbook = Workbook()
     sheet = workbook.active
     assert sheet is not None
-    sheet.title = sheet_title[:31]
+    _fill(sheet, sheet_title, headers, rows, widths)
+    for title, more_headers, more_rows, more_widths in more:
+        _fill(workbook.create_sheet(), title, more_headers, more_rows, more_widths)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _fill(sheet: Any, sheet_title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]],
+          widths: Sequence[int] | None) -> None:
+    sheet.title = clean_cell(sheet_title)[:31]
     sheet.append(list(headers))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
@@ -49,6 +69,9 @@ def xlsx_bytes(sheet_title: str, headers: Sequence[str], rows: Sequence[Sequence
     for row_cells in sheet.iter_rows(min_row=2):
         for cell in row_cells:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+            if isinstance(cell.value, datetime):
+                cell.number_format = DATETIME_FORMAT
+            elif isinstance(cell.value, date):
+                cell.number_format = DATE_FORMAT
+    if headers:
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(sheet.max_row, 1)}"

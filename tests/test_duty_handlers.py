@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
@@ -228,9 +228,17 @@ async def test_ledger_month_argument_and_xlsx_for_the_chair(h: Harness) -> None:
     srows = list(schedule.iter_rows(values_only=True))
     assert srows[0] == ("序号", "开始日期", "结束日期", "交接时间", "值班执委", "原排班", "变更", "签到")
     # The demo rotation was set on 11-23 (anchored on 11-20): no shift existed before that.
-    assert srows[1][1:5] == ("2026-11-23", "2026-11-23", "2026-11-23 08:00", "赵霞") and srows[1][7] == "是"
-    assert srows[2][1] == "2026-11-24" and srows[2][4] == "黄丽娟" and srows[2][7] == "否"
-    assert srows[-1][1] == "2026-11-30" and len(srows) == 9
+    # Real dates in a Chinese format (Excel and WPS sort and filter them); shifts still to come are
+    # left empty, not "否" (they are not missed duty).
+    first, last, start = (v.isoformat(sep=" ", timespec="minutes") for v in srows[1][1:4])
+    assert (first, last, start, srows[1][4]) == ("2026-11-23 00:00", "2026-11-23 00:00", "2026-11-23 08:00", "赵霞")
+    assert srows[1][7] == "是"
+    assert schedule["B2"].number_format == "yyyy年m月d日" and schedule["D2"].number_format == "yyyy年m月d日 hh:mm"
+    assert srows[2][1].date() == date(2026, 11, 24) and srows[2][4] == "黄丽娟" and srows[2][7] is None
+    assert srows[-1][1].date() == date(2026, 11, 30) and len(srows) == 9
+    assert schedule.freeze_panes == "A2" and schedule.auto_filter.ref == "A1:H9"
+    totals = list(ledger_book["按类别统计"].iter_rows(values_only=True))
+    assert totals[0] == ("类别", "条数") and ("求助", 1) in totals and totals[-1] == ("合计", len(rows) - 1)
 
 
 async def test_notices_fire_once_at_their_time(h: Harness) -> None:
