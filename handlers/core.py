@@ -49,6 +49,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if org is not None:
             await req.services.handoff.tie_to_village(_asker_of(update), org.id)
             text += "\n\n" + req.t("start.linked", org=org.name)
+    step = await _first_step(req)
+    if step:
+        text += "\n\n" + step
     await reply(req, text)
 
 
@@ -68,7 +71,18 @@ def _role_label(req: Req, private_role: str | None) -> str:
         return req.t(f"roles.{req.member.role}")
     if private_role is not None:
         return req.t(f"roles.{private_role}")
+    if not req.private and req.org is None:
+        return req.t("roles.unbound_group")  # nobody here is anyone yet: not "群众"
     return req.t("roles.guest")
+
+
+async def _first_step(req: Req) -> str | None:
+    """Where she is and what to do first, when nothing is set up for her yet."""
+    if not req.private and req.org is None:
+        return req.t("help.first_step_group")
+    if req.private and req.actor.is_super_admin and not await req.services.roster.any_org():
+        return req.t("help.first_step_super")
+    return None
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -92,7 +106,9 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         specs = [s for s in specs if s.name != "join"]  # she is on this organisation's roster already
     if not req.private and level in ("everyone", "member"):
         specs = [s for s in specs if s.name != "lang"]  # a group's language is the managers' choice
-    lines = [req.t("help.title"), req.t("help.role_line", role=_role_label(req, private_role)), ""]
+    lines = [req.t("help.title"), req.t("help.role_line", role=_role_label(req, private_role))]
+    step = await _first_step(req)
+    lines += [step, ""] if step else [""]
     sections = [("everyone", "help.section_everyone"), ("member", "help.section_member"),
                 ("manager", "help.section_manager"), ("super", "help.section_super")]
     for section_level, title in sections:

@@ -169,6 +169,12 @@ class RosterService:
             raise Refusal("roster.not_found", who=label)
         return found
 
+    async def any_org(self) -> bool:
+        """Is there any organisation at all (a new deployment has none)?"""
+        async with self.db.read() as conn:
+            cur = await conn.execute("SELECT 1 FROM orgs LIMIT 1")
+            return await cur.fetchone() is not None
+
     async def resolve(self, org_id: int, target: Target) -> Member:
         """The active member a target names, or Refusal('roster.not_found')."""
         async with self.db.read() as conn:

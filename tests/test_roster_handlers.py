@@ -315,3 +315,13 @@ async def test_addmember_refuses_a_too_long_name_instead_of_cutting_it(h: Harnes
     assert "姓名太长了" in text and "/addmember @用户名 执委 李秀英" in text
     assert "共 11 人" in await h.say(WORK, "王芳", "/members")
     assert "已把" in await h.say(WORK, "王芳", "/addmember @long_one 执委 " + "长" * 40)
+
+
+async def test_first_steps_for_a_new_county_and_an_unbound_group(fresh: Harness) -> None:
+    county = Persona(9001, "县妇联周主任")  # the demo world's super admin; no organisation exists yet
+    assert "第一步" in await fresh.say(9001, county, "/start")
+    assert "/setup 组织名称" in await fresh.say(9001, county, "/help")
+    text = await fresh.say(WORK, "王芳", "/help")  # the committee's group, not bound yet
+    assert "群众" not in text and "还没有绑定组织" in text and "/setup 组织名称" in text
+    await fresh.say(WORK, "王芳", "/setup 新村妇联")
+    assert "第一步" not in await fresh.say(9001, county, "/start")
