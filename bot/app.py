@@ -6,7 +6,8 @@ import functools
 import logging
 from typing import Any
 
-from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
+from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, Update
+from telegram.constants import ChatType
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -20,8 +21,8 @@ from telegram.request import BaseRequest
 
 from bot.config import Config
 from handlers import core, duty, faq, privacy, reminders, reports, review, roster, stats, tasks, trainings
-from handlers.commands import COMMANDS
-from handlers.common import Services, attach_services, services_of
+from handlers.commands import COMMANDS, wrong_place
+from handlers.common import Services, attach_services, send, services_of
 from handlers.i18n import t
 from handlers.scheduling import flush_after_update, scheduler_tick
 from handlers.sender import OutboxSender, Pacer, PacingLimiter
@@ -89,6 +90,25 @@ async def start_services(services: Services) -> None:
     await services.faq.load()
 
 
+def _in_its_place(name: str, callback: Any) -> Any:
+    """The command table's `where` enforced before the handler runs: a group-only command in a
+    private chat (or the other way round) gets one clear line and nothing else happens."""
+
+    @functools.wraps(callback)
+    async def guarded(update: Update, context: Any) -> None:
+        chat = update.effective_chat
+        key = wrong_place(name, chat is not None and chat.type == ChatType.PRIVATE) if chat is not None else None
+        if chat is not None and key is not None:
+            private = chat.type == ChatType.PRIVATE
+            user = update.effective_user
+            lang = await services_of(context).roster.lang_for(chat.id, user.id if user else None, private)
+            await send(context.bot, chat.id, t(lang, key))
+            return
+        await callback(update, context)
+
+    return guarded
+
+
 def register_handlers(app: App) -> None:
     app.add_handler(TypeHandler(object, core.remember_user), group=-1)
     handlers: dict[str, Any] = {
@@ -148,11 +168,11 @@ def register_handlers(app: App) -> None:
         "untrained": trainings.untrained,
         "training_cancel": trainings.training_cancel,
     }
-    missing = {c.name for c in COMMANDS} - handlers.keys()
-    if missing:
-        raise RuntimeError(f"commands without a handler: {sorted(missing)}")
+    missing = {c.name for c in COMMANDS} ^ handlers.keys()
+    if missing:  # the command table (handlers/commands.py) and this dispatch must name the same commands
+        raise RuntimeError(f"commands in only one of the table and the dispatch: {sorted(missing)}")
     for name, callback in handlers.items():
-        app.add_handler(CommandHandler(name, callback))
+        app.add_handler(CommandHandler(name, _in_its_place(name, callback)))
     app.add_handler(CallbackQueryHandler(roster.join_decision, pattern=roster.JOIN_CALLBACK))
     app.add_handler(CallbackQueryHandler(privacy.forget_button, pattern=privacy.FORGET_CALLBACK))
     app.add_handler(CallbackQueryHandler(duty.swap_decision, pattern=duty.SWAP_CALLBACK))

@@ -27,7 +27,7 @@ COMMANDS: list[CommandSpec] = [
     CommandSpec("join", "everyone"),
     CommandSpec("members", "member"),
     CommandSpec("setup", "everyone", "group"),
-    CommandSpec("link", "manager"),
+    CommandSpec("link", "manager", "group"),
     CommandSpec("addmember", "manager", "group"),
     CommandSpec("setrole", "manager"),
     CommandSpec("removemember", "manager"),
@@ -75,6 +75,20 @@ COMMANDS: list[CommandSpec] = [
     CommandSpec("faq_export", "manager"),
     CommandSpec("forget", "super", "private"),
 ]
+
+
+SPECS: dict[str, CommandSpec] = {c.name: c for c in COMMANDS}
+
+
+def wrong_place(name: str, private: bool) -> str | None:
+    """The locale key of the refusal when a group-only command is used in a private chat, else None.
+    Enforced for every command before its handler runs (bot/app.py), from this one table. Private-only
+    commands used in a group are answered by their handlers, with a button that opens the private
+    chat (handlers/review_common.private_only) — friendlier than a refusal."""
+    spec = SPECS.get(name)
+    if spec is not None and spec.where == "group" and private:
+        return "common.group_only"
+    return None
 
 
 def visible(level: Level, private: bool) -> list[CommandSpec]:

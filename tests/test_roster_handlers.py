@@ -325,3 +325,16 @@ async def test_first_steps_for_a_new_county_and_an_unbound_group(fresh: Harness)
     assert "群众" not in text and "还没有绑定组织" in text and "/setup 组织名称" in text
     await fresh.say(WORK, "王芳", "/setup 新村妇联")
     assert "第一步" not in await fresh.say(9001, county, "/start")
+
+
+async def test_group_only_commands_are_refused_in_a_private_chat_from_the_one_table(h: Harness) -> None:
+    from handlers.commands import COMMANDS
+
+    chair = h.person("王芳")
+    for spec in [c for c in COMMANDS if c.where == "group"]:
+        text = await h.say(chair.user_id, chair, f"/{spec.name} 测试")
+        assert "这个命令要在群里用" in text, spec.name
+    async with h.db.read() as conn:
+        cur = await conn.execute("SELECT COUNT(*) FROM orgs")
+        row = await cur.fetchone()
+    assert row is not None and row[0] == 1  # nothing was created by /setup in private
