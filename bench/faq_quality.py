@@ -37,6 +37,8 @@ MAX_NEAR_MISS_ANSWERED = 0.03
 # question declined costs her the answer until a person comes: the suggest threshold maximises
 # (on-topic questions with the right entry offered) − NEAR_MISS_SUGGEST_COST × (near misses offered).
 NEAR_MISS_SUGGEST_COST = 0.5
+# A suggestion shows the first entry's answer at once when at least this share of such is right.
+MIN_TENTATIVE_PRECISION = 0.85
 # The same for a message already read as a question for us (services.message_kind): "lenient".
 NEAR_MISS_SUGGEST_COST_LENIENT = 0.25
 
@@ -82,15 +84,21 @@ def evaluate(index: FaqIndex, rows: Sequence[Row], misses: bool = False) -> tupl
         right = answered and top in row.expect
         if answered:
             count("precision of direct answers", right)
+        if answered or (d.kind == "suggest" and d.tentative):
+            count("precision of answers shown at once", top in row.expect)
         if row.kind == "near_miss":
             count("near misses answered directly (wrongly)", answered)
             count("near misses declined", d.kind == "decline")
+            count("near misses with an answer shown (direct or tentative)",
+                  answered or (d.kind == "suggest" and d.tentative))
             if misses and d.kind != "decline":
                 lines.append(f"near miss   {d.kind:8} {top} {d.right:.2f} | {row.q}")
             continue
         count("direct answers, right (on-topic)", right)
         offered = d.kind in ("answer", "suggest", "danger") and any(c.id in row.expect for c in d.candidates)
         count("answered or suggested, right (on-topic)", offered)
+        shown = (answered or (d.kind == "suggest" and d.tentative)) and top in row.expect
+        count("right answer shown at once: direct or 您问的是不是 (on-topic)", shown)
         count("hit@1", bool(ranked) and ranked[0] in row.expect)
         count("hit@3", any(i in row.expect for i in ranked))
         if row.kind == "org":
@@ -148,10 +156,21 @@ def fit(index: FaqIndex, rows: Sequence[Row]) -> LogisticModel:
         j = good_share - NEAR_MISS_SUGGEST_COST_LENIENT * near_share
         if j > best_lenient:
             lenient_at, best_lenient = t, j
+    # Below the answer bar: the answer is shown under "您问的是不是：…" with the other choices as buttons
+    # as long as the questions just above the bar (a band 0.10 wide) stay MIN_TENTATIVE_PRECISION right.
+    tentative_at = answer_at
+    for step in range(round(answer_at * 100) - 1, 4, -1):
+        t = step / 100
+        band = [ok for p, ok in zip(held, y, strict=True) if t <= p < min(t + 0.10, answer_at)]
+        if band and sum(band) / len(band) < MIN_TENTATIVE_PRECISION:
+            break
+        tentative_at = t
+    print(f"tentative from {tentative_at:.2f}", file=sys.stderr)
     model = fit_logistic(xs, y, 1.0, False)
     suggest_at = min(suggest_at, answer_at)
-    return LogisticModel(model.bias, model.weights,
-                         {"answer": answer_at, "suggest": suggest_at, "suggest_lenient": min(lenient_at, suggest_at)})
+    return LogisticModel(model.bias, model.weights, {
+        "answer": answer_at, "tentative": max(tentative_at, suggest_at), "suggest": suggest_at,
+        "suggest_lenient": min(lenient_at, suggest_at)})
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -112,14 +112,27 @@ def fit_danger(rows: list[dict[str, object]]) -> LogisticModel:
     xs = [danger_features(str(r["text"])) for r in rows]
     y = [r["kind"] == "danger" for r in rows]
     held = out_of_fold(xs, y, 1.0, False)
-    print("| chat | threshold | danger recall | look-alike alarms | other alarms |", file=sys.stderr)
-    thresholds = {}
+    ruled = [x.get("r:any", 0.0) > 0 for x in xs]
+    thresholds: dict[str, float] = {}
+    print("| chat | with a rule | model alone | danger recall | look-alike alarms | other alarms |", file=sys.stderr)
     for chat in ("public", "private"):
-        def of(kinds: tuple[str, ...], chat: str = chat) -> list[float]:
-            return [held[i] for i, r in enumerate(rows) if r["chat"] == chat and r["kind"] in kinds]
-        thresholds[chat] = choose_threshold(
-            of(("danger",)), [(of(("lookalike",)), DANGER_MAX_LOOKALIKE[chat]),
-                              (of(("chatter", "question")), DANGER_MAX_OTHER[chat])], chat)
+        # Two bars: where a rule fired the model only has to agree (low); alone it must be sure (high).
+        index = {k: [i for i, r in enumerate(rows) if r["chat"] == chat and r["kind"] in k]
+                 for k in (("danger",), ("lookalike",), ("chatter", "question"))}
+        best: tuple[float, float, float] | None = None
+        for low in range(15, 96, 5):
+            for high in range(low, 101, 5):
+                def alarm(i: int, low: int = low, high: int = high) -> bool:
+                    return held[i] >= (low if ruled[i] else high) / 100
+                recall, alike, other = (sum(map(alarm, index[k])) / max(len(index[k]), 1) for k in index)
+                if alike > DANGER_MAX_LOOKALIKE[chat] or other > DANGER_MAX_OTHER[chat]:
+                    continue
+                if best is None or (recall, high) > (best[0], best[2]):  # ties: the stricter bar alone
+                    best = (recall, low / 100, high / 100)
+                    print(f"| {chat} | {low / 100:.2f} | {high / 100:.2f} | {recall:.3f} | {alike:.3f} | {other:.3f} |",
+                          file=sys.stderr)
+        recall, low_at, high_at = best if best is not None else (0.0, 0.5, 0.9)
+        thresholds[chat], thresholds[f"{chat}_alone"] = low_at, high_at
     model = fit_logistic(xs, y, 1.0, False)
     return LogisticModel(model.bias, model.weights, thresholds)
 

@@ -57,6 +57,11 @@ def decision_text(lang: str | None, decision: Decision) -> str:
             return (t(lang, "faq.two_header", question=first.question) + "\n" + answer_text(lang, decision.best)
                     + "\n\n" + t(lang, "faq.two_header", question=other.question) + "\n" + answer_text(lang, second))
         return answer_text(lang, decision.best)
+    if decision.kind == "suggest" and decision.tentative and decision.best is not None and decision.candidates:
+        # likely enough: the answer at once, under the question it answers, the other choices as buttons
+        # the entry's own first question says what the answer is about (the closest phrasing may be narrower)
+        asked = decision.best.questions[0] if decision.best.questions else decision.candidates[0].question
+        return t(lang, "faq.tentative", question=asked) + "\n\n" + answer_text(lang, decision.best)
     if decision.kind == "suggest":
         return t(lang, "faq.suggest") + "\n" + "\n".join(f"· {_escape(c.question)}" for c in decision.candidates[:3])
     return t(lang, "faq.decline")
@@ -196,8 +201,10 @@ async def answer_message(req: Req, context: ContextTypes.DEFAULT_TYPE, text: str
         await reply(req, decision_text(req.lang, decision), _with_private_row(req, context, keyboard))
         return
     if action == "suggest":
-        rows = [[InlineKeyboardButton(c.question[:60], callback_data=f"faq:q:{c.id}")]
-                for c in decision.candidates[:3]]
+        others = decision.candidates[1:3] if decision.tentative else decision.candidates[:3]
+        label = "faq.tentative_other" if decision.tentative else "faq.suggest_option"
+        rows = [[InlineKeyboardButton(req.t(label, question=c.question[:50]), callback_data=f"faq:q:{c.id}")]
+                for c in others]
         rows.append([InlineKeyboardButton(req.t("faq.suggest_none"), callback_data=f"faq:none:{asked_id}")])
         await reply(req, decision_text(req.lang, decision), InlineKeyboardMarkup(rows))
         return

@@ -255,6 +255,7 @@ class Decision:
     right: float = 0.0  # P(the top entry answers the question), `answer_model`
     # A second question in the same message: its entry, and whether it is answered too (else offered).
     also: tuple[Candidate, Entry, bool] | None = None
+    tentative: bool = False  # a suggestion likely enough to show the first entry's answer at once
 
 
 # Tokens of an entry per field: one tuple per question, then the tags, then (optionally) the answer.
@@ -983,7 +984,9 @@ class FaqIndex:
         else:
             words = [t for t in tokens if not any(t != other and t in other for other in tokens)]  # sub-words aside
             sure = (right >= model.thresholds["answer"] and len(words) > 1) or self._is_phrasing(candidates[0], tokens)
-            whole = Decision("answer" if sure else "suggest", best, candidates, confidence, margin, right=right)
+            tentative = not sure and right >= model.thresholds.get("tentative", 1.0)
+            whole = Decision("answer" if sure else "suggest", best, candidates, confidence, margin, right=right,
+                             tentative=tentative)
         return self._two_questions(query, org_id, private, model, whole) if split else whole
 
     def _two_questions(self, query: str, org_id: int | None, private: bool, model: LogisticModel,

@@ -328,3 +328,11 @@ async def test_faq_add_with_full_width_separators(h: Harness) -> None:
     text = await h.say(WORK, "王芳", "/faq_add 妇女之家几点开门；什么时候有人值班 ｜ 每周二下午，村委会二楼。")
     assert "<code>" in text
     assert "村委会二楼" in await h.say(PUBLIC, GUEST, "/ask 什么时候有人值班")  # the second phrasing
+
+
+async def test_a_likely_suggestion_shows_the_answer_under_the_question_it_answers(h: Harness) -> None:
+    calls = await h.send(PUBLIC, GUEST, "产假几天")
+    reply = next(c for c in calls if c.chat_id == PUBLIC)
+    assert reply.text.startswith("您问的是不是：<b>生孩子能休多少天产假？</b>") and "98天" in reply.text
+    labels = [b["text"] for row in reply.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels[-1] == "都不是" and all(lb.startswith("不是，我想问：") for lb in labels[:-1])

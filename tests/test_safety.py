@@ -232,3 +232,15 @@ async def test_forged_buttons_act_on_nothing_of_others(h: Harness) -> None:
     refused = await h.press(GUEST, to_duty, 0)
     assert not any("下一条消息" in c.text for c in refused)
     assert await _count(h, "SELECT COUNT(*) FROM faq_answering") == 0
+
+
+@pytest.mark.parametrize("text", ["今天天气不错", "明天去赶集", "好的收到", "孩子放学了", "谢谢大家"])
+def test_no_signal_matches_everyday_text(text: str) -> None:
+    from services.danger import SIGNALS, squeeze
+
+    assert [c for c, p, _ in SIGNALS if p.search(squeeze(text))] == []  # e.g. no empty alternative
+
+
+def test_a_laughing_emoji_makes_a_plea_a_joke() -> None:
+    assert match_rules("救命，我把盐当成糖放汤里了😂") is None
+    assert match_rules("救命 他在打我") is not None
