@@ -140,12 +140,20 @@ async def whoami(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 @command
 async def lang(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
-    choice = (context.args or [""])[0].lower().replace("-", "_")
+    word = (context.args or [""])[0].lower().replace("-", "_")
+    choice = LANG_WORDS.get(word, word)
     if choice not in LANGS:
         await reply(req, req.t("lang.usage"))
         return
     await req.services.roster.set_lang(req.actor, req.chat_id, req.private, choice)
-    await reply(req, t(choice, "lang.done_tw" if choice == "zh_tw" else "lang.done_cn"))
+    suffix = "" if req.private else "_group"  # in a group the whole group changes, not "和您说话"
+    await reply(req, t(choice, ("lang.done_tw" if choice == "zh_tw" else "lang.done_cn") + suffix))
+
+
+# What people type for a script: 繁体/繁體/正體/台湾 → zh_tw, 简体/簡體/大陆 → zh_cn.
+LANG_WORDS = {"繁体": "zh_tw", "繁體": "zh_tw", "繁体字": "zh_tw", "繁體字": "zh_tw", "正体": "zh_tw", "正體": "zh_tw",
+              "台湾": "zh_tw", "台灣": "zh_tw", "zh_hant": "zh_tw", "简体": "zh_cn", "簡體": "zh_cn", "简体字": "zh_cn",
+              "簡體字": "zh_cn", "大陆": "zh_cn", "zh_hans": "zh_cn", "zh": "zh_cn"}
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -231,8 +231,9 @@ async def test_lang_switches_to_traditional(h: Harness) -> None:
     assert "請告訴我要用哪種文字" in await h.say(1004, "刘敏", "/lang klingon")
     # In a group only a manager may switch the group's language.
     assert "只有本组织的主席、副主席" in await h.say(WORK, "刘敏", "/lang zh_tw")
-    await h.say(WORK, "王芳", "/lang zh_tw")
+    assert "本群以後都用繁體中文" in await h.say(WORK, "王芳", "/lang 繁体")  # the group, not "和您說話"
     assert "執委名冊" in await h.say(WORK, "刘敏", "/members")
+    assert "简体中文" in await h.say(1004, "刘敏", "/lang 簡體")
 
 
 async def test_unknown_command_gets_a_hint(h: Harness) -> None:
