@@ -192,6 +192,7 @@ async def rota_flow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         today = req.services.duty.today()
         monday = today + timedelta(days=7 - today.weekday())
         options = [("btn_today", today), ("btn_tomorrow", today + timedelta(days=1)), ("btn_next_monday", monday)]
+        options = [(key, d) for i, (key, d) in enumerate(options) if d not in [o for _, o in options[:i]]]
         keyboard = InlineKeyboardMarkup([[
             InlineKeyboardButton(req.t(f"rota_set.{key}", date=formats.day(req.lang, d)),
                                  callback_data=f"rs:s:{d.isoformat()}")

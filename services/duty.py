@@ -354,7 +354,11 @@ class DutyService:
                 continue
             eve_day = nxt.start.astimezone(self.tz).date() - timedelta(days=1)
             eve = datetime.combine(eve_day, self.notice_time, self.tz)
-            if eve <= now < nxt.start and await duty.claim_notice(conn, org_id, "eve", nxt.start.isoformat(), now):
+            # Only on the eve itself: a rotation set on the day of its first hand-off gets no
+            # "明天起" notice that day (the hand-off notice comes at the start).
+            on_eve = now.astimezone(self.tz).date() == eve_day
+            if on_eve and eve <= now < nxt.start and await duty.claim_notice(
+                    conn, org_id, "eve", nxt.start.isoformat(), now):
                 notices.append(Notice("eve", org_id, nxt, current.period))
             break
         return notices

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
@@ -377,3 +378,27 @@ async def test_traditional_categories_roles_and_names_are_understood(h: Harness)
     logged = await h.say(WORK, "赵霞", "/log 走訪 看望3組獨居老人")
     assert "走访" in logged and "其他" not in logged
     assert "陈静" in await h.say(WORK, "王芳", "/setrole 陳靜 副主席")
+
+
+async def test_a_rotation_set_on_the_day_of_its_first_handoff_gets_no_eve_notice(tmp_path: Path) -> None:
+    from bot.config import from_mapping
+    from bot.demo import load_world
+    from tests.harness import make_harness
+
+    world = load_world()
+    config = from_mapping({"admins": {"super_admins": world.super_admins},
+                           "duty": {"handoff_time": "21:00", "notice_time": "20:00"}}, env={})
+    h = await make_harness(tmp_path, demo=False, config=config)
+    try:
+        await h.say(WORK, "王芳", "/setup 新村妇联")
+        await h.say(WORK, "刘敏", "你好")
+        await h.say(WORK, "王芳", "/addmember @liumin")
+        await h.say(WORK, "王芳", "/rota_set 天 2026-11-23 @liumin 王芳")  # 09:00; first hand-off 21:00 today
+        calls = await h.advance_to(datetime(2026, 11, 23, 21, 0, tzinfo=SH))
+        texts = [c.text for c in calls if c.chat_id == WORK]
+        assert not any("明天起轮值：<b>刘敏</b>" in t for t in texts)  # her shift starts today, not tomorrow
+        assert any("今日轮值执委：<b>刘敏</b>" in t for t in texts)  # the hand-off notice at 21:00
+        assert any("明天起轮值：<b>王芳</b>" in t for t in texts)  # the next eve is right
+    finally:
+        await h.app.shutdown()
+        await h.db.close()
