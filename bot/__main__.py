@@ -113,7 +113,9 @@ def _shell(cfg: Config, args: argparse.Namespace) -> int:
     script = open(args.script, encoding="utf-8") if args.script else None  # noqa: SIM115
     try:
         if args.db:
-            return asyncio.run(run_shell(cfg, args.db, fresh=args.fresh, seed_demo=False, script=script))
+            new = not Path(args.db).exists()  # --db NEWFILE: the shell says it starts empty
+            return asyncio.run(run_shell(cfg, args.db, fresh=args.fresh, seed_demo=False, script=script,
+                                         new_database=new, files_dir=Path(args.db).resolve().parent / "shell-files"))
         with tempfile.TemporaryDirectory(prefix="zhiwei-shell-") as folder:
             db_path = str(Path(folder) / "demo.db")
             return asyncio.run(run_shell(cfg, db_path, fresh=args.fresh, seed_demo=True, script=script))

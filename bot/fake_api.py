@@ -22,6 +22,7 @@ class ApiCall:
     params: dict[str, Any]
     result: Any = None
     files: dict[str, bytes] = field(default_factory=dict)
+    filenames: dict[str, str] = field(default_factory=dict)
 
     @property
     def chat_id(self) -> int | None:
@@ -109,12 +110,15 @@ class FakeBotApi(BaseRequest):
         api_method = url.rsplit("/", 1)[-1]
         params: dict[str, Any] = dict(request_data.parameters) if request_data else {}
         files: dict[str, bytes] = {}
+        filenames: dict[str, str] = {}
         if request_data is not None and request_data.contains_files:
             for name, part in request_data.multipart_data.items():
                 content = part[1] if isinstance(part, tuple) else part
                 if isinstance(content, bytes):
                     files[name] = content
-        call = ApiCall(api_method, params, files=files)
+                    if isinstance(part, tuple) and isinstance(part[0], str):
+                        filenames[name] = part[0]
+        call = ApiCall(api_method, params, files=files, filenames=filenames)
         chat_id = call.chat_id
         if api_method in _SENDS and self.failing_sends > 0:
             self.failing_sends -= 1

@@ -11,8 +11,10 @@ import asyncio
 import html
 import re
 import sys
+import tempfile
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
 from bot.app import App, build_application, build_services, start_services
@@ -37,8 +39,13 @@ def html_to_plain(text: str) -> str:
 
 class Shell:
     def __init__(
-        self, app: App, api: FakeBotApi, clock: SimClock, world: DemoWorld, config: Config, out: TextIO
+        self, app: App, api: FakeBotApi, clock: SimClock, world: DemoWorld, config: Config, out: TextIO,
+        files_dir: Path | None = None,
     ) -> None:
+        self.files_dir = files_dir or Path(tempfile.gettempdir()) / "zhiwei-shell-files"
+        self.saved = 0
+        self.last_bot_message: dict[int, dict[str, Any]] = {}
+        self.last_in_chat: dict[int, dict[str, Any]] = {}
         self.app = app
         self.api = api
         self.clock = clock
@@ -73,11 +80,11 @@ class Shell:
             chat_id = call.chat_id or 0
             marker = "✏️" if call.method == "editMessageText" else "🤖"
             extra = ""
-            if call.method == "sendDocument":
-                extra = " 📎 文件"
-            elif call.method == "sendPhoto":
-                extra = " 🖼 图片"
+            if call.method in ("sendDocument", "sendPhoto") and call.files:
+                extra = " " + t(None, "shell.file_saved", path=self._save_files(call))
             print(f"{marker} [{self._chat_label(chat_id)}]{extra}", file=self.out)
+            if isinstance(call.result, dict):
+                self.last_bot_message[chat_id] = call.result
             print(html_to_plain(call.text), file=self.out)
             markup = call.params.get("reply_markup")
             if isinstance(markup, dict) and markup.get("inline_keyboard"):
@@ -88,6 +95,18 @@ class Shell:
             print(file=self.out)
         elif call.method == "answerCallbackQuery" and call.params.get("text"):
             print(f"💬 {call.params['text']}\n", file=self.out)
+
+    def _save_files(self, call: ApiCall) -> str:
+        """Files the bot sends are written to a folder next to the database; returns the path(s)."""
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for field_name, content in call.files.items():
+            self.saved += 1
+            name = call.filenames.get(field_name) or f"{field_name}.bin"
+            path = self.files_dir / f"{self.saved:03d}-{Path(name).name}"
+            path.write_bytes(content)
+            paths.append(str(path))
+        return "、".join(paths)
 
     def say(self, text: str) -> None:
         print(text, file=self.out)
@@ -115,6 +134,7 @@ class Shell:
             return await self._directive(line[1:].strip())
         update = self.factory.message(self.chat_id, self.persona, line)
         await self.app.process_update(update)
+        self.last_in_chat[self.chat_id] = update.message.to_dict() if update.message else {}
         return True
 
     async def _directive(self, text: str) -> bool:
@@ -134,6 +154,8 @@ class Shell:
                 self.say(t(None, "shell.now_as", name=self.persona.first_name, chat=self._where_label()))
         elif name == "press":
             await self._press(arg)
+        elif name == "reply":
+            await self._reply(arg)
         elif name == "advance":
             await self._advance(arg)
         elif name == "now":
@@ -145,6 +167,16 @@ class Shell:
         else:
             self.say(t(None, "shell.bad_directive", text=text))
         return True
+
+    async def _reply(self, text: str) -> None:
+        """Send `text` as a Telegram reply to the last bot message in this chat (or, with none, the
+        last message typed here)."""
+        target = self.last_bot_message.get(self.chat_id) or self.last_in_chat.get(self.chat_id)
+        if not text or not target:
+            self.say(t(None, "shell.bad_reply"))
+            return
+        update = self.factory.message(self.chat_id, self.persona, text, reply_to=target)
+        await self.app.process_update(update)
 
     def _where_label(self) -> str:
         return t(None, {"work": "shell.chat_work", "public": "shell.chat_public"}.get(self.where, "shell.chat_private"))
@@ -218,7 +250,8 @@ def _lines(stream: TextIO) -> Iterator[str]:
 
 
 async def run_shell(
-    config: Config, db_path: str, fresh: bool, seed_demo: bool, script: TextIO | None, out: TextIO = sys.stdout
+    config: Config, db_path: str, fresh: bool, seed_demo: bool, script: TextIO | None, out: TextIO = sys.stdout,
+    new_database: bool = False, files_dir: Path | None = None,
 ) -> int:
     world = load_world()
     config = _with_super_admins(config, world.super_admins)
@@ -230,10 +263,12 @@ async def run_shell(
     services = build_services(config, db, clock)
     await start_services(services)
     app = build_application(services, token="123456:SHELL", request=api)
-    shell = Shell(app, api, clock, world, config, out)
+    shell = Shell(app, api, clock, world, config, out, files_dir=files_dir)
     await app.initialize()
     try:
         shell.say(t(None, "shell.banner", db=db_path))
+        if new_database and not seed_demo:
+            shell.say(t(None, "shell.new_database"))  # --db NEWFILE: say that it starts empty
         shell.say(t(None, "shell.now_as", name=shell.persona.first_name, chat=shell._where_label()))
         await shell.run_due()
         interactive = script is None and sys.stdin.isatty()

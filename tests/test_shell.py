@@ -54,3 +54,12 @@ def test_advance_fires_reminders_once_and_the_monthly_report() -> None:
     assert out.count("⏰ 提醒：给张大姐回电话") == 3  # the reminder, the edited message, the snoozed copy
     assert "再提醒一次。（刘敏）" in out
     assert "工作月报" in out and "各村（社区）妇联工作汇总" in out  # the 1st of a month falls in any 31 days
+
+
+def test_a_new_database_files_and_replies(tmp_path: Path) -> None:
+    db = tmp_path / "new.db"
+    out = run_shell(":as 王芳\n/setup 新村妇联\n/ledger\n:reply 好的\n", "--db", str(db))
+    assert "新的空数据库" in out  # --db NEWFILE says it starts empty
+    saved = sorted((tmp_path / "shell-files").glob("*.xlsx"))
+    assert saved and "文件已保存" in out and str(saved[0]) in out
+    assert "王芳@执委工作群> :reply 好的" in out and "请这样写：:reply" not in out
