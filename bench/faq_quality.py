@@ -41,6 +41,8 @@ NEAR_MISS_SUGGEST_COST = 0.5
 MIN_TENTATIVE_PRECISION = 0.85
 # The same for a message already read as a question for us (services.message_kind): "lenient".
 NEAR_MISS_SUGGEST_COST_LENIENT = 0.25
+# In a private chat, below the lenient bar, candidates are offered and a person gets the question too.
+NEAR_MISS_SUGGEST_COST_PRIVATE = 0.05
 
 
 @dataclass
@@ -141,6 +143,7 @@ def fit(index: FaqIndex, rows: Sequence[Row]) -> LogisticModel:
     on_topic = sum(k != "near_miss" for k in kinds)
     print("| threshold | answered | precision | near misses answered | on-topic right above |", file=sys.stderr)
     answer_at, suggest_at, best_j, lenient_at, best_lenient = 0.95, 0.5, -1.0, 0.5, -1.0
+    private_at, best_private = 0.5, -1.0
     for step in range(95, 4, -1):
         t = step / 100
         above = [ok for p, ok in zip(held, y, strict=True) if p >= t]
@@ -156,6 +159,9 @@ def fit(index: FaqIndex, rows: Sequence[Row]) -> LogisticModel:
         j = good_share - NEAR_MISS_SUGGEST_COST_LENIENT * near_share
         if j > best_lenient:
             lenient_at, best_lenient = t, j
+        j = good_share - NEAR_MISS_SUGGEST_COST_PRIVATE * near_share
+        if j > best_private:
+            private_at, best_private = t, j
     # Below the answer bar: the answer is shown under "您问的是不是：…" with the other choices as buttons
     # as long as the questions just above the bar (a band 0.10 wide) stay MIN_TENTATIVE_PRECISION right.
     tentative_at = answer_at
@@ -170,7 +176,7 @@ def fit(index: FaqIndex, rows: Sequence[Row]) -> LogisticModel:
     suggest_at = min(suggest_at, answer_at)
     return LogisticModel(model.bias, model.weights, {
         "answer": answer_at, "tentative": max(tentative_at, suggest_at), "suggest": suggest_at,
-        "suggest_lenient": min(lenient_at, suggest_at)})
+        "suggest_lenient": min(lenient_at, suggest_at), "suggest_private": min(private_at, lenient_at, suggest_at)})
 
 
 def main(argv: Sequence[str] | None = None) -> None:

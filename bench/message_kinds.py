@@ -37,7 +37,7 @@ def load(name: str) -> list[dict[str, object]]:
 
 def action_of(vocabulary: Vocabulary, text: str, private: bool) -> str:
     reading, decision = understand(vocabulary, text, private=private)
-    return plan(reading, decision.kind, private)
+    return plan(reading, decision.kind, private, decision.long_shot)
 
 
 FAQ_DATA = Path(__file__).resolve().parent.parent / "services" / "faq_data"
@@ -181,8 +181,10 @@ def evaluate(
             quiet = action == "silent" if not private else action in ("small_talk", "not_for_us", "silent")
             count(f"chatter silent ({where})", quiet, row, action)
         elif kind == "question":
-            count(f"question answered/suggested ({where})", action in ("answer", "suggest"), row, action)
-            count(f"question not ignored ({where})", action in ("answer", "suggest", "decline_pass", "danger"),
+            count(f"question answered/suggested ({where})", action in ("answer", "suggest", "suggest_pass"), row,
+                  action)
+            count(f"question not ignored ({where})",
+                  action in ("answer", "suggest", "suggest_pass", "decline_pass", "danger"),
                   row, action)
         elif kind == "danger":
             who = where if row.get("known", True) else "unknown woman"

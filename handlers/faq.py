@@ -179,7 +179,7 @@ async def answer_message(req: Req, context: ContextTypes.DEFAULT_TYPE, text: str
     reading, decision = req.services.faq.understand(text, org_id, private_like)
     if asked and reading.kind in ("chatter", "other") and reading.small_talk is None:
         reading = replace(reading, kind="question")
-    action = plan(reading, decision.kind, private_like)
+    action = plan(reading, decision.kind, private_like, decision.long_shot)
     if not private_like and req.services.config.faq.auto_answer == "mention" and action != "danger":
         return  # "mention": in the public group only danger is answered unasked
     if action == "silent":
@@ -200,13 +200,19 @@ async def answer_message(req: Req, context: ContextTypes.DEFAULT_TYPE, text: str
                                              [InlineKeyboardButton(label, callback_data=f"faq:q:{other.id}")]])
         await reply(req, decision_text(req.lang, decision), _with_private_row(req, context, keyboard))
         return
-    if action == "suggest":
+    if action in ("suggest", "suggest_pass"):
         others = decision.candidates[1:3] if decision.tentative else decision.candidates[:3]
         label = "faq.tentative_other" if decision.tentative else "faq.suggest_option"
         rows = [[InlineKeyboardButton(req.t(label, question=c.question[:50]), callback_data=f"faq:q:{c.id}")]
                 for c in others]
-        rows.append([InlineKeyboardButton(req.t("faq.suggest_none"), callback_data=f"faq:none:{asked_id}")])
-        await reply(req, decision_text(req.lang, decision), InlineKeyboardMarkup(rows))
+        body = decision_text(req.lang, decision)
+        if action == "suggest_pass":  # a long shot: a person gets her question as well
+            passed = await _pass_on(req, org_id, text, message_id, False)
+            body = req.t("faq.long_shot") + "\n" + "\n".join(f"· {_escape(c.question)}" for c in others)
+            body += "\n\n" + _passed_line(req, passed, False)
+        else:
+            rows.append([InlineKeyboardButton(req.t("faq.suggest_none"), callback_data=f"faq:none:{asked_id}")])
+        await reply(req, body, InlineKeyboardMarkup(rows))
         return
     danger = action == "danger"
     passed = await _pass_on(req, org_id, text, message_id, danger)

@@ -60,6 +60,9 @@ Decision (`FaqIndex.decide`)
              come with the alarm; self-harm (想不开 …) carries an entry only if one really matches.
     decline  the top entry shares no topic word with the question (only `GENERIC_WORDS` such as 申请,
              免费, 多少: 护照怎么办理), or right < the "suggest" threshold ("suggest_lenient" for a
+             message already read as a question, "suggest_private" for one in a private chat; what
+             is offered below "suggest_lenient" is a long shot and goes to a person as well), or
+             right < the "suggest" threshold ("suggest_lenient" for a
              message already read as a question); no candidates are offered.
     answer   right ≥ the "answer" threshold and two or more words (sub-words aside), or the question
              is one of the entry's own phrasings.
@@ -256,6 +259,7 @@ class Decision:
     # A second question in the same message: its entry, and whether it is answered too (else offered).
     also: tuple[Candidate, Entry, bool] | None = None
     tentative: bool = False  # a suggestion likely enough to show the first entry's answer at once
+    long_shot: bool = False  # offered below the lenient bar (a private question): a person gets it too
 
 
 # Tokens of an entry per field: one tuple per question, then the tags, then (optionally) the answer.
@@ -950,7 +954,7 @@ class FaqIndex:
 
     def decide(
         self, query: str, org_id: int | None = None, k: int = 3, *, private: bool = False,
-        lenient: bool = False, model: LogisticModel | None = None, split: bool = True,
+        lenient: bool | Literal["private"] = False, model: LogisticModel | None = None, split: bool = True,
     ) -> Decision:
         """What to do with a question: answer, suggest (您是不是想问), decline, or danger (see the module
         docstring). `private`: a private chat, where danger is recognised on a lower bar (services.danger).
@@ -971,7 +975,8 @@ class FaqIndex:
         margin = (top - second) / top if top > 0 else 0.0
         best = self.get(candidates[0].id, candidates[0].org_id)
         right = model.probability(self.fit_features(text, candidates, tokens))
-        bar = model.thresholds["suggest_lenient" if lenient else "suggest"]
+        bar = model.thresholds["suggest_private" if lenient == "private" else
+                               "suggest_lenient" if lenient else "suggest"]
         relevant = self._on_topic(candidates[0], tokens) and right >= bar
         if danger:
             # Violence: the help entries (ranked first) go with the alarm; otherwise only a real match.
@@ -985,8 +990,9 @@ class FaqIndex:
             words = [t for t in tokens if not any(t != other and t in other for other in tokens)]  # sub-words aside
             sure = (right >= model.thresholds["answer"] and len(words) > 1) or self._is_phrasing(candidates[0], tokens)
             tentative = not sure and right >= model.thresholds.get("tentative", 1.0)
+            long_shot = right < model.thresholds["suggest_lenient"]  # offered on the private bar only
             whole = Decision("answer" if sure else "suggest", best, candidates, confidence, margin, right=right,
-                             tentative=tentative)
+                             tentative=tentative, long_shot=long_shot)
         return self._two_questions(query, org_id, private, model, whole) if split else whole
 
     def _two_questions(self, query: str, org_id: int | None, private: bool, model: LogisticModel,

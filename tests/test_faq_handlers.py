@@ -336,3 +336,13 @@ async def test_a_likely_suggestion_shows_the_answer_under_the_question_it_answer
     assert reply.text.startswith("您问的是不是：<b>生孩子能休多少天产假？</b>") and "98天" in reply.text
     labels = [b["text"] for row in reply.params["reply_markup"]["inline_keyboard"] for b in row]
     assert labels[-1] == "都不是" and all(lb.startswith("不是，我想问：") for lb in labels[:-1])
+
+
+async def test_a_long_shot_in_private_offers_choices_and_passes_the_question_on(h: Harness) -> None:
+    guest = h.person(GUEST)
+    await h.say(PUBLIC, guest, "大家好")  # she belongs to the village
+    calls = await h.send(guest.user_id, guest, "离婚了房子是婚前他爸妈买的写他名 俺跟着还了几年房贷 能分多少")
+    reply = next(c for c in calls if c.chat_id == guest.user_id)
+    assert "不太有把握" in reply.text and "值班的执委" in reply.text
+    assert reply.params["reply_markup"]["inline_keyboard"]  # the choices, as buttons
+    assert any(c.chat_id == WORK and "房贷" in c.text for c in calls)  # and a person has it
