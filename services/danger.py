@@ -61,7 +61,7 @@ NOW = re.compile(
 _SIGNALS: tuple[tuple[Category, str, bool], ...] = (
     # (category, pattern, needs a present-time marker or a second signal)
     ("help", r"救命|救救|救我|救明|就命|快来人|来人啊|快来救|帮我报(?:个)?警|帮忙报(?:个)?警|报个警|快报警|替我报警|帮我打110"
-             r"|帮我叫120|叫120|打120|叫救护车|sos|help|(?<![a-z])jm(?![a-z])|jmjm|jjw|jiujiuwo|jiuming|求救|求求你们|帮帮我|快点来人|快来人噻|来人噻|^快来(?:啊|呀)?$", False),
+             r"|帮我叫120|叫120|打120|叫救护车|sos|help|(?<![a-z])jm(?![a-z])|jmjm|jjw|jiujiuwo|jiuwo|jiuming|求救|求求你们|帮帮我|快点来人|快来人噻|来人噻|^快来(?:啊|呀)?$", False),
     ("violence", rf"(?:在|又|还|刚才|刚刚|正在|一直)\w{{0,3}}{_HIT}{_ME}", False),
     ("violence", rf"(?<![不没别]){_HIT}(?:了|着)?{_ME}", True),
     ("violence", rf"{_ME}(?:被|让|叫)\w{{0,4}}{_HIT}", True),
@@ -96,6 +96,8 @@ _SIGNALS: tuple[tuple[Category, str, bool], ...] = (
                   r"|(?:孩子|娃|存折|卡|钱)\w{0,10}(?:以后|往后)\w{0,6}(?:麻烦|拜托|帮我|替我|照看|照顾)"
                   r"|(?:送|托|交)(?:给|到)?(?:我妈|我娘|我婆婆|奶奶|姥姥|外婆)\w{0,12}(?:我走了|走了|以后)"
                   r"|存折\w{0,3}在|密码是\w{0,10}(?:以后|留给)|帮我跟我妈说|替我跟我妈说"
+                  r"|最后(?:一次)?(?:跟|和|给)?(?:你|您|你们|大家)?说(?:一)?(?:声|句)?(?:谢谢|再见|对不起)"
+                  r"|东西都(?:给|留给)(?:我妹|我姐|我妈|孩子|娃)"
                   r"|楼顶边|天台边|一起走|托付给|托给(?:我妈|我娘|你们|奶奶|姥姥|外婆|她姥)|最后一次(?:跟|和)?(?:你|你们|大家)?(?:说话|聊天|说了)|后事|我要走了|最后一条|解脱|不用管我|药\w{0,3}吃(?:了|下)|吃下去了|割了|手腕|血止不住|这辈子太苦"
                   r"|活着太累", False),
     ("self_harm", r"(?:河|江|湖|水库|井|桥|楼顶|天台|悬崖)(?:边|上|口|这边|那边|旁)|不想回去了|不想回家了", True),
@@ -136,6 +138,13 @@ FRAMES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"新闻|电视|剧里|电视剧|连续剧|视频|抖音|快手|报道|听说|邻村|隔壁村|小说|电影|网上说|网上看|朋友圈|群里说|有人说|别人家"
         r"|人家家|那家|她家|他家|她老公|她男人|她被|她说|那个女的|同事|朋友被|亲戚家|表姐|表妹|我姐|我妹|闺蜜|隔壁|邻居家")),
 )
+# A farewell (giving children or belongings away, last thanks): never framed away (a sister or a
+# mother named in it is not "someone else's story").
+FAREWELL = re.compile(
+    r"最后(?:一次)?(?:跟|和|给)?(?:你|您|你们|大家)?说(?:一)?(?:声|句)?(?:谢谢|再见|对不起)|东西都(?:给|留给)(?:我妹|我姐|我妈|孩子|娃)"
+    r"|最后一次(?:跟|和)?(?:你|你们|大家)?(?:说话|聊天)|托给(?:我妈|我娘|你们|奶奶|姥姥|外婆)|存折\w{0,3}在"
+    r"|(?:孩子|娃)\w{0,10}(?:以后|往后)\w{0,6}(?:麻烦|拜托|帮我|替我|照看|照顾)")
+
 # Laughing emoji are removed by `squeeze`: looked for in the raw text (救命 我把盐当成糖了😂).
 LAUGHING = re.compile("[\U0001F602\U0001F923\U0001F606\U0001F605\U0001F601\U0001F639]")
 
@@ -174,6 +183,9 @@ def match_rules(text: str) -> Danger | None:
     if not hits:
         return None
     joking = FRAMES[0][1].search(s) is not None or LAUGHING.search(text) is not None
+    farewell = FAREWELL.search(s)
+    if farewell is not None:
+        return Danger("self_harm", farewell.group(0))
     if any(c == "help" for c, _, _ in hits):
         if joking and len(hits) == 1:
             return None  # 救命 这道题谁会 哈哈 / 😂: a plea in jest and nothing else

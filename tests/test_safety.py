@@ -54,7 +54,9 @@ def test_look_alikes_raise_no_alarm(text: str) -> None:
 
 @pytest.mark.parametrize("text", [
     "婆家要把俺闺女嫁给外村的 今天就来人抢了", "jm jm 在河边", "我喝了要了 肚子好疼",
-    "今晚可能是最后一次跟你说话了 娃就托给我妈了",
+    "今晚可能是最后一次跟你说话了 娃就托给我妈了", "jiu wo ta zai da wo",
+    "东西都给我妹了 手机等下也给她 最后跟你说声谢谢",
+    "孩子们的衣服我都收拾好了 存折在柜子里 以后麻烦您帮我跟我妈说一声",
 ])
 def test_rules_for_forced_marriage_pinyin_pleas_and_farewells(text: str) -> None:
     assert match_rules(text) is not None
