@@ -491,11 +491,42 @@ async def log(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not content.strip() and file_id is None:
         await reply(req, req.t("log.usage"))
         return
-    entry_id, used, unknown = await req.services.duty.log(me, category, content, file_id, file_kind)
+    try:
+        entry_id, used, unknown = await req.services.duty.log(me, category, content, file_id, file_kind)
+    except Refusal as refusal:
+        if refusal.key != "log.already":
+            raise
+        # The same entry a moment ago (a retry after a reply that did not arrive): say so, and let
+        # her add it again on purpose.
+        again = InlineKeyboardButton(req.t("log.again"), callback_data=f"lg:a:{refusal.params['id']}")
+        await reply(req, req.t("log.already", id=refusal.params["id"]), InlineKeyboardMarkup([[again]]))
+        return
     lines = [req.t("log.done_file" if file_id else "log.done", id=entry_id, category=used)]
     if unknown:
         lines.append(req.t("log.unknown_category", category=category))
     await reply(req, "\n".join(lines))
+
+
+LOG_AGAIN_CALLBACK = re.compile(r"^lg:a:(\d{1,12})$")
+
+
+async def log_again_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """再记一条 under "已经记下了": only the member whose entry it is, in her organisation."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    match = LOG_AGAIN_CALLBACK.match(query.data)
+    req = await load_req(update, context)
+    me = req.member
+    try:
+        if match is None or me is None:
+            raise Refusal("log.again_gone")
+        entry_id, used, _ = await req.services.duty.log_again(me, int(match.group(1)))
+    except Refusal as refusal:
+        await query.answer(req.t(refusal.key, **refusal.params), show_alert=True)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await reply(req, req.t("log.done", id=entry_id, category=used))
 
 
 @command

@@ -25,6 +25,7 @@ from storage import audit, duty, members
 from storage.db import Database
 from storage.models import Member, to_db
 
+SAME_ENTRY_WINDOW = timedelta(minutes=10)  # a repeat this soon is a retry, not a second visit
 LEDGER_CATEGORIES = ("接待", "求助", "走访", "调解", "风险", "宣传", "活动", "其他")
 MAX_TEXT = 2000
 MAX_ROTA = 60
@@ -281,8 +282,9 @@ class DutyService:
         return shift
 
     async def log(self, member: Member, category: str, content: str, file_id: str | None,
-                  file_kind: str | None) -> tuple[int, str, bool]:
-        """Add a ledger entry; returns (id, category used, whether the category was unknown)."""
+                  file_kind: str | None, again: bool = False) -> tuple[int, str, bool]:
+        """Add a ledger entry; returns (id, category used, whether the category was unknown). The same
+        entry from the same member within SAME_ENTRY_WINDOW is refused ("log.already") unless `again`."""
         content = content.strip()
         if not content and file_id is None:
             raise Refusal("log.usage")
@@ -296,8 +298,21 @@ class DutyService:
             category = "其他"
         now = self.clock.now()
         async with self.db.transaction() as conn:
+            if not again and file_id is None:
+                # The same entry from her a moment ago: a retry after a failed reply, not a new visit.
+                same = await duty.recent_same_ledger(conn, member.id, category, content, now - SAME_ENTRY_WINDOW)
+                if same is not None:
+                    raise Refusal("log.already", id=same)
             entry_id = await duty.add_ledger(conn, member.org_id, member.id, category, content, file_id, file_kind, now)
         return entry_id, category, unknown
+
+    async def log_again(self, member: Member, entry_id: int) -> tuple[int, str, bool]:
+        """再记一条: the same entry once more, on purpose (only hers, in her organisation)."""
+        async with self.db.read() as conn:
+            found = await duty.ledger_entry(conn, entry_id)
+        if found is None or found[1] != member.id or found[0] != member.org_id:
+            raise Refusal("log.again_gone")
+        return await self.log(member, found[2], found[3], None, None, again=True)
 
     async def handover(self, member: Member, content: str) -> None:
         content = content.strip()

@@ -187,6 +187,24 @@ class LedgerEntry:
     at: datetime
 
 
+async def recent_same_ledger(conn: aiosqlite.Connection, member_id: int, category: str, content: str,
+                             since: datetime) -> int | None:
+    """The id of her entry with the same category and content written since `since`, if any."""
+    cur = await conn.execute(
+        "SELECT id FROM ledger_entries WHERE member_id = ? AND category = ? AND content = ? AND at >= ?"
+        " ORDER BY id DESC LIMIT 1", (member_id, category, content, to_db(since)))
+    row = await cur.fetchone()
+    return int(row[0]) if row else None
+
+
+async def ledger_entry(conn: aiosqlite.Connection, entry_id: int) -> tuple[int, int, str, str] | None:
+    """(org_id, member_id, category, content) of a ledger entry."""
+    cur = await conn.execute("SELECT org_id, member_id, category, content FROM ledger_entries WHERE id = ?",
+                             (entry_id,))
+    row = await cur.fetchone()
+    return (int(row[0]), int(row[1]), str(row[2]), str(row[3])) if row else None
+
+
 async def add_ledger(
     conn: aiosqlite.Connection, org_id: int, member_id: int, category: str, content: str,
     file_id: str | None, file_kind: str | None, now: datetime,

@@ -402,3 +402,17 @@ async def test_a_rotation_set_on_the_day_of_its_first_handoff_gets_no_eve_notice
     finally:
         await h.app.shutdown()
         await h.db.close()
+
+
+async def test_the_same_log_twice_is_recorded_once_unless_she_means_it(h: Harness) -> None:
+    first = await h.say(WORK, "赵霞", "/log 走访 看望3组独居老人")
+    assert "已记入台账" in first
+    calls = await h.send(WORK, "赵霞", "/log 走访 看望3组独居老人")  # a retry after a lost reply
+    repeat = next(c for c in calls if c.chat_id == WORK)
+    assert "刚才已经记下了" in repeat.text
+    stranger = await h.press("刘敏", repeat, 0)  # not hers: nothing happens
+    assert any(c.params.get("show_alert") for c in stranger)
+    again = await h.press("赵霞", repeat, 0)
+    assert any("已记入台账" in c.text for c in again)
+    ledger = await h.say(WORK, "赵霞", "/ledger")
+    assert ledger.count("看望3组独居老人") == 2
