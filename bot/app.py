@@ -178,6 +178,7 @@ def register_handlers(app: App) -> None:
     app.add_handler(CallbackQueryHandler(duty.swap_decision, pattern=duty.SWAP_CALLBACK))
     app.add_handler(CallbackQueryHandler(duty.rota_flow, pattern=duty.ROTA_FLOW_CALLBACK))
     app.add_handler(CallbackQueryHandler(duty.log_again_button, pattern=duty.LOG_AGAIN_CALLBACK))
+    app.add_handler(CallbackQueryHandler(tasks.task_again_button, pattern=tasks.TASK_AGAIN_CALLBACK))
     app.add_handler(MessageHandler(
         filters.CaptionRegex(r"^/log(@\w+)?(\s|$)") & (filters.PHOTO | filters.Document.ALL), duty.log
     ))

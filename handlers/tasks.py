@@ -3,9 +3,10 @@ produced by services/tasks.py into the outbox and sent by the paced sender."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
-from telegram import Message, MessageEntity
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
@@ -14,6 +15,7 @@ from handlers.common import (
     Req,
     command,
     deliver_later,
+    load_req,
     message_text_after_command,
     org_and_member,
     reply,
@@ -173,7 +175,37 @@ async def task_add(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         if refusal.key in ("tasks.past", "tasks.need_owner"):
             await reply(req, req.t(refusal.key, **refusal.params) + "\n\n" + req.t("tasks.add_usage"))
             return
+        if refusal.key == "tasks.already":
+            data = f"tk:a:{org.id}:{refusal.params['id']}"
+            again = InlineKeyboardButton(req.t("tasks.again"), callback_data=data)
+            await reply(req, req.t("tasks.already", id=refusal.params["id"]), InlineKeyboardMarkup([[again]]))
+            return
         raise
+    await _announce(req, task)
+
+
+TASK_AGAIN_CALLBACK = re.compile(r"^tk:a:(\d{1,12}):(\d{1,12})$")
+
+
+async def task_again_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """再布置一个 under "已经布置过了": only the person who set the task (re-checked in the service)."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    match = TASK_AGAIN_CALLBACK.match(query.data)
+    req = await load_req(update, context)
+    try:
+        if match is None:
+            raise Refusal("tasks.again_gone")
+        task = await _svc(req).add_again(req.actor, int(match.group(1)), int(match.group(2)))
+    except Refusal as refusal:
+        await query.answer(req.t(refusal.key, **refusal.params), show_alert=True)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await _announce(req, task)
+
+
+async def _announce(req: Req, task: Task) -> None:
     names = await _owner_names(req, [task])
     deadline, status = when_text(req.lang, task.deadline, req), _status(req, task)
     await reply(req, req.t("tasks.added", id=task.id, title=task.title, deadline=Raw(deadline), left=status,

@@ -34,6 +34,7 @@ MAX_TITLE = 200
 MAX_NOTE = 1000
 MAX_OWNERS = 20
 RECENTLY_CLOSED_DAYS = 30
+SAME_TASK_WINDOW = timedelta(minutes=10)  # the same task this soon is a retry
 DAY_STAGE_SLACK = timedelta(hours=1)  # a reminder at the deadline itself may still go this late
 
 
@@ -98,7 +99,10 @@ class TaskService:
 
     # --- use cases -----------------------------------------------------------------------------
 
-    async def add(self, actor: Actor, org_id: int, deadline: datetime, title: str, owner_ids: list[int]) -> Task:
+    async def add(self, actor: Actor, org_id: int, deadline: datetime, title: str, owner_ids: list[int],
+                  again: bool = False) -> Task:
+        """A new task. The same title from the same person within SAME_TASK_WINDOW is refused
+        ("tasks.already": a retry after a reply that did not arrive) unless `again`."""
         title = " ".join(title.split())
         if not title:
             raise Refusal("tasks.add_usage")
@@ -111,6 +115,10 @@ class TaskService:
             raise Refusal("tasks.past")
         async with self.db.transaction() as conn:
             me = await require_manager(conn, actor, org_id)
+            if not again:
+                same = await tasks.recent_same(conn, org_id, title, actor.user_id, now - SAME_TASK_WINDOW)
+                if same is not None:
+                    raise Refusal("tasks.already", id=same)
             if not owner_ids:
                 if me is None:
                     raise Refusal("tasks.need_owner")
@@ -123,6 +131,14 @@ class TaskService:
             await audit.record(conn, org_id, actor.user_id, "task.add", now, id=task.id, title=title,
                                deadline=deadline.isoformat(), owners=list(task.owner_ids))
         return task
+
+    async def add_again(self, actor: Actor, org_id: int, task_id: int) -> Task:
+        """再布置一个: a copy of a task she just set (only by the one who set it)."""
+        async with self.db.read() as conn:
+            found = await tasks.get(conn, org_id, task_id)
+        if found is None or found.created_by != actor.user_id:
+            raise Refusal("tasks.again_gone")
+        return await self.add(actor, org_id, found.deadline, found.title, list(found.owner_ids), again=True)
 
     async def close(self, actor: Actor, org_id: int, task_id: int, note: str, file_id: str | None,
                     file_kind: str | None) -> Task:

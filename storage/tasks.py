@@ -84,6 +84,16 @@ async def add(
     return found
 
 
+async def recent_same(conn: aiosqlite.Connection, org_id: int, title: str, created_by: int,
+                      since: datetime) -> int | None:
+    """An open task with this title set by the same person since `since` (a retried /task_add)."""
+    cur = await conn.execute(
+        "SELECT id FROM tasks WHERE org_id = ? AND title = ? AND created_by = ? AND created_at >= ?"
+        " AND closed_at IS NULL ORDER BY id DESC LIMIT 1", (org_id, title, created_by, to_db(since)))
+    row = await cur.fetchone()
+    return int(row[0]) if row else None
+
+
 async def get(conn: aiosqlite.Connection, org_id: int, task_id: int) -> Task | None:
     cur = await conn.execute("SELECT * FROM tasks WHERE id = ? AND org_id = ?", (task_id, org_id))
     found = await _with_owners(conn, await cur.fetchall())

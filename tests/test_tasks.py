@@ -443,3 +443,17 @@ async def test_configured_days_are_used(tmp_path: Path) -> None:
     finally:
         await harness.app.shutdown()
         await harness.db.close()
+
+
+async def test_the_same_task_twice_is_set_once_unless_she_means_it(h: Harness) -> None:
+    first = await h.say(WORK, "王芳", "/task_add 12月10日前 上报妇女议事会记录 @liumin")
+    assert "已布置任务" in first
+    calls = await h.send(WORK, "王芳", "/task_add 12月10日前 上报妇女议事会记录 @liumin")
+    repeat = next(c for c in calls if c.chat_id == WORK)
+    assert "刚才已经布置过了" in repeat.text
+    forged = await h.press("李秀英", repeat, 0)  # another manager: not hers to repeat
+    assert any(c.params.get("show_alert") for c in forged)
+    again = await h.press("王芳", repeat, 0)
+    assert any("已布置任务" in c.text for c in again)
+    listing = await h.say(WORK, "王芳", "/tasks")
+    assert listing.count("上报妇女议事会记录") == 2
