@@ -14,7 +14,7 @@ from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from handlers.common import Req, command, load_req, message_text_after_command, org_for_management, reply
-from handlers.i18n import has, t
+from handlers.i18n import has, in_script, t
 from services.clean import clean_text
 from services.errors import Refusal
 from services.faq import ImportPreview, parse_add_text
@@ -40,10 +40,10 @@ def answer_text(lang: str | None, entry: Entry) -> str:
     """The entry's answer, then its basis and where to turn."""
     extras = []
     if entry.source:
-        extras.append(t(lang, "faq.basis", source=entry.source))
+        extras.append(t(lang, "faq.basis", source=in_script(lang, entry.source)))
     if entry.referral:
-        extras.append(t(lang, "faq.referral", referral=entry.referral))
-    return _escape(entry.answer) + ("\n\n" + "\n".join(extras) if extras else "")
+        extras.append(t(lang, "faq.referral", referral=in_script(lang, entry.referral)))
+    return _escape(in_script(lang, entry.answer)) + ("\n\n" + "\n".join(extras) if extras else "")
 
 
 def decision_text(lang: str | None, decision: Decision) -> str:
@@ -61,9 +61,10 @@ def decision_text(lang: str | None, decision: Decision) -> str:
         # likely enough: the answer at once, under the question it answers, the other choices as buttons
         # the entry's own first question says what the answer is about (the closest phrasing may be narrower)
         asked = decision.best.questions[0] if decision.best.questions else decision.candidates[0].question
-        return t(lang, "faq.tentative", question=asked) + "\n\n" + answer_text(lang, decision.best)
+        return t(lang, "faq.tentative", question=in_script(lang, asked)) + "\n\n" + answer_text(lang, decision.best)
     if decision.kind == "suggest":
-        return t(lang, "faq.suggest") + "\n" + "\n".join(f"· {_escape(c.question)}" for c in decision.candidates[:3])
+        return t(lang, "faq.suggest") + "\n" + "\n".join(f"· {_escape(in_script(lang, c.question))}"
+                                                       for c in decision.candidates[:3])
     return t(lang, "faq.decline")
 
 
@@ -203,8 +204,8 @@ async def answer_message(req: Req, context: ContextTypes.DEFAULT_TYPE, text: str
     if action in ("suggest", "suggest_pass"):
         others = decision.candidates[1:3] if decision.tentative else decision.candidates[:3]
         label = "faq.tentative_other" if decision.tentative else "faq.suggest_option"
-        rows = [[InlineKeyboardButton(req.t(label, question=c.question[:50]), callback_data=f"faq:q:{c.id}")]
-                for c in others]
+        rows = [[InlineKeyboardButton(req.t(label, question=in_script(req.lang, c.question[:50])),
+                                      callback_data=f"faq:q:{c.id}")] for c in others]
         body = decision_text(req.lang, decision)
         if action == "suggest_pass":  # a long shot: a person gets her question as well
             passed = await _pass_on(req, org_id, text, message_id, False)

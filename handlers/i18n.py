@@ -49,6 +49,21 @@ def _load_dir(lang: str) -> dict[str, str]:
 
 
 @cache
+def _to_traditional() -> Any:
+    import opencc
+
+    return opencc.OpenCC("s2tw")
+
+
+def in_script(lang: str | None, text: str) -> str:
+    """Content written in Simplified (a knowledge-base answer, an entry's question) in the reader's
+    script: Traditional under zh_tw, as is otherwise."""
+    if normalise_lang(lang) == "zh_tw" and text:
+        return str(_to_traditional().convert(text))
+    return text
+
+
+@cache
 def catalog(lang: str) -> dict[str, str]:
     base = _load_dir(DEFAULT_LANG)
     if lang == DEFAULT_LANG:

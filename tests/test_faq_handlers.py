@@ -346,3 +346,11 @@ async def test_a_long_shot_in_private_offers_choices_and_passes_the_question_on(
     assert "不太有把握" in reply.text and "值班的执委" in reply.text
     assert reply.params["reply_markup"]["inline_keyboard"]  # the choices, as buttons
     assert any(c.chat_id == WORK and "房贷" in c.text for c in calls)  # and a person has it
+
+
+async def test_answers_are_shown_in_traditional_under_zh_tw(h: Harness) -> None:
+    guest = h.person(GUEST)
+    await h.say(guest.user_id, guest, "/lang 繁體")
+    text = await h.say(guest.user_id, guest, "離婚後孩子歸誰")
+    assert "撫養" in text and "抚养" not in text  # the answer body, not only the frame
+    assert "依據" in text and "《民法典》" in text
