@@ -87,6 +87,11 @@ async def addmember(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     if org is None:
         return
     parsed = extract_target(message)
+    if parsed.target is not None and parsed.target.name and parsed.target.user_id is None \
+            and not parsed.target.username:
+        # a name alone names nobody on Telegram: say what is missing and how to give it
+        await reply(req, req.t("addmember.name_only", name=parsed.target.name) + "\n\n" + req.t("addmember.usage"))
+        return
     if parsed.target is None or (parsed.target.user_id is None and not parsed.target.username):
         await reply(req, req.t("addmember.usage"))
         return
@@ -119,7 +124,7 @@ async def members_list(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         flags = f"（{req.t('roles.newly_elected')}）" if m.newly_elected else ""
         if m.user_id is None:
             flags += req.t("roster.pending_link")
-        username = f" @{m.username}" if m.username else ""
+        username = f" @{m.username}" if m.username and m.display_name != f"@{m.username}" else ""
         lines.append(
             req.t("roster.list_line", index=i, name=m.display_name, username=username,
                   role=req.t(f"roles.{m.role}"), flags=flags)

@@ -339,3 +339,12 @@ async def test_group_only_commands_are_refused_in_a_private_chat_from_the_one_ta
         cur = await conn.execute("SELECT COUNT(*) FROM orgs")
         row = await cur.fetchone()
     assert row is not None and row[0] == 1  # nothing was created by /setup in private
+
+
+async def test_addmember_with_a_name_only_says_what_is_missing(fresh: Harness) -> None:
+    await fresh.say(WORK, "王芳", "/setup 新村妇联")
+    text = await fresh.say(WORK, "王芳", "/addmember 陈静")
+    assert "只写名字「陈静」" in text and "回复她" in text
+    await fresh.say(WORK, "王芳", "/addmember @someone_new")
+    roster = await fresh.say(WORK, "王芳", "/members")
+    assert "@someone_new @someone_new" not in roster and "@someone_new" in roster
