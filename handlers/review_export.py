@@ -73,9 +73,12 @@ def result_lines(lang: str | None, row: ResultRow, rubric: Rubric, own: bool = F
     if row.chair_comment:
         lines.append(t(lang, "review_result.comment", comment=row.chair_comment))
     if own:
-        lines.append(t(lang, "review_result.weights", weights="、".join(
-            f"{t(lang, RUBRIC_COMPONENT_KEYS[k])} {row.weights.get(k, '0')}" for k in COMPONENTS
-            if Decimal(row.weights.get(k, "0")) > 0)))
+        # the weights used for her (shifted where a component had no data); the rubric's if none stored
+        used = {k: str(v) for k, v in (row.weights or rubric.weights).items()}
+        shown = "、".join(f"{t(lang, RUBRIC_COMPONENT_KEYS[k])} {_num(used.get(k, '0'))}" for k in COMPONENTS
+                         if Decimal(used.get(k, "0")) > 0)
+        if shown:
+            lines.append(t(lang, "review_result.weights", weights=shown))
     return lines
 
 

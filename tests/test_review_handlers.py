@@ -347,6 +347,8 @@ async def test_myreview_shows_only_her_own(h: Harness) -> None:
     mine = await pm(h, "刘敏", "/myreview")
     assert "您的考评结果" in mine and "总分 <b>88.0</b> · 称职 · 误工补贴 960.00 元" in mine
     assert "点评：走访认真" in mine
+    weights_line = next(line for line in mine.splitlines() if "本次计算用的权重" in line)
+    assert "主席评分" in weights_line  # never an empty "本次计算用的权重："
     assert "陈静" not in mine and "62" not in mine
     assert "只能看自己的" in await pm(h, "王芳", "/myreview 陈静")
 
