@@ -123,6 +123,7 @@ def register_handlers(app: App) -> None:
         "setrole": roster.setrole,
         "removemember": roster.removemember,
         "forget": privacy.forget,
+        "orgs": roster.orgs_list,
         "join": roster.join,
         "rota_set": duty.rota_set,
         "duty": duty.duty_now,

@@ -74,6 +74,7 @@ COMMANDS: list[CommandSpec] = [
     CommandSpec("faq_import", "manager"),
     CommandSpec("faq_export", "manager"),
     CommandSpec("forget", "super", "private"),
+    CommandSpec("orgs", "super", "private"),
 ]
 
 

@@ -87,6 +87,7 @@ class Req:
     lang: str
     ctx: ChatContext
     actor: Actor
+    args: list[str] = field(default_factory=list)  # context.args itself (an organisation named is taken off)
 
     @property
     def org(self) -> Org | None:
@@ -116,7 +117,8 @@ async def load_req(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Req:
     private = chat.type == ChatType.PRIVATE
     ctx = await svc.roster.chat_context(chat.id, user.id)
     lang = await svc.roster.lang_for(chat.id, user.id, private) or svc.config.bot.locale
-    return Req(update, svc, user.id, chat.id, private, lang, ctx, svc.roster.actor(user.id))
+    args = context.args if context.args is not None else []
+    return Req(update, svc, user.id, chat.id, private, lang, ctx, svc.roster.actor(user.id), args)
 
 
 def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
@@ -242,10 +244,18 @@ async def org_for_management(req: Req) -> Org | None:
             await reply(req, req.t("common.work_group_only"))
             return None
         return req.org
+    if req.actor.is_super_admin:
+        # The county names the organisation: /members 青石村妇联, /report_month 青石村妇联 11月.
+        named = await req.services.roster.org_named(req.args)
+        if named is not None:
+            del req.args[: named[1]]  # the command reads the rest of its arguments as usual
+            return named[0]
     found = await req.services.roster.memberships(req.user_id)
     if len(found) == 1:
         return found[0][0]
-    if not found:
+    if not found and req.actor.is_super_admin:
+        await reply(req, req.t("common.name_the_org"))
+    elif not found:
         await reply(req, req.t("common.no_org_private"))
     else:
         await reply(req, req.t("common.many_orgs_private", orgs="、".join(o.name for o, _ in found)))

@@ -15,13 +15,21 @@ from services.reports import report_params, rollup_params
 async def report_month(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     svc = req.services.reports
     today = req.services.duty.today()
-    month = parse_month(" ".join(context.args or []), today)
+    named = await req.services.roster.org_named(req.args) if req.private and req.actor.is_super_admin else None
+    if named is not None:
+        del req.args[: named[1]]  # /report_month 青石村妇联 11月: the county names the organisation
+    month = parse_month(" ".join(req.args), today)
     if month is None:
         await reply(req, req.t("monthly.usage"))
         return
     year, mon = month
     if (year, mon) > (today.year, today.month):
         await reply(req, req.t("monthly.future", year=year, month=mon))
+        return
+    if named is not None:
+        summary = await svc.summary(named[0].id, year, mon)
+        text, _ = render(req.lang, Body("monthly.monthly", report_params(summary), ()))
+        await reply(req, text)
         return
     if req.private and req.actor.is_super_admin and not await req.services.roster.memberships(req.user_id):
         summaries = await svc.all_summaries(year, mon)

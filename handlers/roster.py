@@ -250,3 +250,22 @@ async def join_decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         context.bot, request.user_id,
         t(user_lang or req.lang, "join.approved_user" if approve else "join.rejected_user", org=org_name),
     )
+
+
+@command
+async def orgs_list(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/orgs (super admin, private): every organisation, its groups, chair, size and last activity."""
+    if not req.actor.is_super_admin:
+        await reply(req, req.t("forget.not_super"))
+        return
+    found = await req.services.roster.overview()
+    if not found:
+        await reply(req, req.t("orgs.empty"))
+        return
+    none = req.t("orgs.none")
+    lines = [req.t("orgs.header", count=len(found))]
+    lines += [req.t("orgs.line", index=i, name=o.org.name, chairs="、".join(o.chairs) or none, members=o.members,
+                    work=o.work_title or none, public=o.public_title or none, last=o.last_activity or none)
+              for i, o in enumerate(found, 1)]
+    lines.append(req.t("orgs.footer"))
+    await reply(req, "\n".join(lines))

@@ -34,6 +34,16 @@ ROLE_WORDS: dict[str, Role] = {
 
 
 @dataclass(frozen=True)
+class OrgOverview:
+    org: Org
+    work_title: str | None
+    public_title: str | None
+    chairs: list[str]
+    members: int
+    last_activity: str | None  # a date, from the audit log
+
+
+@dataclass(frozen=True)
 class Actor:
     user_id: int
     is_super_admin: bool = False
@@ -168,6 +178,31 @@ class RosterService:
             label = target.name or (f"@{target.username}" if target.username else str(target.user_id or ""))
             raise Refusal("roster.not_found", who=label)
         return found
+
+    async def overview(self) -> list[OrgOverview]:
+        """Every organisation for the county: its groups, chair(s), members and last recorded activity."""
+        async with self.db.read() as conn:
+            found = []
+            for org in await orgs.all_orgs(conn):
+                work = await orgs.chat_of(conn, org.id, "work")
+                public = await orgs.chat_of(conn, org.id, "public")
+                people = await members.active_in_org(conn, org.id)
+                cur = await conn.execute("SELECT MAX(at) FROM audit_log WHERE org_id = ?", (org.id,))
+                row = await cur.fetchone()
+                found.append(OrgOverview(org, work.title if work else None, public.title if public else None,
+                                         [m.display_name for m in people if m.role == "chair"], len(people),
+                                         str(row[0])[:10] if row and row[0] else None))
+        return found
+
+    async def org_named(self, words: list[str]) -> tuple[Org, int] | None:
+        """The organisation the first words name exactly (a super admin's /members 青石村妇联), and how
+        many words that took."""
+        async with self.db.read() as conn:
+            for n in range(min(len(words), 4), 0, -1):
+                org = await orgs.by_name(conn, " ".join(words[:n]))
+                if org is not None:
+                    return org, n
+        return None
 
     async def any_org(self) -> bool:
         """Is there any organisation at all (a new deployment has none)?"""

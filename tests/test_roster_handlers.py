@@ -348,3 +348,14 @@ async def test_addmember_with_a_name_only_says_what_is_missing(fresh: Harness) -
     await fresh.say(WORK, "王芳", "/addmember @someone_new")
     roster = await fresh.say(WORK, "王芳", "/members")
     assert "@someone_new @someone_new" not in roster and "@someone_new" in roster
+
+
+async def test_the_county_lists_organisations_and_names_one_in_a_private_chat(h: Harness) -> None:
+    county = Persona(9001, "县妇联周主任")
+    listing = await h.say(9001, county, "/orgs")
+    assert "全部组织</b>（1 个）" in listing and "青石村妇联" in listing and "主席：王芳" in listing
+    assert "请在命令后面写上组织名称" in await h.say(9001, county, "/members")
+    assert "执委名册</b>（共 11 人）" in await h.say(9001, county, "/members 青石村妇联")
+    report = await h.say(9001, county, "/report_month 青石村妇联 11月")
+    assert "2026年11月" in report
+    assert "只有超级管理员" in await h.say(h.person("王芳").user_id, "王芳", "/orgs")
