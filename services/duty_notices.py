@@ -47,8 +47,9 @@ async def notice_messages(conn: aiosqlite.Connection, notice: Notice) -> list[Ou
                                 dedupe=f"{ref}:{tag}", due_at=notice.shift.start if notice.kind == "handoff" else None))
 
     if notice.kind == "eve":
+        # The eve notice is for the committee ("请提前做好准备"); the women's group gets one notice a
+        # day, at the hand-off, written for them.
         to(work, "notice.eve", {"name": name, "range": span}, "work")
-        to(public, "notice.eve", {"name": name, "range": span}, "public")
     elif notice.kind == "handoff":
         lines: list[Any] = [text("notice.handoff", label=label, name=name, range=span)]
         if notice.late:
