@@ -220,10 +220,10 @@ async def test_trainings_list(h: Harness) -> None:
     await h.send(WORK, "王芳", EXAMPLE)
     text = await h.say(WORK, "刘敏", "/trainings")
     upcoming, past = text.split("最近结束的培训")
-    assert "1号 11月26日（周四）14:30–16:30｜村委会二楼会议室" in upcoming
+    assert "编号 1：11月26日（周四）14:30–16:30｜村委会二楼会议室" in upcoming
     assert "全体执委 · 报名 3 / 请假 1 / 签到 0" in upcoming
-    assert upcoming.index("1号") < upcoming.index("3号 12月5日（周六）14:00–16:00｜村委会二楼")
-    assert "2号" in past and "报名 6 / 请假 0 / 签到 6" in past
+    assert upcoming.index("编号 1：") < upcoming.index("编号 3：12月5日（周六）14:00–16:00｜村委会二楼")
+    assert "编号 2：" in past and "报名 6 / 请假 0 / 签到 6" in past
     h.clock.set(at(26, 15))
     assert "（进行中）" in await h.say(1004, "刘敏", "/trainings")
     assert "妇女之家群里不处理" in await h.say(PUBLIC, "孙小梅", "/trainings")
@@ -293,7 +293,7 @@ async def test_training_cancel(h: Harness) -> None:
     assert not [c for c in await h.tick() if "取消了" in c.text]  # and only once
     assert not texts_to(calls, 1006)  # 杨秀兰 had asked for leave
     assert "已经取消了" in await h.say(WORK, "王芳", "/training_cancel 1")
-    assert "1号" not in (await h.say(WORK, "王芳", "/trainings")).split("最近结束")[0]
+    assert "编号 1：" not in (await h.say(WORK, "王芳", "/trainings")).split("最近结束")[0]
     # No reminders for a cancelled training.
     later = await h.advance_to(at(26, 14), step=timedelta(hours=1))
     assert not [c for c in later if "培训「《反家庭暴力法》" in c.text and "提醒" in c.text]
