@@ -15,7 +15,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
 from telegram.ext import Application, ContextTypes
 
 from bot.config import Config
-from handlers.i18n import t
+from handlers.i18n import has, t
 from services.clean import clean_text
 from services.clock import Clock
 from services.duty import DutyService
@@ -277,6 +277,9 @@ async def org_and_member(req: Req, refusal_key: str, *, managers: bool = False) 
     return org, me
 
 
-def time_error(req: Req, error: TimeParseError) -> str:
-    """The Chinese message for a time expression that could not be used."""
+def time_error(req: Req, error: TimeParseError, brief: bool = False) -> str:
+    """The Chinese message for a time expression that could not be used. `brief`: without the general
+    examples, for a command that follows it with its own usage (one clear error, one set of examples)."""
+    if brief and has(f"time.brief_{error.code}"):
+        return req.t(f"time.brief_{error.code}", **error.params)
     return req.t(f"time.error_{error.code}", **error.params)

@@ -247,7 +247,7 @@ async def dayoff(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         day, _ = parse_date(text, req.services.duty.today())
     except TimeParseError as error:
-        await reply(req, time_error(req, error) + "\n\n" + req.t("dayoff.usage"))
+        await reply(req, time_error(req, error, brief=True) + "\n\n" + req.t("dayoff.usage"))
         return
     await req.services.duty.add_day_off(req.actor, org.id, day)
     await reply(req, req.t("dayoff.done", day=formats.full_day(req.lang, day)))
@@ -341,7 +341,7 @@ async def leave(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         first, last, reason = parse_date_range(text, req.services.duty.today())
     except TimeParseError as error:
-        await reply(req, time_error(req, error) + "\n\n" + req.t("leave.usage"))
+        await reply(req, time_error(req, error, brief=True) + "\n\n" + req.t("leave.usage"))
         return
     changed = await req.services.duty.leave(me, first, last, reason)
     span = day_span(req.lang, first, last)
@@ -377,7 +377,7 @@ async def swap(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         day, _ = parse_date(" ".join(parsed.rest), req.services.duty.today())
     except TimeParseError as error:
-        await reply(req, time_error(req, error) + "\n\n" + req.t("swap.usage"))
+        await reply(req, time_error(req, error, brief=True) + "\n\n" + req.t("swap.usage"))
         return
     target = await req.services.roster.resolve(org.id, parsed.target)
     request, shift = await req.services.duty.request_swap(me, target, day)
@@ -439,7 +439,7 @@ async def assign(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         day, rest = parse_date(" ".join(words), req.services.duty.today())
     except TimeParseError as error:
-        await reply(req, time_error(req, error) + "\n\n" + req.t("assign.usage"))
+        await reply(req, time_error(req, error, brief=True) + "\n\n" + req.t("assign.usage"))
         return
     target = parsed.target
     if target.username is None and target.user_id is None:

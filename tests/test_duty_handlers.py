@@ -416,3 +416,9 @@ async def test_the_same_log_twice_is_recorded_once_unless_she_means_it(h: Harnes
     assert any("已记入台账" in c.text for c in again)
     ledger = await h.say(WORK, "赵霞", "/ledger")
     assert ledger.count("看望3组独居老人") == 2
+
+
+async def test_a_wrong_date_gets_one_error_with_the_commands_own_examples(h: Harness) -> None:
+    text = await h.say(WORK, "刘敏", "/leave 下下下个月")
+    assert "没看懂“下下下个月”是哪一天" in text and "/leave 12月1日" in text
+    assert "10分钟后" not in text and "每周一9点" not in text  # no reminder examples in /leave
