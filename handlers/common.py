@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from telegram import Bot, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, MessageLimit, ParseMode
@@ -19,6 +19,7 @@ from handlers.i18n import has, t
 from services.clean import clean_text
 from services.clock import Clock
 from services.duty import DutyService
+from services.errors import Refusal
 from services.faq import FaqService
 from services.handoff import HandoffService
 from services.outbox import Outgoing, verbatim
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from handlers.sender import OutboxSender
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Level = Literal["everyone", "member", "manager", "super"]
 LEVEL_ORDER: dict[Level, int] = {"everyone": 0, "member": 1, "manager": 2, "super": 3}
@@ -201,6 +203,21 @@ async def deliver_later(services: Services, chat_id: int, html: str,
 _FULL_WIDTH = str.maketrans({"＠": "@", **{chr(0xFF10 + i): str(i) for i in range(10)}})
 
 
+async def settle_press(req: Req, action: Callable[[], Awaitable[T]]) -> T | None:
+    """Run the action a button press asks for: a Refusal is shown as an alert and the buttons stay;
+    otherwise the press is acknowledged and the buttons are removed. None when refused."""
+    query = req.update.callback_query
+    assert query is not None
+    try:
+        result = await action()
+    except Refusal as refusal:
+        await query.answer(req.t(refusal.key, **refusal.params), show_alert=True)
+        return None
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    return result
+
+
 def message_text_after_command(message: Message) -> str:
     """The text (or caption) after the leading /command, keeping inner spacing."""
     # Nothing a user typed is stored uncleaned; the full-width ＠ and digits of Chinese input methods
@@ -218,8 +235,6 @@ Handler = Any  # a PTB callback: async (Update, context) -> None
 def command(fn: Any) -> Handler:
     """Wrap `async fn(req, context)`: build the Req, turn a Refusal into its locale reply."""
     from functools import wraps
-
-    from services.errors import Refusal
 
     @wraps(fn)
     async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

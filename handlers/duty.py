@@ -23,6 +23,7 @@ from handlers.common import (
     message_text_after_command,
     org_for_management,
     reply,
+    settle_press,
     time_error,
 )
 from handlers.i18n import t
@@ -516,17 +517,15 @@ async def log_again_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     assert query is not None and query.data is not None
     match = LOG_AGAIN_CALLBACK.match(query.data)
     req = await load_req(update, context)
-    me = req.member
-    try:
-        if match is None or me is None:
+
+    async def again() -> tuple[int, str, bool]:
+        if match is None or req.member is None:
             raise Refusal("log.again_gone")
-        entry_id, used, _ = await req.services.duty.log_again(me, int(match.group(1)))
-    except Refusal as refusal:
-        await query.answer(req.t(refusal.key, **refusal.params), show_alert=True)
-        return
-    await query.answer()
-    await query.edit_message_reply_markup(None)
-    await reply(req, req.t("log.done", id=entry_id, category=used))
+        return await req.services.duty.log_again(req.member, int(match.group(1)))
+
+    done = await settle_press(req, again)
+    if done is not None:
+        await reply(req, req.t("log.done", id=done[0], category=done[1]))
 
 
 @command

@@ -13,7 +13,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Messag
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from handlers.common import Req, command, load_req, message_text_after_command, org_for_management, reply
+from handlers.common import Req, command, load_req, message_text_after_command, org_for_management, reply, settle_press
 from handlers.i18n import has, in_script, t
 from services.clean import clean_text
 from services.errors import Refusal
@@ -545,20 +545,17 @@ async def import_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if match is None:
         await query.answer()
         return
-    pending_id = int(match.group(2))
-    try:
-        if match.group(1) == "ok":
-            count = await req.services.faq.confirm_import(req.actor, pending_id)
-            done = req.t("faq_import.done", count=count)
-        else:
-            await req.services.faq.cancel_import(req.actor, pending_id)
-            done = req.t("faq_import.cancelled")
-    except Refusal as refusal:
-        await query.answer(req.t(refusal.key, **refusal.params), show_alert=True)
-        return
-    await query.answer()
-    await query.edit_message_reply_markup(None)
-    await reply(req, done)
+    pending_id, save = int(match.group(2)), match.group(1) == "ok"
+
+    async def decide() -> str:
+        if save:
+            return req.t("faq_import.done", count=await req.services.faq.confirm_import(req.actor, pending_id))
+        await req.services.faq.cancel_import(req.actor, pending_id)
+        return req.t("faq_import.cancelled")
+
+    done = await settle_press(req, decide)
+    if done is not None:
+        await reply(req, done)
 
 
 def export_headers(lang: str | None) -> list[str]:

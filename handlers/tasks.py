@@ -19,6 +19,7 @@ from handlers.common import (
     message_text_after_command,
     org_and_member,
     reply,
+    settle_press,
     time_error,
 )
 from handlers.i18n import Raw, t
@@ -193,16 +194,15 @@ async def task_again_button(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     assert query is not None and query.data is not None
     match = TASK_AGAIN_CALLBACK.match(query.data)
     req = await load_req(update, context)
-    try:
+
+    async def again() -> Task:
         if match is None:
             raise Refusal("tasks.again_gone")
-        task = await _svc(req).add_again(req.actor, int(match.group(1)), int(match.group(2)))
-    except Refusal as refusal:
-        await query.answer(req.t(refusal.key, **refusal.params), show_alert=True)
-        return
-    await query.answer()
-    await query.edit_message_reply_markup(None)
-    await _announce(req, task)
+        return await _svc(req).add_again(req.actor, int(match.group(1)), int(match.group(2)))
+
+    task = await settle_press(req, again)
+    if task is not None:
+        await _announce(req, task)
 
 
 async def _announce(req: Req, task: Task) -> None:
