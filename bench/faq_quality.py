@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.message_kinds import FAQ_DATA, fit_logistic, out_of_fold
-from services.faq_engine import ANSWER_MODEL, Decision, Entry, FaqIndex, load_shipped_entries
+from services.faq_engine import ANSWER_MODEL, Entry, FaqIndex, load_shipped_entries
 from services.learned import LogisticModel
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
@@ -200,10 +200,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name, (good, total) in results.items():
         print(f"| {name} | {good}/{total} | {good / total:.1%} |")
     print(f"\ndecision: {ms:.2f} ms a question (mean, one core)")
-
-
-def decided(index: FaqIndex, q: str) -> Decision:
-    return index.decide(q, org_id=EVAL_ORG)
 
 
 if __name__ == "__main__":

@@ -90,7 +90,7 @@ class Pacer:
     journal: SendJournal | None = None
     _next_slot: float = float("-inf")
     _paused_until: float = float("-inf")
-    _global: _Window = field(default_factory=lambda: _Window(GLOBAL_PER_SECOND, 1.0))
+    _global: _Window = field(init=False)
     _chats: dict[int, _Window] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import opencc
@@ -172,7 +173,11 @@ def squeeze(text: str) -> str:
 
 def match_rules(text: str) -> Danger | None:
     """The present danger the rules alone find, or None (look-alikes and everyday words)."""
-    s = squeeze(text)
+    return _match_rules(text, squeeze(text))
+
+
+def _match_rules(text: str, s: str) -> Danger | None:
+    """`match_rules` on the already squeezed `s` (the raw `text` is for what squeezing removes)."""
     if not s:
         return None
     hits: list[tuple[Category, str, bool]] = []
@@ -205,9 +210,12 @@ def match_rules(text: str) -> Danger | None:
 def features(text: str) -> dict[str, float]:
     """What the model sees: character 1–3-grams of the squeezed text and what the rules found."""
     s = squeeze(text)
+    return _features(s, _match_rules(text, s))
+
+
+def _features(s: str, rule: Danger | None) -> dict[str, float]:
     found = char_grams(s, (1, 2, 3))
     names: list[str] = []
-    rule = match_rules(text)
     if rule is not None:
         names += ["r:any", f"r:{rule.category}"]
     names += [f"s:{category}:{int(needs_now)}" for category, pattern, needs_now in SIGNALS if pattern.search(s)]
@@ -235,22 +243,32 @@ def danger_probability(text: str, model: LogisticModel | None = None) -> float:
 
 def detect(text: str, private: bool = False, model: LogisticModel | None = None) -> Danger | None:
     """The present danger a message speaks of, or None. The rules and the learned model together
-    (see the module docstring); `private`: a private chat, where the bar is lower."""
-    model = model or shipped_model()
-    rule = match_rules(text)
+    (see the module docstring); `private`: a private chat, where the bar is lower. With the shipped
+    model the answer is cached: one message is read by the FAQ decision and by the message reader."""
+    if model is None:
+        return _detect_shipped(text, private)
+    return _detect(text, private, model)
+
+
+@lru_cache(maxsize=4096)
+def _detect_shipped(text: str, private: bool) -> Danger | None:
+    return _detect(text, private, shipped_model())
+
+
+def _detect(text: str, private: bool, model: LogisticModel | None) -> Danger | None:
+    s = squeeze(text)
+    rule = _match_rules(text, s)
     if model is None:
         return rule
-    p = model.probability(features(text))
+    p = model.probability(_features(s, rule))
     chat = "private" if private else "public"
     if rule is not None:  # a rule fired: the model only has to agree
         return rule if p >= model.thresholds.get(chat, 0.5) else None
     bar = model.thresholds.get(f"{chat}_alone", model.thresholds.get(chat, 0.5))
-    s = squeeze(text)
     if any(pattern.search(s) for _, pattern in FRAMES) and NOW_OVER_FRAME.search(s) is None:
         bar = max(bar, FRAMED_ALONE)  # 他不打我, 如果…, 去年…: the model alone needs more than a hunch
     if p < bar:
         return None  # no rule named it: the model alone must be sure
-    s = squeeze(text)
     for category, pattern, _ in SIGNALS:
         m = pattern.search(s)
         if m is not None:

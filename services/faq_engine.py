@@ -716,10 +716,14 @@ class FaqIndex:
                 while start >= 0:
                     covered[start : start + len(t)] = b"\x01" * len(t)
                     start = text.find(t, start + 1)
-        words = [(start, end) for w, start, end in self.tokenizer.spans(text)
-                 if end - start > 1 and self.tokenizer.is_word(w)]
+        words: list[tuple[int, int]] | None = None  # jieba's real words with positions, when needed
         found: dict[str, None] = {}
         for run in _CJK_RUN.finditer(text):
+            if all(covered[run.start() : run.end()]):
+                continue  # every character already belongs to an indexed word: nothing to hear
+            if words is None:
+                words = [(start, end) for w, start, end in self.tokenizer.spans(text)
+                         if end - start > 1 and self.tokenizer.is_word(w)]
             syllables = lazy_pinyin(run.group(0))
             if len(syllables) != len(run.group(0)):
                 continue
