@@ -199,6 +199,7 @@ def evaluate(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", default="test", choices=("dev", "test"))
+    parser.add_argument("--file", help="score this JSONL message set instead (a new held-out set, once)")
     parser.add_argument("-v", "--verbose", action="store_true", help="list every miss on stderr")
     parser.add_argument("--fit", action="store_true",
                         help=f"fit both models on the dev set → services/faq_data/{DANGER_MODEL}, {QUESTION_MODEL}")
@@ -208,12 +209,13 @@ def main() -> None:
         write_model(DANGER_MODEL, fit_danger(load("dev")))
         write_model(QUESTION_MODEL, fit_questions(vocabulary, load("dev")))
         return
-    rows = load(args.set)
+    rows = load(args.set) if not args.file else [
+        json.loads(line) for line in Path(args.file).read_text(encoding="utf-8").splitlines() if line.strip()]
     started = time.perf_counter()
     results = evaluate(vocabulary, rows, args.verbose)
     per_message = (time.perf_counter() - started) / max(len(rows), 1) * 1000
     kinds = Counter(str(r["kind"]) for r in rows)
-    print(f"message set: {args.set} ({len(rows)} messages: {dict(kinds)})")
+    print(f"message set: {args.file or args.set} ({len(rows)} messages: {dict(kinds)})")
     print("| measure | result | rate |")
     print("| --- | --- | --- |")
     for metric, (good, total) in results.items():

@@ -19,12 +19,14 @@ import contextlib
 import logging
 import random
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+import httpx
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram._utils.types import JSONDict
 from telegram.constants import ParseMode
@@ -34,7 +36,7 @@ from telegram.ext import BaseRateLimiter
 from handlers.common import split_text
 from handlers.i18n import has, t
 from services.clock import Clock
-from services.outbox import ON_TIME_SLACK, Body, Outgoing, decode_body, text
+from services.outbox import ON_TIME_SLACK, UNCERTAIN_OUTCOMES, Body, Outgoing, decode_body, text
 from services.roster import RosterService
 from storage import outbox
 from storage.db import Database
@@ -154,6 +156,42 @@ class Pacer:
                 del self._chats[key]
 
 
+# The outcomes of the attempts of the send under way (set by the outbox around one send; the rate
+# limiter appends one outcome per attempt it makes, so the row records every attempt).
+ATTEMPT_LOG: ContextVar[list[str] | None] = ContextVar("attempt_log", default=None)
+
+
+def classify(exc: BaseException | None) -> str:
+    """One attempt's outcome (see services.outbox.UNCERTAIN_OUTCOMES): 'timeout' and 'cut' mean the
+    request went out and no answer came back, so Telegram may have delivered it."""
+    if exc is None:
+        return "ok"
+    if isinstance(exc, RetryAfter):
+        return "429"
+    if isinstance(exc, Forbidden):
+        return "forbidden"
+    if isinstance(exc, ChatMigrated):
+        return "migrated"
+    if isinstance(exc, BadRequest):
+        return "bad_request"
+    if isinstance(exc, InvalidToken):
+        return "invalid_token"
+    cause = exc.__cause__
+    if isinstance(cause, httpx.PoolTimeout | httpx.ConnectTimeout | httpx.ConnectError):
+        return "refused"  # never left this machine (or never reached Telegram)
+    if isinstance(exc, TimedOut):
+        return "timeout"
+    if isinstance(exc, NetworkError):
+        return "cut" if isinstance(cause, httpx.HTTPError) else "5xx"
+    return "error"
+
+
+def _note_attempt(outcome: str) -> None:
+    attempts = ATTEMPT_LOG.get()
+    if attempts is not None:
+        attempts.append(outcome)
+
+
 # Endpoints that put something into a chat and count against Telegram's limits.
 PACED_PREFIXES = ("send", "edit", "copy", "forward", "pin", "unpin", "delete", "set_message_reaction")
 LIMITER_RETRIES = 4
@@ -186,6 +224,7 @@ class PacingLimiter(BaseRateLimiter[None]):
         self.possible_duplicates = 0
         self.outage_started: float | None = None  # monotonic time of the first failure in a row
         self.outage_failures = 0
+        self.outcomes: Counter[str] = Counter()  # every paced attempt, by outcome
 
     async def initialize(self) -> None:
         return None
@@ -219,27 +258,36 @@ class PacingLimiter(BaseRateLimiter[None]):
             try:
                 async with self.pacer.slot(_chat_key(chat)):
                     result = await callback(*args, **kwargs)
+                self._count("ok")
                 self._reachable()
                 return result
             except RetryAfter as exc:
+                self._count("429")
                 wait = _seconds(exc.retry_after)
                 log.warning("429 on %s to %s: all sending paused for %.1f s", endpoint, chat, wait)
                 self.pacer.pause(wait)
                 if attempt >= self.retries:
                     raise
-            except (BadRequest, Forbidden, ChatMigrated, InvalidToken):
+            except (BadRequest, Forbidden, ChatMigrated, InvalidToken) as exc:
+                self._count(classify(exc))
                 raise
             except (TimedOut, NetworkError) as exc:
-                if isinstance(exc, TimedOut):
+                outcome = classify(exc)
+                self._count(outcome)
+                if outcome in UNCERTAIN_OUTCOMES:
                     self.possible_duplicates += 1
-                    log.warning("%s to %s timed out: it may have been delivered (a repeat may double it)",
-                                endpoint, chat)
+                    log.warning("%s to %s got no answer (%s): it may have been delivered, a repeat may "
+                                "double it", endpoint, chat, outcome)
                 if attempt >= self.retries:
                     raise
                 self._outage(exc)
                 delay = self.first_backoff * (2**attempt) * random.uniform(0.5, 1.5)
                 await asyncio.sleep(delay)
             attempt += 1
+
+    def _count(self, outcome: str) -> None:
+        self.outcomes[outcome] += 1
+        _note_attempt(outcome)
 
     def _outage(self, exc: Exception) -> None:
         """Telegram unreachable: logged once when it starts (then only counted), once when it ends."""
@@ -354,6 +402,7 @@ class OutboxSender:
         body = mark_late(decode_body(row.body), row.due_at, self.clock.now(), self.tz)
         targets = [row.chat_id] + ([row.fallback_chat_id] if row.fallback_chat_id else [])
         error = ""
+        attempts: list[str] = []  # every attempt's outcome, recorded with the row
         for chat_id in targets:
             try:
                 lang = await self._lang(chat_id, row.lang)
@@ -362,23 +411,34 @@ class OutboxSender:
                 log.error("outbox row %s cannot be rendered: %r", row.id, exc)
                 await self._finish(row, f"render: {exc!r}")
                 return "failed"
-            outcome = await self._send_with_retry(bot, chat_id, text, keyboard)
+            outcome = await self._send_with_retry(bot, chat_id, text, keyboard, attempts)
             if outcome == "sent":
                 async with self.db.transaction() as conn:
-                    await outbox.mark_sent(conn, row.id, self.clock.now())
+                    await outbox.mark_sent(conn, row.id, self.clock.now(), attempts)
                 self.sent_count += 1
+                self._log_uncertain(row, attempts)
                 return "sent"
             if outcome == "retry_later":
+                async with self.db.transaction() as conn:
+                    await outbox.record_attempts(conn, row.id, attempts)
+                self._log_uncertain(row, attempts)
                 return "retry"
             error = outcome
-        await self._finish(row, error)
+        await self._finish(row, error, attempts)
         await self._tell_chair(row, error)
         return "failed"
 
-    async def _finish(self, row: OutboxRow, error: str) -> None:
+    @staticmethod
+    def _log_uncertain(row: OutboxRow, attempts: list[str]) -> None:
+        uncertain = sum(1 for a in attempts if a in UNCERTAIN_OUTCOMES)
+        if uncertain and len(attempts) > 1:
+            log.warning("outbox row %s to %s: %d attempt(s) got no answer and were repeated, so it may "
+                        "have arrived more than once (%s)", row.id, row.chat_id, uncertain, ",".join(attempts))
+
+    async def _finish(self, row: OutboxRow, error: str, attempts: list[str] | None = None) -> None:
         log.warning("outbox row %s to %s given up: %s", row.id, row.chat_id, error)
         async with self.db.transaction() as conn:
-            await outbox.mark_failed(conn, row.id, error, self.clock.now())
+            await outbox.mark_failed(conn, row.id, error, self.clock.now(), attempts)
 
     async def _tell_chair(self, row: OutboxRow, error: str) -> None:
         if row.org_id is None or decode_body(row.body).key == "outbox.undeliverable":
@@ -396,39 +456,49 @@ class OutboxSender:
                 await outbox.enqueue(conn, note, self.clock.now())
 
     async def _send_with_retry(self, bot: Bot, chat_id: int, text: str,
-                               keyboard: InlineKeyboardMarkup | None) -> str:
-        """'sent', 'retry_later' (transient trouble outlasted the attempts), or a permanent error."""
+                               keyboard: InlineKeyboardMarkup | None, attempts: list[str]) -> str:
+        """'sent', 'retry_later' (transient trouble outlasted the attempts), or a permanent error.
+        Every attempt's outcome is appended to `attempts` (by the rate limiter when there is one)."""
         parts = split_text(text)
         done = 0
         backoff = self.first_backoff
-        attempts = 0
+        tries = 0
         while done < len(parts):
+            mark = len(attempts)
+            token = ATTEMPT_LOG.set(attempts)
+            failure: Exception | None = None
             try:
                 async with self.pacer.slot(chat_id):
                     await bot.send_message(
                         chat_id, parts[done], parse_mode=ParseMode.HTML,
                         reply_markup=keyboard if done == len(parts) - 1 else None,
                     )
+            except (RetryAfter, ChatMigrated, Forbidden, BadRequest, TimedOut, NetworkError) as exc:
+                failure = exc
+            finally:
+                ATTEMPT_LOG.reset(token)
+            if len(attempts) == mark:  # no rate limiter counted it: count it here
+                attempts.append(classify(failure))
+            if failure is None:
                 done += 1
-                attempts = 0
+                tries = 0
                 backoff = self.first_backoff
-            except RetryAfter as exc:
-                wait = exc.retry_after.total_seconds() if hasattr(exc.retry_after, "total_seconds") \
-                    else float(exc.retry_after)
+            elif isinstance(failure, RetryAfter):
+                wait = _seconds(failure.retry_after)
                 log.info("429 from Telegram for %s: waiting %.1f s", chat_id, wait)
                 self.pacer.pause(wait)
                 if not self.pacer.enabled:
                     await asyncio.sleep(min(wait, 1.0))
-            except ChatMigrated as exc:
-                chat_id = exc.new_chat_id
-            except Forbidden as exc:
-                return f"forbidden: {exc.message}"
-            except BadRequest as exc:
-                return f"bad request: {exc.message}"
-            except (TimedOut, NetworkError) as exc:
-                attempts += 1
-                if attempts >= self.max_attempts:
-                    log.warning("giving up for now on %s after %d attempts: %s", chat_id, attempts, exc)
+            elif isinstance(failure, ChatMigrated):
+                chat_id = failure.new_chat_id
+            elif isinstance(failure, Forbidden):
+                return f"forbidden: {failure.message}"
+            elif isinstance(failure, BadRequest):
+                return f"bad request: {failure.message}"
+            else:
+                tries += 1
+                if tries >= self.max_attempts:
+                    log.warning("giving up for now on %s after %d attempts: %s", chat_id, tries, failure)
                     return "retry_later"
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)

@@ -101,6 +101,7 @@ _SIGNALS: tuple[tuple[Category, str, bool], ...] = (
                   r"|东西都(?:给|留给)(?:我妹|我姐|我妈|孩子|娃)"
                   r"|楼顶边|天台边|一起走|托付给|托给(?:我妈|我娘|你们|奶奶|姥姥|外婆|她姥)|最后一次(?:跟|和)?(?:你|你们|大家)?(?:说话|聊天|说了)|后事|我要走了|最后一条|解脱|不用管我|药\w{0,3}吃(?:了|下)|吃下去了|割了|手腕|血止不住|这辈子太苦"
                   r"|活着太累", False),
+    ("self_harm", r"(?:说|要|想|闹着)要?(?:喝药|喝农药|跳河|跳楼|寻死|上吊|自杀)", False),
     ("self_harm", r"(?:河|江|湖|水库|井|桥|楼顶|天台|悬崖)(?:边|上|口|这边|那边|旁)|不想回去了|不想回家了", True),
     ("child", r"踢飞|把(?:孩子|娃|小孩)(?:打|踢|摔)(?:晕|伤|飞|出血)", False),
     ("child", r"(?:打|揍|踢|抽|掐)(?:着|了)?(?:孩子|娃|小孩|儿子|女儿|闺女|宝宝)|(?:孩子|娃|小孩|宝宝)\w{0,4}(?:被|挨)\w{0,6}打", True),
@@ -146,13 +147,32 @@ FAREWELL = re.compile(
     r"|最后一次(?:跟|和)?(?:你|你们|大家)?(?:说话|聊天)|托给(?:我妈|我娘|你们|奶奶|姥姥|外婆)|存折\w{0,3}在"
     r"|(?:孩子|娃)\w{0,10}(?:以后|往后)\w{0,6}(?:麻烦|拜托|帮我|替我|照看|照顾)")
 
+# Harm to a child, or a woman bought and kept, is danger however it is told (hearsay, "她说", a
+# relative's story): never framed away either.
+ALWAYS: tuple[tuple[Category, re.Pattern[str]], ...] = (
+    ("sexual", re.compile(
+        r"(?:叔叔|舅舅|伯伯|大伯|爷爷|姥爷|外公|继父|后爸|老师|邻居|男的|那人|哥哥|表哥|姐夫|公公)\w{0,3}"
+        r"(?:摸|亲|脱|碰)(?:她|我|俺|孩子|娃|闺女|女儿|小孩)"
+        r"|摸(?:她|孩子|娃|我闺女|我女儿|俺闺女)\w{0,4}(?:下面|下身|身上|胸|屁股|隐私|大腿)|性侵|猥亵")),
+    ("child", re.compile(
+        r"(?:孩子|娃|闺女|女儿|儿子|小孩|宝宝|她|他)\w{0,3}身上\w{0,4}(?:青|紫|伤|淤|疤|烫)"
+        r"|(?:孩子|娃|小孩)\w{0,6}(?:被|挨)\w{0,4}(?:打|烫|饿|关)\w{0,4}(?:又|天天|经常|老是)")),
+    ("abduction", re.compile(
+        r"买来的(?:媳妇|老婆|女人|姑娘)?|花钱买(?:了|来)?(?:个|的)?(?:媳妇|老婆|女人)|被卖(?:到|给|了)"
+        r"|(?:非|硬|逼|强迫|非要|硬要|逼着|强行)(?:让|叫|要)?(?:她|闺女|女儿|孩子|娃)\w{0,8}嫁"
+        r"|(?:才|刚|只有)1[0-7]岁?\w{0,14}(?:嫁|彩礼|订婚|定亲)")),
+)
+
+FICTION = re.compile(r"电视|剧里|电影|小说|新闻|视频|抖音|快手|报道|短剧|故事")
+
 # Laughing emoji are removed by `squeeze`: looked for in the raw text (救命 我把盐当成糖了😂).
 LAUGHING = re.compile("[\U0001F602\U0001F923\U0001F606\U0001F605\U0001F601\U0001F639]")
 
 # Present-time markers strong enough to override a frame (a framed message keeps its alarm with these).
 NOW_OVER_FRAME = re.compile(
     r"正在|还在|现在(?:在|又|正|就|还在|拿|躲)|刚才|刚刚|此刻|这会|快来|今晚|门外|躲|救命|救我|救救|又(?:开始|来|打|动手|拿)"
-    r"|很怕|好怕|害怕|联系不上|打不通")
+    r"|很怕|好怕|害怕|联系不上|打不通|电话(?:也)?不接|找不到(?:她|人)|不见了|帮忙找|快(?:去|帮)"
+    r"|(?:说|要|想)要?(?:跳|喝药|寻死|自杀|上吊)|天天(?:关|锁)|一直(?:关|锁)着")
 
 
 # She speaks of herself as the one hurt: a news/third-person frame (邻居家, 那家) does not apply then.
@@ -185,12 +205,20 @@ def _match_rules(text: str, s: str) -> Danger | None:
         m = pattern.search(s)
         if m is not None:
             hits.append((category, m.group(0), needs_now))
-    if not hits:
-        return None
     joking = FRAMES[0][1].search(s) is not None or LAUGHING.search(text) is not None
+    if not hits:
+        for category, pattern in ALWAYS:
+            m = pattern.search(s)
+            if m is not None and not joking and FICTION.search(s) is None:
+                return Danger(category, m.group(0))
+        return None
     farewell = FAREWELL.search(s)
     if farewell is not None:
         return Danger("self_harm", farewell.group(0))
+    for category, pattern in ALWAYS:
+        m = pattern.search(s)
+        if m is not None and not joking and FICTION.search(s) is None:
+            return Danger(category, m.group(0))
     if any(c == "help" for c, _, _ in hits):
         if joking and len(hits) == 1:
             return None  # 救命 这道题谁会 哈哈 / 😂: a plea in jest and nothing else

@@ -16,6 +16,12 @@ from typing import Any, Literal
 
 ON_TIME_SLACK = timedelta(minutes=5)
 
+# Outcomes of one send attempt (recorded per outbox row, counted by the rate limiter):
+# ok; 429 (asked to wait); 5xx (Telegram's server failed: not delivered); refused (could not
+# connect: not delivered); timeout / cut (no answer came back: it may have been delivered);
+# bad_request, forbidden (permanent).
+UNCERTAIN_OUTCOMES = frozenset({"timeout", "cut"})
+
 Buttons = tuple[tuple[tuple[str, str], ...], ...]  # rows of (locale key of the label, callback_data)
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from services.outbox import Outgoing
+from services.outbox import UNCERTAIN_OUTCOMES, Outgoing
 from storage.models import from_db, to_db
 
 
@@ -55,16 +55,74 @@ async def pending(conn: aiosqlite.Connection, limit: int = 1000, after_id: int =
     return [_row(r) for r in await cur.fetchall()]
 
 
-async def mark_sent(conn: aiosqlite.Connection, row_id: int, now: datetime) -> None:
+OUTCOMES_KEPT = 300  # characters of the outcome history kept per row (most recent)
+
+
+def _attempts_sql(outcomes: list[str]) -> tuple[str, tuple[int, str, int]]:
+    """SET clause adding one send's attempts (at least one) and their outcomes to a row."""
+    joined = ",".join(outcomes) or "ok"
+    uncertain = sum(1 for o in outcomes if o in UNCERTAIN_OUTCOMES)
+    clause = ("attempts = attempts + ?, uncertain = uncertain + ?,"
+              f" outcomes = substr(CASE WHEN outcomes = '' THEN ? ELSE outcomes || ',' || ? END, -{OUTCOMES_KEPT})")
+    return clause, (max(len(outcomes), 1), joined, uncertain)
+
+
+async def record_attempts(conn: aiosqlite.Connection, row_id: int, outcomes: list[str]) -> None:
+    """A row left pending after failed attempts: count them (and what happened) all the same."""
+    if not outcomes:
+        return
+    clause, (n, joined, uncertain) = _attempts_sql(outcomes)
+    await conn.execute(f"UPDATE outbox SET {clause} WHERE id = ?", (n, uncertain, joined, joined, row_id))
+
+
+async def mark_sent(conn: aiosqlite.Connection, row_id: int, now: datetime, outcomes: list[str] | None = None) -> None:
+    clause, (n, joined, uncertain) = _attempts_sql(outcomes or ["ok"])
     await conn.execute(
-        "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?", (to_db(now), row_id)
+        f"UPDATE outbox SET status = 'sent', sent_at = ?, {clause} WHERE id = ?",
+        (to_db(now), n, uncertain, joined, joined, row_id),
     )
 
 
-async def mark_failed(conn: aiosqlite.Connection, row_id: int, error: str, now: datetime) -> None:
+async def mark_failed(conn: aiosqlite.Connection, row_id: int, error: str, now: datetime,
+                      outcomes: list[str] | None = None) -> None:
+    clause, (n, joined, uncertain) = _attempts_sql(outcomes or ["refused"])
     await conn.execute(
-        "UPDATE outbox SET status = 'failed', error = ?, sent_at = ?, attempts = attempts + 1 WHERE id = ?",
-        (error[:500], to_db(now), row_id),
+        f"UPDATE outbox SET status = 'failed', error = ?, sent_at = ?, {clause} WHERE id = ?",
+        (error[:500], to_db(now), n, uncertain, joined, joined, row_id),
+    )
+
+
+@dataclass(frozen=True)
+class DeliveryStats:
+    """What the outbox has seen: rows by status, attempts by outcome, sends that may have doubled."""
+
+    pending: int
+    sent: int
+    failed: int
+    attempts: int
+    uncertain: int
+    outcomes: dict[str, int]
+
+
+async def delivery_stats(conn: aiosqlite.Connection) -> DeliveryStats:
+    cur = await conn.execute(
+        "SELECT status, COUNT(*), COALESCE(SUM(attempts), 0), COALESCE(SUM(uncertain), 0)"
+        " FROM outbox GROUP BY status"
+    )
+    by_status = {r[0]: (int(r[1]), int(r[2]), int(r[3])) for r in await cur.fetchall()}
+    cur = await conn.execute("SELECT outcomes FROM outbox WHERE outcomes != ''")
+    counts: dict[str, int] = {}
+    for (history,) in await cur.fetchall():
+        for outcome in str(history).split(","):
+            if outcome:
+                counts[outcome] = counts.get(outcome, 0) + 1
+    return DeliveryStats(
+        pending=by_status.get("pending", (0, 0, 0))[0],
+        sent=by_status.get("sent", (0, 0, 0))[0],
+        failed=by_status.get("failed", (0, 0, 0))[0],
+        attempts=sum(v[1] for v in by_status.values()),
+        uncertain=sum(v[2] for v in by_status.values()),
+        outcomes=counts,
     )
 
 

@@ -45,7 +45,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 JSONDict = dict[str, Any]
-FaultKind = Literal["429", "500", "slow"]
+FaultKind = Literal["429", "500", "slow", "cut"]
 
 __all__ = [
     "STRING_FIELDS",
@@ -140,6 +140,10 @@ class ApiCall:
         if len(text) > width:
             text = text[: width - 3] + "..."
         return f"{self.method} -> {self.status} {text}"
+
+
+class _CutConnection(Exception):
+    """The request was carried out, then the connection dropped before the answer went back."""
 
 
 class _ApiError(Exception):
@@ -485,6 +489,15 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload, content_type = self.server.stub._handle_http(
                 self.command, self.path, self.headers.get("Content-Type", ""), body
             )
+        except _CutConnection:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, OSError):
+            self.close_connection = True
+            return
+        try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
@@ -534,6 +547,7 @@ class BotApiStub:
         self._files: dict[str, tuple[str, UploadedFile]] = {}  # file_id -> (file_path, file)
         self._file_counter = itertools.count(1)
         self._faults: dict[str, list[_Fault]] = {}
+        self._down_until = 0.0
         self._connections: set[socket.socket] = set()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -649,11 +663,18 @@ class BotApiStub:
     def inject_fault(
         self, method: str, kind: FaultKind, count: int = 1, retry_after: int = 1, delay: float = 2.0
     ) -> None:
-        """Make the next ``count`` calls of ``method`` (``"*"``: any method) fail or be slow."""
-        if kind not in ("429", "500", "slow"):
+        """Make the next ``count`` calls of ``method`` (``"*"``: any method) fail, be slow (answered
+        ``delay`` seconds late), or be cut (carried out, then the connection drops unanswered)."""
+        if kind not in ("429", "500", "slow", "cut"):
             raise ValueError(f"unknown fault kind {kind!r}")
         with self._cond:
             self._faults.setdefault(method.lower(), []).append(_Fault(kind, count, retry_after, delay))
+
+    def outage(self, seconds: float) -> None:
+        """Telegram unreachable for ``seconds`` from now: every request is answered 502 Bad Gateway (as
+        a proxy in front of a dead server would) and nothing is carried out."""
+        with self._cond:
+            self._down_until = time.monotonic() + seconds
 
     def add_file(
         self, content: bytes, file_name: str = "file.bin", mime_type: str = "application/octet-stream"
@@ -782,6 +803,8 @@ class BotApiStub:
         if not call.token_ok:
             return self._finish(call, {"ok": False, "error_code": 401, "description": "Unauthorized"}, 401)
 
+        if time.monotonic() < self._down_until:
+            return self._finish(call, {"ok": False, "error_code": 502, "description": "Bad Gateway"}, 502)
         fault = self._take_fault(method)
         if fault is not None:
             if fault.kind == "429":
@@ -793,7 +816,8 @@ class BotApiStub:
                 return self._finish(call, error.payload(), 429)
             if fault.kind == "500":
                 return self._finish(call, {"ok": False, "error_code": 500, "description": "Internal Server Error"}, 500)
-            self._stopping.wait(fault.delay)
+            if fault.kind == "slow":
+                self._stopping.wait(fault.delay)
 
         if method.lower() in _LIMITED_METHODS:
             wait = self._limit_wait(params.get("chat_id"), received)
@@ -806,6 +830,10 @@ class BotApiStub:
                 return self._finish(call, {"ok": True, "result": self._get_updates(call)}, 200)
             with self._cond:
                 result = self._dispatch(method.lower(), params)
+            if fault is not None and fault.kind == "cut":
+                self._finish(call, {"ok": True, "result": result}, 200)  # delivered …
+                call.status = 0  # … but the bot never heard back
+                raise _CutConnection
             if self.latency > 0:
                 self._stopping.wait(self.latency)
             return self._finish(call, {"ok": True, "result": result}, 200)

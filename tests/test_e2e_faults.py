@@ -87,3 +87,101 @@ def test_a_429_storm_holds_every_chat_and_5xx_are_repeated(stub: BotApiStub, tmp
         quiet_until = c.time + 3
         assert not [d for d in calls if d.method == "sendMessage" and d.status == 200
                     and c.time + 0.05 < d.time < quiet_until - 0.05 and d.time > c.time]
+
+
+def delivered(stub: BotApiStub, chat_id: int, needle: str) -> int:
+    """Messages Telegram delivered into the chat containing `needle` (answered or not)."""
+    return sum(1 for m in stub.sent_messages(chat_id) if needle in str(m.get("text", "")))
+
+
+def wait_delivered(stub: BotApiStub, chat_id: int, needle: str, n: int, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if delivered(stub, chat_id, needle) >= n:
+            return delivered(stub, chat_id, needle)
+        time.sleep(0.2)
+    raise AssertionError(f"expected {n} × {needle!r} in {chat_id}, got {delivered(stub, chat_id, needle)}")
+
+
+def set_up(stub: BotApiStub, chat: dict[str, object]) -> None:
+    mark = len(stub.calls)
+    stub.push_update(make_message_update(chat, CHAIR, "/setup 故障村妇联"))
+    stub.wait_for(lambda c: c.method == "sendMessage" and "已创建组织" in str(c.params.get("text", "")),
+                  timeout=30, after=mark)
+
+
+HELP = "/help"
+HELP_MARK = "命令"  # in every /help reply
+
+
+def test_sends_delivered_then_cut_or_answered_too_late_double_only_themselves(
+        stub: BotApiStub, tmp_path: Path) -> None:
+    chat = make_chat(GROUP, "断线村执委工作群")
+    proc = start_bot(stub, tmp_path / "cut.db", TOKEN)
+    try:
+        set_up(stub, chat)
+        before = delivered(stub, GROUP, HELP_MARK)
+        stub.inject_fault("sendMessage", "cut", count=2)  # delivered, then the connection drops
+        for _ in range(3):
+            stub.push_update(make_message_update(chat, CHAIR, HELP))
+        wait_delivered(stub, GROUP, HELP_MARK, before + 3, timeout=60)
+        time.sleep(3)
+        after_cuts = delivered(stub, GROUP, HELP_MARK) - before
+        stub.inject_fault("sendMessage", "slow", count=1, delay=2.0)  # slow but within the timeout
+        stub.push_update(make_message_update(chat, CHAIR, HELP))
+        wait_delivered(stub, GROUP, HELP_MARK, before + after_cuts + 1, timeout=60)
+        time.sleep(3)
+        after_slow = delivered(stub, GROUP, HELP_MARK) - before - after_cuts
+    finally:
+        out = stop_bot(proc)
+    assert 3 <= after_cuts <= 3 + 2  # nothing lost; at most one repeat per cut connection
+    assert after_slow == 1  # a slow answer within the timeout is waited for, not repeated
+    assert out.count("may have been delivered") == 2  # each cut send logged as a possible duplicate
+    assert "Traceback" not in out
+
+
+def test_minutes_of_outage_lose_nothing_and_are_logged_once(stub: BotApiStub, tmp_path: Path) -> None:
+    chat = make_chat(GROUP, "停机村执委工作群")
+    config = tmp_path / "config.toml"
+    config.write_text("[scheduler]\ntick_seconds = 1\n", encoding="utf-8")
+    proc = start_bot(stub, tmp_path / "outage.db", TOKEN, config)
+    try:
+        set_up(stub, chat)
+        mark = len(stub.calls)
+        stub.push_update(make_message_update(chat, CHAIR, "/remind 1分钟后 停机时到点的事"))
+        stub.wait_for(lambda c: c.method == "sendMessage" and "提醒编号" in str(c.params.get("text", "")),
+                      timeout=30, after=mark)
+        stub.outage(100)  # the reminder comes due in the middle of it
+        time.sleep(5)
+        stub.push_update(make_message_update(chat, CHAIR, HELP))  # fetched once Telegram is back
+        wait_delivered(stub, GROUP, "停机时到点的事", 1, timeout=150)
+        wait_delivered(stub, GROUP, HELP_MARK, 1, timeout=60)
+        time.sleep(2)
+        reminders = delivered(stub, GROUP, "停机时到点的事")
+    finally:
+        out = stop_bot(proc)
+    assert reminders == 1  # not lost, not doubled
+    assert out.count("Telegram unreachable") == 1 and out.count("reachable again") == 1
+    assert "Traceback" not in out  # no traceback per failed poll
+
+
+def test_commands_while_sends_fail_store_once_and_confirm_later(stub: BotApiStub, tmp_path: Path) -> None:
+    import sqlite3
+
+    chat = make_chat(GROUP, "失败村执委工作群")
+    db = tmp_path / "failing.db"
+    proc = start_bot(stub, db, TOKEN)
+    try:
+        set_up(stub, chat)
+        stub.inject_fault("sendMessage", "500", count=12)  # more than the limiter's repeats of one reply
+        stub.push_update(make_message_update(chat, CHAIR, "/log 走访 故障时看望了独居的李奶奶"))
+        wait_delivered(stub, GROUP, "已记入台账", 1, timeout=150)
+        time.sleep(3)
+    finally:
+        out = stop_bot(proc)
+    texts = [str(m.get("text", "")) for m in stub.sent_messages(GROUP)]
+    assert not any("没有办成" in t for t in texts)
+    assert sum("已记入台账" in t for t in texts) == 1
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT COUNT(*) FROM ledger_entries WHERE content LIKE '%故障时看望%'").fetchone()
+    assert rows[0] == 1, out

@@ -233,3 +233,91 @@ async def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 2 and "unreachable" in lines[0] and "50 failed requests" in lines[1]
     assert all(r.exc_info is None for r in caplog.records)  # no traceback per failed poll
+
+
+# --- every attempt counted with its outcome --------------------------------------------------------
+
+
+def _chained(exc: Exception, cause: Exception) -> Exception:
+    exc.__cause__ = cause
+    return exc
+
+
+def test_each_failure_is_classified_by_whether_it_may_have_been_delivered() -> None:
+    import httpx
+
+    from handlers.sender import classify
+
+    assert classify(None) == "ok"
+    assert classify(RetryAfter(timedelta(seconds=3))) == "429"
+    assert classify(BadRequest("chat not found")) == "bad_request"
+    assert classify(NetworkError("Bad Gateway")) == "5xx"  # Telegram answered: not delivered
+    assert classify(_chained(NetworkError("httpx.ConnectError"), httpx.ConnectError("refused"))) == "refused"
+    assert classify(_chained(TimedOut(), httpx.ConnectTimeout("slow connect"))) == "refused"
+    assert classify(_chained(TimedOut(), httpx.ReadTimeout("no answer"))) == "timeout"
+    cut = _chained(NetworkError("httpx.RemoteProtocolError"), httpx.RemoteProtocolError("closed"))
+    assert classify(cut) == "cut"
+
+
+class LimitedBot:
+    """A bot whose sends go through the PacingLimiter, failing as `script` says (None: accepted)."""
+
+    def __init__(self, limiter: PacingLimiter, script: list[Exception | None]) -> None:
+        self.limiter = limiter
+        self.script = script
+        self.delivered: list[tuple[int, str]] = []
+
+    async def send_message(self, chat_id: int, text: str, **kwargs: Any) -> dict[str, Any]:
+        async def attempt() -> dict[str, Any]:
+            failure = self.script.pop(0) if self.script else None
+            if failure is not None:
+                raise failure
+            self.delivered.append((chat_id, text))
+            return {"ok": True}
+
+        result = await self.limiter.process_request(
+            attempt, (), {}, "sendMessage", {"chat_id": chat_id, "text": text}, None)
+        assert isinstance(result, dict)
+        return result
+
+
+async def _outbox_row(h: Harness, dedupe: str) -> Any:
+    async with h.db.read() as conn:
+        cur = await conn.execute("SELECT status, attempts, outcomes, uncertain FROM outbox WHERE dedupe = ?",
+                                 (dedupe,))
+        return await cur.fetchone()
+
+
+async def test_the_outbox_records_every_attempt_and_the_ones_that_may_have_doubled(
+        h: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    import httpx
+
+    limiter = make(FakeTime())
+    bot = LimitedBot(limiter, [NetworkError("Bad Gateway"),
+                               _chained(TimedOut(), httpx.ReadTimeout("no answer")), None])
+    async with h.db.transaction() as conn:
+        await outbox.enqueue(conn, [Outgoing(WORK, "outbox.lines", {"lines": ["三次才送到"]}, dedupe="t:tries")],
+                             h.clock.now())
+    with caplog.at_level("WARNING", logger="handlers.sender"):
+        assert await h.services.sender.drain(bot) >= 1
+    status, attempts, outcomes, uncertain = await _outbox_row(h, "t:tries")
+    assert (status, attempts, outcomes, uncertain) == ("sent", 3, "5xx,timeout,ok", 1)
+    assert (limiter.outcomes["5xx"], limiter.outcomes["timeout"], limiter.possible_duplicates) == (1, 1, 1)
+    assert any("more than once" in r.getMessage() for r in caplog.records)  # a possible duplicate, logged
+
+
+async def test_attempts_of_a_row_left_for_later_are_counted_too(h: Harness) -> None:
+    h.services.sender.first_backoff = 0.0
+    h.services.sender.max_attempts = 2
+    down: list[Exception | None] = [NetworkError("Bad Gateway")] * 40
+    bot = LimitedBot(PacingLimiter(Pacer(enabled=False), retries=0, first_backoff=0), down)
+    async with h.db.transaction() as conn:
+        await outbox.enqueue(conn, [Outgoing(WORK, "outbox.lines", {"lines": ["稍后再发"]}, dedupe="t:later")],
+                             h.clock.now())
+    await h.services.sender.drain(bot)
+    status, attempts, outcomes, uncertain = await _outbox_row(h, "t:later")
+    assert (status, attempts, outcomes, uncertain) == ("pending", 2, "5xx,5xx", 0)
+    bot.script.clear()
+    await h.services.sender.drain(bot)
+    status, attempts, outcomes, _ = await _outbox_row(h, "t:later")
+    assert (status, attempts, outcomes) == ("sent", 3, "5xx,5xx,ok")

@@ -62,6 +62,22 @@ def test_rules_for_forced_marriage_pinyin_pleas_and_farewells(text: str) -> None
     assert match_rules(text) is not None
 
 
+@pytest.mark.parametrize("text", [
+    "邻居说她舅舅老摸她 她才八岁", "娃身上好几块紫的 问他也不敢说", "听说前村那家的媳妇是花钱买来的 一直锁着",
+    "我侄女才15 她爸收了彩礼硬要她嫁人", "我姐微信上说要喝药 电话也不接 谁离她家近快去看看",
+])
+def test_harm_to_a_child_a_bought_wife_or_a_relative_in_danger_is_not_framed_away(text: str) -> None:
+    # told second-hand (说, 听说, a relative): still danger, and the rules alone say so
+    assert match_rules(text) is not None
+
+
+@pytest.mark.parametrize("text", [
+    "电视剧里那个买来的媳妇太惨了", "我妈非让我嫁个有钱的", "宝宝身上起了好多红疹子", "小说里她舅舅摸她的头夸她",
+])
+def test_stories_and_everyday_talk_near_those_rules_raise_nothing(text: str) -> None:
+    assert match_rules(text) is None
+
+
 def test_model_and_rules_together() -> None:
     # the model finds what no rule names; the private bar is lower; without a model the rules decide
     model = LogisticModel(-2.0, {"g:好怕": 3.0}, {"public": 0.9, "private": 0.5})
