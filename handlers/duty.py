@@ -99,8 +99,11 @@ async def rota_set(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     today = req.services.duty.today()
     try:
         anchor, rest = parse_date(" ".join(words[1:]), today)
-    except TimeParseError:
-        await reply(req, req.t("rota_set.bad_date"))
+    except TimeParseError as error:
+        if error.code == "unrecognised" or error.code == "empty":
+            await reply(req, req.t("rota_set.bad_date"))
+        else:  # 2月30日: the same "no such day" as /leave, then this command's usage
+            await reply(req, time_error(req, error, brief=True) + "\n\n" + req.t("rota_set.usage"))
         return
     handoff: time | None = None
     skip = False
