@@ -353,6 +353,22 @@ async def test_myreview_shows_only_her_own(h: Harness) -> None:
     assert "只能看自己的" in await pm(h, "王芳", "/myreview 陈静")
 
 
+async def test_grade_and_rating_labels_in_traditional_under_zh_tw(h: Harness) -> None:
+    await start(h)
+    await pm(h, "刘敏", "/lang zh_tw")
+    calls = await h.send(ID["刘敏"], "刘敏", "/rate")
+    buttons = [b["text"] for row in calls[-1].params["reply_markup"]["inline_keyboard"] for b in row]
+    assert "優秀" in buttons and "不稱職" in buttons and "不称职" not in buttons
+    saved = await pm(h, "刘敏", "/rate 陈静 優秀")  # typed in Traditional, stored as 优秀
+    assert "已記錄：陈静 優秀" in saved
+    assert "优秀" not in saved
+    await pm(h, "王芳", "/score 刘敏 88")
+    await pm(h, "王芳", "/review_close 确定")
+    mine = await pm(h, "刘敏", "/myreview")
+    assert "稱職" in mine and "称职" not in mine
+    assert "不称职" not in await pm(h, "刘敏", "/review_config")
+
+
 async def test_close_asks_first_and_can_be_kept_open(h: Harness) -> None:
     await start(h)
     calls = await h.send(ID["王芳"], "王芳", "/review_close")
