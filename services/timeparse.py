@@ -30,7 +30,8 @@ parse_when rules and defaults
   H:MM is a 24-hour clock. When the date is today (said or implied), a 点 hour 6–11 that has passed
   while its evening reading is still ahead means the evening (今天8点 at 10:30 = 20:00).
 - A date without a time means 09:00; for a deadline (``parse_when(…, deadline=True)``: /task_add) it
-  means 23:59 of that day, the same as the date with 前 (下周三 = 下周三前 = 23:59). A time without a date is the next one to come (today, else
+  means 23:59 of that day, the same as the date with 前 (下周三 = 下周三前 = 23:59).
+  A time without a date is the next one to come (today, else
   tomorrow). A plain weekday is the next one to come: today if that time is still ahead, else in a
   week. Any other date whose time has passed (今天早上8点 at 10:00, 昨天, 上周五, 2025-12-01) is refused
   as ``past``; a time exactly now is past too.
