@@ -73,13 +73,12 @@ def result_lines(lang: str | None, row: ResultRow, rubric: Rubric, own: bool = F
                        items=adjustment_items(row.adjustments)))
     if row.chair_comment:
         lines.append(t(lang, "review_result.comment", comment=row.chair_comment))
-    if own:
-        # the weights used for her (shifted where a component had no data); the rubric's if none stored
-        used = {k: str(v) for k, v in (row.weights or rubric.weights).items()}
-        shown = "、".join(f"{t(lang, RUBRIC_COMPONENT_KEYS[k])} {_num(used.get(k, '0'))}" for k in COMPONENTS
-                         if Decimal(used.get(k, "0")) > 0)
-        if shown:
-            lines.append(t(lang, "review_result.weights", weights=shown))
+    # the weights used for her (shifted where a component had no data; the rubric's if none stored):
+    # in her own view and in the chair's table alike
+    used = {k: str(v) for k, v in (row.weights or rubric.weights).items()}
+    shown = "、".join(f"{t(lang, RUBRIC_COMPONENT_KEYS[k])} {_num(used.get(k, '0'))}" for k in COMPONENTS
+                     if Decimal(used.get(k, "0")) > 0)
+    lines.append(t(lang, "review_result.weights", weights=shown) if shown else t(lang, "review_result.weights_none"))
     return lines
 
 

@@ -4,7 +4,7 @@ progress (counts only), and the chair closes it — results frozen, ballot key d
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from services import review_ballot as ballot
@@ -20,7 +20,7 @@ from services.review_common import (
     require_manager,
     some_cycle,
 )
-from services.review_results import ClosedCycle, compute_rows, subsidy_sum
+from services.review_results import ClosedCycle, ResultRow, compute_rows, subsidy_sum
 from services.review_rubric import rubric_for
 from services.roster import Actor
 from storage import audit, members, reviews
@@ -48,11 +48,27 @@ class Status:
 
 
 @dataclass(frozen=True)
+class CloseLine:
+    """What closing now means for one member who is missing something."""
+
+    member: Member
+    scored: bool
+    peer_counts: bool  # at least the rubric's minimum of colleagues rated her
+    report: bool
+    nobody_can_score: bool  # the chair, with no vice chair: only a super admin can score her
+    # Her result if closed now, only when it cannot reveal anything about ratings (her peer
+    # component does not count): the chair sees what "没有评分" will cost her.
+    preview: ResultRow | None
+
+
+@dataclass(frozen=True)
 class CloseCheck:
     cycle: Cycle
     unscored: list[Member]
     no_report: list[Member]
     before_deadline: bool
+    lines: list[CloseLine] = field(default_factory=list)
+    min_peer: int = 0
 
 
 class Cycles:
@@ -128,6 +144,7 @@ class Cycles:
         return cycle, report is not None, sum(1 for _, c in found if c is not None), len(found)
 
     async def close_check(self, actor: Actor, org_id: int) -> CloseCheck:
+        """What closing now would leave out, per member: no chair score, too few peer ratings, no report."""
         now = self.ctx.clock.now()
         async with self.ctx.db.read() as conn:
             await require_chair(conn, actor, org_id)
@@ -135,8 +152,21 @@ class Cycles:
             people = await active_participants(conn, cycle)
             scores = await reviews.scores(conn, cycle.id)
             reports = await reviews.reports(conn, cycle.id)
+            rubric = await rubric_for(self.ctx, conn, org_id)
+            received = {k: len(v) for k, v in (await reviews.ratings_for(conn, cycle.id)).items()}
+            rows = {r.member_id: r for r in await compute_rows(self.ctx, conn, replace(cycle, closed_at=now),
+                                                               period_end(cycle, now), rubric)}
+            vice = any(m.role == "vice_chair" for m in await members.active_in_org(conn, org_id))
+        lines = []
+        for m in people:
+            scored, report = m.id in scores, m.id in reports
+            peer = received.get(m.id, 0) >= rubric.min_peer_ratings
+            if scored and report and peer:
+                continue
+            lines.append(CloseLine(m, scored, peer, report, m.role == "chair" and not vice and not scored,
+                                   None if peer else rows.get(m.id)))
         return CloseCheck(cycle, [m for m in people if m.id not in scores], [m for m in people if m.id not in reports],
-                          now < cycle.deadline)
+                          now < cycle.deadline, lines, rubric.min_peer_ratings)
 
     async def close(self, actor: Actor, org_id: int, cycle_id: int | None = None) -> ClosedCycle:
         """Compute and freeze the results and destroy the ballot key, in one transaction."""

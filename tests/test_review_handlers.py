@@ -373,7 +373,8 @@ async def test_close_asks_first_and_can_be_kept_open(h: Harness) -> None:
     await start(h)
     calls = await h.send(ID["王芳"], "王芳", "/review_close")
     ask = calls[-1]
-    assert "确定要结束「2026年度述职」吗" in ask.text and "还没有评分：王芳、李秀英" in ask.text
+    assert "确定要结束「2026年度述职」吗" in ask.text and "<b>王芳、李秀英、张丽" in ask.text
+    assert "没有主席评分（这一项不计" in ask.text and "误工补贴 0.00 元" in ask.text
     kept = await h.press("王芳", ask, 1)
     assert any("继续进行" in c.text for c in kept)
     assert await rows(h, "SELECT status FROM review_cycles") == [("open",)]
@@ -382,6 +383,37 @@ async def test_close_asks_first_and_can_be_kept_open(h: Harness) -> None:
     assert any("已结束" in c.text for c in done)
     assert await rows(h, "SELECT status FROM review_cycles") == [("closed",)]
     assert "「2026年度述职」已经结束了" in await pm(h, "王芳", "/review_close")
+
+
+async def test_close_says_per_person_what_closing_now_means(h: Harness) -> None:
+    await start(h)
+    await h.say(WORK, "王芳", "/setrole 李秀英 执委")
+    await h.say(WORK, "王芳", "/setrole 张丽 执委")  # no vice chair left: nobody in the roster can score the chair
+    await pm(h, "王芳", "/score 刘敏 88")
+    await pm(h, "刘敏", "/report 报告")
+    for rater in ("李秀英", "陈静", "张丽"):
+        await pm(h, rater, f"/rate 刘敏 {'优秀'}")
+    await pm(h, "王芳", "/score 陈静 70")
+    await pm(h, "陈静", "/report 报告")
+    await pm(h, "王芳", "/score 赵霞 80")
+    ask = await pm(h, "王芳", "/review_close")
+    lines = ask.splitlines()
+    assert not any("刘敏" in line for line in lines)  # nothing missing: not listed
+    chair = next(line for line in lines if line.startswith("· <b>王芳</b>"))
+    assert "本组织没有副主席，主席的分只能由超级管理员（县妇联）打" in chair
+    # 陈静: scored and reported, two few ratings: what closing now gives her (no rating is involved)
+    chen = lines.index(next(line for line in lines if line.startswith("· <b>陈静</b>")))
+    assert lines[chen] == "· <b>陈静</b>：民主测评不到 3 人评（这一项不计）"
+    assert lines[chen + 1] == "   → 现在结束：总分 70.0 · 基本称职 · 误工补贴 600.00 元"
+    zhao = next(line for line in lines if line.startswith("· <b>赵霞</b>"))
+    assert "民主测评不到 3 人评" in zhao and "没交述职报告（结束后不能再交）" in zhao
+    nobody = lines.index(next(line for line in lines if line.startswith("· <b>李秀英、张丽")))
+    assert "没有主席评分（这一项不计，权重分给其他项）" in lines[nobody]
+    assert lines[nobody + 1] == "   → 一项能算分的都没有：总分 0.0 · 不称职 · 误工补贴 0.00 元"
+    # the chair's table shows the weights used for each person, as /myreview does
+    table = await pm(h, "王芳", "/review_close 确定")
+    assert "本次计算用的权重：主席评分 0.571、民主测评 0.429" in table
+    assert "没有一项能算分，总分按 0 计" in table
 
 
 async def test_whole_cycle_table_and_xlsx_to_the_cent(h: Harness) -> None:
@@ -423,8 +455,12 @@ async def test_whole_cycle_table_and_xlsx_to_the_cent(h: Harness) -> None:
     assert "已经截止" in "\n".join(sent_to(h.api.calls, ID["王芳"]))
     calls = await h.send(ID["王芳"], "王芳", "/review_close")
     ask = calls[-1]
-    assert "截止时间" not in ask.text  # the deadline has passed; only the unscored are listed
-    assert "还没有评分：李秀英、张丽、陈静、杨秀兰、吴桂英" in ask.text
+    assert "截止时间" not in ask.text  # the deadline has passed; only what is missing is listed
+    assert "· <b>李秀英、张丽、陈静、杨秀兰、吴桂英</b>：没有主席评分" in ask.text
+    assert "· <b>王芳</b>：民主测评不到 3 人评（这一项不计）；没交述职报告" in ask.text
+    assert "   → 现在结束：总分 95.0 · 优秀 · 误工补贴 1200.00 元" in ask.text
+    assert "· <b>赵霞、黄丽娟、周红</b>：没交述职报告（结束后不能再交）\n" in ask.text  # no result: rated
+    assert "徐萍" not in ask.text  # removed during the cycle
     calls = await h.press("王芳", ask, 0)
     calls += await h.tick()
     table = next(c.text for c in calls if "考评结果" in c.text and c.method == "sendMessage")
