@@ -4,8 +4,11 @@ progress (counts only), and the chair closes it — results frozen, ballot key d
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+
+import aiosqlite
 
 from services import review_ballot as ballot
 from services import review_notices as notices
@@ -28,6 +31,7 @@ from storage.models import Member
 from storage.reviews import Cycle
 
 MAX_NAME = 40
+YEAR_IN_NAME = re.compile(r"(?<!\d)(20\d\d)(?!\d)")  # 2026年度述职 → 2026
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,11 @@ class Cycles:
         self.votes = votes
 
     async def start(self, actor: Actor, org_id: int, name: str, deadline: datetime, period_start: datetime | None,
-                    bot_username: str) -> tuple[Cycle, list[Member]]:
+                    bot_username: str, period_stop: datetime | None = None) -> tuple[Cycle, list[Member]]:
+        """Open a cycle. The activity period is [period_start, period_stop) when given; by default it
+        is the review's year (the year in its name, else this year), or from the end of the last
+        closed cycle's period if that is later; it ends with that year if the year is over, else at
+        the deadline or the close."""
         name = " ".join(name.split())
         if not name:
             raise Refusal("review_start.usage")
@@ -86,8 +94,7 @@ class Cycles:
         now = self.ctx.clock.now()
         if deadline <= now:
             raise Refusal("review_start.deadline_past")
-        start = period_start or now
-        if start > now:
+        if period_start is not None and period_start > now:
             raise Refusal("review_start.period_future")
         async with self.ctx.db.transaction() as conn:
             me = await require_chair(conn, actor, org_id)
@@ -97,16 +104,55 @@ class Cycles:
             people = await members.active_in_org(conn, org_id)
             if len(people) < 2:
                 raise Refusal("review_start.too_few")
+            start, stop = await self._period(conn, org_id, name, now, period_start, period_stop)
             cycle_id = await reviews.create_cycle(conn, org_id, name, start, deadline, ballot.new_key(),
-                                                  bot_username, actor.user_id, now)
+                                                  bot_username, actor.user_id, now, stop)
             await reviews.add_participants(conn, cycle_id, [m.id for m in people])
             cycle = await reviews.get_cycle(conn, cycle_id)
             assert cycle is not None
             await notices.enqueue_started(self.ctx, conn, cycle, people, now)
             await audit.record(conn, org_id, actor.user_id, "review.start", now, cycle_id=cycle_id, name=name,
-                               deadline=deadline, period_start=start, members=[m.id for m in people],
+                               deadline=deadline, period_start=start, period_end=stop, members=[m.id for m in people],
                                by_member=me.id if me else None)
         return cycle, people
+
+    async def set_period(self, actor: Actor, org_id: int, start: datetime, stop: datetime | None) -> Cycle:
+        """The chair changes the open cycle's activity period (`/review_start 从 … 到 …`)."""
+        now = self.ctx.clock.now()
+        if start > now:
+            raise Refusal("review_start.period_future")
+        if stop is not None and stop <= start:
+            raise Refusal("review_start.period_reversed")
+        async with self.ctx.db.transaction() as conn:
+            await require_chair(conn, actor, org_id)
+            cycle = await reviews.open_cycle(conn, org_id)
+            if cycle is None:
+                raise Refusal("review_start.period_only_open")
+            await reviews.set_period(conn, cycle.id, start, stop)
+            await audit.record(conn, org_id, actor.user_id, "review.period", now, cycle_id=cycle.id,
+                               period_start=start, period_end=stop)
+            changed = await reviews.get_cycle(conn, cycle.id)
+        assert changed is not None
+        return changed
+
+    async def _period(self, conn: aiosqlite.Connection, org_id: int, name: str, now: datetime,
+                      start: datetime | None, stop: datetime | None) -> tuple[datetime, datetime | None]:
+        tz = self.ctx.tz
+        this_year = now.astimezone(tz).year
+        said = YEAR_IN_NAME.search(name)
+        year = int(said.group(1)) if said and int(said.group(1)) <= this_year else this_year
+        if stop is None and year < this_year:
+            stop = datetime(year + 1, 1, 1, tzinfo=tz)  # a year already over: that year only
+        if start is None:
+            start = datetime(year, 1, 1, tzinfo=tz)
+            last = await reviews.latest_cycle(conn, org_id, "closed")
+            if last is not None and last.closed_at is not None:
+                counted = period_end(last, last.closed_at)  # not counted twice, if within this period
+                if stop is None or counted < stop:
+                    start = max(start, counted)
+        if stop is not None and stop <= start:
+            raise Refusal("review_start.period_reversed")
+        return start, stop
 
     async def current(self, org_id: int) -> Cycle | None:
         """The open cycle, else the latest closed one, else None."""

@@ -34,8 +34,9 @@ async def pm(h: Harness, who: str, text: str) -> str:
     return await h.say(ID[who], who, text)
 
 
-async def start(h: Harness, deadline: str = "11月25日前") -> str:
-    return await pm(h, "王芳", f"/review_start 2026年度述职 {deadline}")
+async def start(h: Harness, deadline: str = "11月25日前", period: str = " 从今天") -> str:
+    """The cycle most tests use: activity counted from today (the demo's past trainings left out)."""
+    return await pm(h, "王芳", f"/review_start 2026年度述职 {deadline}{period}")
 
 
 def sent_to(calls: list[ApiCall], chat_id: int) -> list[str]:
@@ -101,10 +102,46 @@ async def test_review_start_asks_everyone_privately_through_the_outbox(h: Harnes
 
 
 async def test_review_start_deadline_forms_and_period(h: Harness) -> None:
-    assert "2026年12月31日 23:59" in await start(h, "2026-12-31")
-    assert "还没结束，同一时间只能进行一次" in await start(h, "12月31日前")
-    cycle = (await rows(h, "SELECT period_start, deadline FROM review_cycles"))[0]
-    assert cycle == ("2026-11-23T01:00:00+00:00", "2026-12-31T15:59:00+00:00")
+    assert "2026年12月31日 23:59" in await start(h, "2026-12-31", "")
+    assert "还没结束，同一时间只能进行一次" in await start(h, "12月31日前", "")
+    cycle = (await rows(h, "SELECT period_start, deadline, period_end FROM review_cycles"))[0]
+    # the review's year: activity counted from 1 January (Shanghai), not from the day it was started
+    assert cycle == ("2025-12-31T16:00:00+00:00", "2026-12-31T15:59:00+00:00", None)
+
+
+async def test_review_period_defaults_to_its_year_or_the_last_cycle(h: Harness) -> None:
+    # a year already over: that year only, its last day shown
+    past = await pm(h, "王芳", "/review_start 2025年度述职 12月31日前")
+    assert "从 2025年1月1日 00:00 算起，到 2025年12月31日 为止" in past
+    assert (await rows(h, "SELECT period_start, period_end FROM review_cycles")) == [
+        ("2024-12-31T16:00:00+00:00", "2025-12-31T16:00:00+00:00")]
+    await pm(h, "王芳", "/review_close 确定")
+    text = await start(h, period="")  # a period of 2025 does not shorten 2026's
+    assert "活动数据（值班、培训、台账、任务）从 2026年1月1日 00:00 算起，到截止或结束时为止" in text
+    assert "要改，请发送 /review_start 从 2026-01-01 到 2026-12-31" in text
+    await pm(h, "王芳", "/review_close 确定")
+    # a second cycle the same year counts from the end of the first one's period (its close)
+    second = await pm(h, "王芳", "/review_start 2026年下半年述职 12月31日前")
+    assert "活动数据（值班、培训、台账、任务）从 2026年11月23日 09:00 算起" in second
+
+
+async def test_review_period_set_at_start_or_changed_while_open(h: Harness) -> None:
+    text = await pm(h, "王芳", "/review_start 2026年度述职 12月31日前 从 2026-03-01 到 2026-10-31")
+    assert "已开始「2026年度述职」" in text and "从 2026年3月1日 00:00 算起，到 2026年10月31日 为止" in text
+    changed = await pm(h, "王芳", "/review_start 从1月1日到12月31日")
+    assert "「2026年度述职」的活动数据改为从 2026年1月1日 00:00 算起，到 2026年12月31日 为止" in changed
+    assert (await rows(h, "SELECT period_start, period_end FROM review_cycles")) == [
+        ("2025-12-31T16:00:00+00:00", "2026-12-31T16:00:00+00:00")]
+    assert "只有主席" in await pm(h, "刘敏", "/review_start 从1月1日")
+    no_day = await pm(h, "王芳", "/review_start 从 2026-02-30")
+    assert "“2026-02-30”这个日期不存在" in no_day and "看不懂" not in no_day
+    assert "结束日子比开始的还早" in await pm(h, "王芳", "/review_start 从 2026-06-01 到 2026-03-01")
+    assert "日期看不懂：某天" in await pm(h, "王芳", "/review_start 从某天")
+    assert "还没到" in await pm(h, "王芳", "/review_start 从 2026-12-25")
+    audit = await rows(h, "SELECT action FROM audit_log WHERE action LIKE 'review.%' ORDER BY id")
+    assert audit == [("review.start",), ("review.period",)]
+    await pm(h, "王芳", "/review_close 确定")
+    assert "现在没有进行中的述职考评，不能改" in await pm(h, "王芳", "/review_start 从1月1日")
 
 
 async def test_review_start_with_a_period_start(tmp_path: Path) -> None:
@@ -113,7 +150,7 @@ async def test_review_start_with_a_period_start(tmp_path: Path) -> None:
     h = await make_harness(tmp_path)
     try:
         text = await pm(h, "王芳", "/review_start 2026 年度 述职 年底前 从1月1日")
-        assert "已开始「2026 年度 述职」" in text and "活动数据从 2026年1月1日 00:00 算起" in text
+        assert "已开始「2026 年度 述职」" in text and "从 2026年1月1日 00:00 算起" in text
     finally:
         await h.app.shutdown()
         await h.db.close()
