@@ -40,7 +40,7 @@ async def review_close(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
             # per person, and those for whom closing now means the same thing on one line
             grouped: dict[tuple[str, str], list[str]] = {}
             for x in check.lines:
-                grouped.setdefault(_consequence(req, x, check.min_peer), []).append(x.member.display_name)
+                grouped.setdefault(_consequence(req, org, x, check.min_peer), []).append(x.member.display_name)
             for (problems, result), names in grouped.items():
                 lines.append(req.t("review_close.person", names="、".join(names), problems=problems) + result)
         lines.append(req.t("review_close.final"))
@@ -53,12 +53,13 @@ async def review_close(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _close(req, context, org, check.cycle.id)
 
 
-def _consequence(req: Req, line: CloseLine, min_peer: int) -> tuple[str, str]:
+def _consequence(req: Req, org: Org, line: CloseLine, min_peer: int) -> tuple[str, str]:
     """What is missing for one member, and (when it reveals nothing about ratings) her result if
     closed now."""
     problems = []
     if not line.scored:
-        problems.append(req.t("review_close.no_score_chair" if line.nobody_can_score else "review_close.no_score"))
+        problems.append(req.t("review_close.no_score_chair", org=org.name, name=line.member.display_name)
+                        if line.nobody_can_score else req.t("review_close.no_score"))
     if not line.peer_counts:
         problems.append(req.t("review_close.peer_few", min=min_peer))
     if not line.report:

@@ -340,9 +340,29 @@ async def test_a_second_chair_cannot_score_the_chair(h: Harness) -> None:
 async def test_a_super_admin_scores_the_chair_via_the_group_button(h: Harness) -> None:
     await start(h)
     admin = h.person("县妇联周主任")
-    assert "请先到要办理的组织的执委工作群" in await h.say(admin.user_id, admin, "/score 王芳 93")
+    assert "请在命令后面先写组织名称" in await h.say(admin.user_id, admin, "/score 王芳 93")
     await h.say(admin.user_id, admin, "/start review_1")
     assert "已给 <b>王芳</b> 评分：93" in await h.say(admin.user_id, admin, "/score 王芳 93")
+
+
+async def test_without_a_vice_chair_the_county_names_the_org_and_scores_the_chair(h: Harness) -> None:
+    await start(h)
+    await h.say(WORK, "王芳", "/setrole 李秀英 执委")
+    await h.say(WORK, "王芳", "/setrole 张丽 执委")
+    refused = await pm(h, "王芳", "/score 王芳 99")
+    assert "不能给自己评分" in refused and "/score 组织名称 姓名 分数" in refused
+    ask = await pm(h, "王芳", "/review_close")
+    assert "请她私聊我发送 /score 青石村妇联 王芳 分数" in ask
+    admin = h.person("县妇联周主任")
+    assert "请在命令后面先写组织名称" in await h.say(admin.user_id, admin, "/score 王芳 93")
+    done = await h.say(admin.user_id, admin, "/score 青石村妇联 王芳 93 带头示范")
+    assert "已给 <b>王芳</b> 评分：93" in done and "点评：带头示范" in done
+    assert await rows(h, "SELECT score, comment FROM review_scores") == [("93", "带头示范")]
+    # the organisation is remembered for the next commands
+    assert "已把 <b>王芳</b> 的评分改为：94" in await h.say(admin.user_id, admin, "/score 王芳 94")
+    status = await h.say(admin.user_id, admin, "/review_status 青石村妇联")
+    assert "「2026年度述职」进度" in status and "1. 王芳（主席）报告 — · 测评 0/10 · 评分 ✅" in status
+    assert "本组织没有副主席" not in await pm(h, "王芳", "/review_close")
 
 
 async def test_scoring_after_close_is_refused(h: Harness) -> None:
@@ -437,7 +457,7 @@ async def test_close_says_per_person_what_closing_now_means(h: Harness) -> None:
     lines = ask.splitlines()
     assert not any("刘敏" in line for line in lines)  # nothing missing: not listed
     chair = next(line for line in lines if line.startswith("· <b>王芳</b>"))
-    assert "本组织没有副主席，主席的分只能由超级管理员（县妇联）打" in chair
+    assert "本组织没有副主席，主席的分只能由县妇联的超级管理员来打" in chair
     # 陈静: scored and reported, two few ratings: what closing now gives her (no rating is involved)
     chen = lines.index(next(line for line in lines if line.startswith("· <b>陈静</b>")))
     assert lines[chen] == "· <b>陈静</b>：民主测评不到 3 人评（这一项不计）"
