@@ -20,9 +20,10 @@ class TargetArgs:
     tg_user: TgUser | None  # the Telegram user, when the update carried one (reply, text mention)
 
 
-def extract_target(message: Message) -> TargetArgs:
-    """A reply, a text mention, an @username or a roster name (the first word), then the rest."""
-    body = message_text_after_command(message)
+def extract_target(message: Message, body: str | None = None) -> TargetArgs:
+    """A reply, a text mention, an @username or a roster name (the first word), then the rest.
+    `body`: the arguments to read instead of the whole text after the command."""
+    body = message_text_after_command(message) if body is None else body
     replied = message.reply_to_message
     if replied is not None and replied.from_user is not None and replied.forum_topic_created is None:
         user = replied.from_user

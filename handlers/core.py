@@ -118,6 +118,8 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         lines.append(req.t(title))
         lines.extend(f"/{s.name} — {req.t(f'help.commands.{s.name}')}" for s in in_section)
         lines.append("")
+    if any(s.name in ("task_add", "remind", "training_add", "review_start") for s in specs):
+        lines.append(req.t("help.dates"))  # one rule for a day written without a time
     lines.append(req.t("help.footer"))
     await reply(req, "\n".join(lines))
 

@@ -21,6 +21,7 @@ from handlers.common import (
     deliver_later,
     load_req,
     message_text_after_command,
+    org_and_member,
     org_for_management,
     reply,
     settle_press,
@@ -99,8 +100,11 @@ async def rota_set(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     today = req.services.duty.today()
     try:
         anchor, rest = parse_date(" ".join(words[1:]), today)
-    except TimeParseError:
-        await reply(req, req.t("rota_set.bad_date"))
+    except TimeParseError as error:
+        if error.code == "unrecognised" or error.code == "empty":
+            await reply(req, req.t("rota_set.bad_date"))
+        else:  # 2月30日: the same "no such day" as /leave, then this command's usage
+            await reply(req, time_error(req, error, brief=True) + "\n\n" + req.t("rota_set.usage"))
         return
     handoff: time | None = None
     skip = False
@@ -557,11 +561,12 @@ def parse_month(text: str, today: date) -> tuple[int, int] | None:
 
 @command
 async def ledger(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
-    found = await _member_here(req)
+    # members see it; the county's super admin too, naming the organisation in private: /ledger 青石村妇联 11月
+    found = await org_and_member(req, "duty.member_only")
     if found is None:
         return
     org, me = found
-    month = parse_month(" ".join(context.args or []), req.services.duty.today())
+    month = parse_month(" ".join(req.args), req.services.duty.today())
     if month is None:
         await reply(req, req.t("ledger.usage"))
         return
@@ -581,7 +586,7 @@ async def ledger(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
                                file=req.t("ledger.file_mark") if e.file_id else ""))
         lines.append(req.t("ledger.by_category", counts="、".join(f"{k} {v}" for k, v in counts.items())))
         await reply(req, "\n".join(lines))
-    if me.is_manager or req.actor.is_super_admin:
+    if (me is not None and me.is_manager) or req.actor.is_super_admin:
         await send_exports(req, context, org, year, mon)
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
+from handlers import formats
 from handlers.common import Req, command, reply, time_error
 from handlers.i18n import Raw
 from handlers.review_close import CLOSE_CALLBACK, close_button, review_close, send_results
@@ -35,13 +36,16 @@ from services.review_parse import parse_amount, parse_delta, parse_grades, parse
 from services.roster import Target
 from services.timeparse import Deadline, OneOff, TimeParseError, parse_date, parse_when
 from storage.models import Org
+from storage.reviews import Cycle
 
 __all__ = [  # the handlers bot/app.py registers (rating and closing re-exported from their modules)
     "CLOSE_CALLBACK", "RATE_CALLBACK", "adjust", "close_button", "myreview", "rate", "rate_button", "report",
     "review_close", "review_config", "review_start", "review_status", "score", "start_review",
 ]
 
-PERIOD_FROM = re.compile(r"\s(?:从|自)\s*(\S+?)\s*(?:起|开始)?\s*$")
+# 从 2026-01-01 [起] [到 2026-12-31 [止]] at the end of /review_start
+PERIOD_FROM = re.compile(r"\s(?:从|自)\s*(?P<a>\S+?)\s*(?:起|开始)?(?:\s*(?:到|至)\s*(?P<b>\S+?)\s*(?:止|为止)?)?\s*$")
+FOUR_DIGITS = re.compile(r"\d{4}")  # a year written out: the day is taken as said
 APPEND_WORDS = ("续", "追加", "接上")
 START_PAYLOAD = re.compile(r"^review(?:_(\d+))?$")
 
@@ -79,24 +83,50 @@ async def start_review(req: Req, context: ContextTypes.DEFAULT_TYPE, payload: st
 # --- /review_start -------------------------------------------------------------------------------
 
 
-def _parse_start(req: Req, text: str) -> tuple[str, datetime, datetime | None]:
-    """`<名称> <截止> [从<日期>]` → (name, deadline, period start). Raises Refusal."""
+def _period_day(req: Req, text: str, today: date) -> date:
+    """A day of the activity period (a past one: 1月1日 in December is this year's)."""
+    try:
+        day, rest = parse_date(text, today)
+    except TimeParseError as error:
+        if error.code in ("unrecognised", "empty"):
+            raise Refusal("review_start.bad_from", text=text) from error
+        # 2月30日: the same "no such day" as the other date commands
+        raise Refusal("review_start.bad_period_code", problem=Raw(time_error(req, error, brief=True))) from error
+    if rest:
+        raise Refusal("review_start.bad_from", text=text)
+    return day
+
+
+def _year_before(day: date) -> date:
+    return day.replace(year=day.year - 1, day=28) if (day.month, day.day) == (2, 29) else day.replace(year=day.year - 1)
+
+
+def _parse_period(req: Req, text: str) -> tuple[str, datetime | None, datetime | None]:
+    """Take `从<日期> [到<日期>]` off the end of `text`: (the rest, period start, period stop (exclusive))."""
+    tz = req.services.config.tz
+    today = req.services.clock.now().astimezone(tz).date()
+    found = PERIOD_FROM.search(" " + text)
+    if not found:
+        return text, None, None
+    first = _period_day(req, found.group("a"), today)
+    if first > today and not FOUR_DIGITS.search(found.group("a")):  # 从1月1日 in December: this year's
+        first = _year_before(first)
+    stop = None
+    if found.group("b"):
+        last = _period_day(req, found.group("b"), today)
+        if (last - first).days > 366:  # 到6月30日 without a year: the same year as the start
+            last = _year_before(last)
+        stop = datetime.combine(last + timedelta(days=1), time(0), tz)
+    return (" " + text)[: found.start()].strip(), datetime.combine(first, time(0), tz), stop
+
+
+def _parse_start(req: Req, text: str) -> tuple[str, datetime, datetime | None, datetime | None]:
+    """`<名称> <截止> [从<日期> [到<日期>]]` → (name, deadline, period start, period stop (exclusive)).
+    Raises Refusal."""
     tz = req.services.config.tz
     now = req.services.clock.now().astimezone(tz)
     today = now.date()
-    period_start = None
-    found = PERIOD_FROM.search(" " + text)
-    if found:
-        try:
-            day, rest = parse_date(found.group(1), today)
-        except TimeParseError as exc:
-            raise Refusal("review_start.bad_from", text=found.group(1)) from exc
-        if rest:
-            raise Refusal("review_start.bad_from", text=found.group(1))
-        if day > today:
-            day = day.replace(year=day.year - 1)
-        period_start = datetime.combine(day, time(0), tz)
-        text = (" " + text)[: found.start()].strip()
+    text, period_start, period_stop = _parse_period(req, text)
     words = text.split()
     if len(words) < 2:
         raise Refusal("review_start.usage")
@@ -106,7 +136,7 @@ def _parse_start(req: Req, text: str) -> tuple[str, datetime, datetime | None]:
         try:
             day, rest = parse_date(tail, today)
             if not rest:
-                return " ".join(words[:i]), datetime.combine(day, time(23, 59), tz), period_start
+                return " ".join(words[:i]), datetime.combine(day, time(23, 59), tz), period_start, period_stop
         except TimeParseError:
             pass
         try:
@@ -117,7 +147,7 @@ def _parse_start(req: Req, text: str) -> tuple[str, datetime, datetime | None]:
         if rest:
             continue
         if isinstance(when, OneOff | Deadline):
-            return " ".join(words[:i]), when.at, period_start
+            return " ".join(words[:i]), when.at, period_start, period_stop
         raise Refusal("review_start.recurring")
     if problem is not None and problem.code != "unrecognised":
         raise Refusal("review_start.bad_deadline_code",
@@ -134,13 +164,28 @@ async def review_start(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not text:
         await reply(req, req.t("review_start.usage"))
         return
-    name, deadline, period_start = _parse_start(req, text)
-    cycle, people = await req.services.review.start(req.actor, org.id, name, deadline, period_start,
-                                                    context.bot.username or "")
     svc = req.services.review
+    if PERIOD_FROM.match(" " + text):  # only 从 … [到 …]: change the open cycle's period
+        _, period_start, period_stop = _parse_period(req, text)
+        assert period_start is not None
+        cycle = await svc.set_period(req.actor, org.id, period_start, period_stop)
+        await reply(req, req.t("review_start.period_changed", cycle=cycle.name, period=svc.local(cycle.period_start),
+                               until=_until(req, cycle)))
+        return
+    name, deadline, period_start, period_stop = _parse_start(req, text)
+    cycle, people = await svc.start(req.actor, org.id, name, deadline, period_start, context.bot.username or "",
+                                    period_stop)
     await reply(req, req.t("review_start.done", cycle=cycle.name, org=org.name, deadline=svc.local(cycle.deadline),
-                           period=svc.local(cycle.period_start), count=len(people),
+                           period=svc.local(cycle.period_start), until=_until(req, cycle), count=len(people),
                            days="、".join(str(d) for d in sorted(set(svc.config.reminder_days), reverse=True))))
+
+
+def _until(req: Req, cycle: Cycle) -> str:
+    """Where the activity period ends: its last day, or the deadline / the close."""
+    if cycle.period_end is None:
+        return req.t("review_start.period_to_close")
+    last_day = (cycle.period_end - timedelta(seconds=1)).astimezone(req.services.config.tz).date()
+    return req.t("review_start.period_to_day", day=formats.full_day(req.lang, last_day))
 
 
 # --- /report -------------------------------------------------------------------------------------

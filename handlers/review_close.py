@@ -10,9 +10,11 @@ from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from handlers.common import Req, command, load_req, reply
+from handlers.i18n import in_script
 from handlers.review_common import args_text, here
 from handlers.review_export import results_text, review_xlsx
 from services.errors import Refusal
+from services.review_cycle import CloseLine
 from services.review_results import ClosedCycle
 from storage.models import Org
 
@@ -27,15 +29,20 @@ async def review_close(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     check = await req.services.review.close_check(req.actor, org.id)
     confirmed = args_text(req) in CONFIRM_WORDS
-    if not confirmed and (check.unscored or check.before_deadline):
+    missing = [x for x in check.lines if not x.scored or not x.peer_counts]
+    if not confirmed and (missing or check.before_deadline):
         lines = [req.t("review_close.confirm", cycle=check.cycle.name)]
         if check.before_deadline:
             deadline = req.services.review.local(check.cycle.deadline)
             lines.append(req.t("review_close.before_deadline", deadline=deadline))
-        if check.unscored:
-            lines.append(req.t("review_close.unscored", names="、".join(m.display_name for m in check.unscored)))
-        if check.no_report:
-            lines.append(req.t("review_close.no_report", names="、".join(m.display_name for m in check.no_report)))
+        if check.lines:
+            lines.append(req.t("review_close.people_header"))
+            # per person, and those for whom closing now means the same thing on one line
+            grouped: dict[tuple[str, str], list[str]] = {}
+            for x in check.lines:
+                grouped.setdefault(_consequence(req, org, x, check.min_peer), []).append(x.member.display_name)
+            for (problems, result), names in grouped.items():
+                lines.append(req.t("review_close.person", names="、".join(names), problems=problems) + result)
         lines.append(req.t("review_close.final"))
         keyboard = InlineKeyboardMarkup([[
             InlineKeyboardButton(req.t("review_close.btn_yes"), callback_data=f"rvc:{check.cycle.id}:yes"),
@@ -44,6 +51,26 @@ async def review_close(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(req, "\n".join(lines), keyboard)
         return
     await _close(req, context, org, check.cycle.id)
+
+
+def _consequence(req: Req, org: Org, line: CloseLine, min_peer: int) -> tuple[str, str]:
+    """What is missing for one member, and (when it reveals nothing about ratings) her result if
+    closed now."""
+    problems = []
+    if not line.scored:
+        problems.append(req.t("review_close.no_score_chair", org=org.name, name=line.member.display_name)
+                        if line.nobody_can_score else req.t("review_close.no_score"))
+    if not line.peer_counts:
+        problems.append(req.t("review_close.peer_few", min=min_peer))
+    if not line.report:
+        problems.append(req.t("review_close.no_report_one"))
+    result = ""
+    row = line.preview
+    if row is not None and row.total is not None and (not line.scored or not line.peer_counts):
+        nothing = all(v is None for v in (row.chair, row.peer, row.duty, row.training))
+        result = "\n" + req.t("review_close.result_nothing" if nothing else "review_close.result", total=row.total,
+                              grade=in_script(req.lang, row.grade or ""), subsidy=row.subsidy)
+    return "；".join(problems), result
 
 
 async def close_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

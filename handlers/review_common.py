@@ -30,6 +30,14 @@ async def private_only(req: Req, context: ContextTypes.DEFAULT_TYPE) -> bool:
 async def review_org(req: Req, context: ContextTypes.DEFAULT_TYPE) -> Org | None:
     """The organisation a private review command is about: the one chosen through the group's
     button (`/start review_<id>`), else her only organisation."""
+    if req.private and req.actor.is_super_admin:
+        # The county names the organisation first: /score 青石村妇联 王芳 93; remembered for what follows.
+        named = await req.services.roster.org_named(req.args)
+        if named is not None:
+            del req.args[: named[1]]  # args_text and target_of read the rest
+            if context.user_data is not None:
+                context.user_data["review_org"] = named[0].id
+            return named[0]
     found = await req.services.roster.memberships(req.user_id)
     chosen = context.user_data.get("review_org") if context.user_data is not None else None
     if chosen is not None:
@@ -69,15 +77,21 @@ async def member_here(req: Req, context: ContextTypes.DEFAULT_TYPE) -> tuple[Org
 
 
 def args_text(req: Req) -> str:
+    """The text after the command (inner spacing kept), without the organisation a super admin named."""
     message = req.update.effective_message
     assert message is not None
-    return message_text_after_command(message).strip()
+    text = message_text_after_command(message).strip()
+    named = len(text.split()) - len(req.args)  # words `review_org` took off req.args (context.args)
+    if named > 0 and req.actor.is_super_admin and message.text:
+        parts = text.split(None, named)
+        text = parts[named].strip() if len(parts) > named else ""
+    return text
 
 
 def target_of(req: Req) -> TargetArgs:
     message = req.update.effective_message
     assert message is not None
-    return extract_target(message)
+    return extract_target(message, args_text(req))
 
 
 def role_name(req: Req | str | None, role: str) -> str:

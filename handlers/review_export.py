@@ -13,7 +13,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
-from handlers.i18n import Raw, t
+from handlers.i18n import Raw, in_script, t
 from services.exports import append_row
 from services.review_results import ClosedCycle, ResultRow
 from services.review_scoring import COMPONENTS, Rubric, show
@@ -28,14 +28,14 @@ def rubric_text(lang: str | None, org_name: str, rubric: Rubric, custom: bool) -
     weights = "、".join(
         f"{t(lang, RUBRIC_COMPONENT_KEYS[k])} {_num(str(rubric.weights.get(k, 0)))}" for k in COMPONENTS
     )
-    ratings = "、".join(f"{r.label} {_num(str(r.value))}" for r in rubric.ratings)
+    ratings = "、".join(f"{in_script(lang, r.label)} {_num(str(r.value))}" for r in rubric.ratings)
     grades = []
     for i, g in enumerate(rubric.grades):
         if i == len(rubric.grades) - 1:
             bound = f"&lt;{_num(str(rubric.grades[i - 1].minimum))}"
         else:
             bound = f"≥{_num(str(g.minimum))}"
-        grades.append(f"{html.escape(g.label, quote=False)} {bound} ×{_num(str(g.coefficient))}")
+        grades.append(f"{html.escape(in_script(lang, g.label), quote=False)} {bound} ×{_num(str(g.coefficient))}")
 
     return t(lang, "review_config.rubric", org=org_name,
              custom=t(lang, "review_config.custom" if custom else "review_config.default"), weights=weights,
@@ -56,7 +56,8 @@ def result_lines(lang: str | None, row: ResultRow, rubric: Rubric, own: bool = F
     """The lines describing one member's result (her own view, or inside the chair's table)."""
     if row.removed:
         return [t(lang, "review_result.removed")]
-    lines = [t(lang, "review_result.total", total=row.total, grade=row.grade, subsidy=row.subsidy,
+    lines = [t(lang, "review_result.total", total=row.total, grade=in_script(lang, row.grade or ""),
+               subsidy=row.subsidy,
                coefficient=_num(row.coefficient or "0"))]
     duty = t(lang, "review_result.duty", value=row.duty, checked=row.checked, shifts=row.shifts) if row.duty else "—"
     training = (t(lang, "review_result.training", value=row.training, a=row.trainings[0], b=row.trainings[1])
@@ -72,13 +73,12 @@ def result_lines(lang: str | None, row: ResultRow, rubric: Rubric, own: bool = F
                        items=adjustment_items(row.adjustments)))
     if row.chair_comment:
         lines.append(t(lang, "review_result.comment", comment=row.chair_comment))
-    if own:
-        # the weights used for her (shifted where a component had no data); the rubric's if none stored
-        used = {k: str(v) for k, v in (row.weights or rubric.weights).items()}
-        shown = "、".join(f"{t(lang, RUBRIC_COMPONENT_KEYS[k])} {_num(used.get(k, '0'))}" for k in COMPONENTS
-                         if Decimal(used.get(k, "0")) > 0)
-        if shown:
-            lines.append(t(lang, "review_result.weights", weights=shown))
+    # the weights used for her (shifted where a component had no data; the rubric's if none stored):
+    # in her own view and in the chair's table alike
+    used = {k: str(v) for k, v in (row.weights or rubric.weights).items()}
+    shown = "、".join(f"{t(lang, RUBRIC_COMPONENT_KEYS[k])} {_num(used.get(k, '0'))}" for k in COMPONENTS
+                     if Decimal(used.get(k, "0")) > 0)
+    lines.append(t(lang, "review_result.weights", weights=shown) if shown else t(lang, "review_result.weights_none"))
     return lines
 
 
@@ -123,7 +123,8 @@ def review_xlsx(lang: str | None, org_name: str, closed: ClosedCycle) -> bytes:
             r.ledger, f"{r.tasks[0]}/{r.tasks[1]}" if r.tasks else "",
             _dec(r.adjustment_total) if r.adjustments else None,
             adjustment_items(r.adjustments),
-            _dec(r.total) if r.total else removed, r.grade, _dec(r.coefficient), _dec(r.subsidy), r.chair_comment,
+            _dec(r.total) if r.total else removed, in_script(lang, r.grade or "") or None, _dec(r.coefficient),
+            _dec(r.subsidy), r.chair_comment,
         ])
     subsidy_col = keys.index("subsidy") + 1
     total_row: list[Any] = [None] * len(keys)
@@ -153,9 +154,10 @@ def review_xlsx(lang: str | None, org_name: str, closed: ClosedCycle) -> bytes:
         rules.append([t(lang, "review_xlsx.rubric_weight", name=t(lang, RUBRIC_COMPONENT_KEYS[k])),
                       rubric.weights.get(k, Decimal(0))])
     for option in rubric.ratings:
-        rules.append([t(lang, "review_xlsx.rubric_rating", label=option.label), option.value])
+        rules.append([t(lang, "review_xlsx.rubric_rating", label=in_script(lang, option.label)), option.value])
     for g in rubric.grades:
-        rules.append([t(lang, "review_xlsx.rubric_grade", label=g.label, min=show(g.minimum, 1)), g.coefficient])
+        rules.append([t(lang, "review_xlsx.rubric_grade", label=in_script(lang, g.label), min=show(g.minimum, 1)),
+                      g.coefficient])
     rules.append([t(lang, "review_xlsx.rubric_base"), rubric.subsidy_base])
     rules.append([t(lang, "review_xlsx.rubric_min_peer"), rubric.min_peer_ratings])
     rules.append([t(lang, "review_xlsx.rubric_note")])

@@ -11,7 +11,9 @@ from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from handlers.common import Req, command, load_req, reply
+from handlers.i18n import in_script
 from handlers.review_common import args_text, member_here, role_name, target_of
+from services.clean import simplified
 from services.errors import Refusal
 from storage.models import Member
 
@@ -21,16 +23,21 @@ LIST_WORDS = ("全部", "列表", "修改", "all")
 Choices = list[tuple[Member, int | None]]  # each colleague with her current choice
 
 
+def _label(req: Req, label: str) -> str:
+    """A rating option (stored in the rubric, in Simplified) in the reader's script."""
+    return in_script(req.lang, label)
+
+
 def _done(found: Choices) -> int:
     return sum(1 for _, c in found if c is not None)
 
 
 def _card(req: Req, cycle_id: int, rubric: Any, colleague: Member, current: int | None, done: int,
           total: int) -> tuple[str, InlineKeyboardMarkup]:
-    now_mark = req.t("rate.current", choice=rubric.ratings[current].label) if current is not None else ""
+    now_mark = req.t("rate.current", choice=_label(req, rubric.ratings[current].label)) if current is not None else ""
     text = req.t("rate.card", name=colleague.display_name, role=role_name(req, colleague.role), done=done,
                  total=total, current=now_mark)
-    options = [InlineKeyboardButton(opt.label, callback_data=f"rv:g:{cycle_id}:{colleague.id}:{i}")
+    options = [InlineKeyboardButton(_label(req, opt.label), callback_data=f"rv:g:{cycle_id}:{colleague.id}:{i}")
                for i, opt in enumerate(rubric.ratings)]
     rows = [options[i:i + 2] for i in range(0, len(options), 2)]
     rows.append([InlineKeyboardButton(req.t("rate.btn_list"), callback_data=f"rv:l:{cycle_id}")])
@@ -42,7 +49,7 @@ def _list_view(req: Req, cycle_id: int, rubric: Any, found: Choices) -> tuple[st
     buttons = [
         InlineKeyboardButton(
             req.t("rate.btn_person", name=m.display_name,
-                  choice=rubric.ratings[c].label if c is not None else req.t("rate.unrated")),
+                  choice=_label(req, rubric.ratings[c].label) if c is not None else req.t("rate.unrated")),
             callback_data=f"rv:p:{cycle_id}:{m.id}")
         for m, c in found
     ]
@@ -74,13 +81,17 @@ async def rate(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         cycle, rubric, colleagues = await svc.colleagues(me)
         labels = [o.label for o in rubric.ratings]
         choice_word = parsed.rest[-1] if parsed.rest else ""
-        if choice_word not in labels:
-            await reply(req, req.t("rate.bad_word", text=choice_word, options="、".join(labels)))
+        # 優秀 typed in Traditional is 优秀
+        choice = labels.index(choice_word) if choice_word in labels else (
+            labels.index(simplified(choice_word)) if simplified(choice_word) in labels else None)
+        if choice is None:
+            await reply(req, req.t("rate.bad_word", text=choice_word,
+                                   options="、".join(_label(req, x) for x in labels)))
             return
         ratee = await svc.ratee_by_name(me, parsed.target)
-        colleague, new, rubric = await svc.rate(me, cycle.id, ratee.id, labels.index(choice_word))
+        colleague, new, rubric = await svc.rate(me, cycle.id, ratee.id, choice)
         await reply(req, req.t("rate.saved_new" if new else "rate.saved_changed", name=colleague.display_name,
-                               choice=choice_word))
+                               choice=_label(req, labels[choice])))
         return
     cycle, rubric, colleagues = await svc.colleagues(me)
     if not colleagues:
@@ -116,7 +127,7 @@ async def rate_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         if step == "g":
             colleague, _new, rubric = await svc.rate(me, cycle.id, int(match.group(3)), int(match.group(4)))
             await query.answer(req.t("rate.toast", name=colleague.display_name,
-                                     choice=rubric.ratings[int(match.group(4))].label))
+                                     choice=_label(req, rubric.ratings[int(match.group(4))].label)))
             _, rubric, found = await svc.colleagues(me)
             text, keyboard = _next_view(req, cycle.id, rubric, found)
         else:

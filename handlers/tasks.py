@@ -149,7 +149,7 @@ async def task_add(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     tz = req.services.config.tz
     try:
-        when, rest = parse_when(body, req.services.clock.now().astimezone(tz))
+        when, rest = parse_when(body, req.services.clock.now().astimezone(tz), deadline=True)
     except TimeParseError as error:
         await reply(req, time_error(req, error) + "\n\n" + req.t("tasks.add_usage"))
         return

@@ -53,6 +53,7 @@ class ReviewService:
 
         cycles = Cycles(ctx, votes)
         self.start = cycles.start
+        self.set_period = cycles.set_period
         self.current = cycles.current
         self.cycle = cycles.cycle
         self.status = cycles.status

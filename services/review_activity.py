@@ -28,8 +28,8 @@ class Activity:
 
 
 def period_end(cycle: Cycle, now: datetime) -> datetime:
-    """The period counts up to the deadline, or the close if that came first."""
-    return min(cycle.deadline, cycle.closed_at or now)
+    """The period counts up to its set end (else the deadline), or the close if that came first."""
+    return min(cycle.period_end or cycle.deadline, cycle.closed_at or now)
 
 
 async def _shifts(conn: aiosqlite.Connection, org_id: int, tz: ZoneInfo, start: datetime,

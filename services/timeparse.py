@@ -29,7 +29,9 @@ parse_when rules and defaults
 - No period word: a 点/时 hour 1–5 means the afternoon (明天3点 = 15:00); 6–12 is taken as said;
   H:MM is a 24-hour clock. When the date is today (said or implied), a 点 hour 6–11 that has passed
   while its evening reading is still ahead means the evening (今天8点 at 10:30 = 20:00).
-- A date without a time means 09:00. A time without a date is the next one to come (today, else
+- A date without a time means 09:00; for a deadline (``parse_when(…, deadline=True)``: /task_add) it
+  means 23:59 of that day, the same as the date with 前 (下周三 = 下周三前 = 23:59).
+  A time without a date is the next one to come (today, else
   tomorrow). A plain weekday is the next one to come: today if that time is still ahead, else in a
   week. Any other date whose time has passed (今天早上8点 at 10:00, 昨天, 上周五, 2025-12-01) is refused
   as ``past``; a time exactly now is past too.
@@ -623,8 +625,8 @@ def _match_period_end(s: str, now: datetime) -> tuple[When, int] | None:
     return Deadline(at), end
 
 
-def _match_absolute(s: str, now: datetime) -> tuple[When, int] | None:
-    """[date] [period] [clock] [前]."""
+def _match_absolute(s: str, now: datetime, day_end: bool = False) -> tuple[When, int] | None:
+    """[date] [period] [clock] [前]. `day_end`: a date without a time is a deadline at 23:59."""
     today, tz = now.date(), now.tzinfo
     found = _match_date(s, 0, today)
     spec, pos = found if found else (None, 0)
@@ -636,7 +638,8 @@ def _match_absolute(s: str, now: datetime) -> tuple[When, int] | None:
     before = _BEFORE_RE.match(s, pos)
     if before:
         pos = before.end()
-    hm = _to_hm(period, clock, DEADLINE_TIME if before else DEFAULT_TIME)
+    whole_day = day_end and spec is not None and period is None and clock is None
+    hm = _to_hm(period, clock, DEADLINE_TIME if before or whole_day else DEFAULT_TIME)
     if hm is None:
         raise _Fail("invalid_date", pos)
 
@@ -655,7 +658,7 @@ def _match_absolute(s: str, now: datetime) -> tuple[When, int] | None:
         result = at(day + timedelta(days=roll), hm.hour)
     if result <= now:
         raise _Fail("past", pos)
-    return (Deadline(result) if before else OneOff(result)), pos
+    return (Deadline(result) if before or whole_day else OneOff(result)), pos
 
 
 def _add_years(t: datetime, n: int) -> datetime:
@@ -669,8 +672,11 @@ def _add_years(t: datetime, n: int) -> datetime:
 # Public functions
 
 
-def parse_when(text: str, now: datetime) -> tuple[When, str]:
-    """Parse the time expression at the start of ``text``; return it and the rest of the text."""
+def parse_when(text: str, now: datetime, deadline: bool = False) -> tuple[When, str]:
+    """Parse the time expression at the start of ``text``; return it and the rest of the text.
+
+    ``deadline``: the expression is a deadline, so a date without a time (下周三, 12月20日) means the
+    end of that day, 23:59, as 12月20日前 does; otherwise (a reminder, a training) it means 09:00."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     raw = text.strip()
@@ -682,7 +688,7 @@ def parse_when(text: str, now: datetime) -> tuple[When, str]:
             _match_recurrence(s, now)
             or _match_duration(s, now)
             or _match_period_end(s, now)
-            or _match_absolute(s, now)
+            or _match_absolute(s, now, deadline)
         )
         if found is None:
             ago = _AGO_RE.match(s)

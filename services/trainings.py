@@ -175,6 +175,9 @@ class TrainingService:
                 raise Refusal("training.cancelled", topic=training.topic)
             if training.ends_at <= now:
                 raise Refusal("training.over", topic=training.topic)
+            if training.audience == "new" and not member.newly_elected:
+                # a 新当选 training: the others are not expected, so neither 报名 nor 请假 is counted
+                raise Refusal("training.new_only", topic=training.topic)
             previous = await trainings.set_signup(conn, training_id, member.id, status, now)
         return training, member, previous
 

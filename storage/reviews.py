@@ -30,6 +30,7 @@ class Cycle:
     created_by: int
     created_at: datetime
     closed_at: datetime | None
+    period_end: datetime | None = None  # None: the deadline, or the close if that comes first
 
     @property
     def is_open(self) -> bool:
@@ -71,6 +72,7 @@ def _cycle(row: sqlite3.Row) -> Cycle:
         row["status"], bytes(row["ballot_key"]) if row["ballot_key"] is not None else None, row["rubric"],
         row["bot_username"], row["created_by"], from_db(row["created_at"]),
         from_db(row["closed_at"]) if row["closed_at"] else None,
+        from_db(row["period_end"]) if row["period_end"] else None,
     )
 
 
@@ -79,15 +81,21 @@ def _cycle(row: sqlite3.Row) -> Cycle:
 
 async def create_cycle(
     conn: aiosqlite.Connection, org_id: int, name: str, period_start: datetime, deadline: datetime,
-    ballot_key: bytes, bot_username: str, created_by: int, now: datetime,
+    ballot_key: bytes, bot_username: str, created_by: int, now: datetime, period_end: datetime | None = None,
 ) -> int:
     cur = await conn.execute(
         """INSERT INTO review_cycles(org_id, name, period_start, deadline, ballot_key, bot_username,
-               created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-        (org_id, name, to_db(period_start), to_db(deadline), ballot_key, bot_username, created_by, to_db(now)),
+               created_by, created_at, period_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (org_id, name, to_db(period_start), to_db(deadline), ballot_key, bot_username, created_by, to_db(now),
+         to_db(period_end) if period_end else None),
     )
     assert cur.lastrowid is not None
     return cur.lastrowid
+
+
+async def set_period(conn: aiosqlite.Connection, cycle_id: int, start: datetime, end: datetime | None) -> None:
+    await conn.execute("UPDATE review_cycles SET period_start = ?, period_end = ? WHERE id = ?",
+                       (to_db(start), to_db(end) if end else None, cycle_id))
 
 
 async def get_cycle(conn: aiosqlite.Connection, cycle_id: int) -> Cycle | None:

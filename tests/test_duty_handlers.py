@@ -68,6 +68,10 @@ async def test_rota_set_refusals(h: Harness) -> None:
     assert "请这样设置轮值表" in await h.say(WORK, "王芳", "/rota_set 周 2026-11-30")
     assert "周期看不懂：年" in await h.say(WORK, "王芳", "/rota_set 年 2026-11-30 @liumin")
     assert "开始日期看不懂" in await h.say(WORK, "王芳", "/rota_set 周 明年某天 @liumin")
+    # A day that does not exist gets the same error as /leave's, then this command's usage only.
+    no_day = await h.say(WORK, "王芳", "/rota_set 周 2月30日 @liumin")
+    assert "“2月30日”这个日期不存在" in no_day and "看不懂" not in no_day
+    assert "请这样设置轮值表" in no_day and "10分钟后" not in no_day
     assert "名册里没有找到「@nobody_x」" in await h.say(WORK, "王芳", "/rota_set 周 2026-11-30 @nobody_x")
     assert "出现了两次" in await h.say(WORK, "王芳", "/rota_set 周 2026-11-30 @liumin 刘敏")
     assert "只有本组织的主席、副主席" in await h.say(WORK, "刘敏", "/rota_set 周 2026-11-30 @liumin")

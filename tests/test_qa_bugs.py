@@ -119,3 +119,9 @@ async def test_help_footer_explains_only_the_notation_it_uses(h: Harness) -> Non
         assert "&lt;" not in body  # no command description uses <尖括号>
         assert "尖括号" not in footer
         assert "[方括号]" in footer
+
+
+async def test_help_states_the_one_rule_for_a_day_without_a_time(h: Harness) -> None:
+    text = await h.say(WORK, "王芳", "/help")
+    assert "截止时间（任务、述职报告）算到那天 23:59" in text and "提醒和培训是那天上午 9:00" in text
+    assert "23:59" in await h.say(1004, "刘敏", "/help")  # /remind is there in private too

@@ -34,8 +34,9 @@ async def pm(h: Harness, who: str, text: str) -> str:
     return await h.say(ID[who], who, text)
 
 
-async def start(h: Harness, deadline: str = "11月25日前") -> str:
-    return await pm(h, "王芳", f"/review_start 2026年度述职 {deadline}")
+async def start(h: Harness, deadline: str = "11月25日前", period: str = " 从今天") -> str:
+    """The cycle most tests use: activity counted from today (the demo's past trainings left out)."""
+    return await pm(h, "王芳", f"/review_start 2026年度述职 {deadline}{period}")
 
 
 def sent_to(calls: list[ApiCall], chat_id: int) -> list[str]:
@@ -101,10 +102,46 @@ async def test_review_start_asks_everyone_privately_through_the_outbox(h: Harnes
 
 
 async def test_review_start_deadline_forms_and_period(h: Harness) -> None:
-    assert "2026年12月31日 23:59" in await start(h, "2026-12-31")
-    assert "还没结束，同一时间只能进行一次" in await start(h, "12月31日前")
-    cycle = (await rows(h, "SELECT period_start, deadline FROM review_cycles"))[0]
-    assert cycle == ("2026-11-23T01:00:00+00:00", "2026-12-31T15:59:00+00:00")
+    assert "2026年12月31日 23:59" in await start(h, "2026-12-31", "")
+    assert "还没结束，同一时间只能进行一次" in await start(h, "12月31日前", "")
+    cycle = (await rows(h, "SELECT period_start, deadline, period_end FROM review_cycles"))[0]
+    # the review's year: activity counted from 1 January (Shanghai), not from the day it was started
+    assert cycle == ("2025-12-31T16:00:00+00:00", "2026-12-31T15:59:00+00:00", None)
+
+
+async def test_review_period_defaults_to_its_year_or_the_last_cycle(h: Harness) -> None:
+    # a year already over: that year only, its last day shown
+    past = await pm(h, "王芳", "/review_start 2025年度述职 12月31日前")
+    assert "从 2025年1月1日 00:00 算起，到 2025年12月31日 为止" in past
+    assert (await rows(h, "SELECT period_start, period_end FROM review_cycles")) == [
+        ("2024-12-31T16:00:00+00:00", "2025-12-31T16:00:00+00:00")]
+    await pm(h, "王芳", "/review_close 确定")
+    text = await start(h, period="")  # a period of 2025 does not shorten 2026's
+    assert "活动数据（值班、培训、台账、任务）从 2026年1月1日 00:00 算起，到截止或结束时为止" in text
+    assert "要改，请发送 /review_start 从 2026-01-01 到 2026-12-31" in text
+    await pm(h, "王芳", "/review_close 确定")
+    # a second cycle the same year counts from the end of the first one's period (its close)
+    second = await pm(h, "王芳", "/review_start 2026年下半年述职 12月31日前")
+    assert "活动数据（值班、培训、台账、任务）从 2026年11月23日 09:00 算起" in second
+
+
+async def test_review_period_set_at_start_or_changed_while_open(h: Harness) -> None:
+    text = await pm(h, "王芳", "/review_start 2026年度述职 12月31日前 从 2026-03-01 到 2026-10-31")
+    assert "已开始「2026年度述职」" in text and "从 2026年3月1日 00:00 算起，到 2026年10月31日 为止" in text
+    changed = await pm(h, "王芳", "/review_start 从1月1日到12月31日")
+    assert "「2026年度述职」的活动数据改为从 2026年1月1日 00:00 算起，到 2026年12月31日 为止" in changed
+    assert (await rows(h, "SELECT period_start, period_end FROM review_cycles")) == [
+        ("2025-12-31T16:00:00+00:00", "2026-12-31T16:00:00+00:00")]
+    assert "只有主席" in await pm(h, "刘敏", "/review_start 从1月1日")
+    no_day = await pm(h, "王芳", "/review_start 从 2026-02-30")
+    assert "“2026-02-30”这个日期不存在" in no_day and "看不懂" not in no_day
+    assert "结束日子比开始的还早" in await pm(h, "王芳", "/review_start 从 2026-06-01 到 2026-03-01")
+    assert "日期看不懂：某天" in await pm(h, "王芳", "/review_start 从某天")
+    assert "还没到" in await pm(h, "王芳", "/review_start 从 2026-12-25")
+    audit = await rows(h, "SELECT action FROM audit_log WHERE action LIKE 'review.%' ORDER BY id")
+    assert audit == [("review.start",), ("review.period",)]
+    await pm(h, "王芳", "/review_close 确定")
+    assert "现在没有进行中的述职考评，不能改" in await pm(h, "王芳", "/review_start 从1月1日")
 
 
 async def test_review_start_with_a_period_start(tmp_path: Path) -> None:
@@ -113,7 +150,7 @@ async def test_review_start_with_a_period_start(tmp_path: Path) -> None:
     h = await make_harness(tmp_path)
     try:
         text = await pm(h, "王芳", "/review_start 2026 年度 述职 年底前 从1月1日")
-        assert "已开始「2026 年度 述职」" in text and "活动数据从 2026年1月1日 00:00 算起" in text
+        assert "已开始「2026 年度 述职」" in text and "从 2026年1月1日 00:00 算起" in text
     finally:
         await h.app.shutdown()
         await h.db.close()
@@ -303,9 +340,29 @@ async def test_a_second_chair_cannot_score_the_chair(h: Harness) -> None:
 async def test_a_super_admin_scores_the_chair_via_the_group_button(h: Harness) -> None:
     await start(h)
     admin = h.person("县妇联周主任")
-    assert "请先到要办理的组织的执委工作群" in await h.say(admin.user_id, admin, "/score 王芳 93")
+    assert "请在命令后面先写组织名称" in await h.say(admin.user_id, admin, "/score 王芳 93")
     await h.say(admin.user_id, admin, "/start review_1")
     assert "已给 <b>王芳</b> 评分：93" in await h.say(admin.user_id, admin, "/score 王芳 93")
+
+
+async def test_without_a_vice_chair_the_county_names_the_org_and_scores_the_chair(h: Harness) -> None:
+    await start(h)
+    await h.say(WORK, "王芳", "/setrole 李秀英 执委")
+    await h.say(WORK, "王芳", "/setrole 张丽 执委")
+    refused = await pm(h, "王芳", "/score 王芳 99")
+    assert "不能给自己评分" in refused and "/score 组织名称 姓名 分数" in refused
+    ask = await pm(h, "王芳", "/review_close")
+    assert "请她私聊我发送 /score 青石村妇联 王芳 分数" in ask
+    admin = h.person("县妇联周主任")
+    assert "请在命令后面先写组织名称" in await h.say(admin.user_id, admin, "/score 王芳 93")
+    done = await h.say(admin.user_id, admin, "/score 青石村妇联 王芳 93 带头示范")
+    assert "已给 <b>王芳</b> 评分：93" in done and "点评：带头示范" in done
+    assert await rows(h, "SELECT score, comment FROM review_scores") == [("93", "带头示范")]
+    # the organisation is remembered for the next commands
+    assert "已把 <b>王芳</b> 的评分改为：94" in await h.say(admin.user_id, admin, "/score 王芳 94")
+    status = await h.say(admin.user_id, admin, "/review_status 青石村妇联")
+    assert "「2026年度述职」进度" in status and "1. 王芳（主席）报告 — · 测评 0/10 · 评分 ✅" in status
+    assert "本组织没有副主席" not in await pm(h, "王芳", "/review_close")
 
 
 async def test_scoring_after_close_is_refused(h: Harness) -> None:
@@ -353,11 +410,28 @@ async def test_myreview_shows_only_her_own(h: Harness) -> None:
     assert "只能看自己的" in await pm(h, "王芳", "/myreview 陈静")
 
 
+async def test_grade_and_rating_labels_in_traditional_under_zh_tw(h: Harness) -> None:
+    await start(h)
+    await pm(h, "刘敏", "/lang zh_tw")
+    calls = await h.send(ID["刘敏"], "刘敏", "/rate")
+    buttons = [b["text"] for row in calls[-1].params["reply_markup"]["inline_keyboard"] for b in row]
+    assert "優秀" in buttons and "不稱職" in buttons and "不称职" not in buttons
+    saved = await pm(h, "刘敏", "/rate 陈静 優秀")  # typed in Traditional, stored as 优秀
+    assert "已記錄：陈静 優秀" in saved
+    assert "优秀" not in saved
+    await pm(h, "王芳", "/score 刘敏 88")
+    await pm(h, "王芳", "/review_close 确定")
+    mine = await pm(h, "刘敏", "/myreview")
+    assert "稱職" in mine and "称职" not in mine
+    assert "不称职" not in await pm(h, "刘敏", "/review_config")
+
+
 async def test_close_asks_first_and_can_be_kept_open(h: Harness) -> None:
     await start(h)
     calls = await h.send(ID["王芳"], "王芳", "/review_close")
     ask = calls[-1]
-    assert "确定要结束「2026年度述职」吗" in ask.text and "还没有评分：王芳、李秀英" in ask.text
+    assert "确定要结束「2026年度述职」吗" in ask.text and "<b>王芳、李秀英、张丽" in ask.text
+    assert "没有主席评分（这一项不计" in ask.text and "误工补贴 0.00 元" in ask.text
     kept = await h.press("王芳", ask, 1)
     assert any("继续进行" in c.text for c in kept)
     assert await rows(h, "SELECT status FROM review_cycles") == [("open",)]
@@ -366,6 +440,37 @@ async def test_close_asks_first_and_can_be_kept_open(h: Harness) -> None:
     assert any("已结束" in c.text for c in done)
     assert await rows(h, "SELECT status FROM review_cycles") == [("closed",)]
     assert "「2026年度述职」已经结束了" in await pm(h, "王芳", "/review_close")
+
+
+async def test_close_says_per_person_what_closing_now_means(h: Harness) -> None:
+    await start(h)
+    await h.say(WORK, "王芳", "/setrole 李秀英 执委")
+    await h.say(WORK, "王芳", "/setrole 张丽 执委")  # no vice chair left: nobody in the roster can score the chair
+    await pm(h, "王芳", "/score 刘敏 88")
+    await pm(h, "刘敏", "/report 报告")
+    for rater in ("李秀英", "陈静", "张丽"):
+        await pm(h, rater, f"/rate 刘敏 {'优秀'}")
+    await pm(h, "王芳", "/score 陈静 70")
+    await pm(h, "陈静", "/report 报告")
+    await pm(h, "王芳", "/score 赵霞 80")
+    ask = await pm(h, "王芳", "/review_close")
+    lines = ask.splitlines()
+    assert not any("刘敏" in line for line in lines)  # nothing missing: not listed
+    chair = next(line for line in lines if line.startswith("· <b>王芳</b>"))
+    assert "本组织没有副主席，主席的分只能由县妇联的超级管理员来打" in chair
+    # 陈静: scored and reported, two few ratings: what closing now gives her (no rating is involved)
+    chen = lines.index(next(line for line in lines if line.startswith("· <b>陈静</b>")))
+    assert lines[chen] == "· <b>陈静</b>：民主测评不到 3 人评（这一项不计）"
+    assert lines[chen + 1] == "   → 现在结束：总分 70.0 · 基本称职 · 误工补贴 600.00 元"
+    zhao = next(line for line in lines if line.startswith("· <b>赵霞</b>"))
+    assert "民主测评不到 3 人评" in zhao and "没交述职报告（结束后不能再交）" in zhao
+    nobody = lines.index(next(line for line in lines if line.startswith("· <b>李秀英、张丽")))
+    assert "没有主席评分（这一项不计，权重分给其他项）" in lines[nobody]
+    assert lines[nobody + 1] == "   → 一项能算分的都没有：总分 0.0 · 不称职 · 误工补贴 0.00 元"
+    # the chair's table shows the weights used for each person, as /myreview does
+    table = await pm(h, "王芳", "/review_close 确定")
+    assert "本次计算用的权重：主席评分 0.571、民主测评 0.429" in table
+    assert "没有一项能算分，总分按 0 计" in table
 
 
 async def test_whole_cycle_table_and_xlsx_to_the_cent(h: Harness) -> None:
@@ -407,8 +512,12 @@ async def test_whole_cycle_table_and_xlsx_to_the_cent(h: Harness) -> None:
     assert "已经截止" in "\n".join(sent_to(h.api.calls, ID["王芳"]))
     calls = await h.send(ID["王芳"], "王芳", "/review_close")
     ask = calls[-1]
-    assert "截止时间" not in ask.text  # the deadline has passed; only the unscored are listed
-    assert "还没有评分：李秀英、张丽、陈静、杨秀兰、吴桂英" in ask.text
+    assert "截止时间" not in ask.text  # the deadline has passed; only what is missing is listed
+    assert "· <b>李秀英、张丽、陈静、杨秀兰、吴桂英</b>：没有主席评分" in ask.text
+    assert "· <b>王芳</b>：民主测评不到 3 人评（这一项不计）；没交述职报告" in ask.text
+    assert "   → 现在结束：总分 95.0 · 优秀 · 误工补贴 1200.00 元" in ask.text
+    assert "· <b>赵霞、黄丽娟、周红</b>：没交述职报告（结束后不能再交）\n" in ask.text  # no result: rated
+    assert "徐萍" not in ask.text  # removed during the cycle
     calls = await h.press("王芳", ask, 0)
     calls += await h.tick()
     table = next(c.text for c in calls if "考评结果" in c.text and c.method == "sendMessage")

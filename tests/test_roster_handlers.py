@@ -359,3 +359,11 @@ async def test_the_county_lists_organisations_and_names_one_in_a_private_chat(h:
     report = await h.say(9001, county, "/report_month 青石村妇联 11月")
     assert "2026年11月" in report
     assert "只有超级管理员" in await h.say(h.person("王芳").user_id, "王芳", "/orgs")
+    # /ledger names the organisation too: the entries, and the two Excel files in her private chat
+    await h.say(WORK, "赵霞", "/log 走访 看望独居老人")
+    assert "请在命令后面写上组织名称" in await h.say(9001, county, "/ledger 11月")
+    calls = await h.send(9001, county, "/ledger 青石村妇联 11月")
+    assert any("青石村妇联" in c.text and "看望独居老人" in c.text for c in calls if c.method == "sendMessage")
+    docs = [c for c in calls if c.method == "sendDocument"]
+    assert len(docs) == 2 and all(d.chat_id == 9001 for d in docs)
+    assert "2026年10月 还没有台账记录" in await h.say(9001, county, "/ledger 青石村妇联 2026-10")

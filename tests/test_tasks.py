@@ -87,6 +87,11 @@ async def test_task_add_owner_forms_and_default_owner(h: Harness) -> None:
     assert "11月30日（周一）23:59" in await h.say(WORK, "王芳", "/task_add 月底 整理台账")
     assert "12月31日（周四）23:59" in await h.say(WORK, "王芳", "/task_add 年底前 写年度总结")
     assert "2027年4月30日（周五）23:59" in await h.say(WORK, "王芳", "/task_add 4月底前 换届准备")
+    # one rule: a day without a time is the end of that day, with 前 or without
+    assert "11月25日（周三）23:59" in await h.say(WORK, "王芳", "/task_add 周三 交照片")
+    assert "12月2日（周三）23:59" in await h.say(WORK, "王芳", "/task_add 下周三 交活动照片")
+    assert "12月20日（周日）23:59" in await h.say(WORK, "王芳", "/task_add 12月20日 交总结")
+    assert "11月23日（周一）23:59" in await h.say(WORK, "王芳", "/task_add 今天 打电话")
     # A text mention (a member without @username) counts as an owner.
     text = "/task_add 12月1日前 联系家访 红姐"
     mention = {"type": "text_mention", "offset": text.rindex("红姐"), "length": 2,

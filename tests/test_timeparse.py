@@ -222,6 +222,34 @@ def test_deadline_rest() -> None:
     assert parse_when("年底前 完成走访", NOW) == (Deadline(at(2026, 12, 31, 23, 59)), "完成走访")
 
 
+# One rule for deadlines: a day without a time is the end of that day, written with 前 or not.
+DAY_DEADLINES = [
+    ("下周三", at(2026, 11, 25, 23, 59)),
+    ("下周三前", at(2026, 11, 25, 23, 59)),
+    ("12月20日", at(2026, 12, 20, 23, 59)),
+    ("12月20日前", at(2026, 12, 20, 23, 59)),
+    ("明天", at(2026, 11, 23, 23, 59)),
+    ("今天", at(2026, 11, 22, 23, 59)),  # 09:00 has passed, the day has not
+    ("12.20", at(2026, 12, 20, 23, 59)),
+    ("周五", at(2026, 11, 27, 23, 59)),
+    ("2027-01-05", at(2027, 1, 5, 23, 59)),
+    ("月底", at(2026, 11, 30, 23, 59)),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), DAY_DEADLINES)
+def test_a_day_as_a_deadline_is_its_end(text: str, expected: datetime) -> None:
+    assert parse_when(text + " 交材料", NOW, deadline=True) == (Deadline(expected), "交材料")
+
+
+def test_a_deadline_with_a_time_keeps_it_and_reminders_keep_nine() -> None:
+    assert parse_when("下周三下午5点", NOW, deadline=True)[0] == OneOff(at(2026, 11, 25, 17))
+    assert parse_when("明天上午", NOW, deadline=True)[0] == OneOff(at(2026, 11, 23, 9))
+    assert parse_when("今晚", NOW, deadline=True)[0] == OneOff(at(2026, 11, 22, 20))
+    assert parse_when("3天后", NOW, deadline=True)[0] == OneOff(at(2026, 11, 25, 10, 30))
+    assert parse_when("下周三", NOW)[0] == OneOff(at(2026, 11, 25, 9))  # a reminder or a training: 09:00
+
+
 # (expression, expected recurrence, its next three occurrences after NOW)
 RECURRING = [
     ("每天8点", Recurrence("daily", 8, 0, tz=TZ), [at(2026, 11, 23, 8), at(2026, 11, 24, 8), at(2026, 11, 25, 8)]),

@@ -131,6 +131,20 @@ async def test_sign_up_and_leave_buttons(h: Harness) -> None:
     assert found == {await member_id(h, "刘敏"): "leave", await member_id(h, "陈静"): "leave"}
 
 
+async def test_a_training_for_the_newly_elected_refuses_the_others(h: Harness) -> None:
+    posted = notice(await h.send(WORK, "王芳", "/training_add 12月6日上午9点 镇妇联 履职培训 新当选"))
+    refused = await h.press("刘敏", posted, 0)  # 刘敏 is not newly elected
+    assert any("是给新当选执委的，您不是新当选执委，不用报名" in text for text in toasts(refused))
+    assert not [c for c in refused if c.method == "editMessageText"]
+    assert any("不用报名" in text for text in toasts(await h.press("刘敏", posted, 1)))  # nor 请假
+    accepted = await h.press("赵霞", posted, 0)  # newly elected on 2026-10-15
+    assert any("已报名：履职培训" in text for text in toasts(accepted))
+    async with h.db.read() as conn:
+        training_id = max(t.id for t in await trainings.upcoming(conn, 1, at(23, 9)))
+        found = {s.member_id: s.status for s in await trainings.signups(conn, training_id)}
+    assert found == {await member_id(h, "赵霞"): "signed"}
+
+
 async def test_buttons_after_the_end_or_cancel_are_refused(h: Harness) -> None:
     posted = notice(await h.send(WORK, "王芳", "/training_add 明天下午3点 村委会 学习"))
     cancel = await h.say(WORK, "王芳", "/training_cancel 3")
