@@ -410,6 +410,12 @@ def test_guides_name_only_commands_that_exist(guide: Path) -> None:
     assert used and used <= subcommands, f"{guide.name}: {sorted(used - subcommands)}"
 
 
+def test_user_guide_covers_every_command() -> None:
+    text = GUIDES[0].read_text(encoding="utf-8")
+    missing = [name for name in SPECS if not re.search(rf"/{name}(?![a-z_])", text)]
+    assert not missing, missing
+
+
 def test_ops_guide_config_keys_exist_in_the_example() -> None:
     text = GUIDES[1].read_text(encoding="utf-8")
     example = tomllib.loads((ROOT / "config.example.toml").read_text(encoding="utf-8"))
