@@ -104,6 +104,7 @@ def wait_delivered(stub: BotApiStub, chat_id: int, needle: str, n: int, timeout:
 
 
 def set_up(stub: BotApiStub, chat: dict[str, object]) -> None:
+    stub.set_chat_member_status(int(str(chat["id"])), int(str(CHAIR["id"])), "creator")
     mark = len(stub.calls)
     stub.push_update(make_message_update(chat, CHAIR, "/setup 故障村妇联"))
     stub.wait_for(lambda c: c.method == "sendMessage" and "已创建组织" in str(c.params.get("text", "")),
