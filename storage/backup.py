@@ -87,6 +87,7 @@ def copy_verified(source: Path, target: Path) -> None:
     with contextlib.closing(sqlite3.connect(str(source))) as src, \
             contextlib.closing(sqlite3.connect(str(partial))) as dst:
         src.backup(dst)
+        dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal
     finish(partial, target)
 
 

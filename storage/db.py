@@ -143,6 +143,7 @@ class Database:
             dest = await aiosqlite.connect(str(target))
             try:
                 await self._conn.backup(dest)
+                await dest.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal
             finally:
                 await dest.close()
 
