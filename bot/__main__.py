@@ -1,4 +1,4 @@
-"""Command line: run, shell, check-config, init-db, backup, export, forget."""
+"""Command line: run, shell, check-config, doctor, init-db, backup, restore, export, forget."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 from bot import config as config_mod
@@ -26,8 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     shell.add_argument("--script", help="read the conversation from this file")
     sub.add_parser("check-config", parents=[common], help="validate the configuration")
     sub.add_parser("init-db", parents=[common], help="create or upgrade the database")
-    backup = sub.add_parser("backup", parents=[common], help="online backup of the database")
-    backup.add_argument("file")
+    sub.add_parser("doctor", parents=[common], help="check the deployment; exit code 1 when something needs doing")
+    backup = sub.add_parser("backup", parents=[common], help="online backup of the database, checked")
+    backup.add_argument("file", nargs="?", help="write here (default: a new zhiwei-….db in the backup folder)")
+    backup.add_argument("--dir", help="the backup folder (default: [backup] dir)")
+    restore = sub.add_parser("restore", parents=[common], help="replace the database with a backup")
+    restore.add_argument("file")
     ask = sub.add_parser("ask", parents=[common], help="answer from the knowledge base as the bot would")
     ask.add_argument("question", nargs="?")
     ask.add_argument("--org", help="organisation name or id (default: deployment-wide entries only)")
@@ -75,8 +80,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if command == "init-db":
         return asyncio.run(_init_db(cfg))
+    if command == "doctor":
+        from bot.doctor import run_doctor
+
+        return asyncio.run(run_doctor(cfg))
     if command == "backup":
-        target = Path(args.file)
+        from storage.backup import scheduled_name
+
+        folder = Path(args.dir) if args.dir else cfg.backup.directory(cfg.database.path)
+        target = Path(args.file) if args.file else folder / scheduled_name(datetime.now(cfg.tz))
         if target.exists():
             print(t(None, "cli.backup_exists", target=target), file=sys.stderr)
             return 1
@@ -84,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         if code == 0:
             print(t(None, "cli.backup_done", target=target, size=target.stat().st_size))
         return code
+    if command == "restore":
+        return _restore(cfg, Path(args.file))
     if command in ("ask", "import-faq", "export-faq"):
         from bot.faq_cli import run_faq_cli
 
@@ -99,9 +113,14 @@ def main(argv: list[str] | None = None) -> int:
             print(t(None, "cli.token_missing"), file=sys.stderr)
             return 2
         from bot.runner import run_bot
+        from storage.backup import BackupError
 
         print(t(None, "cli.starting"), file=sys.stderr)
-        run_bot(cfg)
+        try:
+            run_bot(cfg)
+        except BackupError:
+            print(t(None, "backup_cli.run_in_use", db=cfg.database.path), file=sys.stderr)
+            return 1
         return 0
     return 2
 
@@ -128,7 +147,7 @@ async def _init_db(cfg: Config) -> int:
     from storage.db import Database
 
     try:
-        db = await Database.open(cfg.database.path)
+        db = await Database.open(cfg.database.path, backup_dir=cfg.backup.directory(cfg.database.path))
     except Exception as exc:
         print(t(None, "cli.db_error", error=exc), file=sys.stderr)
         return 1
@@ -139,17 +158,43 @@ async def _init_db(cfg: Config) -> int:
 
 
 async def _backup(cfg: Config, target: Path) -> int:
+    """A checked online backup; the database is not migrated (a backup must not change it)."""
+    from storage.backup import BackupError
     from storage.db import Database
 
+    if not await asyncio.to_thread(Path(cfg.database.path).is_file):
+        print(t(None, "backup_cli.no_database", path=cfg.database.path), file=sys.stderr)
+        return 1
     try:
-        db = await Database.open(cfg.database.path)
+        db = await Database.open(cfg.database.path, migrate=False)
         try:
-            await db.backup(target)
+            await db.backup_verified(target)
         finally:
             await db.close()
+    except BackupError as exc:
+        print(t(None, "backup_cli.verify_failed", target=target, problem=exc.detail), file=sys.stderr)
+        return 1
     except Exception as exc:
         print(t(None, "cli.db_error", error=exc), file=sys.stderr)
         return 1
+    return 0
+
+
+def _restore(cfg: Config, source: Path) -> int:
+    from storage import backup
+    from storage.db import available_migrations
+
+    db_path = Path(cfg.database.path)
+    try:
+        safety = backup.restore(source, db_path, cfg.backup.directory(cfg.database.path),
+                                available_migrations()[-1][0], datetime.now(cfg.tz))
+    except backup.BackupError as exc:
+        print(t(None, f"backup_cli.restore_{exc.code}", file=source, problem=exc.detail, db=db_path),
+              file=sys.stderr)
+        return 1
+    print(t(None, "backup_cli.restored", file=source, db=db_path))
+    if safety is not None:
+        print(t(None, "backup_cli.safety_copy", target=safety))
     return 0
 
 
@@ -159,7 +204,7 @@ async def _export(cfg: Config, org_name: str, what: str, month_text: str | None,
     from services.clock import SystemClock
     from storage.db import Database
 
-    db = await Database.open(cfg.database.path)
+    db = await Database.open(cfg.database.path, backup_dir=cfg.backup.directory(cfg.database.path))
     try:
         services = build_services(cfg, db, SystemClock())
         org = await services.roster.find_org(org_name)
@@ -191,7 +236,7 @@ async def _export_review(cfg: Config, org_name: str, cycle_id: int | None, targe
     from services.errors import Refusal
     from storage.db import Database
 
-    db = await Database.open(cfg.database.path)
+    db = await Database.open(cfg.database.path, backup_dir=cfg.backup.directory(cfg.database.path))
     try:
         services = build_services(cfg, db, SystemClock())
         org = await services.roster.find_org(org_name)
@@ -225,7 +270,7 @@ async def _forget(cfg: Config, user_id: int, target: Path, yes: bool) -> int:
     if await asyncio.to_thread(target.exists):
         print(t(None, "forget_cli.exists", target=target), file=sys.stderr)
         return 1
-    db = await Database.open(cfg.database.path)
+    db = await Database.open(cfg.database.path, backup_dir=cfg.backup.directory(cfg.database.path))
     try:
         privacy = build_services(cfg, db, SystemClock()).privacy
         actor = Actor(0, is_super_admin=True)

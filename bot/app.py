@@ -20,7 +20,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import Config
-from handlers import core, duty, faq, privacy, reminders, reports, review, roster, stats, tasks, trainings
+from handlers import core, duty, faq, holidays, privacy, reminders, reports, review, roster, stats, tasks, trainings
 from handlers.commands import COMMANDS, wrong_place
 from handlers.common import Services, attach_services, send, services_of
 from handlers.i18n import t
@@ -31,6 +31,7 @@ from services.clock import Clock
 from services.duty import DutyService
 from services.faq import FaqService
 from services.handoff import HandoffService
+from services.holidays import HolidayService
 from services.privacy import PrivacyService
 from services.reminders import ReminderService
 from services.reports import ReportService
@@ -69,6 +70,7 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
         reports=ReportService(db, clock, config.tz, duty_service, config.scheduler.monthly_report_day,
                               config.scheduler.monthly_report_at, admins, grace),
         privacy=PrivacyService(db, clock, duty_service, admins),
+        holidays=HolidayService(db, clock, config.tz, admins),
         sender=OutboxSender(db, clock, roster, tz=config.tz),
     )
     # What the scheduler tick runs, in this order (each one idempotent: see handlers/scheduling.py).
@@ -80,6 +82,7 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
         services.tasks.produce,
         services.trainings.produce,
         functools.partial(services.faq.produce, tz=config.tz),
+        services.holidays.produce,
     ])
     services.tickers.append(scheduler_tick)
     return services
@@ -168,6 +171,9 @@ def register_handlers(app: App) -> None:
         "attend": trainings.attend,
         "untrained": trainings.untrained,
         "training_cancel": trainings.training_cancel,
+        "holidays": holidays.holidays_list,
+        "holiday_set": holidays.holiday_set,
+        "holiday_del": holidays.holiday_del,
     }
     missing = {c.name for c in COMMANDS} ^ handlers.keys()
     if missing:  # the command table (handlers/commands.py) and this dispatch must name the same commands

@@ -35,6 +35,29 @@ class DatabaseConfig:
     path: str = "zhiwei.db"
 
 
+_Time = time  # BackupConfig has a field named `time`
+
+
+@dataclass(frozen=True)
+class BackupConfig:
+    time: str = "03:30"
+    dir: str = ""
+    keep_daily: int = 7
+    keep_weekly: int = 4
+    keep_monthly: int = 6
+
+    @property
+    def at(self) -> _Time | None:
+        """Local time of the daily backup; None when scheduled backups are off (time = "")."""
+        return _parse_hhmm(self.time) if self.time else None
+
+    def directory(self, db_path: str) -> Path:
+        """Where backups go: `dir`, or a `backups` folder next to the database."""
+        from storage.backup import default_dir
+
+        return Path(self.dir) if self.dir else default_dir(db_path)
+
+
 @dataclass(frozen=True)
 class BotConfig:
     timezone: str = "Asia/Shanghai"
@@ -132,6 +155,7 @@ class ReviewConfig:
 class Config:
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    backup: BackupConfig = field(default_factory=BackupConfig)
     bot: BotConfig = field(default_factory=BotConfig)
     admins: AdminsConfig = field(default_factory=AdminsConfig)
     faq: FaqConfig = field(default_factory=FaqConfig)
@@ -150,6 +174,7 @@ _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _SECTIONS: dict[str, type[Any]] = {
     "telegram": TelegramConfig,
     "database": DatabaseConfig,
+    "backup": BackupConfig,
     "bot": BotConfig,
     "admins": AdminsConfig,
     "faq": FaqConfig,
@@ -164,6 +189,7 @@ _TYPES: dict[str, dict[str, type[Any] | tuple[type[Any], ...]]] = {
     "telegram": {"token": str, "base_url": str, "webhook_url": str, "webhook_listen": str, "webhook_port": int,
                  "webhook_secret": str},
     "database": {"path": str},
+    "backup": {"time": str, "dir": str, "keep_daily": int, "keep_weekly": int, "keep_monthly": int},
     "bot": {"timezone": str, "locale": str},
     "admins": {"super_admins": list},
     "faq": {"auto_answer": str},
@@ -218,6 +244,13 @@ def _validate(cfg: Config) -> None:
         ZoneInfo(cfg.bot.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"bot.timezone: unknown time zone {cfg.bot.timezone!r}") from exc
+    if cfg.backup.time and not _HHMM.match(cfg.backup.time):
+        raise ConfigError(f"backup.time must look like 03:30 (\"\": no scheduled backups), got {cfg.backup.time!r}")
+    for key in ("keep_daily", "keep_weekly", "keep_monthly"):
+        if not 0 <= getattr(cfg.backup, key) <= 1000:
+            raise ConfigError(f"backup.{key} must be 0–1000, got {getattr(cfg.backup, key)!r}")
+    if cfg.backup.keep_daily + cfg.backup.keep_weekly + cfg.backup.keep_monthly < 1:
+        raise ConfigError("backup: keep_daily, keep_weekly and keep_monthly cannot all be 0")
     if cfg.bot.locale not in _LOCALES:
         raise ConfigError(f"bot.locale must be one of {', '.join(_LOCALES)}, got {cfg.bot.locale!r}")
     if cfg.faq.auto_answer not in _AUTO_ANSWER:

@@ -15,7 +15,9 @@ from bot.app import App, build_application, build_services, publish_commands, st
 from bot.config import Config
 from handlers.common import attach_services
 from handlers.sender import Pacer, PacingLimiter
+from services.backups import BackupService
 from services.clock import SystemClock
+from storage.backup import run_lock
 from storage.db import Database
 from storage.send_journal import SendJournal
 
@@ -23,14 +25,26 @@ log = logging.getLogger(__name__)
 
 
 def run_bot(config: Config) -> None:
-    """Blocks until SIGINT/SIGTERM. The database opens before polling starts and closes after."""
+    """Blocks until SIGINT/SIGTERM. The database opens before polling starts and closes after.
+    `<db>.lock` is held meanwhile, so `restore` (or a second bot on the same database) refuses."""
+    with run_lock(config.database.path):
+        _run_bot(config)
+
+
+def _run_bot(config: Config) -> None:
     clock = SystemClock()
     state: dict[str, Any] = {}
 
     async def post_init(app: App) -> None:
-        db = await Database.open(config.database.path)
+        backups = config.backup
+        folder = backups.directory(config.database.path)
+        db = await Database.open(config.database.path, backup_dir=folder)
         state["db"] = db
         services = build_services(config, db, clock)
+        # The daily checked backup ([backup] time), run by the tick like every scheduled thing.
+        services.producers.append(BackupService(
+            db, config.tz, folder, backups.at, (backups.keep_daily, backups.keep_weekly, backups.keep_monthly)
+        ).produce)
         await start_services(services)
         attach_services(app, services)
         await publish_commands(app)

@@ -75,6 +75,9 @@ COMMANDS: list[CommandSpec] = [
     CommandSpec("faq_export", "manager"),
     CommandSpec("forget", "super", "private"),
     CommandSpec("orgs", "super", "private"),
+    CommandSpec("holidays", "super", "private"),
+    CommandSpec("holiday_set", "super", "private"),
+    CommandSpec("holiday_del", "super", "private"),
 ]
 
 

@@ -22,6 +22,7 @@ from services.duty import DutyService
 from services.errors import Refusal
 from services.faq import FaqService
 from services.handoff import HandoffService
+from services.holidays import HolidayService
 from services.outbox import Outgoing, verbatim
 from services.privacy import PrivacyService
 from services.reminders import ReminderService
@@ -63,6 +64,7 @@ class Services:
     reports: ReportService
     privacy: PrivacyService
     sender: OutboxSender
+    holidays: HolidayService
     tickers: list[Callable[[Any], Awaitable[None]]] = field(default_factory=list)  # run with the Application
     producers: list[Callable[[datetime], Awaitable[None]]] = field(default_factory=list)  # run every tick
 

@@ -37,7 +37,28 @@ async def setup(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         member = await context.bot.get_chat_member(chat.id, req.user_id)
         is_admin = member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
     org = await req.services.roster.setup(req.actor, chat.id, chat.title or "", name, is_admin)
-    await reply(req, req.t("setup.done", org=org.name))
+    await reply(req, req.t("setup.done", org=org.name) + await privacy_hint(req, context, None))
+
+
+async def privacy_hint(req: Req, context: ContextTypes.DEFAULT_TYPE, public_chat: int | None) -> str:
+    """For the chair after /setup and /link: when the bot answers ordinary questions in the public
+    group (faq.auto_answer = "question") but Telegram's group privacy mode hides them from it
+    (getMe, asked afresh: the setting can change while the bot runs), what to do. An administrator
+    sees every message, so no hint when the bot is one in `public_chat`."""
+    if req.services.config.faq.auto_answer != "question":
+        return ""
+    try:
+        me = await context.bot.get_me()
+        if me.can_read_all_group_messages is not False:
+            return ""
+        if public_chat is not None:
+            member = await context.bot.get_chat_member(public_chat, me.id)
+            if member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER):
+                return ""
+    except TelegramError as exc:
+        log.info("could not check the privacy mode: %s", exc)
+        return ""
+    return "\n\n" + req.t("privacy_mode.hint", bot=me.username or "")
 
 
 @command
@@ -58,8 +79,12 @@ async def link(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     org = await req.services.roster.link_public(req.actor, chat.id, chat.title or "", code)
     await pin_public_notice(req, context, org)
     work_chat = await req.services.roster.work_chat(org.id)
+    hint = await privacy_hint(req, context, chat.id)  # for the chair: in the work group, not the pinned notice
     if work_chat is not None:
-        await deliver_later(req.services, work_chat, req.t("link.done_work", title=chat.title or "", org=org.name))
+        await deliver_later(req.services, work_chat,
+                            req.t("link.done_work", title=chat.title or "", org=org.name) + hint)
+    elif hint:
+        await reply(req, hint.strip())
 
 
 async def pin_public_notice(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org) -> None:

@@ -21,7 +21,7 @@ from services.clock import Clock
 from services.errors import Refusal
 from services.roster import Actor, require_manager
 from services.rotation import Override, RotationVersion, Shift
-from storage import audit, duty, members
+from storage import audit, duty, holidays, members
 from storage.db import Database
 from storage.models import Member, to_db
 
@@ -94,7 +94,7 @@ class DutyService:
             Override(o.id, o.kind, o.member_id, o.first_day, o.last_day, o.replacement_id, o.created_at)  # type: ignore[arg-type]
             for o in await duty.overrides(conn, org_id)
         ]
-        calendar = WorkdayCalendar.with_days_off(await duty.days_off(conn, org_id))
+        calendar = WorkdayCalendar.with_days_off(await duty.days_off(conn, org_id), await holidays.overrides(conn))
         return Rotation(versions, overrides, calendar)
 
     async def rotation(self, org_id: int) -> Rotation | None:

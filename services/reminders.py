@@ -23,7 +23,7 @@ from services.clock import Clock
 from services.errors import Refusal
 from services.outbox import Outgoing, lateness, text
 from services.timeparse import Deadline, OneOff, Recurrence, When
-from storage import audit, members, orgs, outbox
+from storage import audit, holidays, members, orgs, outbox
 from storage import reminders as repo
 from storage.db import Database
 from storage.models import to_db
@@ -77,6 +77,8 @@ class ReminderService:
         if len(content) > MAX_TEXT:
             raise Refusal("reminders.too_long", limit=MAX_TEXT)
         now = self.clock.now()
+        async with self.db.read() as conn:
+            await self._refresh_calendar(conn)
         first, rule = self.first_time(when, now)
         async with self.db.transaction() as conn:
             if len(await repo.active_in_chat(conn, chat_id)) >= MAX_ACTIVE_PER_CHAT:
@@ -141,8 +143,13 @@ class ReminderService:
 
     # --- the producer ----------------------------------------------------------------------------
 
+    async def _refresh_calendar(self, conn: aiosqlite.Connection) -> None:
+        """The super admins' holiday corrections (/holiday_set) as they are now."""
+        self.calendar = WorkdayCalendar.with_days_off(self.calendar.local_days_off, await holidays.overrides(conn))
+
     async def produce(self, now: datetime) -> None:
         async with self.db.transaction() as conn:
+            await self._refresh_calendar(conn)
             stale: dict[tuple[int | None, int], list[Reminder]] = defaultdict(list)
             messages: list[Outgoing] = []
             for reminder in await repo.due(conn, now):

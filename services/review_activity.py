@@ -11,7 +11,7 @@ import aiosqlite
 
 from services import rotation
 from services.calendar_cn import WorkdayCalendar
-from storage import duty, reviews
+from storage import duty, holidays, reviews
 from storage import tasks as task_store
 from storage import trainings as training_store
 from storage.models import to_db
@@ -44,7 +44,7 @@ async def _shifts(conn: aiosqlite.Connection, org_id: int, tz: ZoneInfo, start: 
                                    v.handoff, v.skip_non_working) for v in versions]
     ov = [rotation.Override(o.id, o.kind, o.member_id, o.first_day, o.last_day, o.replacement_id,  # type: ignore[arg-type]
                             o.created_at) for o in await duty.overrides(conn, org_id)]
-    calendar = WorkdayCalendar.with_days_off(await duty.days_off(conn, org_id))
+    calendar = WorkdayCalendar.with_days_off(await duty.days_off(conn, org_id), await holidays.overrides(conn))
     found = rotation.shifts_between(rv, ov, start, end, calendar)
     done = await duty.checkins_between(conn, org_id, start - timedelta(days=400), end)
     for s in found:

@@ -43,7 +43,10 @@ class Database:
         self.path = path
 
     @classmethod
-    async def open(cls, path: str | Path, migrate: bool = True) -> Database:
+    async def open(cls, path: str | Path, migrate: bool = True, backup_dir: str | Path | None = None) -> Database:
+        """Open (creating) the database and apply pending migrations. When an existing database
+        has pending migrations, a checked copy `pre-migrate-vN-….db` goes to `backup_dir` (default:
+        a `backups` folder next to the database) first; if that copy fails nothing is migrated."""
         conn = await aiosqlite.connect(str(path), isolation_level=None)
         conn.row_factory = sqlite3.Row
         await conn.execute("PRAGMA journal_mode=WAL")
@@ -52,8 +55,30 @@ class Database:
         await conn.execute("PRAGMA busy_timeout=5000")
         db = cls(conn, str(path))
         if migrate:
-            await db.migrate()
+            try:
+                await db._backup_before_migrating(backup_dir)
+                await db.migrate()
+            except BaseException:
+                await conn.close()
+                raise
         return db
+
+    async def pending_migrations(self) -> list[int]:
+        current = await self.schema_version()
+        return [v for v, _, _ in available_migrations() if v > current]
+
+    async def _backup_before_migrating(self, backup_dir: str | Path | None) -> Path | None:
+        current = await self.schema_version()
+        if current == 0 or not await self.pending_migrations() or self.path == ":memory:":
+            return None
+        from datetime import datetime
+
+        from storage import backup
+
+        folder = Path(backup_dir) if backup_dir else backup.default_dir(self.path)
+        target = folder / f"pre-migrate-v{current}-{backup.stamp(datetime.now().astimezone())}.db"
+        await self.backup_verified(target)
+        return target
 
     async def close(self) -> None:
         async with self._lock:
@@ -118,8 +143,21 @@ class Database:
             dest = await aiosqlite.connect(str(target))
             try:
                 await self._conn.backup(dest)
+                await dest.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal
             finally:
                 await dest.close()
+
+    async def backup_verified(self, target: str | Path) -> None:
+        """An online backup written as `target.partial`, checked with PRAGMA integrity_check, then
+        renamed to `target` (storage.backup.BackupError when the check fails: nothing is left)."""
+        from storage import backup
+
+        final = Path(target)
+        partial = final.with_name(final.name + ".partial")
+        await asyncio.to_thread(final.parent.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(partial.unlink, missing_ok=True)
+        await self.backup(partial)
+        await asyncio.to_thread(backup.finish, partial, final)
 
 
 # Commits made while handling the current update (`track_commits` starts a fresh count): the error

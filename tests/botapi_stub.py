@@ -543,6 +543,9 @@ class BotApiStub:
         self._messages: dict[tuple[int, int], JSONDict] = {}
         self._sent: list[JSONDict] = []
         self._member_status: dict[tuple[int, int], str] = {}
+        self._member_rights: dict[tuple[int, int], JSONDict] = {}
+        self._gone_chats: set[int] = set()
+        self._webhook_error = ""
         self._commands: dict[str, list[JSONDict]] = {}
         self._files: dict[str, tuple[str, UploadedFile]] = {}  # file_id -> (file_path, file)
         self._file_counter = itertools.count(1)
@@ -660,6 +663,28 @@ class BotApiStub:
         with self._cond:
             self._member_status[(chat_id, user_id)] = status
 
+    def set_privacy(self, enabled: bool) -> None:
+        """BotFather's /setprivacy: with privacy on, getMe says can_read_all_group_messages=false."""
+        with self._cond:
+            self.bot_user["can_read_all_group_messages"] = not enabled
+
+    def set_chat_member_rights(self, chat_id: int, user_id: int, **rights: bool) -> None:
+        """Override single rights of a member's ChatMember (e.g. ``can_pin_messages=False`` for an
+        administrator, ``can_send_messages=False`` for a restricted member)."""
+        with self._cond:
+            self._member_rights.setdefault((chat_id, user_id), {}).update(rights)
+
+    def remove_chat(self, chat_id: int) -> None:
+        """The group is gone for the bot (deleted, or the bot was never added): getChat and
+        getChatMember answer 400 "chat not found", sends too."""
+        with self._cond:
+            self._gone_chats.add(chat_id)
+
+    def set_webhook_error(self, message: str) -> None:
+        """getWebhookInfo reports this as the last delivery error (empty: none)."""
+        with self._cond:
+            self._webhook_error = message
+
     def inject_fault(
         self, method: str, kind: FaultKind, count: int = 1, retry_after: int = 1, delay: float = 2.0
     ) -> None:
@@ -734,7 +759,7 @@ class BotApiStub:
                 chat_id = int(chat_id)
             except ValueError:
                 raise _bad_request("chat not found") from None
-        if not isinstance(chat_id, int) or chat_id == 0:
+        if not isinstance(chat_id, int) or chat_id == 0 or chat_id in self._gone_chats:
             raise _bad_request("chat not found")
         if chat_id not in self._chats:
             self._chats[chat_id] = make_chat(chat_id)
@@ -993,8 +1018,11 @@ class BotApiStub:
         if method == "getmycommands":
             return copy.deepcopy(self._commands.get(self._commands_key(params), []))
         if method == "getwebhookinfo":
-            return {"url": self._webhook_url, "has_custom_certificate": False,
-                    "pending_update_count": len(self._updates)}  # fmt: skip
+            info: JSONDict = {"url": self._webhook_url, "has_custom_certificate": False,
+                              "pending_update_count": len(self._updates)}  # fmt: skip
+            if self._webhook_url and self._webhook_error:
+                info.update(last_error_date=int(time.time()) - 60, last_error_message=self._webhook_error)
+            return info
         if method in _TRUE_METHODS:
             if method == "deletewebhook":
                 self._webhook_url = ""
@@ -1111,6 +1139,11 @@ class BotApiStub:
         user_id = params.get("user_id")
         if not isinstance(user_id, int):
             raise _bad_request("invalid user_id specified")
+        member = self._chat_member_plain(chat, user_id)
+        member.update(self._member_rights.get((chat["id"], user_id), {}))
+        return member
+
+    def _chat_member_plain(self, chat: JSONDict, user_id: int) -> JSONDict:
         status = self._member_status.get((chat["id"], user_id), "member")
         member: JSONDict = {"status": status, "user": self._user(user_id)}
         if status == "creator":
@@ -1139,6 +1172,11 @@ class BotApiStub:
 
     def _chat_full_info(self, params: JSONDict) -> JSONDict:
         info = self._chat(params.get("chat_id"))
+        own = self._member_status.get((info["id"], self.bot_user["id"]))
+        if own in ("kicked", "left") and info["type"] != "private":
+            kind = "supergroup chat" if info["type"] == "supergroup" else "group chat"
+            reason = "bot was kicked from the" if own == "kicked" else "bot is not a member of the"
+            raise _ApiError(403, f"Forbidden: {reason} {kind}")
         info.update(
             accent_color_id=0,
             max_reaction_count=11,

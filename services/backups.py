@@ -1,0 +1,62 @@
+"""Scheduled online backups: once a day at [backup] time (local), checked, then old ones pruned.
+
+Run as a producer of the scheduler tick in `python -m bot run` (bot/runner.py). A day's backup
+is done when the folder holds a scheduled backup named with that day at or after the set time, so
+a restart neither repeats it nor loses it (started after the time without one: it runs at once).
+A failed backup is logged and retried an hour later; `python -m bot doctor` reports its age.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from storage import backup
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+RETRY_AFTER = timedelta(hours=1)
+
+
+class BackupService:
+    def __init__(self, db: Database, tz: ZoneInfo, folder: Path, at: time | None,
+                 keep: tuple[int, int, int] = (7, 4, 6)) -> None:
+        self.db = db
+        self.tz = tz
+        self.folder = folder
+        self.at = at
+        self.keep = keep  # daily, weekly, monthly
+        self._failed_at: datetime | None = None
+
+    def due(self, now: datetime) -> bool:
+        at = self.at
+        if at is None:
+            return False
+        local = now.astimezone(self.tz).replace(tzinfo=None)
+        start = datetime.combine(local.date(), at)
+        if local < start:
+            return False
+        if self._failed_at is not None and now - self._failed_at < RETRY_AFTER:
+            return False
+        done = backup.backups_in(self.folder, backup.SCHEDULED)
+        return not any(start <= when for when, _ in done)
+
+    async def produce(self, now: datetime) -> None:
+        if self.due(now):
+            await self.backup_now(now)
+
+    async def backup_now(self, now: datetime) -> Path | None:
+        target = self.folder / backup.scheduled_name(now.astimezone(self.tz))
+        try:
+            await self.db.backup_verified(target)
+            deleted = await asyncio.to_thread(backup.prune, self.folder, *self.keep)
+        except Exception:
+            self._failed_at = now
+            log.exception("scheduled backup to %s failed", target)
+            return None
+        self._failed_at = None
+        log.info("backup written and checked: %s (%d old ones pruned)", target, len(deleted))
+        return target
