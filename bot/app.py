@@ -21,11 +21,11 @@ from telegram.request import BaseRequest
 
 from bot.config import Config
 from handlers import core, duty, faq, holidays, privacy, reminders, reports, review, roster, stats, tasks, trainings
-from handlers.commands import COMMANDS, wrong_place
-from handlers.common import Services, attach_services, send, services_of
+from handlers.commands import COMMANDS, ChatKind, refusal
+from handlers.common import Level, Services, attach_services, send, services_of
 from handlers.i18n import t
 from handlers.scheduling import flush_after_update, scheduler_tick
-from handlers.sender import OutboxSender, Pacer, PacingLimiter
+from handlers.sender import OutboxSender, Pacer, PacingLimiter, PollingRequest
 from services import duty_notices
 from services.clock import Clock
 from services.duty import DutyService
@@ -93,20 +93,41 @@ async def start_services(services: Services) -> None:
     await services.faq.load()
 
 
-def _in_its_place(name: str, callback: Any) -> Any:
-    """The command table's `where` enforced before the handler runs: a group-only command in a
-    private chat (or the other way round) gets one clear line and nothing else happens."""
+async def caller_level(services: Services, chat_id: int, user_id: int, private: bool) -> tuple[ChatKind, Level]:
+    """Where the command is used and the caller's best role there (in a private chat: over all her
+    organisations; which one a command acts on is the handler's business)."""
+    super_admin = services.roster.actor(user_id).is_super_admin
+    if private:
+        found = [] if super_admin else await services.roster.memberships(user_id)
+        kind: ChatKind = "private"
+        members = [m for _, m in found]
+    else:
+        ctx = await services.roster.chat_context(chat_id, user_id)
+        kind = "unbound" if ctx.org is None else ("public" if ctx.kind == "public" else "work")
+        members = [ctx.member] if ctx.member is not None else []
+    if super_admin:
+        return kind, "super"
+    if any(m.is_manager for m in members):
+        return kind, "manager"
+    return kind, "member" if members else "everyone"
+
+
+def _guarded(name: str, callback: Any) -> Any:
+    """The registry's decision enforced before the handler runs (handlers/commands.refusal): the wrong
+    kind of chat or too low a role gets one clear line and nothing else happens."""
 
     @functools.wraps(callback)
     async def guarded(update: Update, context: Any) -> None:
-        chat = update.effective_chat
-        key = wrong_place(name, chat is not None and chat.type == ChatType.PRIVATE) if chat is not None else None
-        if chat is not None and key is not None:
+        chat, user = update.effective_chat, update.effective_user
+        if chat is not None and user is not None:
             private = chat.type == ChatType.PRIVATE
-            user = update.effective_user
-            lang = await services_of(context).roster.lang_for(chat.id, user.id if user else None, private)
-            await send(context.bot, chat.id, t(lang, key))
-            return
+            services = services_of(context)
+            kind, level = await caller_level(services, chat.id, user.id, private)
+            key = refusal(name, kind, level)
+            if key is not None:
+                lang = await services.roster.lang_for(chat.id, user.id, private)
+                await send(context.bot, chat.id, t(lang, key))
+                return
         await callback(update, context)
 
     return guarded
@@ -179,7 +200,7 @@ def register_handlers(app: App) -> None:
     if missing:  # the command table (handlers/commands.py) and this dispatch must name the same commands
         raise RuntimeError(f"commands in only one of the table and the dispatch: {sorted(missing)}")
     for name, callback in handlers.items():
-        app.add_handler(CommandHandler(name, _in_its_place(name, callback)))
+        app.add_handler(CommandHandler(name, _guarded(name, callback)))
     app.add_handler(CallbackQueryHandler(roster.join_decision, pattern=roster.JOIN_CALLBACK))
     app.add_handler(CallbackQueryHandler(privacy.forget_button, pattern=privacy.FORGET_CALLBACK))
     app.add_handler(CallbackQueryHandler(duty.swap_decision, pattern=duty.SWAP_CALLBACK))
@@ -187,21 +208,23 @@ def register_handlers(app: App) -> None:
     app.add_handler(CallbackQueryHandler(duty.log_again_button, pattern=duty.LOG_AGAIN_CALLBACK))
     app.add_handler(CallbackQueryHandler(tasks.task_again_button, pattern=tasks.TASK_AGAIN_CALLBACK))
     app.add_handler(MessageHandler(
-        filters.CaptionRegex(r"^/log(@\w+)?(\s|$)") & (filters.PHOTO | filters.Document.ALL), duty.log
+        filters.CaptionRegex(r"^/log(@\w+)?(\s|$)") & (filters.PHOTO | filters.Document.ALL), _guarded("log", duty.log)
     ))
     app.add_handler(MessageHandler(
-        filters.CaptionRegex(r"^/done(@\w+)?(\s|$)") & (filters.PHOTO | filters.Document.ALL), tasks.done
+        filters.CaptionRegex(r"^/done(@\w+)?(\s|$)") & (filters.PHOTO | filters.Document.ALL),
+        _guarded("done", tasks.done)
     ))
     app.add_handler(CallbackQueryHandler(faq.faq_button, pattern=faq.FAQ_CALLBACK))
     app.add_handler(CallbackQueryHandler(reminders.reminder_button, pattern=reminders.REMINDER_CALLBACK))
     app.add_handler(CallbackQueryHandler(review.rate_button, pattern=review.RATE_CALLBACK))
     app.add_handler(CallbackQueryHandler(review.close_button, pattern=review.CLOSE_CALLBACK))
     app.add_handler(MessageHandler(
-        filters.CaptionRegex(r"^/report(@\w+)?(\s|$)") & filters.Document.ALL, review.report
+        filters.CaptionRegex(r"^/report(@\w+)?(\s|$)") & filters.Document.ALL, _guarded("report", review.report)
     ))
     app.add_handler(CallbackQueryHandler(trainings.training_button, pattern=trainings.TRAINING_CALLBACK))
     app.add_handler(MessageHandler(
-        filters.CaptionRegex(r"^/faq_import(@\w+)?(\s|$)") & filters.Document.ALL, faq.faq_import
+        filters.CaptionRegex(r"^/faq_import(@\w+)?(\s|$)") & filters.Document.ALL,
+        _guarded("faq_import", faq.faq_import)
     ))
     app.add_handler(CallbackQueryHandler(faq.village_button, pattern=faq.VILLAGE_CALLBACK))
     app.add_handler(CallbackQueryHandler(faq.import_button, pattern=faq.IMPORT_CALLBACK))
@@ -243,7 +266,10 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     if rate_limit:
-        builder = builder.rate_limiter(PacingLimiter(Pacer()))  # the one pacer for everything sent
+        limiter = PacingLimiter(Pacer())
+        builder = builder.rate_limiter(limiter)  # the one pacer for everything sent
+        if request is None:  # polls go around the limiter: they report reachability to it
+            builder = builder.get_updates_request(PollingRequest(limiter, connection_pool_size=1))
     app: App = builder.build()
     if services is not None:
         attach_services(app, services)

@@ -1,4 +1,6 @@
-"""The command table: who may use each command and where. /help and setMyCommands read it."""
+"""The command registry: who may use each command and where. The single source for the access check
+run before every handler (bot/app.py), for /help and for the command menus; the README's command
+tables are checked against it (tests/test_permissions.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,9 @@ from typing import Literal
 from handlers.common import LEVEL_ORDER, Level
 
 Where = Literal["any", "group", "private"]
+# Where a command is used: a private chat, an organisation's work group or public group, or a group
+# no organisation is bound to yet.
+ChatKind = Literal["private", "work", "public", "unbound"]
 
 
 @dataclass(frozen=True)
@@ -16,6 +21,7 @@ class CommandSpec:
     level: Level
     where: Where = "any"
     group_level: Level | None = None  # a stricter level in groups (e.g. /remind: anyone in private)
+    chair_only: bool = False  # of the managers, the chair alone (the handler refuses a vice chair)
 
 
 COMMANDS: list[CommandSpec] = [
@@ -50,8 +56,8 @@ COMMANDS: list[CommandSpec] = [
     CommandSpec("review_status", "manager", "private"),
     CommandSpec("score", "manager", "private"),
     CommandSpec("adjust", "manager", "private"),
-    CommandSpec("review_start", "manager", "private"),
-    CommandSpec("review_close", "manager", "private"),
+    CommandSpec("review_start", "manager", "private", chair_only=True),
+    CommandSpec("review_close", "manager", "private", chair_only=True),
     CommandSpec("review_config", "manager", "private"),
     CommandSpec("tasks", "member"),
     CommandSpec("task", "member"),
@@ -93,6 +99,40 @@ def wrong_place(name: str, private: bool) -> str | None:
     if spec is not None and spec.where == "group" and private:
         return "common.group_only"
     return None
+
+
+def required_level(spec: CommandSpec, chat: ChatKind) -> Level:
+    return spec.group_level if chat != "private" and spec.group_level is not None else spec.level
+
+
+def refusal(name: str, chat: ChatKind, level: Level) -> str | None:
+    """The registry's decision for a caller at `level` (her best role in this chat's organisation; in
+    a private chat, over her organisations): the locale key of the refusal, or None when the handler
+    runs (it then checks which organisation and which object, and may still refuse). Member commands
+    in an unbound group or the women's group go on to their handler, which says how to bind the group
+    or where to use the command."""
+    spec = SPECS.get(name)
+    if spec is None:
+        return None
+    place = wrong_place(name, chat == "private")
+    if place is not None:
+        return place
+    if spec.where == "private" and chat != "private":
+        return None  # the handler answers with a button that opens the private chat
+    need = required_level(spec, chat)
+    if LEVEL_ORDER[level] >= LEVEL_ORDER[need]:
+        return None
+    if need == "super":
+        return "common.super_only"
+    if chat == "unbound":
+        return None  # the handler says how to bind this group (/link with a code checks its issuer)
+    if chat == "private" and level == "everyone":
+        return "common.no_org_private"
+    if need == "manager":
+        return "common.chair_only" if spec.chair_only else "common.managers_only"
+    if chat == "public":
+        return None  # the handler says the women's group is not the place for this
+    return "common.not_member"
 
 
 def visible(level: Level, private: bool) -> list[CommandSpec]:

@@ -28,10 +28,11 @@ from typing import Any
 
 import httpx
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
-from telegram._utils.types import JSONDict
+from telegram._utils.types import JSONDict, ODVInput
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.ext import BaseRateLimiter
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from handlers.common import split_text
 from handlers.i18n import has, t
@@ -289,6 +290,14 @@ class PacingLimiter(BaseRateLimiter[None]):
         self.outcomes[outcome] += 1
         _note_attempt(outcome)
 
+    def note_failure(self, exc: Exception) -> None:
+        """A request outside the pacer failed to reach Telegram (a poll for updates)."""
+        self._outage(exc)
+
+    def note_success(self) -> None:
+        """A request outside the pacer got Telegram's answer."""
+        self._reachable()
+
     def _outage(self, exc: Exception) -> None:
         """Telegram unreachable: logged once when it starts (then only counted), once when it ends."""
         self.outage_failures += 1
@@ -301,6 +310,33 @@ class PacingLimiter(BaseRateLimiter[None]):
             log.warning("Telegram reachable again after %.0f s and %d failed requests",
                         time.monotonic() - self.outage_started, self.outage_failures)
             self.outage_started, self.outage_failures = None, 0
+
+
+class PollingRequest(HTTPXRequest):
+    """The request object for getUpdates (which PTB sends around the rate limiter): tells the limiter
+    whether Telegram answered, so an outage is logged once when it starts and once when it ends
+    instead of a traceback per failed poll."""
+
+    def __init__(self, limiter: PacingLimiter, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.limiter = limiter
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+                         write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+                         connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+                         pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
+        try:
+            code, payload = await super().do_request(url, method, request_data, read_timeout, write_timeout,
+                                                     connect_timeout, pool_timeout)
+        except NetworkError as exc:  # TimedOut included
+            self.limiter.note_failure(exc)
+            raise
+        if code >= 500:
+            self.limiter.note_failure(NetworkError(f"HTTP {code}"))
+        else:
+            self.limiter.note_success()
+        return code, payload
 
 
 def mark_late(body: Body, due_at: datetime, now: datetime, tz: tzinfo) -> Body:

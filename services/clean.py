@@ -1,4 +1,4 @@
-"""User text cleaned at the door: control characters (except newline and tab) and the invisible
+"""User text cleaned at the door: line ends made "\n"; control characters (except newline and tab) and the invisible
 direction / zero-width marks that disguise text are removed before anything is stored. Pure."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ _UNWANTED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-
 
 
 def clean_text(text: str) -> str:
-    return _UNWANTED.sub("", text)
+    """Without the unwanted characters, line ends as "\n" (a lone "\r" reads back from an xlsx as "\n")."""
+    return _UNWANTED.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 _T2S = opencc.OpenCC("t2s")

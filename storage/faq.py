@@ -40,16 +40,25 @@ async def all_entries(conn: aiosqlite.Connection) -> list[EntryRow]:
     return [_entry(r) for r in await cur.fetchall()]
 
 
-async def upsert(conn: aiosqlite.Connection, row: EntryRow, created_by: int | None) -> None:
-    await conn.execute(
-        """INSERT INTO faq_entries(entry_id, org_id, questions, answer, tags, source, referral, updated_at, created_by)
+_UPSERT = """INSERT INTO faq_entries(entry_id, org_id, questions, answer, tags, source, referral, updated_at, created_by)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT(entry_id, ifnull(org_id, 0)) DO UPDATE SET questions = excluded.questions,
                answer = excluded.answer, tags = excluded.tags, source = excluded.source,
-               referral = excluded.referral, updated_at = excluded.updated_at""",
-        (row.entry_id, row.org_id, json.dumps(row.questions, ensure_ascii=False), row.answer,
-         json.dumps(row.tags, ensure_ascii=False), row.source, row.referral, row.updated_at, created_by),
-    )
+               referral = excluded.referral, updated_at = excluded.updated_at"""
+
+
+def _upsert_params(row: EntryRow, created_by: int | None) -> tuple[object, ...]:
+    return (row.entry_id, row.org_id, json.dumps(row.questions, ensure_ascii=False), row.answer,
+            json.dumps(row.tags, ensure_ascii=False), row.source, row.referral, row.updated_at, created_by)
+
+
+async def upsert(conn: aiosqlite.Connection, row: EntryRow, created_by: int | None) -> None:
+    await conn.execute(_UPSERT, _upsert_params(row, created_by))
+
+
+async def upsert_many(conn: aiosqlite.Connection, rows: list[EntryRow], created_by: int | None) -> None:
+    """Many entries in one call (an import): one trip to the database thread, a short transaction."""
+    await conn.executemany(_UPSERT, [_upsert_params(row, created_by) for row in rows])
 
 
 async def delete(conn: aiosqlite.Connection, entry_id: str, org_id: int | None) -> bool:

@@ -1,8 +1,9 @@
 """Callback data is a claim, never a proof: every button prefix the bot uses, forged by someone who
 has no business with the objects behind the ids (a stranger, from her own private chat), changes
 nothing in the database and sends nothing to anyone else; an entry button never shows another
-organisation's own entry. (Presses by the wrong member of the right organisation are tested per
-feature: reminders, imports, 再记一条, 再布置一个, 都不是, votes, 我来回答.)"""
+organisation's own entry. The wrong member of the right organisation and another organisation's chair,
+from a real group message and from their own chats, change nothing either (more per feature:
+reminders, imports, 再记一条, 再布置一个, 都不是, votes, 我来回答.)"""
 
 from __future__ import annotations
 
@@ -64,3 +65,37 @@ async def test_a_forged_entry_button_never_shows_another_organisations_own_entry
     before = len(h.api.calls)
     await h.app.process_update(h.factory.callback(STRANGER, own, f"faq:q:{entry_id}"))
     assert not any("13900000000" in c.text for c in h.api.calls[before:])
+
+
+# A member of the right organisation may press what is hers to press (sign herself up for a training,
+# take a question on duty …); these are not hers: a join or a swap meant for someone else, another
+# woman's erasure or reminder, the chair's import, rotation wizard and review close, someone else's
+# 都不是 / 存为问答 / 再记一条 / 再布置一个.
+NOT_HERS = [d for d in FORGED if not d.startswith(("tr:", "faq:take:", "faq:v:", "rv:"))]
+
+
+OTHER_WORK = -1001000000880
+OTHER_CHAIR = Persona(7788, "林芳", "linfang_x")
+
+
+@pytest.mark.parametrize("data", NOT_HERS)
+async def test_a_forged_button_from_the_wrong_member_changes_nothing(h: Harness, data: str) -> None:
+    await make_objects(h)
+    before = await snapshot(h)
+    member = h.person("刘敏")
+    for chat in (WORK, member.user_id):  # pressed on a real message in the work group, and in her own chat
+        own = (await h.send(chat, member, "/whoami"))[-1].result
+        await h.app.process_update(h.factory.callback(member, own, data))
+    assert await snapshot(h) == before, data
+
+
+@pytest.mark.parametrize("data", FORGED)
+async def test_a_forged_button_from_another_organisations_chair_changes_nothing_here(h: Harness, data: str) -> None:
+    h.api.chat_admins[OTHER_WORK] = {OTHER_CHAIR.user_id}
+    assert "已创建" in await h.say(OTHER_WORK, OTHER_CHAIR, "/setup 白沙村妇联")
+    await make_objects(h)
+    before = await snapshot(h)
+    for chat in (OTHER_WORK, OTHER_CHAIR.user_id):  # from her own work group and her private chat
+        own = (await h.send(chat, OTHER_CHAIR, "/whoami"))[-1].result
+        await h.app.process_update(h.factory.callback(OTHER_CHAIR, own, data))
+    assert await snapshot(h) == before, data

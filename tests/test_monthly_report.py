@@ -51,11 +51,11 @@ async def test_report_month_on_demand_and_refusals(h: Harness) -> None:
     assert "2026年11月 工作月报" in text and "· 调解 1 条" in text
     assert "月份请这样写" in await h.say(WORK, "王芳", "/report_month 13月")
     assert "2027年1月还没到" in await h.say(WORK, "王芳", "/report_month 2027-01")
-    assert "主席、副主席查看" in await h.say(WORK, "刘敏", "/report_month")
+    assert "只有本组织的主席、副主席可以用" in await h.say(WORK, "刘敏", "/report_month")
     vice = h.person("李秀英")
     assert "青石村妇联 2026年11月 工作月报" in await h.say(vice.user_id, vice, "/report_month")
     liu = h.person("刘敏")
-    assert "主席、副主席查看" in await h.say(liu.user_id, liu, "/report_month")
+    assert "只有本组织的主席、副主席可以用" in await h.say(liu.user_id, liu, "/report_month")
     assert "妇女之家群里不处理" in await h.say(PUBLIC, "王芳", "/report_month")
     stranger = Persona(5555, "陌生人", "stranger_x")
     assert "还没有绑定组织" in await h.say(-1007777, stranger, "/report_month")

@@ -311,7 +311,7 @@ async def test_score_and_adjust_rules(h: Harness) -> None:
     assert "不能给自己评分" in await pm(h, "李秀英", "/score 李秀英 99")
     assert "已给 <b>王芳</b> 评分：95" in await pm(h, "李秀英", "/score 王芳 95")
     assert "已给 <b>张丽</b> 评分：80" in await pm(h, "李秀英", "/score 张丽 80")
-    assert "只有主席、副主席" in await pm(h, "刘敏", "/score 陈静 100")
+    assert "只有本组织的主席、副主席" in await pm(h, "刘敏", "/score 陈静 100")
     assert "分数看不懂：101" in await pm(h, "王芳", "/score 刘敏 101")
     assert "分数看不懂：八十" in await pm(h, "王芳", "/score 刘敏 八十")
     assert "请这样评分" in await pm(h, "王芳", "/score")
@@ -387,7 +387,7 @@ async def test_status_shows_counts_never_who_rated_whom(h: Harness) -> None:
     assert "5. 陈静（执委）报告 — · 测评 0/10 · 评分 ✅" in text
     assert "收到测评共 1 份" in text
     assert "不称职" not in text
-    assert "只有主席、副主席" in await pm(h, "刘敏", "/review_status")
+    assert "只有本组织的主席、副主席" in await pm(h, "刘敏", "/review_status")
     report = await pm(h, "李秀英", "/review_status 刘敏")
     assert "「2026年度述职」述职报告 · 刘敏" in report and "报告" in report
     assert "陈静 还没有提交" in await pm(h, "王芳", "/review_status @chenjing")
@@ -648,7 +648,7 @@ async def test_review_config_show_override_validate_reset(h: Harness) -> None:
     assert "优秀 ≥90 ×1、称职 ≥75 ×0.8、基本称职 ≥60 ×0.5、不称职 &lt;60 ×0" in shown
     assert "1200 元" in shown
     assert "只有主席" in await pm(h, "李秀英", "/review_config 补贴 1500")
-    assert "只有主席、副主席" in await pm(h, "刘敏", "/review_config")
+    assert "只有本组织的主席、副主席" in await pm(h, "刘敏", "/review_config")
     saved = await pm(h, "王芳", "/review_config 权重 chair=0.5 peer=0.3 duty=0.1 training=0.1")
     assert "已保存" in saved and "主席评分 0.5、民主测评 0.3、值班签到 0.1、培训出勤 0.1" in saved
     assert "本组织自定" in saved

@@ -109,7 +109,7 @@ async def test_vice_chair_adds_in_private_chat(h: Harness) -> None:
 
 async def test_task_add_refusals(h: Harness) -> None:
     assert "只有本组织的主席、副主席" in await h.say(WORK, "刘敏", "/task_add 12月10日前 上报 @liumin")
-    assert "只有本组织的执委" in await h.say(WORK, STRANGER, "/task_add 12月10日前 上报")
+    assert "只有本组织的主席、副主席" in await h.say(WORK, STRANGER, "/task_add 12月10日前 上报")
     assert "妇女之家群里不处理" in await h.say(PUBLIC, "王芳", "/task_add 12月10日前 上报")
     assert "还没有绑定组织" in await h.say(-1007777, "王芳", "/task_add 12月10日前 上报")
     usage = "/task_add 12月10日前 上报妇女议事会记录 @liumin @chenjing"
