@@ -113,8 +113,8 @@ async def main() -> None:
         for _ in range(5):
             await duty_once()  # warm up
         quiet = [await duty_once() for _ in range(60)]
-        print("| file (≈2 MB) | the chair is told (a preview: 保存 pressed too) | import took | /duty during it: n · p50 · p99 · max |"
-              " quiet /duty p50 · p99 |")
+        print("| file (≈2 MB) | the chair is told (a preview: 保存 pressed too) | import took |"
+              " /duty during it: n · p50 · p99 · max | quiet /duty p50 · p99 |")
         print("| --- | --- | --- | --- | --- |")
         for n, (label, name, make) in enumerate(FILES):
             data = make()

@@ -210,13 +210,7 @@ async def _announce(req: Req, task: Task) -> None:
     deadline, status = when_text(req.lang, task.deadline, req), _status(req, task)
     await reply(req, req.t("tasks.added", id=task.id, title=task.title, deadline=Raw(deadline), left=status,
                            owners=_owners(task, names)))
-    people = await _svc(req).owners(set(task.owner_ids))
-    for member in people.values():
-        if member.user_id is not None and member.user_id != req.user_id:
-            lang = await req.services.roster.lang_for(member.user_id, member.user_id, True)
-            note = t(lang, "tasks.assigned", name=member.display_name, id=task.id, title=task.title,
-                     deadline=Raw(when_text(lang, task.deadline, req)), left=status)
-            await deliver_later(req.services, member.user_id, note)
+    # each owner's 📌 note was written to the outbox with the task (services/tasks.py add)
 
 
 # --- /tasks /task /overdue ---------------------------------------------------------------------

@@ -5,7 +5,6 @@ passed to the member on duty. The index is built once at start and updated incre
 from __future__ import annotations
 
 import asyncio
-
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta

@@ -130,7 +130,21 @@ class TaskService:
             task = await tasks.add(conn, org_id, title, deadline, owner_ids, actor.user_id, now)
             await audit.record(conn, org_id, actor.user_id, "task.add", now, id=task.id, title=title,
                                deadline=deadline.isoformat(), owners=list(task.owner_ids))
+            # Each owner's 📌 note is written with the task: if it is stored, she will be told.
+            owners = await members.by_ids(conn, set(task.owner_ids))
+            await outbox.enqueue(conn, [
+                Outgoing(m.user_id, "tasks.assigned", self._assigned_params(m.display_name, task, now),
+                         org_id=org_id, dedupe=f"task-assigned:{task.id}:{m.id}")
+                for m in owners.values() if m.user_id is not None and m.user_id != actor.user_id
+            ], now)
         return task
+
+    def _assigned_params(self, name: str, task: Task, now: datetime) -> dict[str, Any]:
+        key, params = when_params(task.deadline, self.tz, now)
+        left = days_left(task.deadline, now, self.tz)
+        status = (text("tasks.left_today") if left <= 0 else text("tasks.left_tomorrow") if left == 1
+                  else text("tasks.left_days", days=left))
+        return {"name": name, "id": task.id, "title": task.title, "deadline": text(key, **params), "left": status}
 
     async def add_again(self, actor: Actor, org_id: int, task_id: int) -> Task:
         """再布置一个: a copy of a task she just set (only by the one who set it)."""

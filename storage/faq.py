@@ -40,7 +40,8 @@ async def all_entries(conn: aiosqlite.Connection) -> list[EntryRow]:
     return [_entry(r) for r in await cur.fetchall()]
 
 
-_UPSERT = """INSERT INTO faq_entries(entry_id, org_id, questions, answer, tags, source, referral, updated_at, created_by)
+_UPSERT = """INSERT INTO faq_entries(entry_id, org_id, questions, answer, tags, source, referral, updated_at,
+                                     created_by)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT(entry_id, ifnull(org_id, 0)) DO UPDATE SET questions = excluded.questions,
                answer = excluded.answer, tags = excluded.tags, source = excluded.source,
