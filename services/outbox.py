@@ -9,36 +9,17 @@ Telegram accepted it. `dedupe` makes producers idempotent: they may run on every
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+# The outbox's record lives with its repository (storage.outbox); re-exported for the producers.
+from storage.outbox import UNCERTAIN_OUTCOMES, Buttons, Outgoing, encode_body
+
+__all__ = ["UNCERTAIN_OUTCOMES", "Body", "Buttons", "Lateness", "Outgoing", "decode_body", "encode_body",
+           "lateness", "text", "verbatim"]
+
 ON_TIME_SLACK = timedelta(minutes=5)
-
-# Outcomes of one send attempt (recorded per outbox row, counted by the rate limiter):
-# ok; 429 (asked to wait); 5xx (Telegram's server failed: not delivered); refused (could not
-# connect: not delivered); timeout / cut (no answer came back: it may have been delivered);
-# bad_request, forbidden (permanent).
-UNCERTAIN_OUTCOMES = frozenset({"timeout", "cut"})
-
-Buttons = tuple[tuple[tuple[str, str], ...], ...]  # rows of (locale key of the label, callback_data)
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    chat_id: int
-    key: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-    buttons: Buttons = ()
-    lang: str | None = None
-    org_id: int | None = None
-    dedupe: str | None = None
-    fallback_chat_id: int | None = None
-    due_at: datetime | None = None
-
-    def body(self) -> str:
-        return encode_body(self.key, self.params, self.buttons)
 
 
 def text(key: str, **params: Any) -> dict[str, Any]:
@@ -49,13 +30,6 @@ def text(key: str, **params: Any) -> dict[str, Any]:
 def verbatim(html: str) -> dict[str, Any]:
     """Params of a row carrying text the bot already rendered and escaped (a reply sent later)."""
     return {"text": {"$html": html}}
-
-
-def encode_body(key: str, params: Mapping[str, Any], buttons: Buttons = ()) -> str:
-    return json.dumps(
-        {"key": key, "params": dict(params), "buttons": [[list(b) for b in row] for row in buttons]},
-        ensure_ascii=False, default=str,
-    )
 
 
 @dataclass(frozen=True)

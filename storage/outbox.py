@@ -1,15 +1,48 @@
-"""Repository: the outbox of scheduled messages (see services/outbox.py)."""
+"""The outbox of scheduled messages: its record (`Outgoing`, what a producer writes) and repository
+(see services/outbox.py for how rows are produced and rendered)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import aiosqlite
 
-from services.outbox import UNCERTAIN_OUTCOMES, Outgoing
 from storage.models import from_db, to_db
+
+# Outcomes of one send attempt (recorded per outbox row, counted by the rate limiter):
+# ok; 429 (asked to wait); 5xx (Telegram's server failed: not delivered); refused (could not
+# connect: not delivered); timeout / cut (no answer came back: it may have been delivered);
+# bad_request, forbidden (permanent).
+UNCERTAIN_OUTCOMES = frozenset({"timeout", "cut"})
+
+Buttons = tuple[tuple[tuple[str, str], ...], ...]  # rows of (locale key of the label, callback_data)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    chat_id: int
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    buttons: Buttons = ()
+    lang: str | None = None
+    org_id: int | None = None
+    dedupe: str | None = None
+    fallback_chat_id: int | None = None
+    due_at: datetime | None = None
+
+    def body(self) -> str:
+        return encode_body(self.key, self.params, self.buttons)
+
+
+def encode_body(key: str, params: Mapping[str, Any], buttons: Buttons = ()) -> str:
+    return json.dumps(
+        {"key": key, "params": dict(params), "buttons": [[list(b) for b in row] for row in buttons]},
+        ensure_ascii=False, default=str,
+    )
 
 
 @dataclass(frozen=True)
