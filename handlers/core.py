@@ -208,6 +208,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     when nothing was written. The message goes through the outbox, so a failing network does not
     swallow it too."""
     error = context.error
+    saved = commits_since_tracking()  # read before the operator's alert is written
     if isinstance(error, (TimedOut, NetworkError)) and not isinstance(error, BadRequest):
         if update is not None:  # a failed poll (update None) is counted by the rate limiter, not logged
             log.warning("network trouble while handling an update: %s", error)  # no traceback per failure
@@ -220,7 +221,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
                 log.exception("could not alert the operator")
     if not isinstance(update, Update) or update.effective_chat is None:
         return
-    key = "common.saved_but_error" if commits_since_tracking() else "common.internal_error"
+    key = "common.saved_but_error" if saved else "common.internal_error"
     try:
         svc = services_of(context)
         text = t(svc.config.bot.locale, key)
