@@ -32,15 +32,15 @@ OPERATOR = 4242
 def test_log_config_keys_and_validation() -> None:
     cfg = from_mapping({"log": {"level": "debug", "format": "json"}}, env={})
     assert (cfg.log.level, cfg.log.format) == ("debug", "json")
-    with pytest.raises(ConfigError, match="log.format"):
+    with pytest.raises(ConfigError, match=r"log\.format"):
         from_mapping({"log": {"format": "xml"}}, env={})
-    with pytest.raises(ConfigError, match="log.level"):
+    with pytest.raises(ConfigError, match=r"log\.level"):
         from_mapping({"log": {"level": "LOUD"}}, env={})
-    with pytest.raises(ConfigError, match="web.listen"):
+    with pytest.raises(ConfigError, match=r"web\.listen"):
         from_mapping({"web": {"listen": "localhost"}}, env={})
-    with pytest.raises(ConfigError, match="web.public_url needs web.listen"):
+    with pytest.raises(ConfigError, match=r"web\.public_url needs web\.listen"):
         from_mapping({"web": {"public_url": "https://bot.example.org"}}, env={})
-    with pytest.raises(ConfigError, match="ops.alert_interval_minutes"):
+    with pytest.raises(ConfigError, match=r"ops\.alert_interval_minutes"):
         from_mapping({"ops": {"alert_interval_minutes": 0}}, env={})
     web = from_mapping({"web": {"listen": "0.0.0.0:8080"}}, env={}).web
     assert web.address == ("0.0.0.0", 8080)
@@ -194,7 +194,7 @@ async def test_status_for_super_admins_in_private(h: Harness) -> None:
     assert "最近一小时发送出错：3 次（Telegram 服务器出错 3）" in text
     assert "最近一次定时检查：0 秒前" in text
     assert "运维通知：没有设置" in text and "网页服务：没有开" in text
-    assert "只有超级管理员" in await h.say(1001, "刘敏", "/status")
+    assert "只有超级管理员" in await h.say(1004, "刘敏", "/status")
     assert "请私聊我" in await h.say(WORK, "县妇联周主任", "/status")
     assert "只有超级管理员" in await h.say(WORK, "刘敏", "/status")
 
