@@ -343,6 +343,9 @@ def _validate_ops(cfg: Config) -> None:
         match = _LISTEN.match(cfg.web.listen)
         if not match or not 1 <= int(match.group(2)) <= 65535:
             raise ConfigError(f"web.listen must look like 127.0.0.1:8080, got {cfg.web.listen!r}")
+    address = cfg.web.address
+    if address is not None and cfg.telegram.webhook_url and address[1] == cfg.telegram.webhook_port:
+        raise ConfigError("web.listen must use another port than telegram.webhook_port")
     if cfg.web.public_url and not re.match(r"^https?://[^/]+", cfg.web.public_url):
         raise ConfigError("web.public_url must be a full URL such as https://bot.example.org")
     if cfg.web.public_url and not cfg.web.listen:

@@ -42,6 +42,9 @@ def test_log_config_keys_and_validation() -> None:
         from_mapping({"web": {"public_url": "https://bot.example.org"}}, env={})
     with pytest.raises(ConfigError, match=r"ops\.alert_interval_minutes"):
         from_mapping({"ops": {"alert_interval_minutes": 0}}, env={})
+    with pytest.raises(ConfigError, match=r"another port"):
+        from_mapping({"web": {"listen": "127.0.0.1:8443"},
+                      "telegram": {"webhook_url": "https://bot.example.org/tg"}}, env={})
     web = from_mapping({"web": {"listen": "0.0.0.0:8080"}}, env={}).web
     assert web.address == ("0.0.0.0", 8080)
 
