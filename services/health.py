@@ -44,6 +44,7 @@ class Status:
     backup_ok_at: datetime | None = None
     backup_failed_at: datetime | None = None
     backups_on: bool = False
+    oldest_unsent_id: int | None = None
 
     @property
     def uptime(self) -> timedelta:
@@ -141,4 +142,5 @@ class HealthService:
             stuck_after=self.stuck_after, tick_every=self.tick_every,
             backup_ok_at=backups.last_ok if backups else None,
             backup_failed_at=backups.failed_at if backups else None, backups_on=backups is not None,
+            oldest_unsent_id=queue.oldest_id,
         )

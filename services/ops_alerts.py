@@ -112,8 +112,7 @@ class OperatorAlerts:
         status = await self.health.status()
         age = status.oldest_unsent_age
         if status.stuck and age is not None:
-            async with self.db.read() as conn:
-                oldest = (await outbox.backlog(conn)).oldest_id
+            oldest = status.oldest_unsent_id
             if oldest != self._stuck_on:
                 self._stuck_on = oldest
                 await self.alert("outbox_stuck", "ops_alert.outbox_stuck", pending=status.pending,
