@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if command == "shell":
         return _shell(cfg, args)
-    setup_logging()
+    setup_logging(cfg.log.level, cfg.log.format)
     if command == "check-config":
         print(t(None, "cli.config_ok", db=cfg.database.path, tz=cfg.bot.timezone, locale=cfg.bot.locale,
                 base_url=cfg.telegram.base_url or "https://api.telegram.org",

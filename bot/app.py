@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from datetime import timedelta
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, Update
@@ -20,7 +21,22 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import Config
-from handlers import core, duty, faq, holidays, privacy, reminders, reports, review, roster, stats, tasks, trainings
+from handlers import (
+    calendar,
+    core,
+    duty,
+    faq,
+    holidays,
+    ops,
+    privacy,
+    reminders,
+    reports,
+    review,
+    roster,
+    stats,
+    tasks,
+    trainings,
+)
 from handlers.commands import COMMANDS, ChatKind, refusal
 from handlers.common import Level, Services, attach_services, send, services_of
 from handlers.i18n import t
@@ -29,9 +45,12 @@ from handlers.sender import OutboxSender, Pacer, PacingLimiter, PollingRequest
 from services import duty_notices
 from services.clock import Clock
 from services.duty import DutyService
+from services.duty_calendar import DutyCalendarService
 from services.faq import FaqService
 from services.handoff import HandoffService
+from services.health import HealthService
 from services.holidays import HolidayService
+from services.ops_alerts import OperatorAlerts
 from services.privacy import PrivacyService
 from services.reminders import ReminderService
 from services.reports import ReportService
@@ -55,6 +74,10 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
         db, clock, config.tz, duty_config.handoff, duty_config.notice, duty_config.checkin_nudge_hours,
         duty_config.chair_alert_hours, grace,
     )
+    health = HealthService(db, clock, timedelta(seconds=config.scheduler.tick_seconds),
+                           timedelta(minutes=config.ops.outbox_stuck_minutes))
+    alerts = OperatorAlerts(db, clock, config.ops.operator_chat_id,
+                            timedelta(minutes=config.ops.alert_interval_minutes), health)
     services = Services(
         config=config,
         db=db,
@@ -72,7 +95,11 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
         privacy=PrivacyService(db, clock, duty_service, admins),
         holidays=HolidayService(db, clock, config.tz, admins),
         sender=OutboxSender(db, clock, roster, tz=config.tz),
+        health=health,
+        alerts=alerts,
+        calendars=DutyCalendarService(db, clock, config.tz, duty_service),
     )
+    services.sender.listener = health.note_outcome  # failed attempts no rate limiter counted
     # What the scheduler tick runs, in this order (each one idempotent: see handlers/scheduling.py).
     services.producers.extend([
         functools.partial(duty_notices.produce, services.duty),
@@ -83,6 +110,7 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
         services.trainings.produce,
         functools.partial(services.faq.produce, tz=config.tz),
         services.holidays.produce,
+        alerts.produce,  # the outbox stuck / moving again, to the operator
     ])
     services.tickers.append(scheduler_tick)
     return services
@@ -195,6 +223,8 @@ def register_handlers(app: App) -> None:
         "holidays": holidays.holidays_list,
         "holiday_set": holidays.holiday_set,
         "holiday_del": holidays.holiday_del,
+        "status": ops.status,
+        "calendar": calendar.calendar,
     }
     missing = {c.name for c in COMMANDS} ^ handlers.keys()
     if missing:  # the command table (handlers/commands.py) and this dispatch must name the same commands

@@ -59,6 +59,32 @@ class BackupConfig:
 
 
 @dataclass(frozen=True)
+class LogConfig:
+    level: str = "INFO"
+    format: str = "plain"  # plain | json (one JSON object per line)
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    listen: str = ""  # host:port of the small web server (health, calendar feeds); "" = none
+    public_url: str = ""  # how phones reach it, e.g. https://bot.example.org (for calendar links)
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        if not self.listen:
+            return None
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]") or "127.0.0.1", int(port)
+
+
+@dataclass(frozen=True)
+class OpsConfig:
+    operator_chat_id: int = 0  # a chat (or a person) that gets errors, a stuck outbox, failed backups
+    alert_interval_minutes: int = 10  # at most one alert of a kind in this many minutes
+    outbox_stuck_minutes: int = 30  # the oldest unsent message older than this: the outbox is stuck
+
+
+@dataclass(frozen=True)
 class BotConfig:
     timezone: str = "Asia/Shanghai"
     locale: str = "zh_cn"
@@ -164,6 +190,9 @@ class Config:
     tasks: TasksConfig = field(default_factory=TasksConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     review: ReviewConfig = field(default_factory=ReviewConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    ops: OpsConfig = field(default_factory=OpsConfig)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -183,6 +212,9 @@ _SECTIONS: dict[str, type[Any]] = {
     "tasks": TasksConfig,
     "training": TrainingConfig,
     "review": ReviewConfig,
+    "log": LogConfig,
+    "web": WebConfig,
+    "ops": OpsConfig,
 }
 # The expected type of every key (tuple/dict contents are checked separately).
 _TYPES: dict[str, dict[str, type[Any] | tuple[type[Any], ...]]] = {
@@ -205,8 +237,14 @@ _TYPES: dict[str, dict[str, type[Any] | tuple[type[Any], ...]]] = {
     "training": {"window_years": int},
     "review": {"subsidy_base": (int, float), "weights": dict, "grades": list, "ratings": list,
                "min_peer_ratings": int, "reminder_days": list, "report_max_chars": int},
+    "log": {"level": str, "format": str},
+    "web": {"listen": str, "public_url": str},
+    "ops": {"operator_chat_id": int, "alert_interval_minutes": int, "outbox_stuck_minutes": int},
 }
 _LOCALES = ("zh_cn", "zh_tw")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_LOG_FORMATS = ("plain", "json")
+_LISTEN = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]*):(\d{1,5})$")
 _AUTO_ANSWER = ("question", "mention", "off")
 _WEIGHT_KEYS = ("chair", "peer", "duty", "training")
 
@@ -282,6 +320,7 @@ def _validate(cfg: Config) -> None:
         if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
             raise ConfigError(f"review.weights.{key} must be a number ≥ 0")
     _validate_review(cfg.review)
+    _validate_ops(cfg)
     for admin in cfg.admins.super_admins:
         if isinstance(admin, bool) or not isinstance(admin, int):
             raise ConfigError(f"admins.super_admins must be a list of Telegram user ids, got {admin!r}")
@@ -293,6 +332,28 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"telegram.webhook_port must be 1–65535, got {cfg.telegram.webhook_port!r}")
     if cfg.telegram.webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", cfg.telegram.webhook_secret):
         raise ConfigError("telegram.webhook_secret may hold only A–Z, a–z, 0–9, _ and - (1–256 characters)")
+
+
+def _validate_ops(cfg: Config) -> None:
+    if cfg.log.level.upper() not in _LOG_LEVELS:
+        raise ConfigError(f"log.level must be one of {', '.join(_LOG_LEVELS)}, got {cfg.log.level!r}")
+    if cfg.log.format not in _LOG_FORMATS:
+        raise ConfigError(f"log.format must be one of {', '.join(_LOG_FORMATS)}, got {cfg.log.format!r}")
+    if cfg.web.listen:
+        match = _LISTEN.match(cfg.web.listen)
+        if not match or not 1 <= int(match.group(2)) <= 65535:
+            raise ConfigError(f"web.listen must look like 127.0.0.1:8080, got {cfg.web.listen!r}")
+    address = cfg.web.address
+    if address is not None and cfg.telegram.webhook_url and address[1] == cfg.telegram.webhook_port:
+        raise ConfigError("web.listen must use another port than telegram.webhook_port")
+    if cfg.web.public_url and not re.match(r"^https?://[^/]+", cfg.web.public_url):
+        raise ConfigError("web.public_url must be a full URL such as https://bot.example.org")
+    if cfg.web.public_url and not cfg.web.listen:
+        raise ConfigError("web.public_url needs web.listen (the bot's web server)")
+    if not 1 <= cfg.ops.alert_interval_minutes <= 1440:
+        raise ConfigError(f"ops.alert_interval_minutes must be 1–1440, got {cfg.ops.alert_interval_minutes!r}")
+    if not 1 <= cfg.ops.outbox_stuck_minutes <= 1440:
+        raise ConfigError(f"ops.outbox_stuck_minutes must be 1–1440, got {cfg.ops.outbox_stuck_minutes!r}")
 
 
 def _validate_review(review: ReviewConfig) -> None:

@@ -1,7 +1,8 @@
 """`python -m bot doctor`: everything a deployment can get wrong, checked, with what to do (Chinese).
 
 Checks, in order: the token (getMe), group privacy against faq.auto_answer, every bound group (is
-the bot there, may it speak, may it pin), the webhook against the run mode, the database
+the bot there, may it speak, may it pin), the webhook against the run mode, the operator's chat
+([ops] operator_chat_id: set, and reachable through getChat), the database
 (integrity, pending migrations, size, the last backup), the time zone, super admins, the holiday
 calendar. Nothing is changed: the database is opened read-only. Exit code 0 when nothing needs
 doing, 1 otherwise (for scripts and monitoring).
@@ -103,6 +104,7 @@ class Doctor:
             admin_in_public = await self.check_groups(bot, me, groups)
             self.check_privacy(me, groups, admin_in_public)
             await self.check_webhook(bot)
+            await self.check_operator(bot)
         finally:
             if self.bot is None:
                 with contextlib.suppress(Exception):
@@ -184,6 +186,22 @@ class Doctor:
         if info.last_error_date is not None and self.now - info.last_error_date < timedelta(days=1):
             self.add("problem", "webhook_error", "webhook_error_fix", age=self.age(self.now - info.last_error_date),
                      error=info.last_error_message or "", listen=tg.webhook_listen, port=tg.webhook_port)
+
+    async def check_operator(self, bot: Bot) -> None:
+        """The operator's chat ([ops] operator_chat_id): set, and one the bot can reach."""
+        chat_id = self.cfg.ops.operator_chat_id
+        if not chat_id:
+            self.add("info", "operator_none")
+            return
+        try:
+            chat = await bot.get_chat(chat_id)
+        except (BadRequest, Forbidden) as exc:
+            self.add("problem", "operator_gone", "operator_gone_fix", chat=chat_id, error=exc.message)
+            return
+        except TelegramError as exc:
+            self.add("problem", "operator_gone", "operator_gone_fix", chat=chat_id, error=exc)
+            return
+        self.add("ok", "operator_ok", chat=chat_id, name=chat.title or chat.full_name or "")
 
     # --- the database -----------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from telegram import Update
 
 from bot.app import App, build_application, build_services, publish_commands, start_services
 from bot.config import Config
+from bot.web import WebServer
 from handlers.common import attach_services
 from handlers.sender import Pacer, PacingLimiter
 from services.backups import BackupService
@@ -42,9 +43,13 @@ def _run_bot(config: Config) -> None:
         state["db"] = db
         services = build_services(config, db, clock)
         # The daily checked backup ([backup] time), run by the tick like every scheduled thing.
-        services.producers.append(BackupService(
-            db, config.tz, folder, backups.at, (backups.keep_daily, backups.keep_weekly, backups.keep_monthly)
-        ).produce)
+        backup_service = BackupService(
+            db, config.tz, folder, backups.at, (backups.keep_daily, backups.keep_weekly, backups.keep_monthly),
+            on_failure=services.alerts.backup_failed,
+        )
+        if backups.at is not None:
+            services.producers.append(backup_service.produce)
+            services.health.backups = backup_service
         await start_services(services)
         attach_services(app, services)
         await publish_commands(app)
@@ -54,6 +59,7 @@ def _run_bot(config: Config) -> None:
         # so the outbox sender does not pace again. Its group windows come back from the journal.
         limiter = app.bot.rate_limiter
         if isinstance(limiter, PacingLimiter):
+            limiter.listener = services.health.note_outcome  # send errors in the last hour
             limiter.pacer.journal = SendJournal(Path(config.database.path).with_suffix(".sends"))
             limiter.pacer.preload(limiter.pacer.journal.recent())
             services.sender.pacer = Pacer(enabled=False)
@@ -77,6 +83,11 @@ def _run_bot(config: Config) -> None:
                 tick, interval=config.scheduler.tick_seconds, first=0.5,
                 job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
             )
+        address = config.web.address
+        if address is not None:  # /health and the calendar feeds
+            web = WebServer(services, *address)
+            await web.start()
+            state["web"] = web
         log.info("bot ready: %s", (await app.bot.get_me()).username)
 
     async def post_stop(app: App) -> None:
@@ -85,6 +96,9 @@ def _run_bot(config: Config) -> None:
             sender.cancel()
 
     async def post_shutdown(app: App) -> None:
+        web = state.get("web")
+        if web is not None:
+            await web.close()
         db = state.get("db")
         if db is not None:
             await db.close()

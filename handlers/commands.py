@@ -84,6 +84,8 @@ COMMANDS: list[CommandSpec] = [
     CommandSpec("holidays", "super", "private"),
     CommandSpec("holiday_set", "super", "private"),
     CommandSpec("holiday_del", "super", "private"),
+    CommandSpec("status", "super", "private"),
+    CommandSpec("calendar", "member"),
 ]
 
 

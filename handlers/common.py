@@ -19,10 +19,13 @@ from handlers.i18n import has, t
 from services.clean import clean_text
 from services.clock import Clock
 from services.duty import DutyService
+from services.duty_calendar import DutyCalendarService
 from services.errors import Refusal
 from services.faq import FaqService
 from services.handoff import HandoffService
+from services.health import HealthService
 from services.holidays import HolidayService
+from services.ops_alerts import OperatorAlerts
 from services.outbox import Outgoing, verbatim
 from services.privacy import PrivacyService
 from services.reminders import ReminderService
@@ -65,6 +68,9 @@ class Services:
     privacy: PrivacyService
     sender: OutboxSender
     holidays: HolidayService
+    health: HealthService
+    alerts: OperatorAlerts
+    calendars: DutyCalendarService
     tickers: list[Callable[[Any], Awaitable[None]]] = field(default_factory=list)  # run with the Application
     producers: list[Callable[[datetime], Awaitable[None]]] = field(default_factory=list)  # run every tick
 

@@ -186,20 +186,42 @@ async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         log.info("chat %s migrated to %s; binding moved", old, new)
 
 
+def _what_ran(update: object) -> str:
+    """What the failed update was, without what anybody wrote: a command's name, a button, a message."""
+    if not isinstance(update, Update):
+        return "job" if update is None else type(update).__name__
+    kind = "private" if update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE \
+        else "group"
+    if update.callback_query is not None:
+        data = update.callback_query.data or ""
+        return f"button {data.split(':', 1)[0][:16]} ({kind})"
+    message = update.effective_message
+    words = (message.text or message.caption or "").split() if message is not None else []
+    if words and words[0].startswith("/"):
+        return f"{words[0].split('@', 1)[0][:40]} ({kind})"
+    return f"message ({kind})"
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure and tell the chat, without internals, and truthfully: if the command had
     already saved its change, she is told it was saved (so she does not do it twice); "没有办成" only
     when nothing was written. The message goes through the outbox, so a failing network does not
     swallow it too."""
     error = context.error
+    saved = commits_since_tracking()  # read before the operator's alert is written
     if isinstance(error, (TimedOut, NetworkError)) and not isinstance(error, BadRequest):
         if update is not None:  # a failed poll (update None) is counted by the rate limiter, not logged
             log.warning("network trouble while handling an update: %s", error)  # no traceback per failure
     else:
         log.error("error while handling an update", exc_info=error)
+        if error is not None:
+            try:  # the operator's chat gets a short traceback summary (rate-limited per kind)
+                await services_of(context).alerts.error(error, _what_ran(update))
+            except Exception:
+                log.exception("could not alert the operator")
     if not isinstance(update, Update) or update.effective_chat is None:
         return
-    key = "common.saved_but_error" if commits_since_tracking() else "common.internal_error"
+    key = "common.saved_but_error" if saved else "common.internal_error"
     try:
         svc = services_of(context)
         text = t(svc.config.bot.locale, key)

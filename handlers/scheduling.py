@@ -13,11 +13,13 @@ log = logging.getLogger(__name__)
 async def scheduler_tick(app: Any) -> None:
     services = app.bot_data["services"]
     now = services.clock.now()
+    services.health.ticked(now)
     for produce in services.producers:
         try:
             await produce(now)
-        except Exception:  # one broken producer must not stop the others
+        except Exception as exc:  # one broken producer must not stop the others
             log.exception("producer %r failed", produce)
+            await services.alerts.error(exc, f"producer {_name(produce)}")
     if services.sender.background:
         services.sender.wake()
     else:
@@ -32,3 +34,10 @@ async def flush_after_update(update: object, context: Any) -> None:
         services.sender.wake()
     else:
         await services.sender.drain(context.bot)
+
+
+def _name(produce: Any) -> str:
+    inner = getattr(produce, "func", produce)  # functools.partial
+    owner = getattr(inner, "__self__", None)
+    name = getattr(inner, "__name__", repr(inner))
+    return f"{type(owner).__name__}.{name}" if owner is not None else name

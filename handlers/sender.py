@@ -226,6 +226,7 @@ class PacingLimiter(BaseRateLimiter[None]):
         self.outage_started: float | None = None  # monotonic time of the first failure in a row
         self.outage_failures = 0
         self.outcomes: Counter[str] = Counter()  # every paced attempt, by outcome
+        self.listener: Callable[[str], None] | None = None  # told every outcome (services.health)
 
     async def initialize(self) -> None:
         return None
@@ -289,6 +290,8 @@ class PacingLimiter(BaseRateLimiter[None]):
     def _count(self, outcome: str) -> None:
         self.outcomes[outcome] += 1
         _note_attempt(outcome)
+        if self.listener is not None:
+            self.listener(outcome)
 
     def note_failure(self, exc: Exception) -> None:
         """A request outside the pacer failed to reach Telegram (a poll for updates)."""
@@ -379,6 +382,7 @@ class OutboxSender:
         self.sent_count = 0
         self.max_attempts = MAX_ATTEMPTS
         self.first_backoff = 1.0
+        self.listener: Callable[[str], None] | None = None  # told outcomes no rate limiter counted
 
     def wake(self) -> None:
         self._wake.set()
@@ -515,6 +519,8 @@ class OutboxSender:
                 ATTEMPT_LOG.reset(token)
             if len(attempts) == mark:  # no rate limiter counted it: count it here
                 attempts.append(classify(failure))
+                if self.listener is not None:
+                    self.listener(attempts[-1])
             if failure is None:
                 done += 1
                 tries = 0

@@ -3,13 +3,15 @@
 Run as a producer of the scheduler tick in `python -m bot run` (bot/runner.py). A day's backup
 is done when the folder holds a scheduled backup named with that day at or after the set time, so
 a restart neither repeats it nor loses it (started after the time without one: it runs at once).
-A failed backup is logged and retried an hour later; `python -m bot doctor` reports its age.
+A failed backup is logged, reported to the operator (`on_failure`, services.ops_alerts) and retried
+an hour later; `python -m bot doctor`, GET /health and /status report its age.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,13 +25,26 @@ RETRY_AFTER = timedelta(hours=1)
 
 class BackupService:
     def __init__(self, db: Database, tz: ZoneInfo, folder: Path, at: time | None,
-                 keep: tuple[int, int, int] = (7, 4, 6)) -> None:
+                 keep: tuple[int, int, int] = (7, 4, 6),
+                 on_failure: Callable[[Path, str], Awaitable[None]] | None = None) -> None:
         self.db = db
+        self.on_failure = on_failure
         self.tz = tz
         self.folder = folder
         self.at = at
         self.keep = keep  # daily, weekly, monthly
         self._failed_at: datetime | None = None
+
+    @property
+    def failed_at(self) -> datetime | None:
+        """When the last attempt failed (None once one succeeds)."""
+        return self._failed_at
+
+    @property
+    def last_ok(self) -> datetime | None:
+        """The newest scheduled backup in the folder (the local time in its name)."""
+        found = backup.backups_in(self.folder, backup.SCHEDULED)
+        return found[-1][0].replace(tzinfo=self.tz) if found else None
 
     def due(self, now: datetime) -> bool:
         at = self.at
@@ -53,9 +68,14 @@ class BackupService:
         try:
             await self.db.backup_verified(target)
             deleted = await asyncio.to_thread(backup.prune, self.folder, *self.keep)
-        except Exception:
+        except Exception as exc:
             self._failed_at = now
             log.exception("scheduled backup to %s failed", target)
+            if self.on_failure is not None:
+                try:
+                    await self.on_failure(target, f"{type(exc).__name__}: {exc}")
+                except Exception:
+                    log.exception("could not report the failed backup")
             return None
         self._failed_at = None
         log.info("backup written and checked: %s (%d old ones pruned)", target, len(deleted))

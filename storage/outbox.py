@@ -163,3 +163,30 @@ async def count(conn: aiosqlite.Connection, status: str) -> int:
     cur = await conn.execute("SELECT COUNT(*) FROM outbox WHERE status = ?", (status,))
     row = await cur.fetchone()
     return int(row[0]) if row else 0
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Rows still to send: how many, and the oldest one (its id and when it entered the outbox)."""
+
+    pending: int
+    oldest_id: int | None
+    oldest_at: datetime | None
+
+
+async def backlog(conn: aiosqlite.Connection) -> Backlog:
+    cur = await conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+    row = await cur.fetchone()
+    total = int(row[0]) if row else 0
+    cur = await conn.execute("SELECT id, created_at FROM outbox WHERE status = 'pending' ORDER BY id LIMIT 1")
+    first = await cur.fetchone()
+    if first is None:
+        return Backlog(total, None, None)
+    return Backlog(total, int(first["id"]), from_db(first["created_at"]))
+
+
+async def failed_since(conn: aiosqlite.Connection, since: datetime) -> int:
+    """Rows given up (marked failed) since `since`."""
+    cur = await conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'failed' AND sent_at >= ?", (to_db(since),))
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0

@@ -162,6 +162,7 @@ async def erase(conn: aiosqlite.Connection, s: Subject, labels: dict[int, str], 
     await run("DELETE FROM faq_import_pending WHERE user_id = ?", (u,))
     await run("DELETE FROM link_codes WHERE created_by = ?", (u,))
     await run(f"DELETE FROM handover_notes WHERE member_id IN ({mk})", m)
+    await run(f"DELETE FROM calendar_tokens WHERE member_id IN ({mk})", m)  # her subscription links die
     await run(f"DELETE FROM review_reports WHERE member_id IN ({mk})", m)
     await run(f"UPDATE duty_overrides SET note = '' WHERE member_id IN ({mk}) AND kind = 'leave'", m)
     # Where she acted for the organisation: the record stays, her Telegram id goes.

@@ -206,3 +206,14 @@ def test_doctor_cli_exit_code(stub: BotApiStub, tmp_path: Path) -> None:
                           timeout=60)
     assert done.returncode == 1, done.stderr
     assert "token 无效" in done.stdout and "发现" in done.stdout
+
+
+async def test_operator_chat(stub: BotApiStub, tmp_path: Path) -> None:
+    db = await make_db(tmp_path)
+    code, out = await doctor(config(stub, db))
+    assert code == 0 and "ℹ️ 运维通知：没有设置 [ops] operator_chat_id" in out
+    code, out = await doctor(config(stub, db, ops={"operator_chat_id": -1009876543210}))
+    assert code == 0 and "✅ 运维通知：发到" in out and "（-1009876543210）" in out
+    stub.remove_chat(-1009876543210)
+    code, out = await doctor(config(stub, db, ops={"operator_chat_id": -1009876543210}))
+    assert code == 1 and "❌ 运维通知的聊天 -1009876543210 找不到" in out and "把机器人拉进群" in out
