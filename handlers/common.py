@@ -14,10 +14,10 @@ from telegram.constants import ChatType, MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
 from telegram.ext import Application, ContextTypes
 
-from bot.config import Config
 from handlers.i18n import has, t
 from services.clean import clean_text
 from services.clock import Clock
+from services.config import Config
 from services.duty import DutyService
 from services.duty_calendar import DutyCalendarService
 from services.errors import Refusal

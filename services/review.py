@@ -14,10 +14,10 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.clock import Clock
+from services.config import ReviewConfig
 from services.review_activity import period_end
 from services.review_ballot import Ballot
 from services.review_common import ReviewContext
@@ -31,7 +31,8 @@ from storage.db import Database
 
 
 class ReviewService:
-    def __init__(self, db: Database, clock: Clock, tz: ZoneInfo, config: Any, super_admins: frozenset[int]) -> None:
+    def __init__(self, db: Database, clock: Clock, tz: ZoneInfo, config: ReviewConfig,
+                 super_admins: frozenset[int]) -> None:
         self.db = db
         self.clock = clock
         self.tz = tz

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiosqlite
 
 from services import fmt
 from services.clock import Clock
+from services.config import ReviewConfig
 from services.errors import Refusal
 from services.review_scoring import Rubric
 from services.roster import Actor, Target
@@ -26,7 +26,7 @@ class ReviewContext:
     db: Database
     clock: Clock
     tz: ZoneInfo
-    config: Any  # bot.config.ReviewConfig
+    config: ReviewConfig
     base_rubric: Rubric  # the deployment's rubric, before an organisation's overrides
 
     def local(self, moment: datetime) -> fmt.Text:
