@@ -72,6 +72,24 @@ def test_harm_to_a_child_a_bought_wife_or_a_relative_in_danger_is_not_framed_awa
 
 
 @pytest.mark.parametrize("text", [
+    "我嫂子被她男人捆在屋里两天了 手机也被收了", "俺外甥女才十五 她爹收了人家钱要许给外地人",
+    "哥 ta zai dawo wo bei da le", "🆘", "他又来砸门 👊🩸", "姐夫今天又踹她肚子 她怀着孕呢",
+    "学校有个保安老叫我闺女去门卫室 摸她", "我姑娘胳膊上全是烫的疤 问她也不说",
+])
+def test_second_hand_typed_and_emoji_danger_is_seen(text: str) -> None:
+    assert match_rules(text) is not None
+
+
+@pytest.mark.parametrize("text", [
+    "救命 这红烧肉也太好吃了", "娃在幼儿园演小品 演被拐的小兔子", "我在写小说 主角被关在地牢里",
+    "辅导作业辅导得我想打人 说说而已😂", "出门记得锁门 最近小偷多", "谢谢关心 我妈已经出院回家了",
+    "邻村那个老汉喝了农药 抢救过来了", "他们还在打麻将呢",
+])
+def test_jokes_shows_and_everyday_words_near_the_new_rules_raise_nothing(text: str) -> None:
+    assert match_rules(text) is None
+
+
+@pytest.mark.parametrize("text", [
     "电视剧里那个买来的媳妇太惨了", "我妈非让我嫁个有钱的", "宝宝身上起了好多红疹子", "小说里她舅舅摸她的头夸她",
 ])
 def test_stories_and_everyday_talk_near_those_rules_raise_nothing(text: str) -> None:
