@@ -7,6 +7,16 @@ import pytest
 
 from tests.harness import Harness, make_harness
 
+LAYERS = ("unit", "handler", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test names its layer (module `pytestmark`, or a mark on the test for the odd one out),
+    so that `pytest` (the fast layers) and `pytest -m ''` (everything) stay what the README says."""
+    unmarked = [item.nodeid for item in items if not any(item.get_closest_marker(m) for m in LAYERS)]
+    if unmarked:
+        raise pytest.UsageError(f"tests without a layer mark ({', '.join(LAYERS)}): {unmarked[:5]}")
+
 
 @pytest.fixture
 async def h(tmp_path: Path) -> AsyncIterator[Harness]:

@@ -8,10 +8,13 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from openpyxl import load_workbook
 
 from bot.simulator import Persona
 from tests.harness import PUBLIC, WORK, Harness
+
+pytestmark = pytest.mark.handler
 
 SH = ZoneInfo("Asia/Shanghai")
 STRANGER = Persona(5555, "陌生人", "stranger_x")

@@ -10,6 +10,8 @@ import pytest
 from tests.botapi_stub import ApiCall, BotApiStub, make_chat, make_message_update, make_user
 from tests.e2e_process import start_bot, stop_bot
 
+pytestmark = pytest.mark.e2e
+
 TOKEN = "123456:E2E-TOKEN"
 GROUP = -1001234567890
 CHAIR = make_user(501, "王芳", "wangfang_e2e")

@@ -19,6 +19,8 @@ from openpyxl import load_workbook
 
 from tests.botapi_stub import ApiCall, BotApiStub, make_callback_update, make_chat, make_message_update, make_user
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:E2E-REVIEW"
 

@@ -18,6 +18,8 @@ import pytest
 from tests.botapi_stub import ApiCall, BotApiStub, make_chat, make_message_update, make_user
 from tests.e2e_process import start_bot, stop_bot
 
+pytestmark = pytest.mark.e2e
+
 TOKEN = "123456:E2E-SCHED"
 GROUP = -1001234567000
 CHAIR = make_user(701, "王芳", "wangfang_sched")

@@ -18,6 +18,8 @@ from services.faq_engine import (
     question_parts,
 )
 
+pytestmark = pytest.mark.unit
+
 QUERIES = [
     "人身安全保护令怎么申请",
     "离婚后孩子抚养费给多少",

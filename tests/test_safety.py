@@ -15,6 +15,8 @@ from services.danger import danger_probability, detect, match_rules
 from services.learned import LogisticModel
 from tests.harness import PUBLIC, WORK, Harness
 
+pytestmark = pytest.mark.handler
+
 GUEST = "孙小梅"  # a village woman with @sunxiaomei
 COUNTY = 9001  # 县妇联周主任, the super admin of the demo world
 STRANGER = Persona(5555, "陌生大姐")  # never wrote in any group
