@@ -11,7 +11,15 @@ from typing import Any, Literal
 
 from services.clock import Clock
 from services.errors import Refusal
-from services.faq_engine import Decision, Entry, FaqIndex, get_tokenizer, load_shipped_entries, normalise
+from services.faq_engine import (
+    Decision,
+    Entry,
+    FaqIndex,
+    get_tokenizer,
+    load_shipped_entries,
+    normalise,
+    shipped_index,
+)
 from services.faq_io import MAX_ANSWER, MAX_QUESTION, split_list
 from services.message_kind import Reading, Vocabulary, understand
 from services.outbox import Outgoing, text
@@ -78,10 +86,20 @@ class FaqService:
         get_tokenizer()  # jieba's dictionary loads here, never on the first question
         async with self.db.read() as conn:
             stored = await faq.all_entries(conn)
-        entries = {(e.id, e.org_id): e for e in load_shipped_entries()}
+        shipped = load_shipped_entries()
+        entries = {(e.id, e.org_id): e for e in shipped}
+        n_shipped = len(entries)
+        replaced = any((row.entry_id, row.org_id) in entries for row in stored)
         for row in stored:
             entries[(row.entry_id, row.org_id)] = Entry.from_dict(row.as_dict())
-        self.index = FaqIndex.build(entries.values())
+        if replaced:  # a stored entry takes a shipped one's place: index them all in that order
+            self.index = FaqIndex.build(entries.values())
+        else:  # the shipped base (built once per process), then the stored entries, as `build` would
+            self.index = shipped_index()
+            for entry in list(entries.values())[n_shipped:]:
+                self.index.add(entry)
+            if stored:
+                self.index.warm()
         self._vocabulary = Vocabulary(self.index)
         return len(entries)
 

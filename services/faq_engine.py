@@ -75,6 +75,7 @@ Decision (`FaqIndex.decide`)
 from __future__ import annotations
 
 import array
+import copy
 import dataclasses
 import hashlib
 import importlib.resources
@@ -600,6 +601,10 @@ class FaqIndex:
         index.warm()
         return index
 
+    def clone(self) -> FaqIndex:
+        """An independent copy (entries, postings, caches); only the read-only tokenizer is shared."""
+        return copy.deepcopy(self, {id(self.tokenizer): self.tokenizer})
+
     def warm(self, budget: int = CACHE_POSTINGS // 2) -> None:
         """Compute the score vectors of the most frequent tokens now, so the first questions after
         start-up do not pay for them (any add/remove drops them again; they refill on use)."""
@@ -1072,3 +1077,18 @@ def answer_model() -> LogisticModel:
     if model is None:
         raise RuntimeError(f"services/faq_data/{ANSWER_MODEL} is missing: python -m bench.faq_quality --fit")
     return model
+
+
+_SHIPPED_INDEXES: dict[tuple[str, str], FaqIndex] = {}
+
+
+def shipped_index() -> FaqIndex:
+    """A fresh index of the shipped base (`load_shipped_entries`, default parameters). Built once per
+    process for the same base text and segmentation, then cloned for every caller (each one changes its
+    own): a process that starts several bots (the handler tests) builds it once."""
+    tokenizer = get_tokenizer()
+    key = (hashlib.sha256(_data_text("knowledge_base.jsonl").encode()).hexdigest(), tokenizer.signature)
+    built = _SHIPPED_INDEXES.get(key)
+    if built is None:
+        built = _SHIPPED_INDEXES[key] = FaqIndex.build(load_shipped_entries(), tokenizer)
+    return built.clone()
