@@ -84,6 +84,16 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
         functools.partial(services.faq.produce, tz=config.tz),
         services.holidays.produce,
     ])
+    services.wakeups.extend([
+        functools.partial(duty_notices.next_due, services.duty),
+        services.reminders.next_due,
+        services.reports.next_due,
+        services.review.next_due,
+        services.tasks.next_due,
+        services.trainings.next_due,
+        functools.partial(services.faq.next_due, tz=config.tz),
+        services.holidays.next_due,
+    ])
     services.tickers.append(scheduler_tick)
     return services
 

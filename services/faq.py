@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
-from services.clock import Clock
+from services.clock import Clock, next_local
 from services.errors import Refusal
 from services.faq_engine import (
     Decision,
@@ -354,6 +354,10 @@ class FaqService:
         found = [e for e in self._index().entries()
                  if e.org_id is None and (today - checked(e)).days > STALE_AFTER_DAYS]
         return sorted(found, key=lambda e: (checked(e), e.id))
+
+    async def next_due(self, now: datetime, tz: Any = None) -> datetime | None:
+        """The yearly check reminder may fall due at the next STALE_REMINDER_AT (local)."""
+        return next_local(now, STALE_REMINDER_AT, tz or UTC) if self.super_admins else None
 
     async def produce(self, now: datetime, tz: Any = None) -> None:
         """Once a year, each super admin is told which deployment-wide entries are due for a check
