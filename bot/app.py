@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import functools
 import logging
+from datetime import UTC
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, Update
-from telegram.constants import ChatType
+from telegram.constants import ChatType, ParseMode
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
+    Defaults,
     MessageHandler,
     TypeHandler,
     filters,
@@ -247,6 +249,9 @@ def build_application(
     rate_limit: bool = False,
 ) -> App:
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = ApplicationBuilder().token(token)
+    # Every text we send is HTML (user values escaped by handlers.i18n.t); the job queue in local time.
+    tz = services.config.tz if services is not None else None
+    builder = builder.defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=tz or UTC))
     if base_url:
         root = base_url.rstrip("/")
         builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")

@@ -10,7 +10,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from handlers import formats
@@ -424,7 +423,7 @@ async def swap_decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         text = req.t("swap.accepted", target=target.display_name, range=span)
     else:
         text = req.t("swap.declined", target=target.display_name, requester=requester.display_name, range=span)
-    await query.edit_message_text(text, parse_mode=ParseMode.HTML)
+    await query.edit_message_text(text)
     if requester.user_id is not None:
         await deliver_later(req.services, requester.user_id, text)
 
@@ -630,11 +629,11 @@ async def send_exports(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org, y
     stamp = f"{year}-{month:02d}"
     await context.bot.send_document(
         req.chat_id, await ledger_xlsx(req.services, req.lang, org.id, year, month), filename=f"ledger-{stamp}.xlsx",
-        caption=req.t("ledger.xlsx_caption", org=org.name, month=label), parse_mode=ParseMode.HTML,
+        caption=req.t("ledger.xlsx_caption", org=org.name, month=label),
     )
     schedule = await schedule_xlsx(req.services, req.lang, org.id, year, month)
     if schedule is not None:
         await context.bot.send_document(
             req.chat_id, schedule, filename=f"duty-{stamp}.xlsx",
-            caption=req.t("ledger.schedule_caption", org=org.name, month=label), parse_mode=ParseMode.HTML,
+            caption=req.t("ledger.schedule_caption", org=org.name, month=label),
         )

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import html
 import io
+import re
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
+from bot.fake_api import ApiCall
 from bot.simulator import Persona
 from tests.harness import PUBLIC, WORK, Harness
 
@@ -105,6 +108,26 @@ async def test_rota_set_button_flow(h: Harness) -> None:
     names = [b["text"] for row in step3["reply_markup"]["inline_keyboard"] for b in row]
     done = await h.press("王芳", first, names.index("✅ 完成"))
     assert any("轮值表已设置：每周轮换，08:00 交接，从 11月30日 起，共 2 人" in c.text for c in done)
+
+
+def shown(call: ApiCall) -> str:
+    """What Telegram shows for a sent or edited text: HTML parsed only under parse_mode HTML."""
+    text = call.params.get("text", "")
+    return html.unescape(re.sub(r"<[^>]+>", "", text)) if call.params.get("parse_mode") == "HTML" else text
+
+
+async def test_rota_set_button_flow_shows_names_with_markup_characters_as_written(h: Harness) -> None:
+    assert "何&amp;桂兰" in await h.say(WORK, "王芳", "/addmember @he_guilan 执委 何&桂兰")
+    first = (await h.send(WORK, "王芳", "/rota_set"))[-1]
+    await h.press("王芳", first, 1)  # 每周
+    await h.press("王芳", first, 2)  # 下周一
+    step3 = h.api.messages[(WORK, first.result["message_id"])]
+    names = [b["text"] for row in step3["reply_markup"]["inline_keyboard"] for b in row]
+    edits = await h.press("王芳", first, names.index("何&桂兰"))
+    edit = next(c for c in edits if c.method == "editMessageText")
+    assert "已选：何&桂兰" in shown(edit) and "&amp;" not in shown(edit)
+    texts = [c for c in h.api.calls if c.method in ("sendMessage", "editMessageText")]
+    assert all(c.params.get("parse_mode") == "HTML" for c in texts)
 
 
 async def test_leave_moves_her_shifts_and_tells_the_replacement(h: Harness) -> None:
