@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
-from tests.harness import Harness, make_harness
+from tests.harness import Harness, make_harness, restarted
 
 LAYERS = ("unit", "handler", "e2e")
 
@@ -25,6 +25,21 @@ async def h(tmp_path: Path) -> AsyncIterator[Harness]:
     yield harness
     await harness.app.shutdown()
     await harness.db.close()
+
+
+@pytest.fixture
+async def restart(tmp_path: Path) -> AsyncIterator[Callable[[Harness], Awaitable[Harness]]]:
+    """`await restart(h)`: the same bot after a restart (a new Application on h's database)."""
+    started: list[Harness] = []
+
+    async def again(old: Harness) -> Harness:
+        started.append(await restarted(old, tmp_path))
+        return started[-1]
+
+    yield again
+    for harness in started:
+        await harness.app.shutdown()
+        await harness.db.close()
 
 
 @pytest.fixture

@@ -80,10 +80,11 @@ class Harness:
         return self.api.calls[before:]
 
 
-async def make_harness(tmp_path: Any, demo: bool = True, config: Config | None = None) -> Harness:
+async def make_harness(tmp_path: Any, demo: bool = True, config: Config | None = None,
+                       start: datetime = START) -> Harness:
     world = load_world()
     cfg = config or from_mapping({"admins": {"super_admins": world.super_admins}}, env={})
-    clock = SimClock(START)
+    clock = SimClock(start)
     db = await Database.open(tmp_path / "test.db")
     if demo:
         await seed(db, world, clock, cfg.tz, cfg.duty.handoff)
@@ -95,3 +96,12 @@ async def make_harness(tmp_path: Any, demo: bool = True, config: Config | None =
     app = build_application(services, token="123456:TEST", request=api)
     await app.initialize()
     return Harness(app, api, clock, db, world)
+
+
+async def restarted(old: Harness, tmp_path: Any) -> Harness:
+    """The bot restarted: a new Application (nothing in chat_data or user_data) on the same database at
+    the same moment; Telegram still shows the messages sent before. Shut it down like any harness."""
+    new = await make_harness(tmp_path, demo=False, start=old.clock.now())
+    new.api.messages.update(old.api.messages)
+    new.api.chat_admins.update(old.api.chat_admins)
+    return new

@@ -223,6 +223,20 @@ async def test_take_then_the_next_message_is_the_answer_even_after_a_restart(h: 
     assert await h.send(WORK, "赵霞", "好的大家辛苦了") == []
 
 
+async def test_take_and_answer_across_a_real_restart(h: Harness, restart) -> None:
+    to_duty = await _passed(h)
+    taken = await h.press("赵霞", to_duty, 0)
+    prompt = next(c for c in taken if "下一条消息" in c.text)
+    again = await restart(h)  # a new Application on the same database
+    calls = await again.send(WORK, "赵霞", "找村委会的电工老李")
+    delivered = next(c for c in calls if c.chat_id == PUBLIC)
+    assert "回复您的问题「村里的路灯坏了找谁」" in delivered.text and "电工老李" in delivered.text
+    assert any("已把您的回答转给提问人" in c.text for c in calls if c.chat_id == WORK)
+    # Her prompt's 取消 after the answer went out: nothing to cancel any more.
+    cancelled = await again.press("赵霞", prompt, 0)
+    assert not any(c.chat_id == PUBLIC for c in cancelled)
+
+
 async def test_cancel_gives_the_question_back(h: Harness) -> None:
     to_duty = await _passed(h)
     taken = await h.press("赵霞", to_duty, 0)
