@@ -722,6 +722,7 @@ class FaqIndex:
                     covered[start : start + len(t)] = b"\x01" * len(t)
                     start = text.find(t, start + 1)
         words: list[tuple[int, int]] | None = None  # jieba's real words with positions, when needed
+        owner: list[int] = []
         found: dict[str, None] = {}
         for run in _CJK_RUN.finditer(text):
             if all(covered[run.start() : run.end()]):
@@ -729,6 +730,12 @@ class FaqIndex:
             if words is None:
                 words = [(start, end) for w, start, end in self.tokenizer.spans(text)
                          if end - start > 1 and self.tokenizer.is_word(w)]
+                # The word at each position (jieba's words do not overlap): a window cuts through a
+                # word when the word at its first character starts before it or the word at its last
+                # character ends after it.
+                owner = [-1] * len(text)
+                for k, (start, end) in enumerate(words):
+                    owner[start:end] = [k] * (end - start)
             syllables = lazy_pinyin(run.group(0))
             if len(syllables) != len(run.group(0)):
                 continue
@@ -736,8 +743,8 @@ class FaqIndex:
                 for i in range(len(syllables) - n + 1):
                     at = run.start() + i
                     spelled = text[at : at + n]
-                    cuts = any(start < at + n and at < end and not (at <= start and end <= at + n)
-                               for start, end in words)
+                    first, last = owner[at], owner[at + n - 1]
+                    cuts = (first >= 0 and words[first][0] < at) or (last >= 0 and words[last][1] > at + n)
                     if cuts or all(covered[at : at + n]) or self.tokenizer.is_word(spelled):
                         continue  # cutting through a word, already understood, or a real word written right
                     for word in self._sounds.get(sound_key(syllables[i : i + n]), ()):

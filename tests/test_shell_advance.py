@@ -19,25 +19,25 @@ SCRIPT = """:in work
 :as 刘敏
 /remind 10分钟后 给张大姐回电话
 /remind 每个工作日8点半 看网上妇女之家的留言
-/remind 12月3日15点 交材料
+/remind 12月1日15点 交材料
 :as 王芳
-/task_add 12月4日前 上报妇女议事会记录 @liumin
-/training_add 12月5日下午2点 村委会二楼 反家暴法宣讲 全体
+/task_add 12月2日前 上报妇女议事会记录 @liumin
+/training_add 12月1日下午2点 村委会二楼 反家暴法宣讲 全体
 :press 1
 :in private
-/review_start 2026年度述职 12月4日
+/review_start 2026年度述职 12月2日
 :in work
 :advance 20m
 :press 1
 :advance 3h
+:advance 1d
 :advance 2d
-:advance 3d
-:advance 9h
 """
 
 
 async def _transcript(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, walk: bool) -> tuple[str, float]:
-    # Monday 30 November 08:28 in Shanghai: the December warnings, the monthly report on the 1st.
+    # Monday 30 November 08:28 in Shanghai: reminders, a task, a training and a review falling due over
+    # three days, the monthly report and the December warning on the 1st.
     monkeypatch.setattr(shell, "_start_time", lambda: datetime(2026, 11, 30, 0, 28, tzinfo=UTC))
     if walk:
         async def always_now(services: object, now: datetime) -> datetime:
@@ -58,6 +58,6 @@ async def test_advance_shows_what_a_walk_through_every_mark_shows(tmp_path: Path
     walked, walk_s = await _transcript(tmp_path, monkeypatch, walk=True)
     assert jumped == walked
     for seen, least in (("给张大姐回电话", 4), ("看网上妇女之家的留言", 5), ("交材料", 2), ("上报妇女议事会记录", 6),
-                        ("反家暴法宣讲", 5), ("2026年度述职", 30), ("月报", 1)):
+                        ("反家暴法宣讲", 5), ("2026年度述职", 20), ("已经截止", 1), ("逾期任务日报", 1), ("月报", 1)):
         assert jumped.count(seen) >= least, seen  # set up, then fell due (again)
     assert jump_s < walk_s / 3
