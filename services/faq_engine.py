@@ -485,6 +485,13 @@ class _Field:
         self.dl[slot] = 0
         self.norm = None
 
+    def clone(self) -> _Field:
+        """A copy whose postings and lengths change independently (`norm` is replaced, never changed)."""
+        new = _Field(self.b, 0)
+        new.postings = {tid: (slots[:], units[:]) for tid, (slots, units) in self.postings.items()}
+        new.dl, new.total, new.norm = self.dl.copy(), self.total, self.norm
+        return new
+
     def grow(self, capacity: int) -> None:
         dl = np.zeros(capacity, dtype=np.int64)
         dl[: len(self.dl)] = self.dl
@@ -602,8 +609,17 @@ class FaqIndex:
         return index
 
     def clone(self) -> FaqIndex:
-        """An independent copy (entries, postings, caches); only the read-only tokenizer is shared."""
-        return copy.deepcopy(self, {id(self.tokenizer): self.tokenizer})
+        """An independent copy: what add/remove change in place is copied; what they only replace (the
+        entries, their packed token ids, cached score vectors, the tokenizer) is shared."""
+        new = copy.copy(self)
+        new._vocab, new._slots, new._idf = dict(self._vocab), dict(self._slots), dict(self._idf)
+        new._docs, new._free = list(self._docs), list(self._free)
+        new._org = self._org.copy()
+        new._q, new._a = self._q.clone(), self._a.clone()
+        new._cache = OrderedDict(self._cache)
+        new._sounds = {key: list(words) for key, words in self._sounds.items()}
+        new._spellings = {key: list(words) for key, words in self._spellings.items()}
+        return new
 
     def warm(self, budget: int = CACHE_POSTINGS // 2) -> None:
         """Compute the score vectors of the most frequent tokens now, so the first questions after

@@ -169,6 +169,7 @@ def test_shipped_index_is_built_once_and_each_caller_gets_its_own(index: FaqInde
     second = shipped_index()
     assert second is not first and second.tokenizer is first.tokenizer
     assert len(second) == len(shipped) and second.get("extra-1") is None
+    assert second.stats() == index.stats() and second.query_tokens("性扫扰") == index.query_tokens("性扫扰")
     assert scores(second) == scores(index)  # the same as a fresh build of the shipped base
     for q in QUERIES:
         a, b = second.decide(q), index.decide(q)
