@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import functools
 import logging
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, Update
-from telegram.constants import ChatType
+from telegram.constants import ChatType, ParseMode
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
+    Defaults,
     MessageHandler,
     TypeHandler,
     filters,
@@ -111,6 +112,16 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
         functools.partial(services.faq.produce, tz=config.tz),
         services.holidays.produce,
         alerts.produce,  # the outbox stuck / moving again, to the operator
+    ])
+    services.wakeups.extend([
+        functools.partial(duty_notices.next_due, services.duty),
+        services.reminders.next_due,
+        services.reports.next_due,
+        services.review.next_due,
+        services.tasks.next_due,
+        services.trainings.next_due,
+        functools.partial(services.faq.next_due, tz=config.tz),
+        services.holidays.next_due,
     ])
     services.tickers.append(scheduler_tick)
     return services
@@ -290,6 +301,9 @@ def build_application(
     rate_limit: bool = False,
 ) -> App:
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = ApplicationBuilder().token(token)
+    # Every text we send is HTML (user values escaped by handlers.i18n.t); the job queue in local time.
+    tz = services.config.tz if services is not None else None
+    builder = builder.defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=tz or UTC))
     if base_url:
         root = base_url.rstrip("/")
         builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")

@@ -13,7 +13,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,6 +24,7 @@ from bot.fake_api import ApiCall, FakeBotApi
 from bot.simulator import Persona, UpdateFactory
 from handlers import formats
 from handlers.i18n import t
+from handlers.scheduling import next_due
 from services.clock import SimClock
 from storage.db import Database
 
@@ -31,6 +32,15 @@ _TAG = re.compile(r"<[^>]+>")
 _ADVANCE = re.compile(r"^(\d+)\s*([mhd])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 _STEP = timedelta(minutes=5)  # steps end on 5-minute marks: nothing due goes out more than 5 min late
+
+
+def _mark_at_or_before(moment: datetime) -> datetime:
+    return moment - timedelta(minutes=moment.minute % 5, seconds=moment.second, microseconds=moment.microsecond)
+
+
+def _next_mark(moment: datetime) -> datetime:
+    """The first 5-minute mark after `moment`."""
+    return _mark_at_or_before(moment) + _STEP
 
 
 def html_to_plain(text: str) -> str:
@@ -228,10 +238,18 @@ class Shell:
             self.say(t(None, "shell.bad_advance"))
             return
         target = self.clock.now() + timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-        # Walk the clock in small steps so that everything fires at its own simulated time.
+        # Tick on 5-minute marks, as a running bot would, but only on those where something may fall
+        # due: from each tick straight to the mark at or after the next due time (or the target).
+        services = self.app.bot_data["services"]
         while self.clock.now() < target:
             now = self.clock.now()
-            mark = now - timedelta(minutes=now.minute % 5, seconds=now.second, microseconds=now.microsecond) + _STEP
+            mark = _next_mark(now)
+            due = await next_due(services, now)
+            if due is None:
+                mark = target
+            elif due > mark:
+                due = due.astimezone(UTC)
+                mark = due if due == _mark_at_or_before(due) else _next_mark(due)
             self.clock.advance(min(mark, target) - now)
             await self.run_due()
         self.say(t(None, "shell.advanced", now=self._local_now()))

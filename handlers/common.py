@@ -73,6 +73,9 @@ class Services:
     calendars: DutyCalendarService
     tickers: list[Callable[[Any], Awaitable[None]]] = field(default_factory=list)  # run with the Application
     producers: list[Callable[[datetime], Awaitable[None]]] = field(default_factory=list)  # run every tick
+    # Per producer, in the same order: no later than the first moment after `now` at which it may have
+    # something (None: nothing ahead). The shell's `:advance` jumps from one to the next.
+    wakeups: list[Callable[[datetime], Awaitable[datetime | None]]] = field(default_factory=list)
 
 
 def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from handlers import formats
@@ -28,7 +28,7 @@ from handlers.common import (
     time_error,
 )
 from handlers.i18n import t
-from services.duty import LEDGER_CATEGORIES
+from services.duty import LEDGER_CATEGORIES, RotaFlow
 from services.errors import Refusal
 from services.exports import xlsx_bytes
 from services.roster import Target
@@ -155,18 +155,11 @@ async def _save_rotation(req: Req, org: Org, period: str, anchor: date, member_i
     await reply(req, "\n".join(lines))
 
 
-# The guided flow keeps its state in chat_data, keyed by the user who started it.
-def _flow(context: ContextTypes.DEFAULT_TYPE) -> dict[int, dict[str, Any]]:
-    assert context.chat_data is not None
-    flows: dict[int, dict[str, Any]] = context.chat_data.setdefault("rota_set", {})
-    return flows
-
-
 async def _flow_start(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org) -> None:
     me = await req.services.roster.member_of(org.id, req.user_id)
     if not req.actor.is_super_admin and (me is None or not me.is_manager):
         raise Refusal("roster.not_manager")
-    _flow(context)[req.user_id] = {"members": [], "org_id": org.id}
+    await req.services.duty.save_flow(RotaFlow(req.chat_id, req.user_id, org.id))
     keyboard = InlineKeyboardMarkup([[
         InlineKeyboardButton(req.t("rota_set.btn_day"), callback_data="rs:p:day"),
         InlineKeyboardButton(req.t("rota_set.btn_week"), callback_data="rs:p:week"),
@@ -180,20 +173,21 @@ async def rota_flow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert query is not None and query.data is not None
     match = ROTA_FLOW_CALLBACK.match(query.data)
     req = await load_req(update, context)
-    flows = _flow(context)
-    state = flows.get(req.user_id)
+    duty = req.services.duty
+    flows = await duty.flows_in_chat(req.chat_id)  # the wizard's steps so far, kept in the database
+    state = next((f for f in flows if f.user_id == req.user_id), None)
     if match is None or state is None:
         key = "rota_set.flow_not_yours" if flows else "rota_set.flow_expired"
         await query.answer(req.t(key), show_alert=True)
         return
     step, value = match.group(1), match.group(2) or ""
     # The flow may run in a private chat, where the chat itself names no organisation.
-    org = await req.services.roster.find_org(str(state["org_id"]))
+    org = await req.services.roster.find_org(str(state.org_id))
     if org is None:
         await query.answer()
         return
     if step == "p":
-        state["period"] = value
+        await duty.save_flow(replace(state, period=value))
         today = req.services.duty.today()
         monday = today + timedelta(days=7 - today.weekday())
         options = [("btn_today", today), ("btn_tomorrow", today + timedelta(days=1)), ("btn_next_monday", monday)]
@@ -207,31 +201,35 @@ async def rota_flow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.edit_message_text(req.t("rota_set.pick_start"), reply_markup=keyboard)
         return
     if step == "s":
-        state["start"] = value
-    elif step == "m":
+        try:
+            state = replace(state, start=date.fromisoformat(value))
+        except ValueError:  # not a date this flow offered
+            await query.answer()
+            return
+    elif step == "m" and value.isdigit():
         member_id = int(value)
-        if member_id not in state["members"]:
-            state["members"].append(member_id)
+        if member_id not in state.member_ids:
+            state = replace(state, member_ids=(*state.member_ids, member_id))
     elif step == "clear":
-        state["members"] = []
+        state = replace(state, member_ids=())
     elif step == "done":
-        if not state["members"]:
+        if not state.member_ids or state.period is None or state.start is None:
             await query.answer(req.t("rota_set.flow_empty"), show_alert=True)
             return
-        _flow(context).pop(req.user_id, None)
+        await duty.end_flow(req.chat_id, req.user_id)
         await query.answer()
         await query.edit_message_reply_markup(None)
         try:
-            await _save_rotation(req, org, state["period"], date.fromisoformat(state["start"]),
-                                 state["members"], None, False)
+            await _save_rotation(req, org, state.period, state.start, list(state.member_ids), None, False)
         except Refusal as refusal:
             await reply(req, req.t(refusal.key, **refusal.params))
         return
+    await duty.save_flow(state)
     roster = await req.services.roster.org_members(org.id)
     names = {m.id: m.display_name for m in roster}
-    chosen = "、".join(names.get(m, "?") for m in state["members"]) or req.t("rota_set.pick_none")
+    chosen = "、".join(names.get(m, "?") for m in state.member_ids) or req.t("rota_set.pick_none")
     buttons = [InlineKeyboardButton(m.display_name, callback_data=f"rs:m:{m.id}")
-               for m in roster if m.id not in state["members"]]
+               for m in roster if m.id not in state.member_ids]
     rows = [buttons[i:i + 3] for i in range(0, len(buttons), 3)]
     rows.append([InlineKeyboardButton(req.t("rota_set.btn_done"), callback_data="rs:done"),
                  InlineKeyboardButton(req.t("rota_set.btn_clear"), callback_data="rs:clear")])
@@ -424,7 +422,7 @@ async def swap_decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         text = req.t("swap.accepted", target=target.display_name, range=span)
     else:
         text = req.t("swap.declined", target=target.display_name, requester=requester.display_name, range=span)
-    await query.edit_message_text(text, parse_mode=ParseMode.HTML)
+    await query.edit_message_text(text)
     if requester.user_id is not None:
         await deliver_later(req.services, requester.user_id, text)
 
@@ -630,11 +628,11 @@ async def send_exports(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org, y
     stamp = f"{year}-{month:02d}"
     await context.bot.send_document(
         req.chat_id, await ledger_xlsx(req.services, req.lang, org.id, year, month), filename=f"ledger-{stamp}.xlsx",
-        caption=req.t("ledger.xlsx_caption", org=org.name, month=label), parse_mode=ParseMode.HTML,
+        caption=req.t("ledger.xlsx_caption", org=org.name, month=label),
     )
     schedule = await schedule_xlsx(req.services, req.lang, org.id, year, month)
     if schedule is not None:
         await context.bot.send_document(
             req.chat_id, schedule, filename=f"duty-{stamp}.xlsx",
-            caption=req.t("ledger.schedule_caption", org=org.name, month=label), parse_mode=ParseMode.HTML,
+            caption=req.t("ledger.schedule_caption", org=org.name, month=label),
         )

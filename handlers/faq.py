@@ -10,7 +10,6 @@ import re
 from dataclasses import replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
-from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from handlers.common import Req, command, load_req, message_text_after_command, org_for_management, reply, settle_press
@@ -572,8 +571,7 @@ async def faq_export(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     entries = req.services.faq.export_dicts(org_id)
     data = to_xlsx(entries, export_headers(req.lang), req.t("faq_export.sheet"))
     await context.bot.send_document(req.chat_id, data, filename="faq.xlsx",
-                                    caption=req.t("faq_export.caption", count=len(entries)),
-                                    parse_mode=ParseMode.HTML)
+                                    caption=req.t("faq_export.caption", count=len(entries)))
 
 
 @command

@@ -8,7 +8,6 @@ import re
 from collections.abc import Mapping
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
@@ -82,7 +81,7 @@ async def _carry_out(req: Req, context: ContextTypes.DEFAULT_TYPE, pending: Pend
     try:
         await context.bot.send_document(
             req.chat_id, privacy.export_bytes(exported), filename=f"forget-{person.id_text}-{day}.json",
-            caption=req.t("forget.export_caption", who=person.shown_as), parse_mode=ParseMode.HTML,
+            caption=req.t("forget.export_caption", who=person.shown_as),
         )
     except TelegramError:
         log.warning("forget: export could not be sent; nothing deleted", exc_info=True)
@@ -114,7 +113,7 @@ async def forget_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         if choice == "n":
             privacy.cancel(req.actor, token)
             await query.answer()
-            await query.edit_message_text(req.t("forget.cancelled"), parse_mode=ParseMode.HTML)
+            await query.edit_message_text(req.t("forget.cancelled"))
             return
         pending = privacy.take(req.actor, token)
     except Refusal as refusal:

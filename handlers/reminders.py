@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from telegram import Update
-from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from handlers import formats
@@ -118,4 +117,4 @@ async def reminder_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     await query.answer(note[:200])
     if original:
-        await query.edit_message_text(f"{original}\n\n{note}", parse_mode=ParseMode.HTML, reply_markup=None)
+        await query.edit_message_text(f"{original}\n\n{note}", reply_markup=None)

@@ -13,7 +13,6 @@ import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from handlers import formats
@@ -240,7 +239,7 @@ async def _send_report(req: Req, context: ContextTypes.DEFAULT_TYPE, cycle_name:
     await reply(req, req.t("report.show", header=Raw(header), body=Raw(body)))
     if saved.file_id:
         await context.bot.send_document(req.chat_id, saved.file_id,
-                                        caption=req.t("report.file_caption", who=who)[:1024], parse_mode=ParseMode.HTML)
+                                        caption=req.t("report.file_caption", who=who)[:1024])
 
 
 # --- /review_status ------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from handlers.common import Req, command, load_req, reply
@@ -84,7 +83,7 @@ async def close_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     if match.group(2) == "no":
         await query.answer()
-        await query.edit_message_text(req.t("review_close.kept_open", cycle=cycle.name), parse_mode=ParseMode.HTML)
+        await query.edit_message_text(req.t("review_close.kept_open", cycle=cycle.name))
         return
     org = await req.services.roster.find_org(str(cycle.org_id))
     assert org is not None
@@ -112,5 +111,4 @@ async def deliver_results(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org
     await reply(req, results_text(req.lang, org.name, closed))
     data = review_xlsx(req.lang, org.name, closed)
     await context.bot.send_document(req.chat_id, data, filename=f"review-{closed.cycle.id}.xlsx",
-                                    caption=req.t("review_close.xlsx_caption", cycle=closed.cycle.name, org=org.name),
-                                    parse_mode=ParseMode.HTML)
+                                    caption=req.t("review_close.xlsx_caption", cycle=closed.cycle.name, org=org.name))

@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from handlers.common import Req, command, load_req, reply
@@ -146,5 +145,5 @@ async def rate_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     except Refusal as refusal:
         await query.answer(req.t(refusal.key, **refusal.params), show_alert=True)
         return
-    await query.edit_message_text(req.t("rate.intro", cycle=cycle.name) + "\n\n" + text, parse_mode=ParseMode.HTML,
+    await query.edit_message_text(req.t("rate.intro", cycle=cycle.name) + "\n\n" + text,
                                   reply_markup=keyboard)

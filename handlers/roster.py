@@ -267,7 +267,7 @@ async def join_decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     org = await req.services.roster.find_org(str(request.org_id))
     org_name = org.name if org else ""
     key = "join.approved" if approve else "join.rejected"
-    await query.edit_message_text(req.t(key, name=request.display_name, by=by), parse_mode="HTML")
+    await query.edit_message_text(req.t(key, name=request.display_name, by=by))
     user_lang = await req.services.roster.lang_for(request.user_id, request.user_id, True)
     from handlers.i18n import t
 

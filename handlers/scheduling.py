@@ -5,6 +5,7 @@ shell and the handler tests the outbox is drained right here, so `:advance` show
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -41,3 +42,13 @@ def _name(produce: Any) -> str:
     owner = getattr(inner, "__self__", None)
     name = getattr(inner, "__name__", repr(inner))
     return f"{type(owner).__name__}.{name}" if owner is not None else name
+
+
+async def next_due(services: Any, now: datetime) -> datetime | None:
+    """No later than the first moment after `now` at which a tick may do anything, given that one ran
+    at `now`; `now` itself when that cannot be told (a producer without a wake-up, a row still in the
+    outbox); None when nothing is ahead."""
+    if len(services.wakeups) != len(services.producers) or await services.sender.has_pending():
+        return now
+    found = [moment for wakeup in services.wakeups if (moment := await wakeup(now)) is not None]
+    return min(found, default=None)

@@ -401,6 +401,11 @@ class OutboxSender:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=idle)
 
+    async def has_pending(self) -> bool:
+        """Whether a row is still waiting (e.g. left for later after a failed send)."""
+        async with self.db.read() as conn:
+            return bool(await outbox.pending(conn, limit=1))
+
     async def drain(self, bot: Bot) -> int:
         """Send every pending row (rows added meanwhile too); returns how many were sent."""
         async with self._draining:

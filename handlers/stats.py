@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from handlers.common import Req, command, org_and_member, reply
@@ -59,7 +58,7 @@ async def stats(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     png = await asyncio.to_thread(render_stats, chart_data(req.lang, found), labels)
     s = found.summary
     await context.bot.send_photo(
-        req.chat_id, png, parse_mode=ParseMode.HTML,
+        req.chat_id, png,
         caption=req.t("stats.caption", org=org.name, year=year, month=mon, checked=s.checked_in, shifts=s.shifts,
                       ledger_total=s.ledger_total, asked=s.asked),
     )

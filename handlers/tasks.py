@@ -7,7 +7,6 @@ import re
 from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
-from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from handlers import formats
@@ -311,9 +310,9 @@ async def task_detail(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     if task.file_id and may_see:
         caption = req.t("tasks.evidence_caption", id=task.id)
         if task.file_kind == "photo":
-            await context.bot.send_photo(req.chat_id, task.file_id, caption=caption, parse_mode=ParseMode.HTML)
+            await context.bot.send_photo(req.chat_id, task.file_id, caption=caption)
         else:
-            await context.bot.send_document(req.chat_id, task.file_id, caption=caption, parse_mode=ParseMode.HTML)
+            await context.bot.send_document(req.chat_id, task.file_id, caption=caption)
 
 
 # --- /done -------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity, Update
-from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
@@ -192,7 +191,7 @@ async def training_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     counts = await svc.counts(training_id)
     with contextlib.suppress(BadRequest):  # the notice is gone or unchanged: the choice is recorded anyway
         await query.edit_message_text(notice_text(req.lang, training, counts, req.services.config.tz),
-                                      parse_mode=ParseMode.HTML, reply_markup=notice_keyboard(req.lang, training_id))
+                                      reply_markup=notice_keyboard(req.lang, training_id))
 
 
 # --- /training_cancel --------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Protocol
 
 
@@ -36,3 +36,10 @@ class SimClock:
 
     def set(self, moment: datetime) -> None:
         self._now = moment.astimezone(UTC)
+
+
+def next_local(now: datetime, at: time, tz: tzinfo) -> datetime:
+    """The first moment after `now` whose local time (in `tz`) is `at`."""
+    day = now.astimezone(tz).date()
+    moment = datetime.combine(day, at, tz)
+    return moment if moment > now else datetime.combine(day + timedelta(days=1), at, tz)

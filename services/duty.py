@@ -23,12 +23,14 @@ from services.roster import Actor, require_manager
 from services.rotation import Override, RotationVersion, Shift
 from storage import audit, duty, holidays, members
 from storage.db import Database
+from storage.duty import RotaFlow as RotaFlow
 from storage.models import Member, to_db
 
 SAME_ENTRY_WINDOW = timedelta(minutes=10)  # a repeat this soon is a retry, not a second visit
 LEDGER_CATEGORIES = ("接待", "求助", "走访", "调解", "风险", "宣传", "活动", "其他")
 MAX_TEXT = 2000
 MAX_ROTA = 60
+FLOW_KEPT = timedelta(days=1)  # a /rota_set wizard untouched this long is over
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,21 @@ class DutyService:
     async def names(self, member_ids: set[int]) -> dict[int, Member]:
         async with self.db.read() as conn:
             return await members.by_ids(conn, member_ids)
+
+    # --- the /rota_set wizard, kept in the database (a restart in the middle loses nothing) ------
+
+    async def flows_in_chat(self, chat_id: int) -> list[RotaFlow]:
+        """The wizards in progress in a chat (each person's own)."""
+        async with self.db.read() as conn:
+            return await duty.flows_in_chat(conn, chat_id, self.clock.now() - FLOW_KEPT)
+
+    async def save_flow(self, flow: RotaFlow) -> None:
+        async with self.db.transaction() as conn:
+            await duty.save_flow(conn, flow, self.clock.now())
+
+    async def end_flow(self, chat_id: int, user_id: int) -> None:
+        async with self.db.transaction() as conn:
+            await duty.end_flow(conn, chat_id, user_id)
 
     # --- the rotation --------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ crash can neither lose a claimed notice nor send one twice."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiosqlite
@@ -85,3 +85,21 @@ async def produce(service: DutyService, now: datetime) -> None:
             for notice in await service._org_notices(conn, org_id, current, now):
                 messages.extend(await notice_messages(conn, notice))
         await outbox.enqueue(conn, messages, now)
+
+
+async def next_due(service: DutyService, now: datetime) -> datetime | None:
+    """No later than the first moment after `now` at which `produce` may have a notice (it ran at
+    `now`): a shift's start or end, its nudge and chair alert, the eve of the next one."""
+    found: list[datetime] = []
+    async with service.db.read() as conn:
+        for org_id in await duty.orgs_with_rotation(conn):
+            current = await service._rotation(conn, org_id)
+            if current is None:
+                continue
+            shift = current.at(now)
+            if shift is not None:
+                found += [shift.end, shift.start + service.nudge, shift.start + service.chair_alert]
+            for nxt in current.upcoming(now, 2):
+                eve_day = nxt.start.astimezone(service.tz).date() - timedelta(days=1)
+                found += [nxt.start, datetime.combine(eve_day, service.notice_time, service.tz)]
+    return min((t for t in found if t > now), default=None)

@@ -7,12 +7,20 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
-from services.clock import Clock
+from services.clock import Clock, next_local
 from services.errors import Refusal
-from services.faq_engine import Decision, Entry, FaqIndex, get_tokenizer, load_shipped_entries, normalise
+from services.faq_engine import (
+    Decision,
+    Entry,
+    FaqIndex,
+    get_tokenizer,
+    load_shipped_entries,
+    normalise,
+    shipped_index,
+)
 from services.faq_io import MAX_ANSWER, MAX_QUESTION, split_list
 from services.message_kind import Reading, Vocabulary, understand
 from services.outbox import Outgoing, text
@@ -80,10 +88,20 @@ class FaqService:
         get_tokenizer()  # jieba's dictionary loads here, never on the first question
         async with self.db.read() as conn:
             stored = await faq.all_entries(conn)
-        entries = {(e.id, e.org_id): e for e in load_shipped_entries()}
+        shipped = load_shipped_entries()
+        entries = {(e.id, e.org_id): e for e in shipped}
+        n_shipped = len(entries)
+        replaced = any((row.entry_id, row.org_id) in entries for row in stored)
         for row in stored:
             entries[(row.entry_id, row.org_id)] = Entry.from_dict(row.as_dict())
-        self.index = FaqIndex.build(entries.values())
+        if replaced:  # a stored entry takes a shipped one's place: index them all in that order
+            self.index = FaqIndex.build(entries.values())
+        else:  # the shipped base (built once per process), then the stored entries, as `build` would
+            self.index = shipped_index()
+            for entry in list(entries.values())[n_shipped:]:
+                self.index.add(entry)
+            if stored:
+                self.index.warm()
         self._vocabulary = Vocabulary(self.index)
         return len(entries)
 
@@ -346,6 +364,10 @@ class FaqService:
         found = [e for e in self._index().entries()
                  if e.org_id is None and (today - checked(e)).days > STALE_AFTER_DAYS]
         return sorted(found, key=lambda e: (checked(e), e.id))
+
+    async def next_due(self, now: datetime, tz: Any = None) -> datetime | None:
+        """The yearly check reminder may fall due at the next STALE_REMINDER_AT (local)."""
+        return next_local(now, STALE_REMINDER_AT, tz or UTC) if self.super_admins else None
 
     async def produce(self, now: datetime, tz: Any = None) -> None:
         """Once a year, each super admin is told which deployment-wide entries are due for a check

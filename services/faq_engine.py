@@ -75,6 +75,7 @@ Decision (`FaqIndex.decide`)
 from __future__ import annotations
 
 import array
+import copy
 import dataclasses
 import hashlib
 import importlib.resources
@@ -484,6 +485,13 @@ class _Field:
         self.dl[slot] = 0
         self.norm = None
 
+    def clone(self) -> _Field:
+        """A copy whose postings and lengths change independently (`norm` is replaced, never changed)."""
+        new = _Field(self.b, 0)
+        new.postings = {tid: (slots[:], units[:]) for tid, (slots, units) in self.postings.items()}
+        new.dl, new.total, new.norm = self.dl.copy(), self.total, self.norm
+        return new
+
     def grow(self, capacity: int) -> None:
         dl = np.zeros(capacity, dtype=np.int64)
         dl[: len(self.dl)] = self.dl
@@ -599,6 +607,19 @@ class FaqIndex:
             index.add(entry, doc_tokens[i] if doc_tokens is not None else None)
         index.warm()
         return index
+
+    def clone(self) -> FaqIndex:
+        """An independent copy: what add/remove change in place is copied; what they only replace (the
+        entries, their packed token ids, cached score vectors, the tokenizer) is shared."""
+        new = copy.copy(self)
+        new._vocab, new._slots, new._idf = dict(self._vocab), dict(self._slots), dict(self._idf)
+        new._docs, new._free = list(self._docs), list(self._free)
+        new._org = self._org.copy()
+        new._q, new._a = self._q.clone(), self._a.clone()
+        new._cache = OrderedDict(self._cache)
+        new._sounds = {key: list(words) for key, words in self._sounds.items()}
+        new._spellings = {key: list(words) for key, words in self._spellings.items()}
+        return new
 
     def warm(self, budget: int = CACHE_POSTINGS // 2) -> None:
         """Compute the score vectors of the most frequent tokens now, so the first questions after
@@ -717,6 +738,7 @@ class FaqIndex:
                     covered[start : start + len(t)] = b"\x01" * len(t)
                     start = text.find(t, start + 1)
         words: list[tuple[int, int]] | None = None  # jieba's real words with positions, when needed
+        owner: list[int] = []
         found: dict[str, None] = {}
         for run in _CJK_RUN.finditer(text):
             if all(covered[run.start() : run.end()]):
@@ -724,6 +746,12 @@ class FaqIndex:
             if words is None:
                 words = [(start, end) for w, start, end in self.tokenizer.spans(text)
                          if end - start > 1 and self.tokenizer.is_word(w)]
+                # The word at each position (jieba's words do not overlap): a window cuts through a
+                # word when the word at its first character starts before it or the word at its last
+                # character ends after it.
+                owner = [-1] * len(text)
+                for k, (start, end) in enumerate(words):
+                    owner[start:end] = [k] * (end - start)
             syllables = lazy_pinyin(run.group(0))
             if len(syllables) != len(run.group(0)):
                 continue
@@ -731,8 +759,8 @@ class FaqIndex:
                 for i in range(len(syllables) - n + 1):
                     at = run.start() + i
                     spelled = text[at : at + n]
-                    cuts = any(start < at + n and at < end and not (at <= start and end <= at + n)
-                               for start, end in words)
+                    first, last = owner[at], owner[at + n - 1]
+                    cuts = (first >= 0 and words[first][0] < at) or (last >= 0 and words[last][1] > at + n)
                     if cuts or all(covered[at : at + n]) or self.tokenizer.is_word(spelled):
                         continue  # cutting through a word, already understood, or a real word written right
                     for word in self._sounds.get(sound_key(syllables[i : i + n]), ()):
@@ -1072,3 +1100,18 @@ def answer_model() -> LogisticModel:
     if model is None:
         raise RuntimeError(f"services/faq_data/{ANSWER_MODEL} is missing: python -m bench.faq_quality --fit")
     return model
+
+
+_SHIPPED_INDEXES: dict[tuple[str, str], FaqIndex] = {}
+
+
+def shipped_index() -> FaqIndex:
+    """A fresh index of the shipped base (`load_shipped_entries`, default parameters). Built once per
+    process for the same base text and segmentation, then cloned for every caller (each one changes its
+    own): a process that starts several bots (the handler tests) builds it once."""
+    tokenizer = get_tokenizer()
+    key = (hashlib.sha256(_data_text("knowledge_base.jsonl").encode()).hexdigest(), tokenizer.signature)
+    built = _SHIPPED_INDEXES.get(key)
+    if built is None:
+        built = _SHIPPED_INDEXES[key] = FaqIndex.build(load_shipped_entries(), tokenizer)
+    return built.clone()

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from services import calendar_cn
-from services.clock import Clock
+from services.clock import Clock, next_local
 from services.errors import Refusal
 from services.outbox import Outgoing
 from services.roster import Actor
@@ -137,6 +137,13 @@ class HolidayService:
         async with self.db.read() as conn:
             entries = await holidays.of_year(conn, year)
         return YearView(year, calendar_cn.official_data_covers(year), entries)
+
+    async def next_due(self, now: datetime) -> datetime | None:
+        """The next WARN_FROM (local) in December."""
+        if not self.super_admins:
+            return None
+        at = next_local(now, WARN_FROM, self.tz)
+        return at if at.month == 12 else datetime.combine(date(at.year, 12, 1), WARN_FROM, self.tz)
 
     async def produce(self, now: datetime) -> None:
         """From December 1 (09:00 local): next year unknown → each super admin is told, once."""

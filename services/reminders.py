@@ -178,6 +178,11 @@ class ReminderService:
                 messages.append(await self._stale_summary(conn, org_id, chat_id, missed, now))
             await outbox.enqueue(conn, messages, now)
 
+    async def next_due(self, now: datetime) -> datetime | None:
+        """When `produce` next has something: the earliest next occurrence of an active reminder."""
+        async with self.db.read() as conn:
+            return await repo.next_due_at(conn)
+
     def _latest_occurrence(self, first: datetime, rule: Recurrence | None, now: datetime) -> datetime:
         """The last occurrence at or before `now`: missed repeats of one reminder coalesce into it."""
         latest = first

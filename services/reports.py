@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -120,6 +120,15 @@ class ReportService:
             return None
         year, month = previous_month(local.year, local.month)
         return year, month, due
+
+    async def next_due(self, now: datetime) -> datetime | None:
+        """This month's report time if it is still ahead, else next month's."""
+        local = now.astimezone(self.tz)
+        due = datetime.combine(local.date().replace(day=self.day), self.at, self.tz)
+        if local < due:
+            return due
+        year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+        return datetime.combine(date(year, month, self.day), self.at, self.tz)
 
     async def produce(self, now: datetime) -> None:
         found = self.due_month(now)

@@ -75,7 +75,9 @@ class ReviewService:
         self.export = results.export
         self.my_result = results.my_result
 
-        self.produce = Reminders(ctx).produce  # registered in Services.producers
+        reminders = Reminders(ctx)
+        self.produce = reminders.produce  # registered in Services.producers
+        self.next_due = reminders.next_due  # and its wake-up
 
     def today(self) -> date:
         return self.clock.now().astimezone(self.tz).date()

@@ -69,6 +69,13 @@ class Reminders:
     def __init__(self, ctx: ReviewContext) -> None:
         self.ctx = ctx
 
+    async def next_due(self, now: datetime) -> datetime | None:
+        """The next report reminder or deadline of an open cycle."""
+        async with self.ctx.db.read() as conn:
+            cycles = await reviews.all_open(conn)
+        found = [c.deadline - timedelta(days=d) for c in cycles for d in (0, *self.ctx.config.reminder_days)]
+        return min((t for t in found if t > now), default=None)
+
     async def produce(self, now: datetime) -> None:
         async with self.ctx.db.transaction() as conn:
             for cycle in await reviews.all_open(conn):

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 
 from services import fmt
-from services.clock import Clock
+from services.clock import Clock, next_local
 from services.errors import Refusal
 from services.outbox import Outgoing, text
 from services.roster import Actor, require_manager
@@ -212,6 +212,19 @@ class TaskService:
         return found
 
     # --- reminders (a producer run on every tick) ----------------------------------------------
+
+    async def next_due(self, now: datetime) -> datetime | None:
+        """No later than the next reminder stage or deadline of an open task, or the next morning's
+        overdue digest."""
+        async with self.db.read() as conn:
+            open_now = await tasks.open_tasks(conn)
+        if not open_now:
+            return None
+        found = [next_local(now, REMIND_AT, self.tz)]
+        for task in open_now:
+            found.append(task.deadline)
+            found.extend(s.due for s in stages(task.deadline, task.created_at, self.tz, self.remind_days_before))
+        return min(t for t in found if t > now)
 
     async def produce(self, now: datetime) -> None:
         async with self.db.transaction() as conn:

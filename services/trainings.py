@@ -270,6 +270,13 @@ class TrainingService:
 
     # --- reminders (the outbox producer) -------------------------------------------------------
 
+    async def next_due(self, now: datetime) -> datetime | None:
+        """The next day-before or hour-before moment of a training still to come."""
+        async with self.db.read() as conn:
+            coming = await trainings.starting_between(conn, now, now + timedelta(days=3660))
+        found = [t.starts_at - before for t in coming for before in (DAY_BEFORE, HOUR_BEFORE)]
+        return min((t for t in found if t > now), default=None)
+
     async def produce(self, now: datetime) -> None:
         """A day and an hour before each training, a private reminder to every member signed up by
         then (the work group as fallback), and a note in the work group the day before."""

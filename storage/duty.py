@@ -263,3 +263,40 @@ async def claim_notice(conn: aiosqlite.Connection, org_id: int, kind: str, ref: 
         (org_id, kind, ref, to_db(now)),
     )
     return cur.rowcount > 0
+
+
+# --- the /rota_set wizard in progress ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RotaFlow:
+    chat_id: int
+    user_id: int  # who started it (only she drives it)
+    org_id: int
+    period: str | None = None
+    start: date | None = None
+    member_ids: tuple[int, ...] = ()
+    updated_at: datetime | None = None
+
+
+async def save_flow(conn: aiosqlite.Connection, flow: RotaFlow, now: datetime) -> None:
+    await conn.execute(
+        """INSERT OR REPLACE INTO rota_flows(chat_id, user_id, org_id, period, start, member_ids, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)""",
+        (flow.chat_id, flow.user_id, flow.org_id, flow.period, flow.start.isoformat() if flow.start else None,
+         json.dumps(list(flow.member_ids)), to_db(now)),
+    )
+
+
+async def flows_in_chat(conn: aiosqlite.Connection, chat_id: int, since: datetime) -> list[RotaFlow]:
+    """The wizards in progress in a chat, changed at or after `since`."""
+    cur = await conn.execute("SELECT * FROM rota_flows WHERE chat_id = ? AND updated_at >= ? ORDER BY user_id",
+                             (chat_id, to_db(since)))
+    return [RotaFlow(r["chat_id"], r["user_id"], r["org_id"], r["period"],
+                     date.fromisoformat(r["start"]) if r["start"] else None,
+                     tuple(int(m) for m in json.loads(r["member_ids"])), from_db(r["updated_at"]))
+            for r in await cur.fetchall()]
+
+
+async def end_flow(conn: aiosqlite.Connection, chat_id: int, user_id: int) -> None:
+    await conn.execute("DELETE FROM rota_flows WHERE chat_id = ? AND user_id = ?", (chat_id, user_id))

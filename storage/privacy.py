@@ -118,6 +118,7 @@ async def collect(conn: aiosqlite.Connection, s: Subject) -> dict[str, list[dict
         "faq_unanswered": ("SELECT * FROM faq_unanswered WHERE user_id = ? OR chat_id = ? OR taken_by = ?"
                            " ORDER BY id", [u, u, u]),
         "faq_answering": ("SELECT * FROM faq_answering WHERE user_id = ? OR chat_id = ?", [u, u]),
+        "rota_flows": ("SELECT * FROM rota_flows WHERE user_id = ? OR chat_id = ?", [u, u]),
         "village_asked": ("SELECT * FROM village_asked WHERE user_id = ?", [u]),
         "faq_import_pending": ("SELECT * FROM faq_import_pending WHERE user_id = ?", [u]),
         "reminders": ("SELECT * FROM reminders WHERE created_by = ? OR chat_id = ? ORDER BY id", [u, u]),
@@ -158,6 +159,7 @@ async def erase(conn: aiosqlite.Connection, s: Subject, labels: dict[int, str], 
     await run("DELETE FROM faq_asked WHERE user_id = ? OR chat_id = ?", (u, u))  # cascades to its votes
     await run("DELETE FROM faq_unanswered WHERE user_id = ? OR chat_id = ?", (u, u))
     await run("DELETE FROM faq_answering WHERE user_id = ? OR chat_id = ?", (u, u))
+    await run("DELETE FROM rota_flows WHERE user_id = ? OR chat_id = ?", (u, u))
     await run("DELETE FROM village_asked WHERE user_id = ?", (u,))
     await run("DELETE FROM faq_import_pending WHERE user_id = ?", (u,))
     await run("DELETE FROM link_codes WHERE created_by = ?", (u,))

@@ -1,11 +1,21 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
-from tests.harness import Harness, make_harness
+from tests.harness import Harness, make_harness, restarted
+
+LAYERS = ("unit", "handler", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test names its layer (module `pytestmark`, or a mark on the test for the odd one out),
+    so that `pytest` (the fast layers) and `pytest -m ''` (everything) stay what the README says."""
+    unmarked = [item.nodeid for item in items if not any(item.get_closest_marker(m) for m in LAYERS)]
+    if unmarked:
+        raise pytest.UsageError(f"tests without a layer mark ({', '.join(LAYERS)}): {unmarked[:5]}")
 
 
 @pytest.fixture
@@ -15,6 +25,21 @@ async def h(tmp_path: Path) -> AsyncIterator[Harness]:
     yield harness
     await harness.app.shutdown()
     await harness.db.close()
+
+
+@pytest.fixture
+async def restart(tmp_path: Path) -> AsyncIterator[Callable[[Harness], Awaitable[Harness]]]:
+    """`await restart(h)`: the same bot after a restart (a new Application on h's database)."""
+    started: list[Harness] = []
+
+    async def again(old: Harness) -> Harness:
+        started.append(await restarted(old, tmp_path))
+        return started[-1]
+
+    yield again
+    for harness in started:
+        await harness.app.shutdown()
+        await harness.db.close()
 
 
 @pytest.fixture

@@ -6,7 +6,10 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from tests.botapi_stub import BotApiStub
 
@@ -30,3 +33,13 @@ def stop_bot(proc: subprocess.Popen[str]) -> str:
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     return out
+
+
+def today_clear_of_midnight(tz: str = "Asia/Shanghai", margin: timedelta = timedelta(minutes=3)) -> date:
+    """Today's date in `tz`, first waiting for midnight to pass when it is less than `margin` away: a
+    test that sets a 00:00 hand-off on today's date and then asks who is on duty must not straddle it."""
+    now = datetime.now(ZoneInfo(tz))
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), now.tzinfo)
+    if midnight - now < margin:
+        time.sleep((midnight - now).total_seconds() + 1)
+    return datetime.now(ZoneInfo(tz)).date()

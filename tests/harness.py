@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ from bot.config import Config, from_mapping
 from bot.demo import DemoWorld, load_world, seed
 from bot.fake_api import ApiCall, FakeBotApi
 from bot.simulator import Persona, UpdateFactory
+from handlers.scheduling import next_due
 from services.clock import SimClock
 from storage.db import Database
 
@@ -39,10 +41,14 @@ class Harness:
         return self.api.calls[before:]
 
     async def advance_to(self, moment: datetime, step: timedelta = timedelta(minutes=10)) -> list[ApiCall]:
-        """Walk the clock to `moment` in steps, running what falls due at each step."""
+        """Walk the clock to `moment` in steps, running what falls due at each step; steps where
+        nothing can fall due (handlers.scheduling.next_due) are skipped, which changes nothing else."""
         before = len(self.api.calls)
         while self.clock.now() < moment:
-            self.clock.advance(min(step, moment - self.clock.now()))
+            now = self.clock.now()
+            due = await next_due(self.services, now)
+            ahead = moment - now if due is None else max(step, step * math.ceil((due - now) / step))
+            self.clock.advance(min(ahead, moment - now))
             await self.tick()
         return self.api.calls[before:]
 
@@ -80,10 +86,11 @@ class Harness:
         return self.api.calls[before:]
 
 
-async def make_harness(tmp_path: Any, demo: bool = True, config: Config | None = None) -> Harness:
+async def make_harness(tmp_path: Any, demo: bool = True, config: Config | None = None,
+                       start: datetime = START) -> Harness:
     world = load_world()
     cfg = config or from_mapping({"admins": {"super_admins": world.super_admins}}, env={})
-    clock = SimClock(START)
+    clock = SimClock(start)
     db = await Database.open(tmp_path / "test.db")
     if demo:
         await seed(db, world, clock, cfg.tz, cfg.duty.handoff)
@@ -95,3 +102,12 @@ async def make_harness(tmp_path: Any, demo: bool = True, config: Config | None =
     app = build_application(services, token="123456:TEST", request=api)
     await app.initialize()
     return Harness(app, api, clock, db, world)
+
+
+async def restarted(old: Harness, tmp_path: Any) -> Harness:
+    """The bot restarted: a new Application (nothing in chat_data or user_data) on the same database at
+    the same moment; Telegram still shows the messages sent before. Shut it down like any harness."""
+    new = await make_harness(tmp_path, demo=False, start=old.clock.now())
+    new.api.messages.update(old.api.messages)
+    new.api.chat_admins.update(old.api.chat_admins)
+    return new

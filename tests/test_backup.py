@@ -19,6 +19,8 @@ from services.clock import SimClock
 from storage import backup
 from storage.db import Database, available_migrations
 
+pytestmark = pytest.mark.unit
+
 TZ = ZoneInfo("Asia/Shanghai")
 LATEST = available_migrations()[-1][0]
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
@@ -220,6 +222,7 @@ async def test_a_failed_scheduled_backup_is_retried_an_hour_later(tmp_path: Path
     await db.close()
 
 
+@pytest.mark.e2e
 async def test_backup_and_restore_cli(tmp_path: Path) -> None:
     live = tmp_path / "zhiwei.db"
     await (await demo_db(live)).close()

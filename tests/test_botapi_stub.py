@@ -27,6 +27,8 @@ from telegram.error import BadRequest, EndPointNotFound, InvalidToken, NetworkEr
 
 from tests.botapi_stub import BotApiStub, make_callback_update, make_chat, make_message_update, make_user
 
+pytestmark = pytest.mark.e2e
+
 TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvwxyz"
 GROUP_ID = -1001234567890
 USER_ID = 4242

@@ -21,6 +21,8 @@ from bot.web import WebServer
 from services import ical
 from tests.harness import PUBLIC, WORK, Harness, make_harness
 
+pytestmark = pytest.mark.handler
+
 LIUMIN, CHENJING, HUANG, CHAIR = 1004, 1005, 1008, 1001
 CAL_URL = re.compile(r"https://bot\.example\.org/cal/([A-Za-z0-9_-]+)\.ics")
 

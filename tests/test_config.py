@@ -8,6 +8,8 @@ import pytest
 
 from bot.config import ConfigError, from_mapping, load
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -66,6 +68,7 @@ def test_example_config_is_valid_and_documents_every_key() -> None:
             assert f"\n{key} =" in text or f"\n# {key} =" in text, f"{section}.{key} undocumented"
 
 
+@pytest.mark.e2e
 def test_check_config_cli(tmp_path: Path) -> None:
     good = tmp_path / "good.toml"
     good.write_text('[bot]\ntimezone = "Asia/Shanghai"\n', encoding="utf-8")
@@ -79,6 +82,7 @@ def test_check_config_cli(tmp_path: Path) -> None:
     assert fail.returncode == 2 and "bot.timezone" in fail.stderr and "Traceback" not in fail.stderr
 
 
+@pytest.mark.e2e
 def test_run_without_token_is_a_clear_error(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "bot", "run"], capture_output=True, text=True, cwd=tmp_path,
                             env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})

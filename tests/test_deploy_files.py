@@ -24,6 +24,8 @@ from bot.__main__ import _parser, main
 from handlers.commands import SPECS
 from storage.db import Database
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -253,6 +255,7 @@ def _run_health(argv: list[str], db: Path) -> int:
                           timeout=60).returncode
 
 
+@pytest.mark.e2e
 def test_healthcheck_passes_on_a_migrated_database_without_network(healthcheck: list[str], tmp_path: Path) -> None:
     db_path = tmp_path / "zhiwei.db"
 
@@ -264,6 +267,7 @@ def test_healthcheck_passes_on_a_migrated_database_without_network(healthcheck: 
     assert _run_health(healthcheck, db_path) == 0
 
 
+@pytest.mark.e2e
 def test_healthcheck_fails_without_a_database_and_does_not_create_one(healthcheck: list[str], tmp_path: Path) -> None:
     missing = tmp_path / "zhiwei.db"
     assert _run_health(healthcheck, missing) != 0
@@ -345,6 +349,7 @@ def test_exit_code_2_that_the_unit_does_not_restart_is_what_run_returns_for_conf
     assert main(["run", "--config", str(bad)]) == 2
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
 def test_systemd_analyze_verify_has_no_warnings(tmp_path: Path) -> None:
     text = (DEPLOY / "zhiwei-assistant.service").read_text(encoding="utf-8")

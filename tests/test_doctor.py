@@ -18,6 +18,8 @@ from storage import backup
 from storage.db import Database
 from tests.botapi_stub import BotApiStub
 
+pytestmark = pytest.mark.e2e
+
 TOKEN = "123456:DOCTOR-token_abcdefghijklmnopqrstuvwxyz"
 WORK = -1001000000001
 PUBLIC = -1001000000002

@@ -3,15 +3,21 @@
 
 from __future__ import annotations
 
+import html
 import io
+import re
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from openpyxl import load_workbook
 
+from bot.fake_api import ApiCall
 from bot.simulator import Persona
 from tests.harness import PUBLIC, WORK, Harness
+
+pytestmark = pytest.mark.handler
 
 SH = ZoneInfo("Asia/Shanghai")
 STRANGER = Persona(5555, "陌生人", "stranger_x")
@@ -102,6 +108,49 @@ async def test_rota_set_button_flow(h: Harness) -> None:
     names = [b["text"] for row in step3["reply_markup"]["inline_keyboard"] for b in row]
     done = await h.press("王芳", first, names.index("✅ 完成"))
     assert any("轮值表已设置：每周轮换，08:00 交接，从 11月30日 起，共 2 人" in c.text for c in done)
+
+
+def shown(call: ApiCall) -> str:
+    """What Telegram shows for a sent or edited text: HTML parsed only under parse_mode HTML."""
+    text = call.params.get("text", "")
+    return html.unescape(re.sub(r"<[^>]+>", "", text)) if call.params.get("parse_mode") == "HTML" else text
+
+
+async def test_rota_set_button_flow_shows_names_with_markup_characters_as_written(h: Harness) -> None:
+    assert "何&amp;桂兰" in await h.say(WORK, "王芳", "/addmember @he_guilan 执委 何&桂兰")
+    first = (await h.send(WORK, "王芳", "/rota_set"))[-1]
+    await h.press("王芳", first, 1)  # 每周
+    await h.press("王芳", first, 2)  # 下周一
+    step3 = h.api.messages[(WORK, first.result["message_id"])]
+    names = [b["text"] for row in step3["reply_markup"]["inline_keyboard"] for b in row]
+    edits = await h.press("王芳", first, names.index("何&桂兰"))
+    edit = next(c for c in edits if c.method == "editMessageText")
+    assert "已选：何&桂兰" in shown(edit) and "&amp;" not in shown(edit)
+    texts = [c for c in h.api.calls if c.method in ("sendMessage", "editMessageText")]
+    assert all(c.params.get("parse_mode") == "HTML" for c in texts)
+
+
+async def test_rota_set_button_flow_survives_a_restart(h: Harness, restart) -> None:
+    first = (await h.send(WORK, "王芳", "/rota_set"))[-1]
+    await h.press("王芳", first, 1)  # 每周
+    await h.press("王芳", first, 2)  # 下周一
+    step3 = h.api.messages[(WORK, first.result["message_id"])]
+    names = [b["text"] for row in step3["reply_markup"]["inline_keyboard"] for b in row]
+    await h.press("王芳", first, names.index("刘敏"))
+    again = await restart(h)
+    assert again.app is not h.app and not again.app.chat_data
+    step3 = again.api.messages[(WORK, first.result["message_id"])]
+    names = [b["text"] for row in step3["reply_markup"]["inline_keyboard"] for b in row]
+    picked = await again.press("王芳", first, names.index("陈静"))
+    assert any("已选：刘敏、陈静" in c.text for c in picked)
+    others = await again.press("刘敏", first, 0)  # still hers alone
+    assert any("别人正在设置" in c.params.get("text", "") for c in others if c.method == "answerCallbackQuery")
+    step3 = again.api.messages[(WORK, first.result["message_id"])]
+    names = [b["text"] for row in step3["reply_markup"]["inline_keyboard"] for b in row]
+    done = await again.press("王芳", first, names.index("✅ 完成"))
+    assert any("轮值表已设置：每周轮换，08:00 交接，从 11月30日 起，共 2 人" in c.text for c in done)
+    expired = await again.press("王芳", first, 0)  # the flow is over once saved
+    assert any("已经失效" in c.params.get("text", "") for c in expired if c.method == "answerCallbackQuery")
 
 
 async def test_leave_moves_her_shifts_and_tells_the_replacement(h: Harness) -> None:

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.botapi_stub import ApiCall, BotApiStub, make_chat, make_message_update, make_user
-from tests.e2e_process import start_bot, stop_bot
+from tests.e2e_process import start_bot, stop_bot, today_clear_of_midnight
+
+pytestmark = pytest.mark.e2e
 
 TOKEN = "123456:E2E-TOKEN"
 GROUP = -1001234567890
@@ -75,9 +77,15 @@ def test_telegram_faults_are_survived(stub: BotApiStub, tmp_path: Path) -> None:
         stub.inject_fault("sendMessage", "429", count=1, retry_after=1)
         mark = len(stub.calls)
         stub.push_update(make_message_update(chat, CHAIR, "/setup 重试村妇联"))
-        said(stub, "已创建组织「重试村妇联」", mark)
+        first = said(stub, "已创建组织「重试村妇联」", mark)
+        assert first.status == 429  # the fault happened …
+        done = stub.wait_for(lambda c: c.method == "sendMessage" and c.status == 200
+                             and "已创建组织「重试村妇联」" in str(c.params.get("text")), timeout=20, after=mark)
+        assert done.time >= first.time + 1  # … and the same reply went out after its retry_after
+        mark = len(stub.calls)
         stub.inject_fault("sendMessage", "500", count=1)
         stub.push_update(make_message_update(chat, CHAIR, "/whoami"))
+        stub.wait_for(lambda c: c.method == "sendMessage" and c.status == 500, timeout=20, after=mark)
         mark = len(stub.calls)
         stub.push_update(make_message_update(chat, CHAIR, "/members"))
         said(stub, "重试村妇联 执委名册", mark)
@@ -86,12 +94,11 @@ def test_telegram_faults_are_survived(stub: BotApiStub, tmp_path: Path) -> None:
 
 
 def test_duty_flow_set_leave_swap_checkin_log_ledger(stub: BotApiStub, tmp_path: Path) -> None:
-    from datetime import datetime, timedelta
-    from zoneinfo import ZoneInfo
+    from datetime import timedelta
 
     from tests.botapi_stub import make_callback_update
 
-    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    today = today_clear_of_midnight()
     tomorrow = today + timedelta(days=1)
     chat = make_chat(GROUP, "测试村执委工作群")
     third = make_user(503, "刘敏", "liumin_e2e")
@@ -135,12 +142,10 @@ def test_duty_flow_set_leave_swap_checkin_log_ledger(stub: BotApiStub, tmp_path:
 
 def test_faq_in_the_public_group_with_hand_off(stub: BotApiStub, tmp_path: Path) -> None:
     import re
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
 
     from tests.botapi_stub import make_callback_update
 
-    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    today = today_clear_of_midnight()
     work = make_chat(GROUP, "问答村执委工作群")
     public = make_chat(GROUP - 1, "问答村网上妇女之家")
     guest = make_user(601, "孙小梅", "sunxm_e2e")

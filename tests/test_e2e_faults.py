@@ -13,7 +13,7 @@ import pytest
 from tests.botapi_stub import BotApiStub, make_chat, make_message_update, make_user
 from tests.e2e_process import start_bot, stop_bot
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
 TOKEN = "123456:E2E-FAULTS"
 GROUP = -1001234567100

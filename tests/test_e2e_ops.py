@@ -16,6 +16,8 @@ from storage import backup
 from tests.botapi_stub import BotApiStub
 from tests.e2e_process import ROOT, start_bot, stop_bot
 
+pytestmark = pytest.mark.e2e
+
 TOKEN = "123456:E2E-OPS-TOKEN"
 
 

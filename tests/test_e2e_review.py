@@ -10,14 +10,16 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
 
 from tests.botapi_stub import ApiCall, BotApiStub, make_callback_update, make_chat, make_message_update, make_user
+from tests.e2e_process import today_clear_of_midnight
+
+pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:E2E-REVIEW"
@@ -77,7 +79,7 @@ def stub() -> Iterator[BotApiStub]:
 
 
 def test_whole_review_cycle_with_four_members(stub: BotApiStub, tmp_path: Path) -> None:
-    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    today = today_clear_of_midnight()
     deadline = today + timedelta(days=30)
     group = make_chat(GROUP, "考评村执委工作群")
     stub.set_chat_member_status(GROUP, CHAIR["id"], "creator")

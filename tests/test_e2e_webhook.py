@@ -16,6 +16,8 @@ import pytest
 from tests.botapi_stub import BotApiStub, make_chat, make_message_update, make_user
 from tests.e2e_process import start_bot, stop_bot
 
+pytestmark = pytest.mark.e2e
+
 TOKEN = "123456:E2E-HOOK"
 GROUP = -1001234567111
 CHAIR = make_user(801, "王芳", "wangfang_hook")

@@ -16,7 +16,10 @@ from services.faq_engine import (
     load_shipped_entries,
     normalise,
     question_parts,
+    shipped_index,
 )
+
+pytestmark = pytest.mark.unit
 
 QUERIES = [
     "人身安全保护令怎么申请",
@@ -156,6 +159,20 @@ def test_incremental_changes_equal_a_fresh_build(tok: Tokenizer, shipped: list[E
     assert scores(index) == scores(fresh)  # bit-for-bit: integer lengths, same summation order
     for q in QUERIES:
         a, b = index.decide(q), fresh.decide(q)
+        assert (a.kind, a.confidence, a.margin) == (b.kind, b.confidence, b.margin)
+
+
+def test_shipped_index_is_built_once_and_each_caller_gets_its_own(index: FaqIndex, shipped: list[Entry]) -> None:
+    first = shipped_index()
+    first.add(entry("extra-1", ["村里修路占了我家的承包地怎么办"], "占地要有补偿"))
+    first.remove(shipped[0].id)
+    second = shipped_index()
+    assert second is not first and second.tokenizer is first.tokenizer
+    assert len(second) == len(shipped) and second.get("extra-1") is None
+    assert second.stats() == index.stats() and second.query_tokens("性扫扰") == index.query_tokens("性扫扰")
+    assert scores(second) == scores(index)  # the same as a fresh build of the shipped base
+    for q in QUERIES:
+        a, b = second.decide(q), index.decide(q)
         assert (a.kind, a.confidence, a.margin) == (b.kind, b.confidence, b.margin)
 
 

@@ -16,6 +16,8 @@ from services.errors import Refusal
 from services.faq_io import MAX_FILE_BYTES, MAX_ROWS, MAX_UNPACKED_BYTES, parse_faq_file
 from tests.harness import PUBLIC, WORK, Harness
 
+pytestmark = pytest.mark.handler
+
 GUEST = "孙小梅"
 
 

@@ -12,6 +12,8 @@ import pytest
 from bot.simulator import Persona
 from tests.harness import PUBLIC, WORK, Harness
 
+pytestmark = pytest.mark.handler
+
 STRANGER = Persona(7777, "外人", "outsider_x")
 # Every prefix registered in bot/app.py, with ids that exist in the demo world or after setup below.
 FORGED = [

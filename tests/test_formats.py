@@ -14,6 +14,8 @@ from services import fmt
 from services.timeparse import Recurrence
 from tests.harness import WORK, Harness
 
+pytestmark = pytest.mark.unit
+
 SH = ZoneInfo("Asia/Shanghai")
 MOMENT = datetime(2026, 11, 30, 1, 5, tzinfo=ZoneInfo("UTC"))  # 09:05 in Shanghai
 
@@ -59,6 +61,7 @@ def test_nested_texts_render_in_the_callers_language_and_escape_plain_values() -
     assert t("zh_tw", "outbox.lines", lines=lines) == "週日\n&lt;b&gt;&amp;"
 
 
+@pytest.mark.handler
 async def test_traditional_group_sees_its_reminder_repeat_and_dates_converted(h: Harness) -> None:
     await h.say(WORK, "王芳", "/lang zh_tw")
     reply = await h.say(WORK, "王芳", "/remind 每周一9点 看网上妇女之家的留言")
@@ -71,6 +74,7 @@ async def test_traditional_group_sees_its_reminder_repeat_and_dates_converted(h:
     assert sent == ["⏰ 提醒：看网上妇女之家的留言\n（每週一 09:00）"]
 
 
+@pytest.mark.handler
 async def test_simplified_group_keeps_the_same_text(h: Harness) -> None:
     reply = await h.say(WORK, "王芳", "/remind 每个工作日8点半 看值班台账")
     assert "每个工作日 08:30 提醒：看值班台账" in reply and "第一次是 11月24日 08:30" in reply

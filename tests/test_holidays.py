@@ -6,15 +6,20 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from bot.fake_api import ApiCall
 from services.calendar_cn import WorkdayCalendar, covers, needs_warning, official_data_covers
 from services.holidays import parse
 from tests.harness import WORK, Harness
 
+pytestmark = pytest.mark.handler
+
 NEW_YEAR = date(2027, 1, 1)  # a Friday, in a year the shipped data does not cover
 SUNDAY = date(2027, 2, 7)
 
 
+@pytest.mark.unit
 def test_overrides_win_over_the_data_and_the_fallback() -> None:
     assert not official_data_covers(2027)
     plain = WorkdayCalendar()
@@ -30,6 +35,7 @@ def test_overrides_win_over_the_data_and_the_fallback() -> None:
     assert not WorkdayCalendar.with_days_off([SUNDAY], {SUNDAY: True}).is_workday(SUNDAY)
 
 
+@pytest.mark.unit
 def test_coverage_and_the_december_warning() -> None:
     assert covers(2026) and not covers(2027) and covers(2027, {NEW_YEAR: False})
     assert needs_warning(date(2026, 11, 30)) is None
@@ -38,6 +44,7 @@ def test_coverage_and_the_december_warning() -> None:
     assert needs_warning(date(2025, 12, 1)) is None  # 2026 is in the data
 
 
+@pytest.mark.unit
 def test_parse_lines() -> None:
     today = date(2026, 12, 6)
     found = parse("2027-01-01 休 元旦\n2027-02-07 班 春节调休\n2027年2月10日~2027年2月16日 放假 春节\n"

@@ -3,7 +3,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from handlers.i18n import Raw, catalog, t
+
+pytestmark = pytest.mark.unit
 
 
 def test_params_are_escaped_and_raw_is_kept() -> None:

@@ -6,8 +6,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from services.faq_engine import load_shipped_entries
 from tests.harness import Harness
+
+pytestmark = pytest.mark.unit
 
 COUNTY = 9001  # the demo world's super admin
 
@@ -35,6 +39,7 @@ def test_facts_the_audit_found_wrong_stay_right() -> None:
         assert new in by_id
 
 
+@pytest.mark.handler
 async def test_county_is_reminded_yearly_of_entries_not_checked_for_a_year(h: Harness) -> None:
     stale_before = h.services.faq.stale_entries(h.clock.now().date())
     assert stale_before == []  # everything shipped was checked within the year

@@ -9,6 +9,8 @@ from bench.message_kinds import evaluate, load
 from services.faq_engine import FaqIndex, load_shipped_entries
 from services.message_kind import Vocabulary
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def results() -> dict[str, tuple[int, int]]:

@@ -6,9 +6,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.fake_api import ApiCall
 from bot.simulator import Persona
 from tests.harness import PUBLIC, WORK, Harness
+
+pytestmark = pytest.mark.handler
 
 SH = ZoneInfo("Asia/Shanghai")
 

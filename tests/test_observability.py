@@ -23,6 +23,8 @@ from services.outbox import Outgoing
 from storage import outbox
 from tests.harness import WORK, Harness, make_harness
 
+pytestmark = pytest.mark.handler
+
 OPERATOR = 4242
 
 

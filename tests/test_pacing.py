@@ -17,6 +17,8 @@ from storage import outbox
 from storage.send_journal import SendJournal
 from tests.harness import WORK, Harness
 
+pytestmark = pytest.mark.handler
+
 
 class FakeTime:
     def __init__(self) -> None:
@@ -41,6 +43,7 @@ async def call(limiter: PacingLimiter, chat: int, action: Any, endpoint: str = "
     return await limiter.process_request(action, (), {}, endpoint, {"chat_id": chat, "text": "x"}, None)
 
 
+@pytest.mark.unit
 async def test_a_429_holds_every_chat_for_its_retry_after() -> None:
     clock = FakeTime()
     limiter = make(clock)
@@ -65,6 +68,7 @@ async def test_a_429_holds_every_chat_for_its_retry_after() -> None:
     assert all(at >= pause_began + 7 for at, _ in started[1:])  # nobody sent during the retry_after
 
 
+@pytest.mark.unit
 async def test_server_errors_are_repeated_and_bad_requests_are_not() -> None:
     clock = FakeTime()
     limiter = make(clock)
@@ -97,6 +101,7 @@ async def test_server_errors_are_repeated_and_bad_requests_are_not() -> None:
     assert limiter.possible_duplicates == limiter.retries + 1  # each may have been delivered: counted
 
 
+@pytest.mark.unit
 async def test_requests_that_send_nothing_are_not_paced() -> None:
     clock = FakeTime()
     limiter = make(clock)
@@ -110,6 +115,7 @@ async def test_requests_that_send_nothing_are_not_paced() -> None:
     assert clock.t == before
 
 
+@pytest.mark.unit
 async def test_group_windows_survive_a_restart(tmp_path: Path) -> None:
     clock = FakeTime()
     path = tmp_path / "bot.sends"
@@ -243,6 +249,7 @@ def _chained(exc: Exception, cause: Exception) -> Exception:
     return exc
 
 
+@pytest.mark.unit
 def test_each_failure_is_classified_by_whether_it_may_have_been_delivered() -> None:
     import httpx
 

@@ -15,6 +15,8 @@ from handlers.common import Level
 from handlers.i18n import t
 from tests.harness import PUBLIC, WORK, Harness
 
+pytestmark = pytest.mark.handler
+
 OTHER_WORK = -1001000000990  # another organisation's work group
 UNBOUND = -1001000000991  # a group no organisation is bound to
 OTHER_CHAIR = Persona(8801, "林芳", "linfang_other")

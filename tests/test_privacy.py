@@ -20,6 +20,8 @@ from bot.simulator import Persona
 from services.privacy import Scrubber, replace_name, replace_username
 from tests.harness import PUBLIC, WORK, Harness, make_harness
 
+pytestmark = pytest.mark.handler
+
 OTHER_ADMIN = Persona(9002, "市妇联李主任", "city_admin")
 
 
@@ -283,15 +285,18 @@ async def test_a_guest_who_asked_questions(h: Harness) -> None:
 # --- pure text scrubbing -------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_replace_name_protects_longer_names() -> None:
     assert replace_name("王芳和王芳芳一起走访", "王芳", "X#1", ["王芳芳"]) == "X#1和王芳芳一起走访"
     assert replace_name("没有提到", "王芳", "X#1") == "没有提到"
 
 
+@pytest.mark.unit
 def test_replace_username_whole_words_only() -> None:
     assert replace_username("请 @ZhaoXia 和 zhaoxia2 看", "zhaoxia", "X#1") == "请 X#1 和 zhaoxia2 看"
 
 
+@pytest.mark.unit
 def test_scrubber_keeps_json_valid_and_drops_her_id() -> None:
     scrub = Scrubber(("赵霞",), ("zhaoxia",), "X#7", 1007)
     fixed = scrub.value('{"name": "赵霞", "user_id": 1007, "count": 3, "note": "去医院", "l": ["@zhaoxia"]}',
@@ -329,6 +334,7 @@ async def test_forget_after_a_closed_review_keeps_the_results_anonymised(h: Harn
     assert await rows(h, "SELECT count(*) FROM review_ratings WHERE ratee_id = ?", member_id) == [(3,)]
 
 
+@pytest.mark.e2e
 def test_cli_forget_exports_first_and_deletes_only_with_yes(tmp_path: Path) -> None:
     import asyncio
     import subprocess

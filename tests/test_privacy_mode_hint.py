@@ -6,9 +6,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from bot.config import from_mapping
 from bot.demo import load_world
 from tests.harness import PUBLIC, WORK, Harness, make_harness
+
+pytestmark = pytest.mark.handler
 
 HINT = "群隐私模式"
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from services.clean import _UNWANTED, clean_text
 from services.exports import clean_cell, xlsx_bytes
+
+pytestmark = pytest.mark.unit
 
 # Any Unicode text, with the characters that broke exports before weighted in: control and direction
 # characters, formula starters, CJK, emoji, surrogate-free astral planes.

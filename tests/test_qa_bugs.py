@@ -6,12 +6,15 @@ import io
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from pytest import MonkeyPatch
 
 from bot import shell
 from bot.config import from_mapping
 from bot.simulator import Persona
 from tests.harness import PUBLIC, WORK, Harness
+
+pytestmark = pytest.mark.handler
 
 STRANGER = Persona(5555, "陌生人", "stranger_x")
 

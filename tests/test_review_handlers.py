@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from openpyxl import load_workbook
 from telegram import Update
 
 from bot.fake_api import ApiCall
 from bot.simulator import Persona
 from tests.harness import PUBLIC, WORK, Harness
+
+pytestmark = pytest.mark.handler
 
 SH = ZoneInfo("Asia/Shanghai")
 ID = {"王芳": 1001, "李秀英": 1002, "张丽": 1003, "刘敏": 1004, "陈静": 1005, "杨秀兰": 1006, "赵霞": 1007,
@@ -679,6 +682,7 @@ async def test_review_config_show_override_validate_reset(h: Harness) -> None:
 # --- the admin CLI ------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 async def test_export_cli_writes_the_latest_closed_cycle(h: Harness, tmp_path: Path) -> None:
     import asyncio
     import subprocess

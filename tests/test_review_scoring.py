@@ -23,6 +23,8 @@ from services.review_scoring import (
     subsidy_total,
 )
 
+pytestmark = pytest.mark.unit
+
 DEFAULT = Rubric()
 # Ratings are option indices: 0 优秀 100, 1 称职 80, 2 基本称职 60, 3 不称职 40.
 E, C, B, U = 0, 1, 2, 3

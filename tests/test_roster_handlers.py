@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from bot.simulator import Persona
 from storage import audit, members, orgs
 from tests.harness import PUBLIC, WORK, Harness
+
+pytestmark = pytest.mark.handler
 
 STRANGER = Persona(5555, "陌生人", "stranger_x")
 

@@ -27,6 +27,8 @@ from services.rotation import (
     shifts_between,
 )
 
+pytestmark = pytest.mark.unit
+
 SH = ZoneInfo("Asia/Shanghai")
 CAL = WorkdayCalendar()
 A, B, C, D = 1, 2, 3, 4

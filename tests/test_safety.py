@@ -15,6 +15,8 @@ from services.danger import danger_probability, detect, match_rules
 from services.learned import LogisticModel
 from tests.harness import PUBLIC, WORK, Harness
 
+pytestmark = pytest.mark.handler
+
 GUEST = "孙小梅"  # a village woman with @sunxiaomei
 COUNTY = 9001  # 县妇联周主任, the super admin of the demo world
 STRANGER = Persona(5555, "陌生大姐")  # never wrote in any group
@@ -237,6 +239,20 @@ async def test_take_then_the_next_message_is_the_answer_even_after_a_restart(h: 
     assert any("已存为问答" in c.text for c in saved)
     # Her following message is ordinary chat again.
     assert await h.send(WORK, "赵霞", "好的大家辛苦了") == []
+
+
+async def test_take_and_answer_across_a_real_restart(h: Harness, restart) -> None:
+    to_duty = await _passed(h)
+    taken = await h.press("赵霞", to_duty, 0)
+    prompt = next(c for c in taken if "下一条消息" in c.text)
+    again = await restart(h)  # a new Application on the same database
+    calls = await again.send(WORK, "赵霞", "找村委会的电工老李")
+    delivered = next(c for c in calls if c.chat_id == PUBLIC)
+    assert "回复您的问题「村里的路灯坏了找谁」" in delivered.text and "电工老李" in delivered.text
+    assert any("已把您的回答转给提问人" in c.text for c in calls if c.chat_id == WORK)
+    # Her prompt's 取消 after the answer went out: nothing to cancel any more.
+    cancelled = await again.press("赵霞", prompt, 0)
+    assert not any(c.chat_id == PUBLIC for c in cancelled)
 
 
 async def test_cancel_gives_the_question_back(h: Harness) -> None:

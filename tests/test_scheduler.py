@@ -19,6 +19,8 @@ from services.timeparse import parse_when
 from storage import outbox
 from storage.db import Database
 
+pytestmark = pytest.mark.unit
+
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 9, 29, 9, 0, tzinfo=TZ)  # Tuesday before National Day
 

@@ -22,6 +22,8 @@ from services.rotation import Shift
 from services.stats import month_stats, month_weeks, weekly_checkins
 from tests.harness import PUBLIC, WORK, Harness
 
+pytestmark = pytest.mark.unit
+
 SH = ZoneInfo("Asia/Shanghai")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 STRANGER = Persona(5555, "陌生人", "stranger_x")
@@ -117,6 +119,7 @@ def test_weekly_checkins_count_started_shifts_per_week() -> None:
 # --- the handler ---------------------------------------------------------------------------------
 
 
+@pytest.mark.handler
 async def test_stats_in_the_work_group_sends_a_photo(h: Harness) -> None:
     await h.say(WORK, "赵霞", "/checkin")
     await h.say(WORK, "赵霞", "/log 走访 到张大姐家了解情况")
@@ -131,6 +134,7 @@ async def test_stats_in_the_work_group_sends_a_photo(h: Harness) -> None:
     assert png_size(data)[0] >= 600
 
 
+@pytest.mark.handler
 async def test_stats_numbers_match_the_monthly_summary(h: Harness) -> None:
     await h.say(WORK, "赵霞", "/checkin")
     org = h.services.roster
@@ -149,6 +153,7 @@ async def test_stats_numbers_match_the_monthly_summary(h: Harness) -> None:
     assert f"台账 {s.ledger_total} 条" in caption and f"政策问题 {s.asked} 个" in caption
 
 
+@pytest.mark.handler
 async def test_stats_vice_chair_in_private_and_month_argument(h: Harness) -> None:
     vice = h.person("李秀英")
     calls = await h.send(vice.user_id, vice, "/stats 2026-10")
@@ -157,6 +162,7 @@ async def test_stats_vice_chair_in_private_and_month_argument(h: Harness) -> Non
     assert "2026年10月" in photos[0].text
 
 
+@pytest.mark.handler
 async def test_stats_refusals(h: Harness) -> None:
     assert "主席、副主席" in await h.say(WORK, "刘敏", "/stats")
     assert "妇女之家群里不处理" in await h.say(PUBLIC, "王芳", "/stats")
@@ -167,6 +173,7 @@ async def test_stats_refusals(h: Harness) -> None:
     assert not [c for c in h.api.calls if c.method == "sendPhoto"]
 
 
+@pytest.mark.handler
 async def test_stats_escapes_org_name_in_caption(fresh: Harness) -> None:
     await fresh.say(WORK, "王芳", "/setup 新村<妇联>&")
     calls = await fresh.send(WORK, "王芳", "/stats")

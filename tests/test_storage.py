@@ -12,6 +12,8 @@ from services.roster import Actor, RosterService
 from storage import members, orgs
 from storage.db import Database, available_migrations
 
+pytestmark = pytest.mark.unit
+
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 
 
@@ -95,6 +97,7 @@ async def test_backup_copies_a_live_database(tmp_path: Path) -> None:
     copy.close()
 
 
+@pytest.mark.e2e
 def test_init_db_and_backup_cli(tmp_path: Path) -> None:
     import subprocess
     import sys
@@ -112,6 +115,7 @@ def test_init_db_and_backup_cli(tmp_path: Path) -> None:
     assert again.returncode == 1 and "已存在" in again.stderr
 
 
+@pytest.mark.e2e
 def test_export_cli_writes_xlsx(tmp_path: Path) -> None:
     import asyncio
     import subprocess

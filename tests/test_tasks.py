@@ -27,6 +27,8 @@ from storage import tasks as task_repo
 from storage.db import Database
 from tests.harness import PUBLIC, WORK, Harness
 
+pytestmark = pytest.mark.handler
+
 SH = ZoneInfo("Asia/Shanghai")
 STRANGER = Persona(5555, "陌生人", "stranger_x")
 LIUMIN, CHENJING, CHAIR = 1004, 1005, 1001

@@ -21,6 +21,8 @@ from services.timeparse import (
     parse_when,
 )
 
+pytestmark = pytest.mark.unit
+
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 22, 10, 30, tzinfo=TZ)  # a Sunday
 NEW_YEAR_EVE = datetime(2026, 12, 31, 22, 0, tzinfo=TZ)  # a Thursday

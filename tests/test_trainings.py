@@ -19,6 +19,8 @@ from storage import members, orgs, trainings
 from storage.db import Database
 from tests.harness import PUBLIC, WORK, Harness
 
+pytestmark = pytest.mark.handler
+
 SH = ZoneInfo("Asia/Shanghai")
 STRANGER = Persona(5555, "陌生人", "stranger_x")
 EXAMPLE = "/training_add 12月5日下午2点 村委会二楼 反家暴法宣讲 全体"
@@ -422,6 +424,7 @@ async def test_help_lists_the_training_commands(h: Harness) -> None:
     assert "/trainings" in member and "/attend" in member and "/training_add" not in member
 
 
+@pytest.mark.e2e
 def test_shell_shows_demo_trainings_and_reminders() -> None:
     import subprocess
     import sys

@@ -1,0 +1,63 @@
+"""`:advance` jumps from one due time to the next; what it shows is what a walk through every
+5-minute mark shows (the reference: the same shell with the wake-ups ignored)."""
+
+from __future__ import annotations
+
+import io
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot import shell
+from bot.config import from_mapping
+
+pytestmark = pytest.mark.handler
+
+SCRIPT = """:in work
+:as 刘敏
+/remind 10分钟后 给张大姐回电话
+/remind 每个工作日8点半 看网上妇女之家的留言
+/remind 12月1日15点 交材料
+:as 王芳
+/task_add 12月2日前 上报妇女议事会记录 @liumin
+/training_add 12月1日下午2点 村委会二楼 反家暴法宣讲 全体
+:press 1
+:in private
+/review_start 2026年度述职 12月2日
+:in work
+:advance 20m
+:press 1
+:advance 3h
+:advance 1d
+:advance 2d
+"""
+
+
+async def _transcript(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, walk: bool) -> tuple[str, float]:
+    # Monday 30 November 08:28 in Shanghai: reminders, a task, a training and a review falling due over
+    # three days, the monthly report and the December warning on the 1st.
+    monkeypatch.setattr(shell, "_start_time", lambda: datetime(2026, 11, 30, 0, 28, tzinfo=UTC))
+    if walk:
+        async def always_now(services: object, now: datetime) -> datetime:
+            return now  # "cannot tell": tick on every 5-minute mark
+
+        monkeypatch.setattr(shell, "next_due", always_now)
+    out = io.StringIO()
+    db = tmp_path / ("walk" if walk else "jump") / "s.db"
+    db.parent.mkdir()
+    started = time.perf_counter()
+    await shell.run_shell(from_mapping({}, env={}), str(db), False, True, io.StringIO(SCRIPT), out)
+    return out.getvalue().replace(str(db), "DB"), time.perf_counter() - started
+
+
+async def test_advance_shows_what_a_walk_through_every_mark_shows(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    jumped, jump_s = await _transcript(tmp_path, monkeypatch, walk=False)
+    walked, walk_s = await _transcript(tmp_path, monkeypatch, walk=True)
+    assert jumped == walked
+    for seen, least in (("给张大姐回电话", 4), ("看网上妇女之家的留言", 5), ("交材料", 2), ("上报妇女议事会记录", 6),
+                        ("反家暴法宣讲", 5), ("2026年度述职", 20), ("已经截止", 1), ("逾期任务日报", 1), ("月报", 1)):
+        assert jumped.count(seen) >= least, seen  # set up, then fell due (again)
+    assert jump_s < walk_s / 3
