@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import Forbidden
 from telegram.ext import ContextTypes
 
 from handlers import formats
@@ -624,15 +625,26 @@ async def schedule_xlsx(services: Any, lang: str | None, org_id: int, year: int,
 
 
 async def send_exports(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org, year: int, month: int) -> None:
+    """The month's ledger and duty schedule as Excel files. Asked for in a group, they go to her
+    private chat (a work group does not fill up with files every time); if she has never opened a
+    private chat with the bot, they come here with a line saying how to get them privately next time."""
     label = formats.month(req.lang, year, month)
     stamp = f"{year}-{month:02d}"
-    await context.bot.send_document(
-        req.chat_id, await ledger_xlsx(req.services, req.lang, org.id, year, month), filename=f"ledger-{stamp}.xlsx",
-        caption=req.t("ledger.xlsx_caption", org=org.name, month=label),
-    )
+    files = [(await ledger_xlsx(req.services, req.lang, org.id, year, month), f"ledger-{stamp}.xlsx",
+              req.t("ledger.xlsx_caption", org=org.name, month=label))]
     schedule = await schedule_xlsx(req.services, req.lang, org.id, year, month)
     if schedule is not None:
-        await context.bot.send_document(
-            req.chat_id, schedule, filename=f"duty-{stamp}.xlsx",
-            caption=req.t("ledger.schedule_caption", org=org.name, month=label),
-        )
+        files.append((schedule, f"duty-{stamp}.xlsx", req.t("ledger.schedule_caption", org=org.name, month=label)))
+    target = req.chat_id if req.private else req.user_id
+    try:
+        for data, name, caption in files:
+            await context.bot.send_document(target, data, filename=name, caption=caption)
+    except Forbidden:
+        if req.private:
+            raise
+        await reply(req, req.t("ledger.files_here"))
+        for data, name, caption in files:
+            await context.bot.send_document(req.chat_id, data, filename=name, caption=caption)
+        return
+    if not req.private:
+        await reply(req, req.t("ledger.files_private"))

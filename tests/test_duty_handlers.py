@@ -270,6 +270,14 @@ async def test_ledger_month_argument_and_xlsx_for_the_chair(h: Harness) -> None:
     docs = [c for c in calls if c.method == "sendDocument"]
     assert [d.params["caption"] for d in docs] == ["青石村妇联 值班台账 2026年11月（Excel）",
                                                    "青石村妇联 值班表 2026年11月（Excel）"]
+    # asked for in the work group, the files go to her private chat; the group gets one line
+    assert {d.chat_id for d in docs} == {h.person("王芳").user_id}
+    assert any(c.chat_id == WORK and "已私聊发给您" in c.text for c in calls)
+    h.api.unreachable.add(h.person("王芳").user_id)  # she never opened a private chat with the bot
+    calls = await h.send(WORK, "王芳", "/ledger 2026-11")
+    sent = [c.chat_id for c in calls if c.method == "sendDocument"]
+    assert sent == [h.person("王芳").user_id, WORK, WORK]  # refused privately (403), then here
+    assert any(c.chat_id == WORK and "私聊发送 /start" in c.text for c in calls)
     ledger_book = load_workbook(io.BytesIO(next(iter(docs[0].files.values()))))
     sheet = ledger_book.active
     rows = list(sheet.iter_rows(values_only=True))
