@@ -35,6 +35,7 @@ from services.holidays import HolidayService
 from services.privacy import PrivacyService
 from services.reminders import ReminderService
 from services.reports import ReportService
+from services.retention import RetentionService
 from services.review import ReviewService
 from services.roster import RosterService
 from services.tasks import TaskService
@@ -83,6 +84,8 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
         services.trainings.produce,
         functools.partial(services.faq.produce, tz=config.tz),
         services.holidays.produce,
+        # Once a day: sent messages and duty-notice claims older than [database] keep_sent_days.
+        RetentionService(db, config.tz, config.database.keep_sent_days).produce,
     ])
     services.tickers.append(scheduler_tick)
     return services
