@@ -74,14 +74,24 @@ async def notice_messages(conn: aiosqlite.Connection, notice: Notice) -> list[Ou
     return out
 
 
+READ_CHUNK = 50  # organisations looked at per read (a reader is not held for the whole tick)
+
+
 async def produce(service: DutyService, now: datetime) -> None:
-    """Every duty notice that fell due: journaled and put in the outbox in one transaction."""
-    async with service.db.transaction() as conn:
-        messages: list[Outgoing] = []
-        for org_id in await duty.orgs_with_rotation(conn):
+    """Every duty notice that fell due: found by reads (beside the writer: a quiet tick takes no
+    write lock), then journaled and put in the outbox in one short transaction per organisation."""
+    async with service.db.read() as conn:
+        org_ids = await duty.orgs_with_rotation(conn)
+    due: list[int] = []
+    for i in range(0, len(org_ids), READ_CHUNK):
+        async with service.db.read() as conn:
+            due.extend([o for o in org_ids[i:i + READ_CHUNK] if await service.has_claims_due(conn, o, now)])
+    for org_id in due:
+        async with service.db.transaction() as conn:
             current = await service._rotation(conn, org_id)
             if current is None:
                 continue
+            messages: list[Outgoing] = []
             for notice in await service._org_notices(conn, org_id, current, now):
                 messages.extend(await notice_messages(conn, notice))
-        await outbox.enqueue(conn, messages, now)
+            await outbox.enqueue(conn, messages, now)

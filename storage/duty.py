@@ -148,6 +148,13 @@ async def decide_swap(conn: aiosqlite.Connection, swap_id: int, status: str, now
     return cur.rowcount > 0
 
 
+async def notice_unclaimed(conn: aiosqlite.Connection, org_id: int, kind: str, ref: str) -> bool:
+    """True while nobody has claimed the notice (a read: `claim_notice` does it in a transaction)."""
+    cur = await conn.execute("SELECT 1 FROM sent_notices WHERE org_id = ? AND kind = ? AND ref = ?",
+                             (org_id, kind, ref))
+    return await cur.fetchone() is None
+
+
 # --- check-ins, ledger, hand-over ----------------------------------------------------------------
 
 
