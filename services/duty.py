@@ -78,6 +78,7 @@ class DutyService:
         self.notice_time = notice_time
         self.nudge = timedelta(hours=nudge_hours)
         self.chair_alert = timedelta(hours=chair_alert_hours)
+        self.wakes_cleared = False  # the duty producer works every wake out again once per process
         self.grace = timedelta(hours=grace_hours)
 
     def today(self) -> date:
@@ -348,9 +349,28 @@ class DutyService:
 
     # --- notices -------------------------------------------------------------------------------
 
-    async def has_claims_due(self, conn: aiosqlite.Connection, org_id: int, now: datetime) -> bool:
+    def next_wake(self, current: Rotation, now: datetime) -> datetime:
+        """The first moment after `now` at which `_org_notices` may find something new: the next
+        hand-off and its eve notice, this shift's nudge and note to the chair. Waking early is
+        harmless (the claims decide); every change to the rotation's inputs wakes it at once."""
+        times: list[datetime] = []
+        shift = current.at(now)
+        if shift is not None:
+            times.extend(t for t in (shift.start + self.nudge, shift.start + self.chair_alert) if now < t < shift.end)
+        for nxt in current.upcoming(now, 2):
+            if nxt.start <= now:
+                continue
+            times.append(nxt.start)
+            eve = datetime.combine(nxt.start.astimezone(self.tz).date() - timedelta(days=1), self.notice_time, self.tz)
+            if eve > now:
+                times.append(eve)
+            break
+        return min(times, default=now + timedelta(days=1))
+
+    async def has_claims_due(self, conn: aiosqlite.Connection, org_id: int, now: datetime,
+                             current: Rotation | None = None) -> bool:
         """Whether `_org_notices` would claim anything now (a read: the same checks, nothing claimed)."""
-        current = await self._rotation(conn, org_id)
+        current = current or await self._rotation(conn, org_id)
         if current is None:
             return False
         wanted: list[str] = []

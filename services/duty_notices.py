@@ -78,14 +78,25 @@ READ_CHUNK = 50  # organisations looked at per read (a reader is not held for th
 
 
 async def produce(service: DutyService, now: datetime) -> None:
-    """Every duty notice that fell due: found by reads (beside the writer: a quiet tick takes no
-    write lock), then journaled and put in the outbox in one short transaction per organisation."""
+    """Every duty notice that fell due. Only organisations whose stored next wake
+    (`orgs.duty_next_at`) has come are looked at, by reads beside the writer (a quiet tick is one
+    indexed query and takes no write lock); their notices are journaled and put in the outbox in
+    one short transaction per organisation, then their next wakes are stored."""
+    if not service.wakes_cleared:  # the notice times in the config may have changed since they were stored
+        async with service.db.transaction() as conn:
+            await duty.rotation_changed(conn)
+        service.wakes_cleared = True
     async with service.db.read() as conn:
-        org_ids = await duty.orgs_with_rotation(conn)
+        candidates = await duty.orgs_duty_due(conn, now)
     due: list[int] = []
-    for i in range(0, len(org_ids), READ_CHUNK):
+    wakes: list[tuple[int, int, datetime | None]] = []
+    for i in range(0, len(candidates), READ_CHUNK):
         async with service.db.read() as conn:
-            due.extend([o for o in org_ids[i:i + READ_CHUNK] if await service.has_claims_due(conn, o, now)])
+            for org_id, changes in candidates[i:i + READ_CHUNK]:
+                current = await service._rotation(conn, org_id)
+                if current is not None and await service.has_claims_due(conn, org_id, now, current):
+                    due.append(org_id)
+                wakes.append((org_id, changes, service.next_wake(current, now) if current is not None else None))
     for org_id in due:
         async with service.db.transaction() as conn:
             current = await service._rotation(conn, org_id)
@@ -95,3 +106,6 @@ async def produce(service: DutyService, now: datetime) -> None:
             for notice in await service._org_notices(conn, org_id, current, now):
                 messages.extend(await notice_messages(conn, notice))
             await outbox.enqueue(conn, messages, now)
+    if wakes:
+        async with service.db.transaction() as conn:
+            await duty.set_duty_wakes(conn, wakes)
