@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", parents=[common], help="online backup of the database, checked")
     backup.add_argument("file", nargs="?", help="write here (default: a new zhiwei-….db in the backup folder)")
     backup.add_argument("--dir", help="the backup folder (default: [backup] dir)")
+    sub.add_parser("stats-db", parents=[common], help="table sizes (rows, MB) and the retention settings")
+    sub.add_parser("vacuum", parents=[common], help="prune old sent messages now, then VACUUM (bot stopped)")
     restore = sub.add_parser("restore", parents=[common], help="replace the database with a backup")
     restore.add_argument("file")
     ask = sub.add_parser("ask", parents=[common], help="answer from the knowledge base as the bot would")
@@ -98,6 +100,14 @@ def main(argv: list[str] | None = None) -> int:
         return code
     if command == "restore":
         return _restore(cfg, Path(args.file))
+    if command == "stats-db":
+        from bot.db_cli import stats_db
+
+        return stats_db(cfg)
+    if command == "vacuum":
+        from bot.db_cli import vacuum
+
+        return vacuum(cfg)
     if command in ("ask", "import-faq", "export-faq"):
         from bot.faq_cli import run_faq_cli
 

@@ -55,6 +55,7 @@ from services.ops_alerts import OperatorAlerts
 from services.privacy import PrivacyService
 from services.reminders import ReminderService
 from services.reports import ReportService
+from services.retention import RetentionService
 from services.review import ReviewService
 from services.roster import RosterService
 from services.tasks import TaskService
@@ -101,6 +102,7 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
         calendars=DutyCalendarService(db, clock, config.tz, duty_service),
     )
     services.sender.listener = health.note_outcome  # failed attempts no rate limiter counted
+    retention = RetentionService(db, config.tz, config.database.keep_sent_days)
     # What the scheduler tick runs, in this order (each one idempotent: see handlers/scheduling.py).
     services.producers.extend([
         functools.partial(duty_notices.produce, services.duty),
@@ -112,6 +114,8 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
         functools.partial(services.faq.produce, tz=config.tz),
         services.holidays.produce,
         alerts.produce,  # the outbox stuck / moving again, to the operator
+        # Once a day: sent messages and duty-notice claims older than [database] keep_sent_days.
+        retention.produce,
     ])
     services.wakeups.extend([
         functools.partial(duty_notices.next_due, services.duty),
@@ -122,6 +126,8 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
         services.trainings.next_due,
         functools.partial(services.faq.next_due, tz=config.tz),
         services.holidays.next_due,
+        alerts.next_due,
+        retention.next_due,
     ])
     services.tickers.append(scheduler_tick)
     return services

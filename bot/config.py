@@ -74,7 +74,7 @@ _SECTIONS: dict[str, type[Any]] = {
 _TYPES: dict[str, dict[str, type[Any] | tuple[type[Any], ...]]] = {
     "telegram": {"token": str, "base_url": str, "webhook_url": str, "webhook_listen": str, "webhook_port": int,
                  "webhook_secret": str},
-    "database": {"path": str},
+    "database": {"path": str, "keep_sent_days": int},
     "backup": {"time": str, "dir": str, "keep_daily": int, "keep_weekly": int, "keep_monthly": int},
     "bot": {"timezone": str, "locale": str},
     "admins": {"super_admins": list},
@@ -157,6 +157,12 @@ def _validate(cfg: Config) -> None:
     for days in cfg.tasks.remind_days_before:
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 60:
             raise ConfigError(f"tasks.remind_days_before must be a list of whole days 1–60, got {days!r}")
+    from services.retention import min_keep_days
+
+    floor = min_keep_days(cfg.tasks.remind_days_before, cfg.scheduler.misfire_grace_hours)
+    if cfg.database.keep_sent_days != 0 and not floor <= cfg.database.keep_sent_days <= 100000:
+        raise ConfigError(f"database.keep_sent_days must be 0 (keep for ever) or at least {floor} days (what the"
+                          f" scheduler's once-only checks need), got {cfg.database.keep_sent_days!r}")
     if not 1 <= cfg.training.window_years <= 20:
         raise ConfigError(f"training.window_years must be 1–20 years, got {cfg.training.window_years!r}")
     if cfg.review.subsidy_base < 0:

@@ -40,6 +40,7 @@ class TelegramConfig:
 @dataclass(frozen=True)
 class DatabaseConfig:
     path: str = "zhiwei.db"
+    keep_sent_days: int = 60  # sent/failed outbox rows and the duty-notice journal; 0 = keep for ever
 
 
 _Time = time  # BackupConfig has a field named `time`

@@ -8,6 +8,7 @@ versions (never rewritten) and overrides on top. Every change is one transaction
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -25,6 +26,9 @@ from storage import audit, duty, holidays, members
 from storage.db import Database
 from storage.duty import RotaFlow as RotaFlow
 from storage.models import Member, to_db
+
+# claim_notice's shape: (conn, org id, kind, ref, now) → claimed now
+Claim = Callable[[aiosqlite.Connection, int, str, str, datetime], Awaitable[bool]]
 
 SAME_ENTRY_WINDOW = timedelta(minutes=10)  # a repeat this soon is a retry, not a second visit
 LEDGER_CATEGORIES = ("接待", "求助", "走访", "调解", "风险", "宣传", "活动", "其他")
@@ -76,6 +80,7 @@ class DutyService:
         self.notice_time = notice_time
         self.nudge = timedelta(hours=nudge_hours)
         self.chair_alert = timedelta(hours=chair_alert_hours)
+        self.wakes_cleared = False  # the duty producer works every wake out again once per process
         self.grace = timedelta(hours=grace_hours)
 
     def today(self) -> date:
@@ -361,14 +366,50 @@ class DutyService:
 
     # --- notices -------------------------------------------------------------------------------
 
+    def next_wake(self, current: Rotation, now: datetime) -> datetime:
+        """The first moment after `now` at which `_org_notices` may find something new: the next
+        hand-off and its eve notice, this shift's nudge and note to the chair. Waking early is
+        harmless (the claims decide); every change to the rotation's inputs wakes it at once."""
+        times: list[datetime] = []
+        shift = current.at(now)
+        if shift is not None:
+            times.extend(t for t in (shift.start + self.nudge, shift.start + self.chair_alert) if now < t < shift.end)
+        for nxt in current.upcoming(now, 2):
+            if nxt.start <= now:
+                continue
+            times.append(nxt.start)
+            eve = datetime.combine(nxt.start.astimezone(self.tz).date() - timedelta(days=1), self.notice_time, self.tz)
+            if eve > now:
+                times.append(eve)
+            break
+        return min(times, default=now + timedelta(days=1))
+
+    async def has_claims_due(self, conn: aiosqlite.Connection, org_id: int, now: datetime,
+                             current: Rotation | None = None) -> bool:
+        """Whether `_org_notices` would claim anything now (a read: the same checks, nothing claimed)."""
+        current = current or await self._rotation(conn, org_id)
+        if current is None:
+            return False
+        wanted: list[str] = []
+
+        async def unclaimed(conn: aiosqlite.Connection, org_id: int, kind: str, ref: str, now: datetime) -> bool:
+            if await duty.notice_unclaimed(conn, org_id, kind, ref):
+                wanted.append(kind)
+            return False  # so nothing past the claim (the hand-over notes) is read or taken
+
+        await self._org_notices(conn, org_id, current, now, claim=unclaimed)
+        return bool(wanted)
+
     async def _org_notices(self, conn: aiosqlite.Connection, org_id: int, current: Rotation,
-                           now: datetime) -> list[Notice]:
+                           now: datetime, claim: Claim | None = None) -> list[Notice]:
+        claim = claim or duty.claim_notice
         notices: list[Notice] = []
         upcoming = current.upcoming(now, 2)
         shift = current.at(now)
         if shift is not None:
             ref = shift.start.isoformat()
-            if await duty.claim_notice(conn, org_id, "handoff", ref, now) and now - shift.start <= self.grace:
+            # Claimed even when too late to send: the claim also records that this shift began.
+            if await claim(conn, org_id, "handoff", ref, now) and now - shift.start <= self.grace:
                 nxt = next((s for s in upcoming if s.start > shift.start), None)
                 notes = []
                 for member_id, text in await duty.take_handovers(conn, org_id, now):
@@ -379,7 +420,7 @@ class DutyService:
             if not await duty.checked_in(conn, org_id, shift.start):
                 for kind, delay in (("nudge", self.nudge), ("chair_alert", self.chair_alert)):
                     due = shift.start + delay
-                    if due <= now < shift.end and await duty.claim_notice(conn, org_id, kind, ref, now):
+                    if due <= now < shift.end and await claim(conn, org_id, kind, ref, now):
                         notices.append(Notice(kind, org_id, shift, current.period))
         for nxt in upcoming:
             if nxt.start <= now:
@@ -389,8 +430,7 @@ class DutyService:
             # Only on the eve itself: a rotation set on the day of its first hand-off gets no
             # "明天起" notice that day (the hand-off notice comes at the start).
             on_eve = now.astimezone(self.tz).date() == eve_day
-            if on_eve and eve <= now < nxt.start and await duty.claim_notice(
-                    conn, org_id, "eve", nxt.start.isoformat(), now):
+            if on_eve and eve <= now < nxt.start and await claim(conn, org_id, "eve", nxt.start.isoformat(), now):
                 notices.append(Notice("eve", org_id, nxt, current.period))
             break
         return notices

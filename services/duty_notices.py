@@ -74,17 +74,41 @@ async def notice_messages(conn: aiosqlite.Connection, notice: Notice) -> list[Ou
     return out
 
 
+READ_CHUNK = 50  # organisations looked at per read (a reader is not held for the whole tick)
+
+
 async def produce(service: DutyService, now: datetime) -> None:
-    """Every duty notice that fell due: journaled and put in the outbox in one transaction."""
-    async with service.db.transaction() as conn:
-        messages: list[Outgoing] = []
-        for org_id in await duty.orgs_with_rotation(conn):
+    """Every duty notice that fell due. Only organisations whose stored next wake
+    (`orgs.duty_next_at`) has come are looked at, by reads beside the writer (a quiet tick is one
+    indexed query and takes no write lock); their notices are journaled and put in the outbox in
+    one short transaction per organisation, then their next wakes are stored."""
+    if not service.wakes_cleared:  # the notice times in the config may have changed since they were stored
+        async with service.db.transaction() as conn:
+            await duty.rotation_changed(conn)
+        service.wakes_cleared = True
+    async with service.db.read() as conn:
+        candidates = await duty.orgs_duty_due(conn, now)
+    due: list[int] = []
+    wakes: list[tuple[int, int, datetime | None]] = []
+    for i in range(0, len(candidates), READ_CHUNK):
+        async with service.db.read() as conn:
+            for org_id, changes in candidates[i:i + READ_CHUNK]:
+                current = await service._rotation(conn, org_id)
+                if current is not None and await service.has_claims_due(conn, org_id, now, current):
+                    due.append(org_id)
+                wakes.append((org_id, changes, service.next_wake(current, now) if current is not None else None))
+    for org_id in due:
+        async with service.db.transaction() as conn:
             current = await service._rotation(conn, org_id)
             if current is None:
                 continue
+            messages: list[Outgoing] = []
             for notice in await service._org_notices(conn, org_id, current, now):
                 messages.extend(await notice_messages(conn, notice))
-        await outbox.enqueue(conn, messages, now)
+            await outbox.enqueue(conn, messages, now)
+    if wakes:
+        async with service.db.transaction() as conn:
+            await duty.set_duty_wakes(conn, wakes)
 
 
 async def next_due(service: DutyService, now: datetime) -> datetime | None:

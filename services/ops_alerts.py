@@ -105,6 +105,11 @@ class OperatorAlerts:
     async def backup_failed(self, target: Path, error: str) -> None:
         await self.alert("backup", "ops_alert.backup_failed", file=str(target), error=error[:MAX_MESSAGE])
 
+    async def next_due(self, now: datetime) -> datetime | None:
+        """For the shell's :advance: only a pending outbox (which the tick already watches) or a stuck
+        one that may come unstuck gives this producer something to do."""
+        return now if self.enabled and self._stuck_on is not None else None
+
     async def produce(self, now: datetime) -> None:
         """Scheduler producer: the outbox stuck (once per stuck row) and moving again."""
         if not self.enabled or self.health is None:

@@ -227,15 +227,23 @@ class TaskService:
         return min(t for t in found if t > now)
 
     async def produce(self, now: datetime) -> None:
-        async with self.db.transaction() as conn:
-            open_now = await tasks.open_tasks(conn)
+        """Read beside the writer, then one short transaction only when something is new. Only
+        tasks that may have something due are read: a reminder stage (the deadline within the
+        reminder days) or, from the digest time on, the overdue ones."""
+        digest_open = now >= datetime.combine(now.astimezone(self.tz).date(), REMIND_AT, self.tz)
+        until = now + timedelta(days=max(self.remind_days_before, default=0) + 2)
+        msgs: list[Outgoing] = []
+        async with self.db.read() as conn:
             by_org: dict[int, list[Task]] = {}
-            for task in open_now:
+            for task in await tasks.open_tasks_due(conn, until, None if digest_open else now - DAY_STAGE_SLACK):
                 by_org.setdefault(task.org_id, []).append(task)
             for org_id, org_tasks in by_org.items():
-                msgs = await self._org_messages(conn, org_id, org_tasks, now)
-                if msgs:
-                    await outbox.enqueue(conn, msgs, now)
+                msgs.extend(await self._org_messages(conn, org_id, org_tasks, now))
+            seen = await outbox.known(conn, [m.dedupe for m in msgs if m.dedupe])
+        msgs = [m for m in msgs if m.dedupe not in seen]
+        if msgs:
+            async with self.db.transaction() as conn:
+                await outbox.enqueue(conn, msgs, now)
 
     async def _org_messages(self, conn: aiosqlite.Connection, org_id: int, org_tasks: list[Task],
                             now: datetime) -> list[Outgoing]:

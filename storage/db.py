@@ -1,19 +1,24 @@
 """The one owner of the SQLite connection: WAL, foreign keys, busy timeout, migrations, backup.
 
-All access goes through `Database.read()` / `Database.transaction()`, which serialise use of the
-single connection with a lock so that concurrent handlers never interleave inside a transaction.
+All access goes through `Database.read()` / `Database.transaction()`. Writes use one connection,
+serialised by a lock so that concurrent handlers never interleave inside a transaction. Reads use
+their own read-only connections (a small pool): WAL lets them run beside the writer, so a command's
+read never waits for a write transaction, and each `read()` block sees one consistent snapshot.
+New databases use incremental auto-vacuum (`incremental_vacuum` after pruning; an older file is
+switched once with `vacuum_incremental`, `python -m bot vacuum`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import aiosqlite
 
@@ -34,13 +39,18 @@ def available_migrations() -> list[tuple[int, str, str]]:
     return found
 
 
+READERS = 2  # read-only connections beside the writer
+
+
 class Database:
-    """Owns one aiosqlite connection. Open with `await Database.open(path)`."""
+    """Owns the writer connection and the readers. Open with `await Database.open(path)`."""
 
     def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
         self.path = path
+        self._readers: asyncio.Queue[aiosqlite.Connection] | None = None  # None: reads use the writer
+        self._all_readers: list[aiosqlite.Connection] = []
 
     @classmethod
     async def open(cls, path: str | Path, migrate: bool = True, backup_dir: str | Path | None = None) -> Database:
@@ -49,6 +59,8 @@ class Database:
         a `backups` folder next to the database) first; if that copy fails nothing is migrated."""
         conn = await aiosqlite.connect(str(path), isolation_level=None)
         conn.row_factory = sqlite3.Row
+        # Takes effect on a new file (before any table); an older one keeps its mode until VACUUM.
+        await conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=NORMAL")
         await conn.execute("PRAGMA foreign_keys=ON")
@@ -61,7 +73,29 @@ class Database:
             except BaseException:
                 await conn.close()
                 raise
+        await db._open_readers()
         return db
+
+    async def _open_readers(self) -> None:
+        if self.path == ":memory:" or self.path.startswith("file:"):
+            return  # a private in-memory database: the writer serves reads too
+        uri = _read_only_uri(self.path)
+        readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        try:
+            for _ in range(READERS):
+                reader = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+                self._all_readers.append(reader)
+                reader.row_factory = sqlite3.Row
+                await reader.execute("PRAGMA busy_timeout=5000")
+                await reader.execute("PRAGMA foreign_keys=ON")  # the same settings as the writer
+                readers.put_nowait(reader)
+        except BaseException:
+            for reader in self._all_readers:
+                await reader.close()
+            self._all_readers = []
+            await self._conn.close()
+            raise
+        self._readers = readers
 
     async def pending_migrations(self) -> list[int]:
         current = await self.schema_version()
@@ -81,6 +115,10 @@ class Database:
         return target
 
     async def close(self) -> None:
+        for reader in self._all_readers:
+            await reader.close()
+        self._all_readers = []
+        self._readers = None
         async with self._lock:
             await self._conn.close()
 
@@ -106,8 +144,21 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._lock:
-            yield self._conn
+        """A read-only connection in a read transaction (one snapshot) that never waits for the writer."""
+        readers = self._readers
+        if readers is None:
+            async with self._lock:
+                yield self._conn
+            return
+        reader = await readers.get()
+        try:
+            await reader.execute("BEGIN")
+            try:
+                yield reader
+            finally:
+                await reader.execute("COMMIT")  # a read transaction: nothing to undo
+        finally:
+            readers.put_nowait(reader)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -137,6 +188,30 @@ class Database:
                 await self._conn.execute("PRAGMA secure_delete = OFF")
                 await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    async def incremental_vacuum(self, step: int = 2000) -> int:
+        """Give free pages back to the file system, `step` pages per short hold of the writer.
+        Pages freed (0 unless the file uses incremental auto-vacuum)."""
+        freed = 0
+        while True:
+            async with self._lock:
+                cur = await self._conn.execute("PRAGMA auto_vacuum")
+                mode = await cur.fetchone()
+                cur = await self._conn.execute("PRAGMA freelist_count")
+                free = await cur.fetchone()
+                if not mode or int(mode[0]) != 2 or not free or int(free[0]) == 0:
+                    return freed
+                cur = await self._conn.execute(f"PRAGMA incremental_vacuum({int(step)})")
+                await cur.fetchall()
+                freed += min(int(free[0]), step)
+            await asyncio.sleep(0)
+
+    async def vacuum_incremental(self) -> None:
+        """Switch an older file to incremental auto-vacuum: a full VACUUM (rewrites the file; needs
+        as much free disk again and exclusive use, so the bot must be stopped)."""
+        async with self._lock:
+            await self._conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            await self._conn.execute("VACUUM")
+
     async def backup(self, target: str | Path) -> None:
         """Copy the live database to `target` with SQLite's online backup API."""
         async with self._lock:
@@ -158,6 +233,10 @@ class Database:
         await asyncio.to_thread(partial.unlink, missing_ok=True)
         await self.backup(partial)
         await asyncio.to_thread(backup.finish, partial, final)
+
+
+def _read_only_uri(path: str) -> str:
+    return PurePath(os.path.abspath(path)).as_uri() + "?mode=ro"
 
 
 # Commits made while handling the current update (`track_commits` starts a fresh count): the error

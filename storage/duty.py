@@ -36,6 +36,7 @@ class OverrideRow:
 
 async def add_version(conn: aiosqlite.Connection, org_id: int, row: VersionRow, created_by: int | None,
                       now: datetime) -> None:
+    await rotation_changed(conn, org_id)
     await conn.execute(
         """INSERT INTO rotation_versions(org_id, effective_from, member_ids, period, anchor, handoff,
                skip_non_working, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
@@ -59,9 +60,40 @@ async def orgs_with_rotation(conn: aiosqlite.Connection) -> list[int]:
     return [int(r[0]) for r in await cur.fetchall()]
 
 
+# --- the duty producer's next wake (orgs.duty_next_at, migration 0013) ----------------------------
+
+NO_WAKE = "9999"  # no rotation: nothing to do until one is set
+
+
+async def rotation_changed(conn: aiosqlite.Connection, org_id: int | None = None) -> None:
+    """Inside the transaction that changes a rotation's inputs (None: every organisation's)."""
+    where, params = ("WHERE id = ?", (org_id,)) if org_id is not None else ("", ())
+    await conn.execute(f"UPDATE orgs SET duty_next_at = NULL, duty_changes = duty_changes + 1 {where}", params)
+
+
+async def orgs_duty_due(conn: aiosqlite.Connection, now: datetime) -> list[tuple[int, int]]:
+    """(org id, change count) of the organisations whose duty notices may be due: two index look-ups."""
+    cur = await conn.execute(
+        "SELECT id, duty_changes FROM orgs WHERE duty_next_at IS NULL"
+        " UNION ALL SELECT id, duty_changes FROM orgs WHERE duty_next_at <= ? ORDER BY 1",
+        (to_db(now),),
+    )
+    return [(int(r[0]), int(r[1])) for r in await cur.fetchall()]
+
+
+async def set_duty_wakes(conn: aiosqlite.Connection, wakes: list[tuple[int, int, datetime | None]]) -> None:
+    """(org id, change count read before, next wake or None for no rotation); an organisation changed
+    since keeps its NULL."""
+    await conn.executemany(
+        "UPDATE orgs SET duty_next_at = ? WHERE id = ? AND duty_changes = ?",
+        [(to_db(at) if at is not None else NO_WAKE, org_id, changes) for org_id, changes, at in wakes],
+    )
+
+
 async def add_override(
     conn: aiosqlite.Connection, org_id: int, override: OverrideRow, note: str, created_by: int | None
 ) -> int:
+    await rotation_changed(conn, org_id)
     cur = await conn.execute(
         """INSERT INTO duty_overrides(org_id, kind, member_id, first_day, last_day, replacement_id, note,
                created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
@@ -87,6 +119,7 @@ async def days_off(conn: aiosqlite.Connection, org_id: int) -> list[date]:
 
 
 async def add_day_off(conn: aiosqlite.Connection, org_id: int, day: date) -> None:
+    await rotation_changed(conn, org_id)
     await conn.execute("INSERT OR IGNORE INTO local_days_off(org_id, day) VALUES (?, ?)", (org_id, day.isoformat()))
 
 
@@ -146,6 +179,13 @@ async def decide_swap(conn: aiosqlite.Connection, swap_id: int, status: str, now
         (status, to_db(now), swap_id),
     )
     return cur.rowcount > 0
+
+
+async def notice_unclaimed(conn: aiosqlite.Connection, org_id: int, kind: str, ref: str) -> bool:
+    """True while nobody has claimed the notice (a read: `claim_notice` does it in a transaction)."""
+    cur = await conn.execute("SELECT 1 FROM sent_notices WHERE org_id = ? AND kind = ? AND ref = ?",
+                             (org_id, kind, ref))
+    return await cur.fetchone() is None
 
 
 # --- check-ins, ledger, hand-over ----------------------------------------------------------------

@@ -38,6 +38,7 @@ async def get(conn: aiosqlite.Connection, day: date) -> HolidayDay | None:
 
 
 async def put(conn: aiosqlite.Connection, entry: HolidayDay, by: int, now: datetime) -> None:
+    await _calendar_changed(conn)
     await conn.execute(
         "INSERT INTO holiday_days(day, workday, name, set_by, set_at) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT(day) DO UPDATE SET workday = excluded.workday, name = excluded.name, "
@@ -47,6 +48,7 @@ async def put(conn: aiosqlite.Connection, entry: HolidayDay, by: int, now: datet
 
 
 async def delete(conn: aiosqlite.Connection, day: date) -> bool:
+    await _calendar_changed(conn)
     cur = await conn.execute("DELETE FROM holiday_days WHERE day = ?", (day.isoformat(),))
     return cur.rowcount > 0
 
@@ -56,3 +58,8 @@ async def count_in_year(conn: aiosqlite.Connection, year: int) -> int:
                              (f"{year:04d}-01-01", f"{year + 1:04d}-01-01"))
     row = await cur.fetchone()
     return int(row[0]) if row else 0
+
+
+async def _calendar_changed(conn: aiosqlite.Connection) -> None:
+    """Every rotation's shifts may move: the duty producer works each one out again."""
+    await conn.execute("UPDATE orgs SET duty_next_at = NULL, duty_changes = duty_changes + 1")

@@ -76,6 +76,16 @@ async def is_known(conn: aiosqlite.Connection, dedupe: str) -> bool:
     return await cur.fetchone() is not None
 
 
+async def known(conn: aiosqlite.Connection, dedupes: list[str]) -> set[str]:
+    """Which of these dedupe keys are already in the outbox."""
+    found: set[str] = set()
+    for i in range(0, len(dedupes), 500):
+        chunk = dedupes[i:i + 500]
+        cur = await conn.execute(f"SELECT dedupe FROM outbox WHERE dedupe IN ({','.join('?' * len(chunk))})", chunk)
+        found.update(str(r[0]) for r in await cur.fetchall())
+    return found
+
+
 def _row(r: aiosqlite.Row) -> OutboxRow:
     return OutboxRow(r["id"], r["org_id"], r["chat_id"], r["fallback_chat_id"], r["lang"], r["body"],
                      from_db(r["due_at"]), r["attempts"])

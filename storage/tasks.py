@@ -111,6 +111,15 @@ async def open_tasks(conn: aiosqlite.Connection, org_id: int | None = None) -> l
     return await _with_owners(conn, await cur.fetchall())
 
 
+async def open_tasks_due(conn: aiosqlite.Connection, until: datetime, since: datetime | None) -> list[Task]:
+    """Open tasks of every organisation with a deadline up to `until` (and after `since` unless None)."""
+    sql, params = "SELECT * FROM tasks WHERE closed_at IS NULL AND deadline <= ?", [to_db(until)]
+    if since is not None:
+        sql, params = sql + " AND deadline > ?", [*params, to_db(since)]
+    cur = await conn.execute(sql + " ORDER BY org_id, deadline, id", params)
+    return await _with_owners(conn, await cur.fetchall())
+
+
 async def closed_since(conn: aiosqlite.Connection, org_id: int, since: datetime) -> list[Task]:
     """Tasks closed at or after `since`, most recent first."""
     cur = await conn.execute(

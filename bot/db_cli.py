@@ -1,0 +1,81 @@
+"""`python -m bot stats-db` (table sizes, while the bot runs too) and `python -m bot vacuum` (prune
+now, then VACUUM the file into incremental auto-vacuum; the bot must be stopped)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.config import Config
+from handlers.i18n import t
+from services.retention import RetentionService
+from storage import retention
+from storage.backup import BackupError, run_lock
+from storage.db import Database
+
+
+def _mb(n: int | None) -> str:
+    return "—" if n is None else f"{n / 1_000_000:.2f}"
+
+
+def _file_size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def stats_db(cfg: Config) -> int:
+    import asyncio
+
+    path = Path(cfg.database.path)
+    if not path.exists():
+        print(t(None, "db_cli.no_database", path=path), file=sys.stderr)
+        return 1
+    sizes, info = asyncio.run(_read_stats(path))
+    print(t(None, "db_cli.header", db=path, mb=_mb(_file_size(path)), wal_mb=_mb(_file_size(Path(f"{path}-wal"))),
+            pages=info.pages, page_size=info.page_size, free=info.free_pages, mode=info.auto_vacuum,
+            keep=cfg.database.keep_sent_days))
+    if any(s.bytes is None for s in sizes):
+        print(t(None, "db_cli.no_dbstat"))
+    print(f"{'table':<24} {'rows':>10} {'MB':>9}")
+    for size in sizes:
+        print(f"{size.name:<24} {size.rows:>10} {_mb(size.bytes):>9}")
+    if info.auto_vacuum != "incremental":
+        print(t(None, "db_cli.vacuum_hint"))
+    return 0
+
+
+async def _read_stats(path: Path) -> tuple[list[retention.TableSize], retention.FileInfo]:
+    db = await Database.open(path, migrate=False)
+    try:
+        async with db.read() as conn:
+            return await retention.table_sizes(conn), await retention.file_info(conn)
+    finally:
+        await db.close()
+
+
+async def _vacuum(cfg: Config) -> int:
+    db = await Database.open(cfg.database.path, backup_dir=cfg.backup.directory(cfg.database.path))
+    try:
+        if cfg.database.keep_sent_days > 0:
+            done = await RetentionService(db, cfg.tz, cfg.database.keep_sent_days).prune(datetime.now(UTC))
+            print(t(None, "db_cli.pruned", outbox=done.outbox, notices=done.notices, days=cfg.database.keep_sent_days))
+        await db.vacuum_incremental()
+    finally:
+        await db.close()
+    return 0
+
+
+def vacuum(cfg: Config) -> int:
+    import asyncio
+
+    if not Path(cfg.database.path).exists():
+        print(t(None, "db_cli.no_database", path=cfg.database.path), file=sys.stderr)
+        return 1
+    try:
+        with run_lock(cfg.database.path):
+            code = asyncio.run(_vacuum(cfg))
+    except BackupError:
+        print(t(None, "db_cli.in_use", db=cfg.database.path), file=sys.stderr)
+        return 1
+    print(t(None, "db_cli.vacuumed", db=cfg.database.path, mb=_mb(_file_size(Path(cfg.database.path)))))
+    return code

@@ -1,0 +1,84 @@
+"""Repository: deleting old sent messages and duty-notice claims; table sizes (services/retention.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+
+from storage.models import to_db
+
+
+async def prune_outbox(conn: aiosqlite.Connection, before: datetime, kept_prefixes: tuple[str, ...],
+                       limit: int) -> int:
+    """Delete up to `limit` sent/failed rows finished before `before`, except those whose dedupe key
+    starts with one of `kept_prefixes`. Rows deleted."""
+    keep = "".join(" AND dedupe NOT LIKE ? ESCAPE '\\'" for _ in kept_prefixes)
+    patterns = [p.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for p in kept_prefixes]
+    cur = await conn.execute(
+        "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status IN ('sent', 'failed')"
+        f" AND sent_at < ? AND (dedupe IS NULL OR (1{keep})) ORDER BY id LIMIT ?)",
+        (to_db(before), *patterns, limit),
+    )
+    return cur.rowcount
+
+
+async def prune_notices(conn: aiosqlite.Connection, before: datetime, limit: int) -> int:
+    """Delete up to `limit` duty-notice claims made before `before` whose shift is over: a later
+    shift of the same organisation has begun since (its handoff claim is newer)."""
+    cur = await conn.execute(
+        "DELETE FROM sent_notices WHERE rowid IN (SELECT s.rowid FROM sent_notices s WHERE s.sent_at < ?"
+        " AND EXISTS (SELECT 1 FROM sent_notices h WHERE h.org_id = s.org_id AND h.kind = 'handoff'"
+        " AND h.ref != s.ref AND h.sent_at > s.sent_at) LIMIT ?)",
+        (to_db(before), limit),
+    )
+    return cur.rowcount
+
+
+@dataclass(frozen=True)
+class TableSize:
+    name: str
+    rows: int
+    bytes: int | None  # table and its indexes (dbstat); None when SQLite lacks dbstat
+
+
+async def table_sizes(conn: aiosqlite.Connection) -> list[TableSize]:
+    """Every table with its row count and, where SQLite has the dbstat table, its bytes on disk."""
+    cur = await conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+    )
+    names = [str(r[0]) for r in await cur.fetchall()]
+    sizes: dict[str, int] | None = None
+    try:
+        cur = await conn.execute(
+            "SELECT coalesce(m.tbl_name, s.name), SUM(s.pgsize) FROM dbstat s"
+            " LEFT JOIN sqlite_master m ON m.name = s.name GROUP BY 1"
+        )
+        sizes = {str(r[0]): int(r[1]) for r in await cur.fetchall()}
+    except aiosqlite.OperationalError:
+        sizes = None  # no dbstat in this build of SQLite
+    found = []
+    for name in names:
+        cur = await conn.execute(f'SELECT COUNT(*) FROM "{name}"')
+        row = await cur.fetchone()
+        found.append(TableSize(name, int(row[0]) if row else 0, sizes.get(name, 0) if sizes is not None else None))
+    return sorted(found, key=lambda s: (-(s.bytes or 0), -s.rows, s.name))
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    page_size: int
+    pages: int
+    free_pages: int
+    auto_vacuum: str  # none, full, incremental
+
+
+async def file_info(conn: aiosqlite.Connection) -> FileInfo:
+    values = []
+    for pragma in ("page_size", "page_count", "freelist_count", "auto_vacuum"):
+        cur = await conn.execute(f"PRAGMA {pragma}")
+        row = await cur.fetchone()
+        values.append(int(row[0]) if row else 0)
+    mode = {0: "none", 1: "full", 2: "incremental"}.get(values[3], str(values[3]))
+    return FileInfo(values[0], values[1], values[2], mode)
