@@ -14,8 +14,8 @@ producer can no longer produce it. How long after it was written each key can st
 - `holiday-gap:{year}` in December only; `monthly:`/`monthly-rollup:` within the grace period or 3
   days of the report day; `task:` from `max(tasks.remind_days_before)` days before the deadline
   to the deadline; `overdue:…:{day}`, `rem:…:{due}`, `rem-stale:…:{now}` name their day; `training:`
-  until the training starts (a day); `handoff:` and `undeliverable:` happen once, when a question
-  is passed on or a row fails;
+  until the training starts (a day); `handoff:`, `undeliverable:` and `task-assigned:` happen once,
+  when a question is passed on, a row fails or a task is set; `ops:` names its moment;
 - without a time bound: `faq-stale:{year}` (re-checked all year) and `review:` (the note to the
   chair is re-checked for as long as a cycle stays open after its deadline). Those rows are few (a
   few per person and year) and are never pruned (`KEPT_PREFIXES`).
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 DEDUPE_PREFIXES: dict[str, bool] = {
     "duty": False, "holiday-gap": False, "monthly": False, "monthly-rollup": False, "task": False,
     "overdue": False, "rem": False, "rem-stale": False, "training": False, "handoff": False,
-    "undeliverable": False, "faq-stale": True, "review": True,
+    "undeliverable": False, "task-assigned": False, "ops": False, "faq-stale": True, "review": True,
 }
 KEPT_PREFIXES: tuple[str, ...] = tuple(p + ":" for p, kept in DEDUPE_PREFIXES.items() if kept)
 PRUNE_AT = time(4, 0)  # local; after the 03:30 backup
