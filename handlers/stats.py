@@ -58,7 +58,7 @@ async def stats(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     png = await asyncio.to_thread(render_stats, chart_data(req.lang, found), labels)
     s = found.summary
     await context.bot.send_photo(
-        req.chat_id, png,
+        req.chat_id, png, filename=f"stats-{year}-{mon:02d}.png",
         caption=req.t("stats.caption", org=org.name, year=year, month=mon, checked=s.checked_in, shifts=s.shifts,
                       ledger_total=s.ledger_total, asked=s.asked),
     )

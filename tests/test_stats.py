@@ -130,7 +130,7 @@ async def test_stats_in_the_work_group_sends_a_photo(h: Harness) -> None:
     assert photo.chat_id == WORK
     assert "青石村妇联 2026年11月 工作统计" in photo.text
     data = photo.files["photo"]
-    assert data.startswith(PNG_MAGIC)
+    assert data.startswith(PNG_MAGIC) and photo.filenames["photo"] == "stats-2026-11.png"  # saved with a name
     assert png_size(data)[0] >= 600
 
 
