@@ -353,16 +353,12 @@ async def leave(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not changed:
         lines.append(req.t("leave.none_changed"))
     names = await _names(req, {after.member_id for _, after in changed})
-    members = await req.services.duty.names({after.member_id for _, after in changed})
     for _before, after in changed:
         if after.unresolved:
             lines.append(req.t("leave.unresolved", range=shift_range(req, after)))
             continue
         lines.append(req.t("leave.moved", range=shift_range(req, after), name=names.get(after.member_id, "?")))
-        replacement = members.get(after.member_id)
-        if replacement is not None and replacement.user_id is not None:
-            await deliver_later(req.services, replacement.user_id,
-                                req.t("leave.notify_replacement", who=me.display_name, range=shift_range(req, after)))
+        # each replacement's note was written to the outbox with the leave (services/duty.py leave)
     await reply(req, "\n".join(lines))
 
 
@@ -423,9 +419,7 @@ async def swap_decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         text = req.t("swap.accepted", target=target.display_name, range=span)
     else:
         text = req.t("swap.declined", target=target.display_name, requester=requester.display_name, range=span)
-    await query.edit_message_text(text)
-    if requester.user_id is not None:
-        await deliver_later(req.services, requester.user_id, text)
+    await query.edit_message_text(text)  # the requester's own note went to the outbox with the decision
 
 
 @command
@@ -457,8 +451,7 @@ async def assign(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     names = await _names(req, {before.member_id})
     await reply(req, req.t("assign.done", range=shift_range(req, after), name=member.display_name,
                            before=names.get(before.member_id, "?")))
-    if member.user_id is not None and member.user_id != req.user_id:
-        await deliver_later(req.services, member.user_id, req.t("assign.notify", range=shift_range(req, after)))
+    # her note was written to the outbox with the assignment (services/duty.py assign)
 
 
 # --- on duty: /checkin /log /handover /ledger --------------------------------------------------

@@ -20,9 +20,11 @@ from services.calendar_cn import WorkdayCalendar
 from services.clean import simplified
 from services.clock import Clock
 from services.errors import Refusal
+from services.fmt import Text
+from services.outbox import Outgoing, text
 from services.roster import Actor, require_manager
 from services.rotation import Override, RotationVersion, Shift
-from storage import audit, duty, holidays, members
+from storage import audit, duty, holidays, members, outbox
 from storage.db import Database
 from storage.duty import RotaFlow as RotaFlow
 from storage.models import Member, to_db
@@ -68,6 +70,13 @@ class Notice:
     next_shift: Shift | None = None
     handovers: tuple[tuple[str, str], ...] = ()  # (author name, text)
     late: bool = False
+
+
+def span(shift: Shift) -> Text:
+    """A shift's days as a nested text (rendered in the reader's language when sent)."""
+    if shift.first_day == shift.last_day:
+        return text("duty.range_one", first=fmt.day(shift.first_day))
+    return text("duty.range_many", first=fmt.day(shift.first_day), last=fmt.day(shift.last_day))
 
 
 class DutyService:
@@ -219,11 +228,19 @@ class DutyService:
             await audit.record(conn, member.org_id, member.user_id, "duty.leave", now, member_id=member.id,
                                first=first, last=last, reason=reason[:200])
             after = await self._need_rotation(conn, member.org_id)
-        changed = []
-        for shift in old:
-            new = after.covering(shift.first_day)
-            if new is not None and new.member_id != shift.member_id:
-                changed.append((shift, new))
+            changed = []
+            for shift in old:
+                new = after.covering(shift.first_day)
+                if new is not None and new.member_id != shift.member_id:
+                    changed.append((shift, new))
+            # Each replacement is told in the same transaction: if the leave is stored, she will know.
+            people = await members.by_ids(conn, {new.member_id for _, new in changed if not new.unresolved})
+            await outbox.enqueue(conn, [
+                Outgoing(p.user_id, "leave.notify_replacement", {"who": member.display_name, "range": span(new)},
+                         org_id=member.org_id)
+                for _, new in changed if not new.unresolved
+                if (p := people.get(new.member_id)) is not None and p.user_id is not None
+            ], now)
         return changed
 
     async def request_swap(self, requester: Member, target: Member, day: date) -> tuple[duty.SwapRequest, Shift]:
@@ -269,6 +286,13 @@ class DutyService:
                 shift = (await self._need_rotation(conn, request.org_id)).covering(request.day)
             await audit.record(conn, request.org_id, user_id, "duty.swap_accept" if accept else "duty.swap_decline",
                                now, swap_id=swap_id)
+            requester = await members.get(conn, request.requester_id)
+            if requester is not None and requester.user_id is not None:  # she learns the answer in private
+                covering = shift or (await self._need_rotation(conn, request.org_id)).covering(request.day)
+                when = span(covering) if covering is not None else fmt.day(request.day)
+                params = {"target": target.display_name, "requester": requester.display_name, "range": when}
+                await outbox.enqueue(conn, [Outgoing(requester.user_id, "swap.accepted" if accept else "swap.declined",
+                                                     params, org_id=request.org_id)], now)
         return request, shift
 
     async def assign(self, actor: Actor, org_id: int, day: date, target: Member) -> tuple[Shift, Shift]:
@@ -283,7 +307,10 @@ class DutyService:
             await audit.record(conn, org_id, actor.user_id, "duty.assign", now, day=day, target=target.id,
                                previous=before.member_id)
             after = (await self._need_rotation(conn, org_id)).covering(day)
-        assert after is not None
+            assert after is not None
+            if target.user_id is not None and target.user_id != actor.user_id:
+                await outbox.enqueue(conn, [Outgoing(target.user_id, "assign.notify", {"range": span(after)},
+                                                     org_id=org_id)], now)
         return before, after
 
     async def is_checked_in(self, org_id: int, shift: Shift) -> bool:

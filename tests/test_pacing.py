@@ -328,3 +328,27 @@ async def test_attempts_of_a_row_left_for_later_are_counted_too(h: Harness) -> N
     await h.services.sender.drain(bot)
     status, attempts, outcomes, _ = await _outbox_row(h, "t:later")
     assert (status, attempts, outcomes) == ("sent", 3, "5xx,5xx,ok")
+
+
+async def test_notes_to_other_people_are_written_with_the_change_itself(h: Harness) -> None:
+    # No handler runs here (as if the process died right after the service returned): the note to
+    # the replacement, the assigned member and the task owner is already in the outbox.
+    from datetime import date
+
+    from services.roster import Actor
+
+    org = (await h.services.roster.chat_context(WORK, 0)).org
+    assert org is not None
+    org_id = org.id
+    people = {m.display_name: m for m in (await h.services.roster.org_members(org_id))}
+    await h.services.duty.leave(people["黄丽娟"], date(2026, 11, 24), date(2026, 11, 24), "")
+    chair = Actor(people["王芳"].user_id or 0, False)
+    await h.services.duty.assign(chair, org_id, date(2026, 11, 25), people["刘敏"])
+    await h.services.tasks.add(chair, org_id, h.clock.now() + timedelta(days=5), "上报材料", [people["陈静"].id])
+    async with h.db.read() as conn:
+        cur = await conn.execute("SELECT chat_id, body FROM outbox WHERE status = 'pending'")
+        rows = [(r[0], r[1]) for r in await cur.fetchall()]
+    keys = {(chat, body.split('"key": "')[1].split('"')[0]) for chat, body in rows}
+    assert (people["刘敏"].user_id, "assign.notify") in keys
+    assert (people["陈静"].user_id, "tasks.assigned") in keys
+    assert any(key == "leave.notify_replacement" for _, key in keys)
