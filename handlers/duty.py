@@ -19,7 +19,6 @@ from handlers.args import extract_target
 from handlers.common import (
     Req,
     command,
-    deliver_later,
     load_req,
     message_text_after_command,
     org_and_member,
@@ -380,14 +379,8 @@ async def swap(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(req, time_error(req, error, brief=True) + "\n\n" + req.t("swap.usage"))
         return
     target = await req.services.roster.resolve(org.id, parsed.target)
-    request, shift = await req.services.duty.request_swap(me, target, day)
-    keyboard = InlineKeyboardMarkup([[
-        InlineKeyboardButton(req.t("swap.accept"), callback_data=f"swap:{request.id}:yes"),
-        InlineKeyboardButton(req.t("swap.decline"), callback_data=f"swap:{request.id}:no"),
-    ]])
-    text = req.t("swap.request", requester=me.display_name, target=target.display_name, range=shift_range(req, shift))
+    await req.services.duty.request_swap(me, target, day, here=req.chat_id)  # the request goes out with it
     work_chat = await req.services.roster.work_chat(org.id)
-    await deliver_later(req.services, work_chat or req.chat_id, text, keyboard)
     if work_chat is not None and work_chat != req.chat_id:
         await reply(req, req.t("swap.sent"))
 

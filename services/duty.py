@@ -24,7 +24,7 @@ from services.fmt import Text
 from services.outbox import Outgoing, text
 from services.roster import Actor, require_manager
 from services.rotation import Override, RotationVersion, Shift
-from storage import audit, duty, holidays, members, outbox
+from storage import audit, duty, holidays, members, orgs, outbox
 from storage.db import Database
 from storage.duty import RotaFlow as RotaFlow
 from storage.models import Member, to_db
@@ -243,7 +243,10 @@ class DutyService:
             ], now)
         return changed
 
-    async def request_swap(self, requester: Member, target: Member, day: date) -> tuple[duty.SwapRequest, Shift]:
+    async def request_swap(self, requester: Member, target: Member, day: date,
+                           here: int | None = None) -> tuple[duty.SwapRequest, Shift]:
+        """Ask `target` to take her shift covering `day`: the request with its 同意/拒绝 buttons is
+        written to the outbox with the request itself, into the work group (else `here`)."""
         if target.id == requester.id:
             raise Refusal("swap.self")
         now = self.clock.now()
@@ -261,6 +264,13 @@ class DutyService:
             request = await duty.add_swap(conn, requester.org_id, requester.id, target.id, day, shift.start, now)
             await audit.record(conn, requester.org_id, requester.user_id, "duty.swap_request", now,
                                swap_id=request.id, target=target.id, day=day)
+            work = await orgs.chat_of(conn, requester.org_id, "work")
+            dest = work.chat_id if work is not None else here
+            if dest is not None:
+                buttons = ((("swap.accept", f"swap:{request.id}:yes"), ("swap.decline", f"swap:{request.id}:no")),)
+                params = {"requester": requester.display_name, "target": target.display_name, "range": span(shift)}
+                await outbox.enqueue(conn, [Outgoing(dest, "swap.request", params, buttons=buttons,
+                                                     org_id=requester.org_id)], now)
         return request, shift
 
     async def decide_swap(self, user_id: int, swap_id: int, accept: bool) -> tuple[duty.SwapRequest, Shift | None]:
