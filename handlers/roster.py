@@ -238,12 +238,7 @@ async def join(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     if work_chat is None:
         await reply(req, req.t("join.no_work_group"))
         return
-    request = await roster.request_join(org.id, user.id, user.full_name)
-    keyboard = InlineKeyboardMarkup([[
-        InlineKeyboardButton(req.t("join.approve"), callback_data=f"join:{request.id}:yes"),
-        InlineKeyboardButton(req.t("join.reject"), callback_data=f"join:{request.id}:no"),
-    ]])
-    await deliver_later(req.services, work_chat, req.t("join.request", name=user.full_name, org=org.name), keyboard)
+    await roster.request_join(org.id, user.id, user.full_name)  # the managers' buttons go out with it
     if req.chat_id != work_chat:
         await reply(req, req.t("join.sent", org=org.name))
 

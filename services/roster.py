@@ -15,9 +15,10 @@ import aiosqlite
 from services.clean import clean_text, simplified
 from services.clock import Clock
 from services.errors import Refusal
-from storage import audit, members, orgs
+from storage import audit, members, orgs, outbox
 from storage.db import Database
 from storage.models import ChatKind, JoinRequest, Member, Org, Role, User
+from storage.outbox import Outgoing
 
 LINK_CODE_TTL = timedelta(minutes=10)
 MAX_ORG_NAME = 40
@@ -375,6 +376,14 @@ class RosterService:
                 raise Refusal("join.already_pending")
             request = await members.add_join_request(conn, org_id, user_id, display_name[:MAX_DISPLAY_NAME], now)
             await audit.record(conn, org_id, user_id, "join.request", now, request_id=request.id)
+            # The managers' 批准/拒绝 message goes out with the request itself (to the work group).
+            work = await orgs.chat_of(conn, org_id, "work")
+            org = await orgs.get(conn, org_id)
+            if work is not None and org is not None:
+                buttons = ((("join.approve", f"join:{request.id}:yes"), ("join.reject", f"join:{request.id}:no")),)
+                await outbox.enqueue(conn, [Outgoing(work.chat_id, "join.request",
+                                                     {"name": request.display_name, "org": org.name},
+                                                     buttons=buttons, org_id=org_id)], now)
         return request
 
     async def decide_join(self, actor: Actor, request_id: int, approve: bool) -> tuple[JoinRequest, Member | None]:
