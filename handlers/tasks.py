@@ -13,7 +13,6 @@ from handlers import formats
 from handlers.common import (
     Req,
     command,
-    deliver_later,
     load_req,
     message_text_after_command,
     org_and_member,
@@ -337,7 +336,7 @@ async def done(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     elif message.document is not None:
         file_id, file_kind = message.document.file_id, "document"
     try:
-        task = await _svc(req).close(req.actor, org.id, task_id, note, file_id, file_kind)
+        task = await _svc(req).close(req.actor, org.id, task_id, note, file_id, file_kind, here=req.chat_id)
     except Refusal as refusal:
         if refusal.key == "tasks.already_closed":  # the service gives the moment, shown here
             at = refusal.params.pop("at")
@@ -354,9 +353,4 @@ async def done(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     if task.closed_at > task.deadline:
         extra += req.t("tasks.done_late")
     await reply(req, req.t("tasks.done", id=task.id, title=task.title, who=who, when=when, extra=Raw(extra)))
-    work = await req.services.roster.work_chat(org.id)
-    if work is not None and work != req.chat_id:
-        lang = await req.services.roster.lang_for(work, None, False)
-        note_text = t(lang, "tasks.done_note", note=task.note) if task.note else ""
-        await deliver_later(req.services, work, t(lang, "tasks.done_group", id=task.id, title=task.title, who=who,
-                                                  when=when, note=Raw(note_text)))
+    # the work group's note went to the outbox with the close (services/tasks.py close)

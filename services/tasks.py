@@ -155,7 +155,7 @@ class TaskService:
         return await self.add(actor, org_id, found.deadline, found.title, list(found.owner_ids), again=True)
 
     async def close(self, actor: Actor, org_id: int, task_id: int, note: str, file_id: str | None,
-                    file_kind: str | None) -> Task:
+                    file_kind: str | None, here: int | None = None) -> Task:
         note = note.strip()
         if len(note) > MAX_NOTE:
             raise Refusal("common.too_long", limit=MAX_NOTE)
@@ -175,7 +175,14 @@ class TaskService:
             await audit.record(conn, org_id, actor.user_id, "task.done", now, id=task_id, note=note,
                                file_kind=file_kind, late=now > task.deadline)
             closed = await tasks.get(conn, org_id, task_id)
-        assert closed is not None
+            assert closed is not None
+            # The managers hear of it in the work group with the close itself (unless it was done there).
+            work = await orgs.chat_of(conn, org_id, "work")
+            if work is not None and work.chat_id != here:
+                who = await tasks.person_name(conn, org_id, actor.user_id) or str(actor.user_id)
+                params = {"id": task_id, "title": closed.title, "who": who, "when": fmt.day_time(now, self.tz),
+                          "note": text("tasks.done_note", note=closed.note) if closed.note else ""}
+                await outbox.enqueue(conn, [Outgoing(work.chat_id, "tasks.done_group", params, org_id=org_id)], now)
         return closed
 
     # --- reading -------------------------------------------------------------------------------
