@@ -12,7 +12,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from handlers.args import extract_target, split_role
-from handlers.common import Req, command, deliver_later, load_req, org_for_management, reply, send
+from handlers.common import Req, command, deliver_later, load_req, org_for_management, reply
 from services.errors import Refusal
 from storage.models import Org
 
@@ -259,17 +259,9 @@ async def join_decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         return
     await query.answer()
     by = update.effective_user.full_name if update.effective_user else ""
-    org = await req.services.roster.find_org(str(request.org_id))
-    org_name = org.name if org else ""
     key = "join.approved" if approve else "join.rejected"
     await query.edit_message_text(req.t(key, name=request.display_name, by=by))
-    user_lang = await req.services.roster.lang_for(request.user_id, request.user_id, True)
-    from handlers.i18n import t
-
-    await send(
-        context.bot, request.user_id,
-        t(user_lang or req.lang, "join.approved_user" if approve else "join.rejected_user", org=org_name),
-    )
+    # she is told from the outbox, written with the decision (services/roster.py decide_join)
 
 
 @command

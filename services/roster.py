@@ -408,6 +408,10 @@ class RosterService:
                 conn, request.org_id, actor.user_id, "join.approve" if approve else "join.reject", now,
                 request_id=request_id, user_id=request.user_id,
             )
+            org = await orgs.get(conn, request.org_id)  # she is told with the decision itself
+            await outbox.enqueue(conn, [Outgoing(request.user_id, "join.approved_user" if approve
+                                                 else "join.rejected_user", {"org": org.name if org else ""},
+                                                 org_id=request.org_id)], now)
         return request, added
 
     # --- preferences ---------------------------------------------------------------------------

@@ -186,7 +186,8 @@ async def test_closed_in_private_the_work_group_is_told_once(h: Harness) -> None
     owner = h.person("陈静")
     calls = await h.send(owner.user_id, owner, "/done 1 已交镇妇联 <王主任>")
     group = [c.text for c in calls if c.chat_id == WORK]
-    assert group == ["✅ 已销号：<b>#1</b> 上报11月妇女议事会记录（陈静，11月24日 15:30）\n说明：已交镇妇联 &lt;王主任&gt;"]
+    assert group == ["✅ 已销号：<b>#1</b> 上报11月妇女议事会记录（陈静，11月24日 15:30）"
+                     "\n说明：已交镇妇联 &lt;王主任&gt;"]
 
 
 async def test_owner_closes_and_chair_sees_who_and_when(h: Harness) -> None:
