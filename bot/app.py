@@ -96,7 +96,7 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
                               config.scheduler.monthly_report_at, admins, grace),
         privacy=PrivacyService(db, clock, duty_service, admins),
         holidays=HolidayService(db, clock, config.tz, admins),
-        sender=OutboxSender(db, clock, roster, tz=config.tz),
+        sender=OutboxSender(db, clock, roster, tz=config.tz, stale_after=timedelta(hours=grace)),
         health=health,
         alerts=alerts,
         calendars=DutyCalendarService(db, clock, config.tz, duty_service),

@@ -23,7 +23,7 @@ from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import httpx
@@ -36,6 +36,7 @@ from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from handlers.common import split_text
 from handlers.i18n import has, t
+from services import fmt
 from services.clock import Clock
 from services.outbox import ON_TIME_SLACK, UNCERTAIN_OUTCOMES, Body, Outgoing, decode_body, text
 from services.roster import RosterService
@@ -370,7 +371,7 @@ def render(row_lang: str | None, body: Body) -> tuple[str, InlineKeyboardMarkup 
 
 class OutboxSender:
     def __init__(self, db: Database, clock: Clock, roster: RosterService, pacer: Pacer | None = None,
-                 tz: tzinfo = UTC) -> None:
+                 tz: tzinfo = UTC, stale_after: timedelta | None = None) -> None:
         self.tz = tz
         self.db = db
         self.clock = clock
@@ -380,6 +381,9 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._draining = asyncio.Lock()
         self.sent_count = 0
+        # A reminder still unsent this long after it was due (an outage) is not sent on its own: it is
+        # listed in one summary to the chair (the producers' rule, applied when it is sent).
+        self.stale_after = stale_after
         self.max_attempts = MAX_ATTEMPTS
         self.first_backoff = 1.0
         self.listener: Callable[[str], None] | None = None  # told outcomes no rate limiter counted
@@ -417,12 +421,47 @@ class OutboxSender:
                 if not rows:
                     return total
                 last_id = rows[-1].id
+                rows = await self._divert_stale(rows)
                 lanes: dict[int, list[OutboxRow]] = {}
                 for row in rows:
                     lanes.setdefault(row.chat_id, []).append(row)
                 gate = asyncio.Semaphore(LANES)
                 results = await asyncio.gather(*(self._lane(bot, gate, lane) for lane in lanes.values()))
                 total += sum(results)
+
+    async def _divert_stale(self, rows: list[OutboxRow]) -> list[OutboxRow]:
+        """Reminders past the grace period become one summary per chat (to the chair when the chat
+        belongs to an organisation); the rest are returned to be sent."""
+        if self.stale_after is None:
+            return rows
+        now = self.clock.now()
+        keep: list[OutboxRow] = []
+        stale: dict[tuple[int | None, int], list[tuple[OutboxRow, Body]]] = {}
+        for row in rows:
+            body = decode_body(row.body)
+            if body.key == "reminders.fire" and now - row.due_at > self.stale_after:
+                stale.setdefault((row.org_id, row.chat_id), []).append((row, body))
+            else:
+                keep.append(row)
+        for (org_id, chat_id), missed in stale.items():
+            target, fallback = chat_id, None
+            if org_id is not None:
+                chairs = [m for m in await self.roster.org_members(org_id) if m.role == "chair" and m.user_id]
+                if chairs and chairs[0].user_id is not None:
+                    target, fallback = chairs[0].user_id, await self.roster.work_chat(org_id)
+            lines = [text("reminders.stale_line", at=fmt.day_time(row.due_at, self.tz),
+                          text=body.params.get("text", "")) for row, body in missed]
+            ids = ",".join(str(row.id) for row, _ in missed)
+            summary = Outgoing(target, "reminders.stale_summary", {"count": len(missed), "lines": lines},
+                               org_id=org_id, fallback_chat_id=fallback, dedupe=f"rem-stale:{ids}:outbox")
+            async with self.db.transaction() as conn:
+                for row, _ in missed:
+                    await outbox.mark_failed(conn, row.id, "stale: past the misfire grace, listed in a summary",
+                                             now, ["stale"])
+                await outbox.enqueue(conn, [summary], now)
+            log.warning("%d reminder(s) to %s past the grace period: listed in one summary instead", len(missed),
+                        chat_id)
+        return keep
 
     async def _lane(self, bot: Bot, gate: asyncio.Semaphore, rows: list[OutboxRow]) -> int:
         """One chat's rows, in order. A row that must wait (network trouble) holds back the rest of

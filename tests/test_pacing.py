@@ -352,3 +352,23 @@ async def test_notes_to_other_people_are_written_with_the_change_itself(h: Harne
     assert (people["刘敏"].user_id, "assign.notify") in keys
     assert (people["陈静"].user_id, "tasks.assigned") in keys
     assert any(key == "leave.notify_replacement" for _, key in keys)
+
+
+async def test_a_reminder_sent_past_the_grace_period_goes_to_the_chairs_summary(h: Harness) -> None:
+    # Written in time, then Telegram was down for 7 hours: the reminder is not sent to the group on
+    # its own (the producers' rule, applied when it is sent) but listed in one summary to the chair.
+    async with h.db.transaction() as conn:
+        await outbox.enqueue(conn, [
+            Outgoing(WORK, "reminders.fire", {"text": "交材料", "late": "", "repeat_line": ""}, org_id=1,
+                     dedupe="t:stale"),
+            Outgoing(WORK, "outbox.lines", {"lines": ["回复确认"]}, org_id=1, dedupe="t:reply"),
+        ], h.clock.now())
+    h.clock.advance(timedelta(hours=7))
+    calls = await h.tick()
+    assert not any("⏰ 提醒：交材料" in c.text for c in calls if c.chat_id == WORK)
+    chair = h.person("王芳").user_id
+    summary = [c.text for c in calls if c.chat_id == chair and "过了时间没有发出去" in c.text]
+    assert len(summary) == 1 and "交材料" in summary[0]
+    assert any("回复确认" in c.text and "补发" in c.text for c in calls if c.chat_id == WORK)  # others: late
+    status, _, outcomes, _ = await _outbox_row(h, "t:stale")
+    assert (status, outcomes) == ("failed", "stale")
