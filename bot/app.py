@@ -12,6 +12,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     Defaults,
@@ -60,6 +61,7 @@ from services.review import ReviewService
 from services.roster import RosterService
 from services.tasks import TaskService
 from services.trainings import TrainingService
+from services.updates import UpdateJournal
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -176,6 +178,23 @@ def _guarded(name: str, callback: Any) -> Any:
         await callback(update, context)
 
     return guarded
+
+
+def register_update_journal(app: App, journal: UpdateJournal) -> None:
+    """`run` only: an update Telegram sends again after a crash, already handled, is skipped; one is
+    marked handled when every handler has run (group 101, after the outbox flush)."""
+
+    async def skip_if_handled(update: object, context: Any) -> None:
+        if isinstance(update, Update) and await journal.seen(update.update_id):
+            log.info("update %s was already handled before a restart: skipped", update.update_id)
+            raise ApplicationHandlerStop
+
+    async def mark_handled(update: object, context: Any) -> None:
+        if isinstance(update, Update):
+            await journal.mark(update.update_id)
+
+    app.add_handler(TypeHandler(object, skip_if_handled), group=-2)
+    app.add_handler(TypeHandler(object, mark_handled), group=101)
 
 
 def register_handlers(app: App) -> None:

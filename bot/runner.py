@@ -11,13 +11,21 @@ from urllib.parse import urlsplit
 
 from telegram import Update
 
-from bot.app import App, build_application, build_services, publish_commands, start_services
+from bot.app import (
+    App,
+    build_application,
+    build_services,
+    publish_commands,
+    register_update_journal,
+    start_services,
+)
 from bot.config import Config
 from bot.web import WebServer
 from handlers.common import attach_services
 from handlers.sender import Pacer, PacingLimiter
 from services.backups import BackupService
 from services.clock import SystemClock
+from services.updates import UpdateJournal
 from storage.backup import run_lock
 from storage.db import Database
 from storage.send_journal import SendJournal
@@ -52,6 +60,7 @@ def _run_bot(config: Config) -> None:
             services.health.backups = backup_service
         await start_services(services)
         attach_services(app, services)
+        register_update_journal(app, UpdateJournal(db, clock))  # an update re-sent after a crash: once
         await publish_commands(app)
         # The outbox sender runs for the life of the process, paced to Telegram's limits; the tick
         # (first one right away: what fell due while the bot was down) runs the producers and wakes it.

@@ -372,3 +372,23 @@ async def test_a_reminder_sent_past_the_grace_period_goes_to_the_chairs_summary(
     assert any("回复确认" in c.text and "补发" in c.text for c in calls if c.chat_id == WORK)  # others: late
     status, _, outcomes, _ = await _outbox_row(h, "t:stale")
     assert (status, outcomes) == ("failed", "stale")
+
+
+async def test_the_same_update_sent_again_after_a_crash_is_handled_once(h: Harness) -> None:
+    # `run` registers the journal: Telegram re-sends updates the bot fetched but had not acknowledged
+    # when it was killed; one already handled is skipped, so its record is not made twice.
+    from bot.app import register_update_journal
+    from services.updates import UpdateJournal
+
+    register_update_journal(h.app, UpdateJournal(h.db, h.clock))
+    before = await _count(h, "ledger_entries")
+    update = h.factory.message(WORK, h.person("赵霞"), "/log 走访 重启前记的一条")
+    first = len(h.api.calls)
+    await h.app.process_update(update)
+    assert any("已记入台账" in c.text for c in h.api.calls[first:])
+    again = len(h.api.calls)
+    await h.app.process_update(update)  # the same update_id, after a restart
+    assert h.api.calls[again:] == [] and await _count(h, "ledger_entries") == before + 1
+    fresh = h.factory.message(WORK, h.person("赵霞"), "/duty")  # a new update is handled as usual
+    await h.app.process_update(fresh)
+    assert len(h.api.calls) > again
