@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, timedelta
 from typing import Any
 
-from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, Update
+from telegram import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import (
     Application,
@@ -39,7 +39,7 @@ from handlers import (
     tasks,
     trainings,
 )
-from handlers.commands import COMMANDS, ChatKind, refusal
+from handlers.commands import COMMANDS, ChatKind, menu, publish_work_menu, refusal
 from handlers.common import Level, Services, attach_services, send, services_of
 from handlers.i18n import t
 from handlers.scheduling import flush_after_update, scheduler_tick
@@ -303,12 +303,14 @@ def register_handlers(app: App) -> None:
 
 
 async def publish_commands(app: App) -> None:
-    """setMyCommands per scope: what a private chat and a group each offer in the menu."""
-    lang = services_of_app(app).config.bot.locale
-    private = [BotCommand(c.name, t(lang, f"help.commands.{c.name}")[:256]) for c in COMMANDS if c.where != "group"]
-    groups = [BotCommand(c.name, t(lang, f"help.commands.{c.name}")[:256]) for c in COMMANDS if c.where != "private"]
-    await app.bot.set_my_commands(private, scope=BotCommandScopeAllPrivateChats())
-    await app.bot.set_my_commands(groups, scope=BotCommandScopeAllGroupChats())
+    """setMyCommands per scope: a private chat, any group, and each organisation's work group."""
+    services = services_of_app(app)
+    lang = services.config.bot.locale
+    await app.bot.set_my_commands(menu(lang, "private"), scope=BotCommandScopeAllPrivateChats())
+    # Any group (the women's groups): only what every woman may use; each work group: every group command.
+    await app.bot.set_my_commands(menu(lang, "groups"), scope=BotCommandScopeAllGroupChats())
+    for chat_id in await services.roster.work_chats():
+        await publish_work_menu(app.bot, chat_id, lang)
 
 
 def services_of_app(app: App) -> Services:

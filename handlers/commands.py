@@ -4,10 +4,17 @@ tables are checked against it (tests/test_permissions.py)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Literal
 
+from telegram import Bot, BotCommand, BotCommandScopeChat
+from telegram.error import TelegramError
+
 from handlers.common import LEVEL_ORDER, Level
+from handlers.i18n import t
+
+log = logging.getLogger(__name__)
 
 Where = Literal["any", "group", "private"]
 # Where a command is used: a private chat, an organisation's work group or public group, or a group
@@ -143,3 +150,27 @@ def visible(level: Level, private: bool) -> list[CommandSpec]:
     return [c for c in COMMANDS
             if LEVEL_ORDER[c.level if private or c.group_level is None else c.group_level] <= LEVEL_ORDER[level]
             and c.where in where_ok]
+
+
+MenuScope = Literal["private", "groups", "work"]
+
+
+def menu(lang: str | None, scope: MenuScope) -> list[BotCommand]:
+    """The command menu per scope: a private chat; any group (what every woman in the women's group
+    may use); an organisation's work group (every group command)."""
+    def fits(c: CommandSpec) -> bool:
+        if scope == "private":
+            return c.where != "group"
+        if c.where == "private":
+            return False
+        return scope == "work" or required_level(c, "public") == "everyone"
+
+    return [BotCommand(c.name, t(lang, f"help.commands.{c.name}")[:256]) for c in COMMANDS if fits(c)]
+
+
+async def publish_work_menu(bot: Bot, chat_id: int, lang: str | None) -> None:
+    """The work group's own menu (every group command); a failure only costs the menu."""
+    try:
+        await bot.set_my_commands(menu(lang, "work"), scope=BotCommandScopeChat(chat_id))
+    except TelegramError as exc:
+        log.warning("could not set the work group's command menu in %s: %s", chat_id, exc)

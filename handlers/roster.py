@@ -12,6 +12,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from handlers.args import extract_target, split_role
+from handlers.commands import publish_work_menu
 from handlers.common import Req, command, deliver_later, load_req, org_for_management, reply
 from services.errors import Refusal
 from storage.models import Org
@@ -38,6 +39,7 @@ async def setup(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         is_admin = member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
     org = await req.services.roster.setup(req.actor, chat.id, chat.title or "", name, is_admin)
     await reply(req, req.t("setup.done", org=org.name) + await privacy_hint(req, context, None))
+    await publish_work_menu(context.bot, req.chat_id, req.services.config.bot.locale)  # this group's menu
 
 
 async def privacy_hint(req: Req, context: ContextTypes.DEFAULT_TYPE, public_chat: int | None) -> str:

@@ -126,6 +126,12 @@ class RosterService:
             bound = await orgs.chat_of(conn, org_id, "work")
         return bound.chat_id if bound else None
 
+    async def work_chats(self) -> list[int]:
+        """Every organisation's work group."""
+        async with self.db.read() as conn:
+            found = [await orgs.chat_of(conn, o.id, "work") for o in await orgs.all_orgs(conn)]
+        return [b.chat_id for b in found if b is not None]
+
     async def public_chat(self, org_id: int) -> int | None:
         async with self.db.read() as conn:
             bound = await orgs.chat_of(conn, org_id, "public")

@@ -130,3 +130,29 @@ def test_the_readme_command_tables_agree_with_the_registry() -> None:
                 if spec.where == "group":
                     assert "private" not in where.lower(), f"/{name}: group-only, README says {where!r}"
     assert exact == documented, f"no README row at the registry's level: {sorted(documented - exact)}"
+
+
+async def test_menus_per_scope_show_each_chat_what_its_people_may_use(h: Harness) -> None:
+    import json
+
+    from bot.app import publish_commands
+
+    mark = len(h.api.calls)
+    await publish_commands(h.app)
+    menus: dict[str, set[str]] = {}
+    for call in h.api.calls[mark:]:
+        if call.method == "setMyCommands":
+            scope = call.params["scope"]
+            scope = json.loads(scope) if isinstance(scope, str) else scope
+            commands = call.params["commands"]
+            commands = json.loads(commands) if isinstance(commands, str) else commands
+            key = scope["type"] + (f":{scope['chat_id']}" if "chat_id" in scope else "")
+            menus[key] = {c["command"] for c in commands}
+    groups, work, private = menus["all_group_chats"], menus[f"chat:{WORK}"], menus["all_private_chats"]
+    assert {"ask", "help", "join"} <= groups and not groups & {"duty", "log", "task_add", "addmember", "rota_set"}
+    assert {"duty", "log", "task_add", "addmember", "rota_set", "ask"} <= work and "report" not in work
+    assert {"ask", "report", "rate", "myreview"} <= private and "addmember" not in private
+    # a new organisation's work group gets its menu at /setup
+    h.api.chat_admins[OTHER_WORK] = {OTHER_CHAIR.user_id}
+    calls = await h.send(OTHER_WORK, OTHER_CHAIR, "/setup 白沙村妇联")
+    assert any(c.method == "setMyCommands" and str(OTHER_WORK) in str(c.params.get("scope")) for c in calls)
