@@ -15,6 +15,7 @@ from telegram.ext import (
     ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
+    ContextTypes,
     Defaults,
     MessageHandler,
     TypeHandler,
@@ -40,7 +41,7 @@ from handlers import (
     trainings,
 )
 from handlers.commands import COMMANDS, ChatKind, menu, publish_work_menu, refusal
-from handlers.common import Level, Services, attach_services, send, services_of
+from handlers.common import BotContext, Level, Services, attach_services, send, services_of
 from handlers.i18n import t
 from handlers.scheduling import flush_after_update, scheduler_tick
 from handlers.sender import OutboxSender, Pacer, PacingLimiter, PollingRequest
@@ -331,6 +332,7 @@ def build_application(
     # Every text we send is HTML (user values escaped by handlers.i18n.t); the job queue in local time.
     tz = services.config.tz if services is not None else None
     builder = builder.defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=tz or UTC))
+    builder = builder.context_types(ContextTypes(context=BotContext))  # handlers get `context.services`
     if base_url:
         root = base_url.rstrip("/")
         builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")

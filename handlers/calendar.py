@@ -8,9 +8,8 @@ from typing import Any
 
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden
-from telegram.ext import ContextTypes
 
-from handlers.common import Req, Services, command, org_for_management, reply
+from handlers.common import BotContext, Req, Services, command, org_for_management, reply
 from handlers.duty import day_span
 from handlers.i18n import Raw, t
 from services import ical
@@ -67,7 +66,7 @@ async def feed(services: Services, token: str) -> bytes | None:
 
 
 @command
-async def calendar(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def calendar(req: Req, context: BotContext) -> None:
     org = await org_for_management(req)
     if org is None:
         return

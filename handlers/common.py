@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from telegram import Bot, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
-from telegram.ext import Application, ContextTypes
+from telegram.ext import Application, CallbackContext, ExtBot
 
 from handlers.i18n import has, t
 from services.clean import clean_text
@@ -78,7 +78,20 @@ class Services:
     wakeups: list[Callable[[datetime], Awaitable[datetime | None]]] = field(default_factory=list)
 
 
-def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """The context every handler gets (`ContextTypes(context=BotContext)` in bot/app.py): the
+    deployment's services, typed, instead of a lookup in bot_data."""
+
+    @property
+    def services(self) -> Services:
+        found = self.application.bot_data["services"]
+        assert isinstance(found, Services)
+        return found
+
+
+def services_of(context: CallbackContext[Any, Any, Any, Any]) -> Services:
+    if isinstance(context, BotContext):
+        return context.services
     found = context.application.bot_data["services"]
     assert isinstance(found, Services)
     return found
@@ -122,7 +135,7 @@ class Req:
         return t(self.lang, key, **params)
 
 
-async def load_req(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Req:
+async def load_req(update: Update, context: BotContext) -> Req:
     svc = services_of(context)
     user = update.effective_user
     chat = update.effective_chat
@@ -240,15 +253,16 @@ def message_text_after_command(message: Message) -> str:
     return text
 
 
-Handler = Any  # a PTB callback: async (Update, context) -> None
+Handler = Callable[[Update, BotContext], Awaitable[None]]  # a PTB callback
+CommandFn = Callable[[Req, BotContext], Awaitable[None]]
 
 
-def command(fn: Any) -> Handler:
+def command(fn: CommandFn) -> Handler:
     """Wrap `async fn(req, context)`: build the Req, turn a Refusal into its locale reply."""
     from functools import wraps
 
     @wraps(fn)
-    async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def wrapper(update: Update, context: BotContext) -> None:
         track_commits()  # the error handler needs to know whether this command changed anything
         req = await load_req(update, context)
         try:

@@ -8,10 +8,9 @@ import logging
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, NetworkError, TimedOut
-from telegram.ext import ContextTypes
 
 from handlers.commands import visible
-from handlers.common import Req, command, deliver_later, load_req, reply, services_of
+from handlers.common import BotContext, Req, command, deliver_later, load_req, reply, services_of
 from handlers.i18n import LANGS, t
 from services.handoff import Asker
 from storage.db import commits_since_tracking, track_commits
@@ -19,7 +18,7 @@ from storage.db import commits_since_tracking, track_commits
 log = logging.getLogger(__name__)
 
 
-async def remember_user(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def remember_user(update: Update, context: BotContext) -> None:
     """Runs before every handler (group -1): keep the users table and last-visited org fresh."""
     user = update.effective_user
     if user is None or user.is_bot:
@@ -34,7 +33,7 @@ async def remember_user(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     track_commits()  # what the handlers of this update write from here on counts as its change
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def start(update: Update, context: BotContext) -> None:
     req = await load_req(update, context)
     if req.private and context.args and context.args[0].startswith("review"):
         from handlers.review import start_review  # the button of a review command used in a group
@@ -85,7 +84,7 @@ async def _first_step(req: Req) -> str | None:
     return None
 
 
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def help_command(update: Update, context: BotContext) -> None:
     """Only what the caller may use here: her level, the kind of chat, and where commands work
     (work commands are refused in the public group, so it lists only the everyone-level ones)."""
     req = await load_req(update, context)
@@ -124,7 +123,7 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await reply(req, "\n".join(lines))
 
 
-async def whoami(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def whoami(update: Update, context: BotContext) -> None:
     req = await load_req(update, context)
     user = update.effective_user
     assert user is not None
@@ -141,7 +140,7 @@ async def whoami(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def lang(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def lang(req: Req, context: BotContext) -> None:
     word = (context.args or [""])[0].lower().replace("-", "_")
     choice = LANG_WORDS.get(word, word)
     if choice not in LANGS:
@@ -158,7 +157,7 @@ LANG_WORDS = {"繁体": "zh_tw", "繁體": "zh_tw", "繁体字": "zh_tw", "繁�
               "簡體字": "zh_cn", "大陆": "zh_cn", "zh_hans": "zh_cn", "zh": "zh_cn"}
 
 
-async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unknown_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None or not message.text:
         return
@@ -171,7 +170,7 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     await reply(req, req.t("common.unknown_command", command=command[:64]))
 
 
-async def chat_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def chat_migrated(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None:
         return
@@ -202,7 +201,7 @@ def _what_ran(update: object) -> str:
     return f"message ({kind})"
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: BotContext) -> None:
     """Log the failure and tell the chat, without internals, and truthfully: if the command had
     already saved its change, she is told it was saved (so she does not do it twice); "没有办成" only
     when nothing was written. The message goes through the outbox, so a failing network does not

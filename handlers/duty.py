@@ -12,11 +12,11 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import Forbidden
-from telegram.ext import ContextTypes
 
 from handlers import formats
 from handlers.args import extract_target
 from handlers.common import (
+    BotContext,
     Req,
     command,
     load_req,
@@ -83,7 +83,7 @@ async def _names(req: Req, ids: set[int]) -> dict[int, str]:
 
 
 @command
-async def rota_set(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def rota_set(req: Req, context: BotContext) -> None:
     org = await org_for_management(req)
     if org is None:
         return
@@ -155,7 +155,7 @@ async def _save_rotation(req: Req, org: Org, period: str, anchor: date, member_i
     await reply(req, "\n".join(lines))
 
 
-async def _flow_start(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org) -> None:
+async def _flow_start(req: Req, context: BotContext, org: Org) -> None:
     me = await req.services.roster.member_of(org.id, req.user_id)
     if not req.actor.is_super_admin and (me is None or not me.is_manager):
         raise Refusal("roster.not_manager")
@@ -168,7 +168,7 @@ async def _flow_start(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org) ->
     await reply(req, req.t("rota_set.pick_period") + "\n\n" + req.t("rota_set.usage"), keyboard)
 
 
-async def rota_flow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def rota_flow(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     match = ROTA_FLOW_CALLBACK.match(query.data)
@@ -238,7 +238,7 @@ async def rota_flow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def dayoff(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def dayoff(req: Req, context: BotContext) -> None:
     """A local non-working day (e.g. the village's own festival) for daily rotations."""
     org = await org_for_management(req)
     if org is None:
@@ -284,7 +284,7 @@ def _mark(req: Req, shift: Shift, names: dict[int, str]) -> str:
 
 
 @command
-async def duty_now(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def duty_now(req: Req, context: BotContext) -> None:
     found = await _member_here(req)
     if found is None:
         return
@@ -312,7 +312,7 @@ async def duty_now(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def rota(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def rota(req: Req, context: BotContext) -> None:
     found = await _member_here(req)
     if found is None:
         return
@@ -330,7 +330,7 @@ async def rota(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def leave(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def leave(req: Req, context: BotContext) -> None:
     found = await _member_here(req)
     if found is None:
         return
@@ -362,7 +362,7 @@ async def leave(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def swap(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def swap(req: Req, context: BotContext) -> None:
     found = await _member_here(req)
     if found is None:
         return
@@ -385,7 +385,7 @@ async def swap(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(req, req.t("swap.sent"))
 
 
-async def swap_decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def swap_decision(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     match = SWAP_CALLBACK.match(query.data)
@@ -416,7 +416,7 @@ async def swap_decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 @command
-async def assign(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def assign(req: Req, context: BotContext) -> None:
     org = await org_for_management(req)
     if org is None:
         return
@@ -451,7 +451,7 @@ async def assign(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def checkin(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def checkin(req: Req, context: BotContext) -> None:
     found = await _member_here(req)
     if found is None:
         return
@@ -461,7 +461,7 @@ async def checkin(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def log(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def log(req: Req, context: BotContext) -> None:
     found = await _member_here(req)
     if found is None:
         return
@@ -500,7 +500,7 @@ async def log(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 LOG_AGAIN_CALLBACK = re.compile(r"^lg:a:(\d{1,12})$")
 
 
-async def log_again_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def log_again_button(update: Update, context: BotContext) -> None:
     """再记一条 under "已经记下了": only the member whose entry it is, in her organisation."""
     query = update.callback_query
     assert query is not None and query.data is not None
@@ -518,7 +518,7 @@ async def log_again_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 
 @command
-async def handover(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def handover(req: Req, context: BotContext) -> None:
     found = await _member_here(req)
     if found is None:
         return
@@ -545,7 +545,7 @@ def parse_month(text: str, today: date) -> tuple[int, int] | None:
 
 
 @command
-async def ledger(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def ledger(req: Req, context: BotContext) -> None:
     # members see it; the county's super admin too, naming the organisation in private: /ledger 青石村妇联 11月
     found = await org_and_member(req, "duty.member_only")
     if found is None:
@@ -610,7 +610,7 @@ async def schedule_xlsx(services: Any, lang: str | None, org_id: int, year: int,
     return xlsx_bytes(t(lang, "xlsx.schedule_sheet"), headers, rows, [6, 14, 14, 20, 10, 10, 10, 6])
 
 
-async def send_exports(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org, year: int, month: int) -> None:
+async def send_exports(req: Req, context: BotContext, org: Org, year: int, month: int) -> None:
     """The month's ledger and duty schedule as Excel files. Asked for in a group, they go to her
     private chat (a work group does not fill up with files every time); if she has never opened a
     private chat with the bot, they come here with a line saying how to get them privately next time."""

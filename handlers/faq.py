@@ -10,9 +10,17 @@ import re
 from dataclasses import replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
-from telegram.ext import ContextTypes
 
-from handlers.common import Req, command, load_req, message_text_after_command, org_for_management, reply, settle_press
+from handlers.common import (
+    BotContext,
+    Req,
+    command,
+    load_req,
+    message_text_after_command,
+    org_for_management,
+    reply,
+    settle_press,
+)
 from handlers.i18n import has, in_script, t
 from services.clean import clean_text
 from services.errors import Refusal
@@ -111,14 +119,14 @@ def start_link(bot_username: str, org_id: int) -> str:
     return f"https://t.me/{bot_username}?start={VILLAGE_START}{org_id}"
 
 
-def _private_row(req: Req, context: ContextTypes.DEFAULT_TYPE) -> list[InlineKeyboardButton]:
+def _private_row(req: Req, context: BotContext) -> list[InlineKeyboardButton]:
     """In the public group: a button that opens a private chat already tied to this village."""
     if req.private or req.org is None or req.ctx.kind != "public" or not context.bot.username:
         return []
     return [InlineKeyboardButton(req.t("faq.ask_privately"), url=start_link(context.bot.username, req.org.id))]
 
 
-def _with_private_row(req: Req, context: ContextTypes.DEFAULT_TYPE,
+def _with_private_row(req: Req, context: BotContext,
                       markup: InlineKeyboardMarkup | None) -> InlineKeyboardMarkup | None:
     row = _private_row(req, context)
     if not row:
@@ -130,7 +138,7 @@ def _with_private_row(req: Req, context: ContextTypes.DEFAULT_TYPE,
 # --- every text message --------------------------------------------------------------------------
 
 
-async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_text(update: Update, context: BotContext) -> None:
     """Plain text: a member's answer after 我来回答, a woman naming her village, or a message to read
     (danger / question / chatter) and act on (services.message_kind.plan)."""
     message = update.effective_message
@@ -157,7 +165,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def ask(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def ask(req: Req, context: BotContext) -> None:
     message = req.update.effective_message
     assert message is not None
     text = message_text_after_command(message).strip()
@@ -167,7 +175,7 @@ async def ask(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     await answer_message(req, context, text, message.message_id, private_like=True, asked=True)
 
 
-async def answer_message(req: Req, context: ContextTypes.DEFAULT_TYPE, text: str, message_id: int, *,
+async def answer_message(req: Req, context: BotContext, text: str, message_id: int, *,
                          private_like: bool, asked: bool = False) -> None:
     """Read the message and act: danger → 110/12338 first and a person alerted; a question → the
     answer, suggestions, or an honest decline passed to a person; chatter → nothing in groups, one
@@ -278,7 +286,7 @@ async def _maybe_village_answer(req: Req, text: str) -> bool:
     return True
 
 
-async def village_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def village_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     req = await load_req(update, context)
@@ -308,7 +316,7 @@ async def village_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 # --- buttons -----------------------------------------------------------------------------------
 
 
-async def faq_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def faq_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     match = FAQ_CALLBACK.match(query.data)
@@ -359,7 +367,7 @@ async def faq_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await query.answer(req.t(refusal.key, **refusal.params), show_alert=True)
 
 
-async def _take(req: Req, context: ContextTypes.DEFAULT_TYPE, item_id: int) -> None:
+async def _take(req: Req, context: BotContext, item_id: int) -> None:
     query = req.update.callback_query
     assert query is not None
     item = await req.services.handoff.take(req.actor, item_id, req.org.id if req.org else None, req.chat_id)
@@ -374,7 +382,7 @@ async def _take(req: Req, context: ContextTypes.DEFAULT_TYPE, item_id: int) -> N
                 keyboard)
 
 
-async def _maybe_member_answer(req: Req, context: ContextTypes.DEFAULT_TYPE, message: Message) -> bool:
+async def _maybe_member_answer(req: Req, context: BotContext, message: Message) -> bool:
     """After 我来回答, her next message in that chat is the answer (no Telegram reply needed; kept in
     the database, so it works across a restart)."""
     item_id = await req.services.handoff.answering(req.chat_id, req.user_id)
@@ -397,7 +405,7 @@ async def _maybe_member_answer(req: Req, context: ContextTypes.DEFAULT_TYPE, mes
 # --- the public group: welcome with the deep link -----------------------------------------------
 
 
-async def welcome_public(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def welcome_public(update: Update, context: BotContext) -> None:
     """New members of the 网上妇女之家 group: one short welcome with a button that opens a private
     chat already tied to this village (so an alert from her later reaches its member on duty)."""
     message = update.effective_message
@@ -429,7 +437,7 @@ async def _scope(req: Req) -> tuple[bool, int | None]:
 
 
 @command
-async def faq_add(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def faq_add(req: Req, context: BotContext) -> None:
     ok, org_id = await _scope(req)
     if not ok:
         return
@@ -441,7 +449,7 @@ async def faq_add(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def faq_edit(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def faq_edit(req: Req, context: BotContext) -> None:
     ok, org_id = await _scope(req)
     if not ok:
         return
@@ -459,7 +467,7 @@ async def faq_edit(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def faq_del(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def faq_del(req: Req, context: BotContext) -> None:
     ok, org_id = await _scope(req)
     if not ok:
         return
@@ -472,7 +480,7 @@ async def faq_del(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def faq_list(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def faq_list(req: Req, context: BotContext) -> None:
     ok, org_id = await _scope(req)
     if not ok:
         return
@@ -491,7 +499,7 @@ async def faq_list(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def faq_import(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def faq_import(req: Req, context: BotContext) -> None:
     ok, org_id = await _scope(req)
     if not ok:
         return
@@ -535,7 +543,7 @@ def preview_text(req: Req, preview: ImportPreview) -> str:
     return "\n".join(lines)
 
 
-async def import_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def import_button(update: Update, context: BotContext) -> None:
     """保存 / 取消 under an import preview: only the chair who sent the file (re-checked in the service)."""
     query = update.callback_query
     assert query is not None and query.data is not None
@@ -562,7 +570,7 @@ def export_headers(lang: str | None) -> list[str]:
 
 
 @command
-async def faq_export(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def faq_export(req: Req, context: BotContext) -> None:
     ok, org_id = await _scope(req)
     if not ok:
         return
@@ -575,7 +583,7 @@ async def faq_export(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def unanswered(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unanswered(req: Req, context: BotContext) -> None:
     org = await org_for_management(req)
     if org is None:
         return

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from telegram.ext import ContextTypes
-
-from handlers.common import Req, command, message_text_after_command, reply
+from handlers.common import BotContext, Req, command, message_text_after_command, reply
 
 
 @command
-async def holiday_set(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def holiday_set(req: Req, context: BotContext) -> None:
     """One day or range per line: `/holiday_set 2027-01-01 休 元旦`, `2027-02-14 班 春节调休`."""
     message = req.update.effective_message
     assert message is not None
@@ -21,13 +19,13 @@ async def holiday_set(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def holiday_del(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def holiday_del(req: Req, context: BotContext) -> None:
     removed = await req.services.holidays.delete(req.actor, " ".join(req.args))
     await reply(req, req.t("holiday.deleted", line=_line(req, removed.day.isoformat(), removed.workday, removed.name)))
 
 
 @command
-async def holidays_list(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def holidays_list(req: Req, context: BotContext) -> None:
     year: int | None = None
     if req.args:
         text = req.args[0].removesuffix("年")

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from telegram.ext import ContextTypes
-
-from handlers.common import Req, command, reply
+from handlers.common import BotContext, Req, command, reply
 from handlers.i18n import has
 from services.errors import Refusal
 
@@ -26,7 +24,7 @@ def age(req: Req, span: timedelta) -> str:
 
 
 @command
-async def status(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def status(req: Req, context: BotContext) -> None:
     if not req.actor.is_super_admin:
         raise Refusal("status.not_super")
     if not req.private:  # what the deployment looks like is not for a group's eyes

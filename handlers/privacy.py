@@ -9,9 +9,8 @@ from collections.abc import Mapping
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
 
-from handlers.common import Req, command, load_req, reply
+from handlers.common import BotContext, Req, command, load_req, reply
 from handlers.i18n import Raw
 from services.errors import Refusal
 from services.privacy import Pending, PrivacyService
@@ -34,7 +33,7 @@ def _service(req: Req) -> PrivacyService:
 
 
 @command
-async def forget(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def forget(req: Req, context: BotContext) -> None:
     if not req.actor.is_super_admin:
         await reply(req, req.t("forget.not_super"))
         return
@@ -72,7 +71,7 @@ async def forget(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(req, text, keyboard)
 
 
-async def _carry_out(req: Req, context: ContextTypes.DEFAULT_TYPE, pending: Pending) -> bool:
+async def _carry_out(req: Req, context: BotContext, pending: Pending) -> bool:
     """Send the export; only once it is delivered, erase. True when erased."""
     privacy = _service(req)
     person = pending.person
@@ -97,7 +96,7 @@ async def _carry_out(req: Req, context: ContextTypes.DEFAULT_TYPE, pending: Pend
     return True
 
 
-async def forget_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def forget_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     match = FORGET_CALLBACK.match(query.data)

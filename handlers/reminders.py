@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 
 from telegram import Update
-from telegram.ext import ContextTypes
 
 from handlers import formats
-from handlers.common import Req, command, load_req, message_text_after_command, reply, time_error
+from handlers.common import BotContext, Req, command, load_req, message_text_after_command, reply, time_error
 from handlers.i18n import Raw
 from services.errors import Refusal
 from services.timeparse import TimeParseError, parse_when
@@ -32,7 +31,7 @@ async def _target_org(req: Req) -> tuple[bool, int | None]:
 
 
 @command
-async def remind(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def remind(req: Req, context: BotContext) -> None:
     assert req.update.effective_message is not None
     raw = message_text_after_command(req.update.effective_message).strip()
     if not raw:
@@ -58,7 +57,7 @@ async def remind(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def reminders_list(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def reminders_list(req: Req, context: BotContext) -> None:
     found = await req.services.reminders.in_chat(req.chat_id)
     if not found:
         # Suggest /remind only where she may use it (in a group: committee members).
@@ -79,7 +78,7 @@ async def reminders_list(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def cancel(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def cancel(req: Req, context: BotContext) -> None:
     assert req.update.effective_message is not None
     raw = message_text_after_command(req.update.effective_message).strip()
     match = ID.match(raw)
@@ -91,7 +90,7 @@ async def cancel(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(req, req.t("reminders.cancelled", id=found.id, text=found.text))
 
 
-async def reminder_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def reminder_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     match = REMINDER_CALLBACK.match(query.data)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from telegram.ext import ContextTypes
-
-from handlers.common import Req, command, org_and_member, reply
+from handlers.common import BotContext, Req, command, org_and_member, reply
 from handlers.duty import parse_month
 from handlers.sender import render
 from services.outbox import Body
@@ -12,7 +10,7 @@ from services.reports import report_params, rollup_params
 
 
 @command
-async def report_month(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def report_month(req: Req, context: BotContext) -> None:
     svc = req.services.reports
     today = req.services.duty.today()
     named = await req.services.roster.org_named(req.args) if req.private and req.actor.is_super_admin else None

@@ -13,10 +13,8 @@ import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from telegram.ext import ContextTypes
-
 from handlers import formats
-from handlers.common import Req, command, reply, time_error
+from handlers.common import BotContext, Req, command, reply, time_error
 from handlers.i18n import Raw
 from handlers.review_close import CLOSE_CALLBACK, close_button, review_close, send_results
 from handlers.review_common import (
@@ -52,7 +50,7 @@ START_PAYLOAD = re.compile(r"^review(?:_(\d+))?$")
 # --- /start review -------------------------------------------------------------------------------
 
 
-async def start_review(req: Req, context: ContextTypes.DEFAULT_TYPE, payload: str) -> None:
+async def start_review(req: Req, context: BotContext, payload: str) -> None:
     """The private chat opened from a group's button: remember the organisation, say what to do."""
     match = START_PAYLOAD.match(payload)
     if match and match.group(1) and context.user_data is not None:
@@ -155,7 +153,7 @@ def _parse_start(req: Req, text: str) -> tuple[str, datetime, datetime | None, d
 
 
 @command
-async def review_start(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def review_start(req: Req, context: BotContext) -> None:
     org = await here(req, context)
     if org is None:
         return
@@ -191,7 +189,7 @@ def _until(req: Req, cycle: Cycle) -> str:
 
 
 @command
-async def report(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def report(req: Req, context: BotContext) -> None:
     found = await member_here(req, context)
     if found is None:
         return
@@ -220,7 +218,7 @@ async def report(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(req, "\n".join(lines))
 
 
-async def _show_own_report(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org) -> None:
+async def _show_own_report(req: Req, context: BotContext, org: Org) -> None:
     try:
         cycle, _, saved = await req.services.review.report_of(req.actor, org.id, None)
     except Refusal:
@@ -232,7 +230,7 @@ async def _show_own_report(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Or
     await _send_report(req, context, cycle.name, req.t("report.yours"), saved)
 
 
-async def _send_report(req: Req, context: ContextTypes.DEFAULT_TYPE, cycle_name: str, who: str, saved: Any) -> None:
+async def _send_report(req: Req, context: BotContext, cycle_name: str, who: str, saved: Any) -> None:
     header = req.t("report.show_header", cycle=cycle_name, who=who, chars=len(saved.content),
                    at=req.services.review.local(saved.updated_at))
     body = html.escape(saved.content, quote=False) if saved.content else req.t("report.only_file")
@@ -246,7 +244,7 @@ async def _send_report(req: Req, context: ContextTypes.DEFAULT_TYPE, cycle_name:
 
 
 @command
-async def review_status(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def review_status(req: Req, context: BotContext) -> None:
     org = await here(req, context)
     if org is None:
         return
@@ -310,7 +308,7 @@ async def _target_value_words(req: Req, usage: str, least: int) -> tuple[Target,
 
 
 @command
-async def score(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def score(req: Req, context: BotContext) -> None:
     org = await here(req, context)
     if org is None:
         return
@@ -327,7 +325,7 @@ async def score(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def adjust(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def adjust(req: Req, context: BotContext) -> None:
     org = await here(req, context)
     if org is None:
         return
@@ -346,7 +344,7 @@ async def adjust(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def myreview(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def myreview(req: Req, context: BotContext) -> None:
     found = await member_here(req, context)
     if found is None:
         return
@@ -376,7 +374,7 @@ async def myreview(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def review_config(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def review_config(req: Req, context: BotContext) -> None:
     org = await here(req, context)
     if org is None:
         return

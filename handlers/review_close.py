@@ -6,9 +6,8 @@ from __future__ import annotations
 import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import ContextTypes
 
-from handlers.common import Req, command, load_req, reply
+from handlers.common import BotContext, Req, command, load_req, reply
 from handlers.i18n import in_script
 from handlers.review_common import args_text, here
 from handlers.review_export import results_text, review_xlsx
@@ -22,7 +21,7 @@ CONFIRM_WORDS = ("确定", "确认", "yes")
 
 
 @command
-async def review_close(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def review_close(req: Req, context: BotContext) -> None:
     org = await here(req, context)
     if org is None:
         return
@@ -72,7 +71,7 @@ def _consequence(req: Req, org: Org, line: CloseLine, min_peer: int) -> tuple[st
     return "；".join(problems), result
 
 
-async def close_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def close_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     req = await load_req(update, context)
@@ -95,19 +94,19 @@ async def close_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await reply(req, req.t(refusal.key, **refusal.params))
 
 
-async def _close(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org, cycle_id: int) -> None:
+async def _close(req: Req, context: BotContext, org: Org, cycle_id: int) -> None:
     closed = await req.services.review.close(req.actor, org.id, cycle_id)
     await reply(req, req.t("review_close.done", cycle=closed.cycle.name, count=len(closed.rows)))
     await deliver_results(req, context, org, closed)
 
 
-async def send_results(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org, cycle_id: int | None) -> None:
+async def send_results(req: Req, context: BotContext, org: Org, cycle_id: int | None) -> None:
     """A closed cycle's results again (the latest, or `cycle_id`), for the chair or a vice chair."""
     closed = await req.services.review.results(req.actor, org.id, cycle_id)
     await deliver_results(req, context, org, closed)
 
 
-async def deliver_results(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org, closed: ClosedCycle) -> None:
+async def deliver_results(req: Req, context: BotContext, org: Org, closed: ClosedCycle) -> None:
     await reply(req, results_text(req.lang, org.name, closed))
     data = review_xlsx(req.lang, org.name, closed)
     await context.bot.send_document(req.chat_id, data, filename=f"review-{closed.cycle.id}.xlsx",

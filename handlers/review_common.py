@@ -4,10 +4,9 @@ private), which organisation a private command is about, and small helpers for t
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.ext import ContextTypes
 
 from handlers.args import TargetArgs, extract_target
-from handlers.common import Req, message_text_after_command, reply
+from handlers.common import BotContext, Req, message_text_after_command, reply
 from handlers.i18n import t
 from services.errors import Refusal
 from storage.models import Member, Org
@@ -17,7 +16,7 @@ def private_url(bot_username: str, org: Org | None) -> str:
     return f"https://t.me/{bot_username}?start=review" + (f"_{org.id}" if org else "")
 
 
-async def private_only(req: Req, context: ContextTypes.DEFAULT_TYPE) -> bool:
+async def private_only(req: Req, context: BotContext) -> bool:
     """In a group: answer with a button to continue in private, and do nothing else."""
     if req.private:
         return True
@@ -27,7 +26,7 @@ async def private_only(req: Req, context: ContextTypes.DEFAULT_TYPE) -> bool:
     return False
 
 
-async def review_org(req: Req, context: ContextTypes.DEFAULT_TYPE) -> Org | None:
+async def review_org(req: Req, context: BotContext) -> Org | None:
     """The organisation a private review command is about: the one chosen through the group's
     button (`/start review_<id>`), else her only organisation."""
     if req.private and req.actor.is_super_admin:
@@ -57,14 +56,14 @@ async def review_org(req: Req, context: ContextTypes.DEFAULT_TYPE) -> Org | None
     return None
 
 
-async def here(req: Req, context: ContextTypes.DEFAULT_TYPE) -> Org | None:
+async def here(req: Req, context: BotContext) -> Org | None:
     """The organisation, in a private chat (None: already answered)."""
     if not await private_only(req, context):
         return None
     return await review_org(req, context)
 
 
-async def member_here(req: Req, context: ContextTypes.DEFAULT_TYPE) -> tuple[Org, Member] | None:
+async def member_here(req: Req, context: BotContext) -> tuple[Org, Member] | None:
     """The organisation and her roster row, in a private chat (None: already answered)."""
     org = await here(req, context)
     if org is None:

@@ -7,9 +7,8 @@ import re
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import ContextTypes
 
-from handlers.common import Req, command, load_req, reply
+from handlers.common import BotContext, Req, command, load_req, reply
 from handlers.i18n import in_script
 from handlers.review_common import args_text, member_here, role_name, target_of
 from services.clean import simplified
@@ -67,7 +66,7 @@ def _next_view(req: Req, cycle_id: int, rubric: Any, found: Choices) -> tuple[st
 
 
 @command
-async def rate(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def rate(req: Req, context: BotContext) -> None:
     found = await member_here(req, context)
     if found is None:
         return
@@ -106,7 +105,7 @@ async def rate(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(req, req.t("rate.intro", cycle=cycle.name) + "\n\n" + text, keyboard)
 
 
-async def rate_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def rate_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     req = await load_req(update, context)

@@ -9,11 +9,10 @@ from datetime import date
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
 
 from handlers.args import extract_target, split_role
 from handlers.commands import publish_work_menu
-from handlers.common import Req, command, deliver_later, load_req, org_for_management, reply
+from handlers.common import BotContext, Req, command, deliver_later, load_req, org_for_management, reply
 from services.errors import Refusal
 from storage.models import Org
 
@@ -23,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 @command
-async def setup(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def setup(req: Req, context: BotContext) -> None:
     chat = req.update.effective_chat
     assert chat is not None
     if req.private:
@@ -42,7 +41,7 @@ async def setup(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
     await publish_work_menu(context.bot, req.chat_id, req.services.config.bot.locale)  # this group's menu
 
 
-async def privacy_hint(req: Req, context: ContextTypes.DEFAULT_TYPE, public_chat: int | None) -> str:
+async def privacy_hint(req: Req, context: BotContext, public_chat: int | None) -> str:
     """For the chair after /setup and /link: when the bot answers ordinary questions in the public
     group (faq.auto_answer = "question") but Telegram's group privacy mode hides them from it
     (getMe, asked afresh: the setting can change while the bot runs), what to do. An administrator
@@ -64,7 +63,7 @@ async def privacy_hint(req: Req, context: ContextTypes.DEFAULT_TYPE, public_chat
 
 
 @command
-async def link(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def link(req: Req, context: BotContext) -> None:
     chat = req.update.effective_chat
     assert chat is not None
     code = (context.args or [""])[0]
@@ -89,7 +88,7 @@ async def link(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(req, hint.strip())
 
 
-async def pin_public_notice(req: Req, context: ContextTypes.DEFAULT_TYPE, org: Org) -> None:
+async def pin_public_notice(req: Req, context: BotContext, org: Org) -> None:
     """The public group's notice: what the bot does here, with the button that opens a private chat
     tied to this village; pinned when the bot may pin (a failure to pin is not an error)."""
     from handlers.faq import start_link
@@ -107,7 +106,7 @@ async def pin_public_notice(req: Req, context: ContextTypes.DEFAULT_TYPE, org: O
 
 
 @command
-async def addmember(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def addmember(req: Req, context: BotContext) -> None:
     message = req.update.effective_message
     assert message is not None
     org = await org_for_management(req)
@@ -135,7 +134,7 @@ async def addmember(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def members_list(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def members_list(req: Req, context: BotContext) -> None:
     org = await org_for_management(req)
     if org is None:
         return
@@ -167,7 +166,7 @@ def _parse_day(text: str) -> date | None:
 
 
 @command
-async def setrole(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def setrole(req: Req, context: BotContext) -> None:
     message = req.update.effective_message
     assert message is not None
     org = await org_for_management(req)
@@ -203,7 +202,7 @@ async def setrole(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def removemember(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def removemember(req: Req, context: BotContext) -> None:
     message = req.update.effective_message
     assert message is not None
     org = await org_for_management(req)
@@ -219,7 +218,7 @@ async def removemember(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def join(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def join(req: Req, context: BotContext) -> None:
     user = req.update.effective_user
     assert user is not None
     roster = req.services.roster
@@ -245,7 +244,7 @@ async def join(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(req, req.t("join.sent", org=org.name))
 
 
-async def join_decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def join_decision(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     match = JOIN_CALLBACK.match(query.data)
@@ -267,7 +266,7 @@ async def join_decision(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 @command
-async def orgs_list(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def orgs_list(req: Req, context: BotContext) -> None:
     """/orgs (super admin, private): every organisation, its groups, chair, size and last activity."""
     if not req.actor.is_super_admin:
         await reply(req, req.t("forget.not_super"))

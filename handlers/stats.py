@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from telegram.ext import ContextTypes
-
-from handlers.common import Req, command, org_and_member, reply
+from handlers.common import BotContext, Req, command, org_and_member, reply
 from handlers.duty import parse_month
 from handlers.i18n import t
 from services.charts import ChartLabels, StatsChart, WeekCount, render_stats
@@ -43,7 +41,7 @@ def chart_data(lang: str | None, stats: MonthStats) -> StatsChart:
 
 
 @command
-async def stats(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def stats(req: Req, context: BotContext) -> None:
     allowed = await org_and_member(req, "stats.managers_only", managers=True)
     if allowed is None:
         return

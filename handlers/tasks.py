@@ -7,10 +7,10 @@ import re
 from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
-from telegram.ext import ContextTypes
 
 from handlers import formats
 from handlers.common import (
+    BotContext,
     Req,
     command,
     load_req,
@@ -132,7 +132,7 @@ def split_trailing_owners(rest: str, roster_names: set[str]) -> tuple[str, list[
 
 
 @command
-async def task_add(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def task_add(req: Req, context: BotContext) -> None:
     found = await org_and_member(req, "tasks.member_only")
     if found is None:
         return
@@ -186,7 +186,7 @@ async def task_add(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 TASK_AGAIN_CALLBACK = re.compile(r"^tk:a:(\d{1,12}):(\d{1,12})$")
 
 
-async def task_again_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def task_again_button(update: Update, context: BotContext) -> None:
     """再布置一个 under "已经布置过了": only the person who set the task (re-checked in the service)."""
     query = update.callback_query
     assert query is not None and query.data is not None
@@ -215,7 +215,7 @@ async def _announce(req: Req, task: Task) -> None:
 
 
 @command
-async def tasks_list(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def tasks_list(req: Req, context: BotContext) -> None:
     found = await org_and_member(req, "tasks.member_only")
     if found is None:
         return
@@ -257,7 +257,7 @@ async def tasks_list(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def overdue(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def overdue(req: Req, context: BotContext) -> None:
     found = await org_and_member(req, "tasks.member_only")
     if found is None:
         return
@@ -276,7 +276,7 @@ async def overdue(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def task_detail(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def task_detail(req: Req, context: BotContext) -> None:
     found = await org_and_member(req, "tasks.member_only")
     if found is None:
         return
@@ -318,7 +318,7 @@ async def task_detail(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def done(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def done(req: Req, context: BotContext) -> None:
     found = await org_and_member(req, "tasks.member_only")
     if found is None:
         return

@@ -12,10 +12,10 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity, Update
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
 
 from handlers import formats
 from handlers.common import (
+    BotContext,
     Req,
     command,
     load_req,
@@ -118,7 +118,7 @@ def _duration(word: str) -> timedelta | None:
 
 
 @command
-async def training_add(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def training_add(req: Req, context: BotContext) -> None:
     org = await org_for_management(req)
     if org is None:
         return
@@ -168,7 +168,7 @@ async def training_add(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(req, req.t("training_add.posted", id=training.id))
 
 
-async def training_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def training_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     match = TRAINING_CALLBACK.match(query.data)
@@ -198,7 +198,7 @@ async def training_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 
 @command
-async def training_cancel(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def training_cancel(req: Req, context: BotContext) -> None:
     org = await org_for_management(req)
     if org is None:
         return
@@ -239,7 +239,7 @@ def _targets(req: Req) -> tuple[str | None, list[Target]]:
 
 
 @command
-async def attend(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def attend(req: Req, context: BotContext) -> None:
     found = await org_and_member(req, "training.member_only")
     if found is None:
         return
@@ -288,7 +288,7 @@ async def attend(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def trainings_list(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def trainings_list(req: Req, context: BotContext) -> None:
     found = await org_and_member(req, "training.member_only")
     if found is None:
         return
@@ -320,7 +320,7 @@ async def trainings_list(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @command
-async def untrained(req: Req, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def untrained(req: Req, context: BotContext) -> None:
     org = await org_for_management(req)
     if org is None:
         return
