@@ -77,6 +77,10 @@ def test_harm_to_a_child_a_bought_wife_or_a_relative_in_danger_is_not_framed_awa
     "我嫂子被她男人捆在屋里两天了 手机也被收了", "俺外甥女才十五 她爹收了人家钱要许给外地人",
     "哥 ta zai dawo wo bei da le", "🆘", "他又来砸门 👊🩸", "姐夫今天又踹她肚子 她怀着孕呢",
     "学校有个保安老叫我闺女去门卫室 摸她", "我姑娘胳膊上全是烫的疤 问她也不说",
+    "ta mei tian da wo, wo bu xiang huo le", "车间主任今天又在库房乱摸我 还说敢讲就扣工资",
+    "我16岁 我妈收了彩礼让我下个月嫁过去", "我侄女网恋 才15岁 今天留了信说去找那个男的",
+    "邻居说有人招十六七的小姑娘去缅甸打工 包吃住", "他昨晚用皮带抽我 我身上全是青的",
+    "我表姐发朋友圈 楼顶的照片 说再见了 现在电话关机",
 ])
 def test_second_hand_typed_and_emoji_danger_is_seen(text: str) -> None:
     assert match_rules(text) is not None
@@ -85,7 +89,8 @@ def test_second_hand_typed_and_emoji_danger_is_seen(text: str) -> None:
 @pytest.mark.parametrize("text", [
     "救命 这红烧肉也太好吃了", "娃在幼儿园演小品 演被拐的小兔子", "我在写小说 主角被关在地牢里",
     "辅导作业辅导得我想打人 说说而已😂", "出门记得锁门 最近小偷多", "谢谢关心 我妈已经出院回家了",
-    "邻村那个老汉喝了农药 抢救过来了", "他们还在打麻将呢",
+    "邻村那个老汉喝了农药 抢救过来了", "他们还在打麻将呢", "老公不让我出去打工 说在家带娃就行",
+    "娃在学校排话剧 演被拐走的小孩", "麻将三缺一 来人啊",
 ])
 def test_jokes_shows_and_everyday_words_near_the_new_rules_raise_nothing(text: str) -> None:
     assert match_rules(text) is None
