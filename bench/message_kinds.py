@@ -30,8 +30,8 @@ from services.message_kind import QUESTION_MODEL, Vocabulary, plan, question_fea
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 
 
-def load(name: str) -> list[dict[str, object]]:
-    path = DATA / f"messages_{name}.jsonl"
+def load(name: str, path: Path | None = None) -> list[dict[str, object]]:
+    path = path or DATA / f"messages_{name}.jsonl"
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
@@ -209,8 +209,7 @@ def main() -> None:
         write_model(DANGER_MODEL, fit_danger(load("dev")))
         write_model(QUESTION_MODEL, fit_questions(vocabulary, load("dev")))
         return
-    rows = load(args.set) if not args.file else [
-        json.loads(line) for line in Path(args.file).read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = load(args.set, Path(args.file) if args.file else None)
     started = time.perf_counter()
     results = evaluate(vocabulary, rows, args.verbose)
     per_message = (time.perf_counter() - started) / max(len(rows), 1) * 1000

@@ -247,15 +247,8 @@ class PacingLimiter(BaseRateLimiter[None]):
     ) -> bool | JSONDict | list[JSONDict]:
         chat = data.get("chat_id")
         paced = chat is not None and endpoint.lower().startswith(PACED_PREFIXES)
-        if not paced:
-            try:
-                result = await callback(*args, **kwargs)
-            except (TimedOut, NetworkError) as exc:
-                if not isinstance(exc, BadRequest) and endpoint == "getUpdates":
-                    self._outage(exc)
-                raise
-            self._reachable()
-            return result
+        if not paced:  # polls for updates never come here (PTB sends them around the limiter)
+            return await callback(*args, **kwargs)
         attempt = 0
         while True:
             try:

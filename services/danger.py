@@ -244,19 +244,16 @@ def _match_rules(text: str, s: str) -> Danger | None:
         if m is not None:
             hits.append((category, m.group(0), needs_now))
     joking = FRAMES[0][1].search(s) is not None or LAUGHING.search(text) is not None
-    if not hits:
-        for category, pattern in ALWAYS:
-            m = pattern.search(s)
-            if m is not None and not joking and FICTION.search(s) is None:
-                return Danger(category, m.group(0))
-        return None
-    farewell = FAREWELL.search(s)
+    farewell = FAREWELL.search(s) if hits else None
     if farewell is not None:
         return Danger("self_harm", farewell.group(0))
-    for category, pattern in ALWAYS:
-        m = pattern.search(s)
-        if m is not None and not joking and FICTION.search(s) is None:
-            return Danger(category, m.group(0))
+    if not joking and FICTION.search(s) is None:
+        for category, pattern in ALWAYS:
+            m = pattern.search(s)
+            if m is not None:
+                return Danger(category, m.group(0))
+    if not hits:
+        return None
     if any(c == "help" for c, _, _ in hits):
         if joking and len(hits) == 1:
             return None  # 救命 这道题谁会 哈哈 / 😂: a plea in jest and nothing else
