@@ -1,6 +1,6 @@
 """The command registry: who may use each command and where. The single source for the access check
-run before every handler (bot/app.py), for /help and for the command menus; the README's command
-tables are checked against it (tests/test_permissions.py)."""
+run before every handler (bot/app.py), for /help and for the command menus; the command
+tables (docs/reference.md) are checked against it (tests/test_permissions.py)."""
 
 from __future__ import annotations
 

@@ -69,7 +69,7 @@ Decision (`FaqIndex.decide`)
     suggest  otherwise ("您是不是想问", up to three candidates).
   Thresholds from out-of-fold probabilities on the development set (see bench/faq_quality.py):
   answer where direct answers stay ≥ 97% right with ≤ 3% of near misses answered; suggest where
-  right suggestions minus half the near misses offered is highest. Held-out figures: README.
+  right suggestions minus half the near misses offered is highest. Held-out figures: docs/benchmarks.md.
 """
 
 from __future__ import annotations

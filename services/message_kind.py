@@ -27,7 +27,7 @@ Decision
   chatter     below that, with a question form; other: below that, without one.
 The model is fitted on the development message set with balanced classes, and its thresholds chosen
 by cross-validation so that at most 3% of group chatter is taken for a question:
-`python -m bench.message_kinds --fit`. The held-out figures (messages_test.jsonl) are in the README.
+`python -m bench.message_kinds --fit`. The held-out figures (messages_test.jsonl) are in docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """One registry of who may do what (issue #12): the access check before every handler follows
 handlers/commands.py for every command × role (another organisation's chair included) × kind of
-chat, and the README's command tables say what the registry says."""
+chat, and the command reference's tables (docs/reference.md) say what the registry says."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def test_the_decision_table_for_the_drift_cases() -> None:
     assert refusal("score", "work", "member") is None  # private-only: its handler offers the private chat
 
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "reference.md"  # the command reference
 WHO_WORDS: list[tuple[str, Level]] = [
     ("super admin", "super"), ("chair", "manager"), ("vice chair", "manager"), ("the person on duty", "member"),
     ("the task's owners", "member"), ("members", "member"), ("everyone", "everyone"), ("anyone", "everyone"),
@@ -87,10 +87,10 @@ WHO_WORDS: list[tuple[str, Level]] = [
 
 
 def readme_rows() -> list[tuple[list[str], str, str | None]]:
-    """(commands, who, where) of every README command-table row that has a who column."""
+    """(commands, who, where) of every command-table row of the reference that has a who column."""
     rows = []
     header: list[str] = []
-    for line in README.read_text(encoding="utf-8").splitlines():
+    for line in REFERENCE.read_text(encoding="utf-8").splitlines():
         if line.startswith("| command"):
             header = [c.strip() for c in line.strip("|").split("|")]
             continue
@@ -104,7 +104,7 @@ def readme_rows() -> list[tuple[list[str], str, str | None]]:
 
 
 def level_of(who: str) -> Level:
-    """The lowest role the README's who-column names."""
+    """The lowest role the reference's who-column names."""
     found = [level for word, level in WHO_WORDS if word in who.lower()]
     order: dict[Level, int] = {"everyone": 0, "member": 1, "manager": 2, "super": 3}
     assert found, who
@@ -121,15 +121,15 @@ def test_the_readme_command_tables_agree_with_the_registry() -> None:
         for name in names:
             spec = SPECS[name]
             # a row may document a stricter form (/attend <编号> @甲: managers), never a looser one
-            assert order[level_of(who)] >= order[spec.level], f"/{name}: README says {who!r}, registry {spec.level}"
+            assert order[level_of(who)] >= order[spec.level], f"/{name}: reference says {who!r}, registry {spec.level}"
             if level_of(who) == spec.level:
                 exact.add(name)
             if where is not None and spec.where != "any":
                 wanted = "private" if spec.where == "private" else "group"
-                assert wanted in where.lower(), f"/{name}: README says {where!r}, the registry {spec.where}"
+                assert wanted in where.lower(), f"/{name}: the reference says {where!r}, the registry {spec.where}"
                 if spec.where == "group":
-                    assert "private" not in where.lower(), f"/{name}: group-only, README says {where!r}"
-    assert exact == documented, f"no README row at the registry's level: {sorted(documented - exact)}"
+                    assert "private" not in where.lower(), f"/{name}: group-only, the reference says {where!r}"
+    assert exact == documented, f"no reference row at the registry's level: {sorted(documented - exact)}"
 
 
 async def test_menus_per_scope_show_each_chat_what_its_people_may_use(h: Harness) -> None:
