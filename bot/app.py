@@ -40,7 +40,7 @@ from handlers import (
     tasks,
     trainings,
 )
-from handlers.commands import COMMANDS, ChatKind, menu, publish_work_menu, refusal
+from handlers.commands import ChatKind, dispatch, menu, publish_work_menu, refusal
 from handlers.common import BotContext, Level, Services, attach_services, send, services_of
 from handlers.i18n import t
 from handlers.scheduling import flush_after_update, scheduler_tick
@@ -66,6 +66,11 @@ from services.updates import UpdateJournal
 from storage.db import Database
 
 log = logging.getLogger(__name__)
+
+# Importing a handler module registers its commands (@handles); dispatch() then fails at start-up on
+# a command of the table that no module handles.
+HANDLER_MODULES = (calendar, core, duty, faq, holidays, ops, privacy, reminders, reports, review, roster,
+                   stats, tasks, trainings)
 
 App = Application[Any, Any, Any, Any, Any, Any]
 
@@ -200,74 +205,8 @@ def register_update_journal(app: App, journal: UpdateJournal) -> None:
 
 def register_handlers(app: App) -> None:
     app.add_handler(TypeHandler(object, core.remember_user), group=-1)
-    handlers: dict[str, Any] = {
-        "start": core.start,
-        "help": core.help_command,
-        "whoami": core.whoami,
-        "lang": core.lang,
-        "setup": roster.setup,
-        "link": roster.link,
-        "addmember": roster.addmember,
-        "members": roster.members_list,
-        "setrole": roster.setrole,
-        "removemember": roster.removemember,
-        "forget": privacy.forget,
-        "orgs": roster.orgs_list,
-        "join": roster.join,
-        "rota_set": duty.rota_set,
-        "duty": duty.duty_now,
-        "rota": duty.rota,
-        "leave": duty.leave,
-        "swap": duty.swap,
-        "assign": duty.assign,
-        "checkin": duty.checkin,
-        "log": duty.log,
-        "handover": duty.handover,
-        "ledger": duty.ledger,
-        "dayoff": duty.dayoff,
-        "ask": faq.ask,
-        "faq_add": faq.faq_add,
-        "faq_edit": faq.faq_edit,
-        "faq_del": faq.faq_del,
-        "faq_list": faq.faq_list,
-        "faq_import": faq.faq_import,
-        "faq_export": faq.faq_export,
-        "unanswered": faq.unanswered,
-        "remind": reminders.remind,
-        "reminders": reminders.reminders_list,
-        "cancel": reminders.cancel,
-        "report_month": reports.report_month,
-        "stats": stats.stats,
-        "review_start": review.review_start,
-        "report": review.report,
-        "review_status": review.review_status,
-        "rate": review.rate,
-        "score": review.score,
-        "adjust": review.adjust,
-        "review_close": review.review_close,
-        "myreview": review.myreview,
-        "review_config": review.review_config,
-        "task_add": tasks.task_add,
-        "tasks": tasks.tasks_list,
-        "task": tasks.task_detail,
-        "done": tasks.done,
-        "overdue": tasks.overdue,
-        "training_add": trainings.training_add,
-        "trainings": trainings.trainings_list,
-        "attend": trainings.attend,
-        "untrained": trainings.untrained,
-        "training_cancel": trainings.training_cancel,
-        "holidays": holidays.holidays_list,
-        "holiday_set": holidays.holiday_set,
-        "holiday_del": holidays.holiday_del,
-        "status": ops.status,
-        "calendar": calendar.calendar,
-    }
-    missing = {c.name for c in COMMANDS} ^ handlers.keys()
-    if missing:  # the command table (handlers/commands.py) and this dispatch must name the same commands
-        raise RuntimeError(f"commands in only one of the table and the dispatch: {sorted(missing)}")
-    for name, callback in handlers.items():
-        app.add_handler(CommandHandler(name, _guarded(name, callback)))
+    for spec, callback in dispatch():  # every command of the registry, each with its @handles handler
+        app.add_handler(CommandHandler(spec.name, _guarded(spec.name, callback)))
     app.add_handler(CallbackQueryHandler(roster.join_decision, pattern=roster.JOIN_CALLBACK))
     app.add_handler(CallbackQueryHandler(privacy.forget_button, pattern=privacy.FORGET_CALLBACK))
     app.add_handler(CallbackQueryHandler(duty.swap_decision, pattern=duty.SWAP_CALLBACK))

@@ -9,6 +9,7 @@ from typing import Any
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden
 
+from handlers.commands import handles
 from handlers.common import BotContext, Req, Services, command, org_for_management, reply
 from handlers.duty import day_span
 from handlers.i18n import Raw, t
@@ -65,6 +66,7 @@ async def feed(services: Services, token: str) -> bytes | None:
     return ics_bytes(lang, cal, services)
 
 
+@handles("calendar")
 @command
 async def calendar(req: Req, context: BotContext) -> None:
     org = await org_for_management(req)

@@ -1,17 +1,20 @@
 """The command registry: who may use each command and where. The single source for the access check
-run before every handler (bot/app.py), for /help and for the command menus; the command
-tables (docs/reference.md) are checked against it (tests/test_permissions.py)."""
+run before every handler (bot/app.py), for the dispatch (each handler names its command with
+`@handles`, and bot/app.py registers exactly the table's commands from it), for /help and for the
+command menus; the command tables (docs/reference.md) are checked against it
+(tests/test_permissions.py)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from telegram import Bot, BotCommand, BotCommandScopeChat
 from telegram.error import TelegramError
 
-from handlers.common import LEVEL_ORDER, Level
+from handlers.common import LEVEL_ORDER, Handler, Level
 from handlers.i18n import t
 
 log = logging.getLogger(__name__)
@@ -97,6 +100,33 @@ COMMANDS: list[CommandSpec] = [
 
 
 SPECS: dict[str, CommandSpec] = {c.name: c for c in COMMANDS}
+
+_CALLBACKS: dict[str, Handler] = {}
+H = TypeVar("H", bound=Handler)
+
+
+def handles(name: str) -> Callable[[H], H]:
+    """Declare the handler of a command of the table (a name not in the table, or a second handler for
+    the same command, fails at import)."""
+    if name not in SPECS:
+        raise KeyError(f"/{name} is not in the command table (handlers/commands.py COMMANDS)")
+
+    def bind(callback: H) -> H:
+        if name in _CALLBACKS and _CALLBACKS[name] is not callback:
+            raise RuntimeError(f"/{name} has two handlers: {_CALLBACKS[name].__qualname__}, {callback.__qualname__}")
+        _CALLBACKS[name] = callback
+        return callback
+
+    return bind
+
+
+def dispatch() -> list[tuple[CommandSpec, Handler]]:
+    """Every command of the table with its handler, in table order (call it after importing the handler
+    modules). A command without a handler fails here, at start-up."""
+    missing = [c.name for c in COMMANDS if c.name not in _CALLBACKS]
+    if missing:
+        raise RuntimeError(f"commands without a handler (@handles): {missing}")
+    return [(c, _CALLBACKS[c.name]) for c in COMMANDS]
 
 
 def wrong_place(name: str, private: bool) -> str | None:

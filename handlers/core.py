@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, NetworkError, TimedOut
 
-from handlers.commands import visible
+from handlers.commands import handles, visible
 from handlers.common import BotContext, Req, command, deliver_later, load_req, reply, services_of
 from handlers.i18n import LANGS, t
 from services.handoff import Asker
@@ -33,6 +33,7 @@ async def remember_user(update: Update, context: BotContext) -> None:
     track_commits()  # what the handlers of this update write from here on counts as its change
 
 
+@handles("start")
 async def start(update: Update, context: BotContext) -> None:
     req = await load_req(update, context)
     if req.private and context.args and context.args[0].startswith("review"):
@@ -84,6 +85,7 @@ async def _first_step(req: Req) -> str | None:
     return None
 
 
+@handles("help")
 async def help_command(update: Update, context: BotContext) -> None:
     """Only what the caller may use here: her level, the kind of chat, and where commands work
     (work commands are refused in the public group, so it lists only the everyone-level ones)."""
@@ -123,6 +125,7 @@ async def help_command(update: Update, context: BotContext) -> None:
     await reply(req, "\n".join(lines))
 
 
+@handles("whoami")
 async def whoami(update: Update, context: BotContext) -> None:
     req = await load_req(update, context)
     user = update.effective_user
@@ -139,6 +142,7 @@ async def whoami(update: Update, context: BotContext) -> None:
     await reply(req, "\n".join(lines))
 
 
+@handles("lang")
 @command
 async def lang(req: Req, context: BotContext) -> None:
     word = (context.args or [""])[0].lower().replace("-", "_")

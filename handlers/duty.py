@@ -15,6 +15,7 @@ from telegram.error import Forbidden
 
 from handlers import formats
 from handlers.args import extract_target
+from handlers.commands import handles
 from handlers.common import (
     BotContext,
     Req,
@@ -82,6 +83,7 @@ async def _names(req: Req, ids: set[int]) -> dict[int, str]:
 # --- /rota_set ---------------------------------------------------------------------------------
 
 
+@handles("rota_set")
 @command
 async def rota_set(req: Req, context: BotContext) -> None:
     org = await org_for_management(req)
@@ -237,6 +239,7 @@ async def rota_flow(update: Update, context: BotContext) -> None:
     await query.edit_message_text(req.t("rota_set.pick_members", names=chosen), reply_markup=InlineKeyboardMarkup(rows))
 
 
+@handles("dayoff")
 @command
 async def dayoff(req: Req, context: BotContext) -> None:
     """A local non-working day (e.g. the village's own festival) for daily rotations."""
@@ -283,6 +286,7 @@ def _mark(req: Req, shift: Shift, names: dict[int, str]) -> str:
     return ""
 
 
+@handles("duty")
 @command
 async def duty_now(req: Req, context: BotContext) -> None:
     found = await _member_here(req)
@@ -311,6 +315,7 @@ async def duty_now(req: Req, context: BotContext) -> None:
     await reply(req, "\n".join(lines))
 
 
+@handles("rota")
 @command
 async def rota(req: Req, context: BotContext) -> None:
     found = await _member_here(req)
@@ -329,6 +334,7 @@ async def rota(req: Req, context: BotContext) -> None:
 # --- /leave /swap /assign ----------------------------------------------------------------------
 
 
+@handles("leave")
 @command
 async def leave(req: Req, context: BotContext) -> None:
     found = await _member_here(req)
@@ -361,6 +367,7 @@ async def leave(req: Req, context: BotContext) -> None:
     await reply(req, "\n".join(lines))
 
 
+@handles("swap")
 @command
 async def swap(req: Req, context: BotContext) -> None:
     found = await _member_here(req)
@@ -415,6 +422,7 @@ async def swap_decision(update: Update, context: BotContext) -> None:
     await query.edit_message_text(text)  # the requester's own note went to the outbox with the decision
 
 
+@handles("assign")
 @command
 async def assign(req: Req, context: BotContext) -> None:
     org = await org_for_management(req)
@@ -450,6 +458,7 @@ async def assign(req: Req, context: BotContext) -> None:
 # --- on duty: /checkin /log /handover /ledger --------------------------------------------------
 
 
+@handles("checkin")
 @command
 async def checkin(req: Req, context: BotContext) -> None:
     found = await _member_here(req)
@@ -460,6 +469,7 @@ async def checkin(req: Req, context: BotContext) -> None:
     await reply(req, req.t("checkin.done", name=me.display_name))
 
 
+@handles("log")
 @command
 async def log(req: Req, context: BotContext) -> None:
     found = await _member_here(req)
@@ -517,6 +527,7 @@ async def log_again_button(update: Update, context: BotContext) -> None:
         await reply(req, req.t("log.done", id=done[0], category=done[1]))
 
 
+@handles("handover")
 @command
 async def handover(req: Req, context: BotContext) -> None:
     found = await _member_here(req)
@@ -544,6 +555,7 @@ def parse_month(text: str, today: date) -> tuple[int, int] | None:
     return (today.year if month <= today.month else today.year - 1), month
 
 
+@handles("ledger")
 @command
 async def ledger(req: Req, context: BotContext) -> None:
     # members see it; the county's super admin too, naming the organisation in private: /ledger 青石村妇联 11月

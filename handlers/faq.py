@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
 
+from handlers.commands import handles
 from handlers.common import (
     BotContext,
     Req,
@@ -164,6 +165,7 @@ async def on_text(update: Update, context: BotContext) -> None:
     await answer_message(req, context, text, message.message_id, private_like=req.private or addressed)
 
 
+@handles("ask")
 @command
 async def ask(req: Req, context: BotContext) -> None:
     message = req.update.effective_message
@@ -436,6 +438,7 @@ async def _scope(req: Req) -> tuple[bool, int | None]:
     return (org is not None), (org.id if org else None)
 
 
+@handles("faq_add")
 @command
 async def faq_add(req: Req, context: BotContext) -> None:
     ok, org_id = await _scope(req)
@@ -448,6 +451,7 @@ async def faq_add(req: Req, context: BotContext) -> None:
     await reply(req, req.t("faq_add.done", id=entry.id))
 
 
+@handles("faq_edit")
 @command
 async def faq_edit(req: Req, context: BotContext) -> None:
     ok, org_id = await _scope(req)
@@ -466,6 +470,7 @@ async def faq_edit(req: Req, context: BotContext) -> None:
     await reply(req, req.t("faq_edit.done", id=entry_id))
 
 
+@handles("faq_del")
 @command
 async def faq_del(req: Req, context: BotContext) -> None:
     ok, org_id = await _scope(req)
@@ -479,6 +484,7 @@ async def faq_del(req: Req, context: BotContext) -> None:
     await reply(req, req.t("faq_del.done", id=args[0]))
 
 
+@handles("faq_list")
 @command
 async def faq_list(req: Req, context: BotContext) -> None:
     ok, org_id = await _scope(req)
@@ -498,6 +504,7 @@ async def faq_list(req: Req, context: BotContext) -> None:
     await reply(req, "\n".join(lines))
 
 
+@handles("faq_import")
 @command
 async def faq_import(req: Req, context: BotContext) -> None:
     ok, org_id = await _scope(req)
@@ -569,6 +576,7 @@ def export_headers(lang: str | None) -> list[str]:
     return [t(lang, f"faq_export.col_{k}") for k in ("id", "question", "answer", "tags", "source", "referral")]
 
 
+@handles("faq_export")
 @command
 async def faq_export(req: Req, context: BotContext) -> None:
     ok, org_id = await _scope(req)
@@ -582,6 +590,7 @@ async def faq_export(req: Req, context: BotContext) -> None:
                                     caption=req.t("faq_export.caption", count=len(entries)))
 
 
+@handles("unanswered")
 @command
 async def unanswered(req: Req, context: BotContext) -> None:
     org = await org_for_management(req)

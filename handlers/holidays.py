@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from handlers.commands import handles
 from handlers.common import BotContext, Req, command, message_text_after_command, reply
 
 
+@handles("holiday_set")
 @command
 async def holiday_set(req: Req, context: BotContext) -> None:
     """One day or range per line: `/holiday_set 2027-01-01 休 元旦`, `2027-02-14 班 春节调休`."""
@@ -18,12 +20,14 @@ async def holiday_set(req: Req, context: BotContext) -> None:
     await reply(req, "\n".join(lines))
 
 
+@handles("holiday_del")
 @command
 async def holiday_del(req: Req, context: BotContext) -> None:
     removed = await req.services.holidays.delete(req.actor, " ".join(req.args))
     await reply(req, req.t("holiday.deleted", line=_line(req, removed.day.isoformat(), removed.workday, removed.name)))
 
 
+@handles("holidays")
 @command
 async def holidays_list(req: Req, context: BotContext) -> None:
     year: int | None = None

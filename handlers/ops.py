@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from handlers.commands import handles
 from handlers.common import BotContext, Req, command, reply
 from handlers.i18n import has
 from services.errors import Refusal
@@ -23,6 +24,7 @@ def age(req: Req, span: timedelta) -> str:
     return req.t("status.age_seconds", s=s)
 
 
+@handles("status")
 @command
 async def status(req: Req, context: BotContext) -> None:
     if not req.actor.is_super_admin:

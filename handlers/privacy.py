@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 
+from handlers.commands import handles
 from handlers.common import BotContext, Req, command, load_req, reply
 from handlers.i18n import Raw
 from services.errors import Refusal
@@ -32,6 +33,7 @@ def _service(req: Req) -> PrivacyService:
     return found
 
 
+@handles("forget")
 @command
 async def forget(req: Req, context: BotContext) -> None:
     if not req.actor.is_super_admin:

@@ -7,6 +7,7 @@ import re
 from telegram import Update
 
 from handlers import formats
+from handlers.commands import handles
 from handlers.common import BotContext, Req, command, load_req, message_text_after_command, reply, time_error
 from handlers.i18n import Raw
 from services.errors import Refusal
@@ -30,6 +31,7 @@ async def _target_org(req: Req) -> tuple[bool, int | None]:
     return True, req.org.id
 
 
+@handles("remind")
 @command
 async def remind(req: Req, context: BotContext) -> None:
     assert req.update.effective_message is not None
@@ -56,6 +58,7 @@ async def remind(req: Req, context: BotContext) -> None:
                            repeat=formats.recurrence(req.lang, created.rule) if created.rule else "", text=content))
 
 
+@handles("reminders")
 @command
 async def reminders_list(req: Req, context: BotContext) -> None:
     found = await req.services.reminders.in_chat(req.chat_id)
@@ -77,6 +80,7 @@ async def reminders_list(req: Req, context: BotContext) -> None:
     await reply(req, "\n".join(lines))
 
 
+@handles("cancel")
 @command
 async def cancel(req: Req, context: BotContext) -> None:
     assert req.update.effective_message is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.commands import handles
 from handlers.common import BotContext, Req, command, org_and_member, reply
 from handlers.duty import parse_month
 from handlers.sender import render
@@ -9,6 +10,7 @@ from services.outbox import Body
 from services.reports import report_params, rollup_params
 
 
+@handles("report_month")
 @command
 async def report_month(req: Req, context: BotContext) -> None:
     svc = req.services.reports

@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from handlers import formats
+from handlers.commands import handles
 from handlers.common import BotContext, Req, command, reply, time_error
 from handlers.i18n import Raw
 from handlers.review_close import CLOSE_CALLBACK, close_button, review_close, send_results
@@ -152,6 +153,7 @@ def _parse_start(req: Req, text: str) -> tuple[str, datetime, datetime | None, d
     raise Refusal("review_start.bad_deadline", text=words[-1])
 
 
+@handles("review_start")
 @command
 async def review_start(req: Req, context: BotContext) -> None:
     org = await here(req, context)
@@ -188,6 +190,7 @@ def _until(req: Req, cycle: Cycle) -> str:
 # --- /report -------------------------------------------------------------------------------------
 
 
+@handles("report")
 @command
 async def report(req: Req, context: BotContext) -> None:
     found = await member_here(req, context)
@@ -243,6 +246,7 @@ async def _send_report(req: Req, context: BotContext, cycle_name: str, who: str,
 # --- /review_status ------------------------------------------------------------------------------
 
 
+@handles("review_status")
 @command
 async def review_status(req: Req, context: BotContext) -> None:
     org = await here(req, context)
@@ -307,6 +311,7 @@ async def _target_value_words(req: Req, usage: str, least: int) -> tuple[Target,
     return parsed.target, parsed.rest[0], " ".join(parsed.rest[1:])
 
 
+@handles("score")
 @command
 async def score(req: Req, context: BotContext) -> None:
     org = await here(req, context)
@@ -324,6 +329,7 @@ async def score(req: Req, context: BotContext) -> None:
     await reply(req, "\n".join(lines))
 
 
+@handles("adjust")
 @command
 async def adjust(req: Req, context: BotContext) -> None:
     org = await here(req, context)
@@ -343,6 +349,7 @@ async def adjust(req: Req, context: BotContext) -> None:
 # --- /myreview -----------------------------------------------------------------------------------
 
 
+@handles("myreview")
 @command
 async def myreview(req: Req, context: BotContext) -> None:
     found = await member_here(req, context)
@@ -373,6 +380,7 @@ async def myreview(req: Req, context: BotContext) -> None:
 # --- /review_config ------------------------------------------------------------------------------
 
 
+@handles("review_config")
 @command
 async def review_config(req: Req, context: BotContext) -> None:
     org = await here(req, context)

@@ -7,6 +7,7 @@ import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from handlers.commands import handles
 from handlers.common import BotContext, Req, command, load_req, reply
 from handlers.i18n import in_script
 from handlers.review_common import args_text, here
@@ -20,6 +21,7 @@ CLOSE_CALLBACK = re.compile(r"^rvc:(\d+):(yes|no)$")
 CONFIRM_WORDS = ("确定", "确认", "yes")
 
 
+@handles("review_close")
 @command
 async def review_close(req: Req, context: BotContext) -> None:
     org = await here(req, context)

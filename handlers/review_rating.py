@@ -8,6 +8,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from handlers.commands import handles
 from handlers.common import BotContext, Req, command, load_req, reply
 from handlers.i18n import in_script
 from handlers.review_common import args_text, member_here, role_name, target_of
@@ -65,6 +66,7 @@ def _next_view(req: Req, cycle_id: int, rubric: Any, found: Choices) -> tuple[st
     return req.t("rate.all_done", total=len(found)) + "\n\n" + text, keyboard
 
 
+@handles("rate")
 @command
 async def rate(req: Req, context: BotContext) -> None:
     found = await member_here(req, context)

@@ -11,7 +11,7 @@ from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 
 from handlers.args import extract_target, split_role
-from handlers.commands import publish_work_menu
+from handlers.commands import handles, publish_work_menu
 from handlers.common import BotContext, Req, command, deliver_later, load_req, org_for_management, reply
 from services.errors import Refusal
 from storage.models import Org
@@ -21,6 +21,7 @@ JOIN_CALLBACK = re.compile(r"^join:(\d+):(yes|no)$")
 log = logging.getLogger(__name__)
 
 
+@handles("setup")
 @command
 async def setup(req: Req, context: BotContext) -> None:
     chat = req.update.effective_chat
@@ -62,6 +63,7 @@ async def privacy_hint(req: Req, context: BotContext, public_chat: int | None) -
     return "\n\n" + req.t("privacy_mode.hint", bot=me.username or "")
 
 
+@handles("link")
 @command
 async def link(req: Req, context: BotContext) -> None:
     chat = req.update.effective_chat
@@ -105,6 +107,7 @@ async def pin_public_notice(req: Req, context: BotContext, org: Org) -> None:
             log.info("could not pin the notice in %s: %s", req.chat_id, exc)
 
 
+@handles("addmember")
 @command
 async def addmember(req: Req, context: BotContext) -> None:
     message = req.update.effective_message
@@ -133,6 +136,7 @@ async def addmember(req: Req, context: BotContext) -> None:
     await reply(req, req.t(key, name=added.display_name, role=req.t(f"roles.{added.role}")))
 
 
+@handles("members")
 @command
 async def members_list(req: Req, context: BotContext) -> None:
     org = await org_for_management(req)
@@ -165,6 +169,7 @@ def _parse_day(text: str) -> date | None:
         return None
 
 
+@handles("setrole")
 @command
 async def setrole(req: Req, context: BotContext) -> None:
     message = req.update.effective_message
@@ -201,6 +206,7 @@ async def setrole(req: Req, context: BotContext) -> None:
     await reply(req, req.t("setrole.done", name=changed.display_name, role=req.t(f"roles.{role}")))
 
 
+@handles("removemember")
 @command
 async def removemember(req: Req, context: BotContext) -> None:
     message = req.update.effective_message
@@ -217,6 +223,7 @@ async def removemember(req: Req, context: BotContext) -> None:
     await reply(req, req.t("removemember.done", name=removed.display_name))
 
 
+@handles("join")
 @command
 async def join(req: Req, context: BotContext) -> None:
     user = req.update.effective_user
@@ -265,6 +272,7 @@ async def join_decision(update: Update, context: BotContext) -> None:
     # she is told from the outbox, written with the decision (services/roster.py decide_join)
 
 
+@handles("orgs")
 @command
 async def orgs_list(req: Req, context: BotContext) -> None:
     """/orgs (super admin, private): every organisation, its groups, chair, size and last activity."""

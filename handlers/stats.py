@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from handlers.commands import handles
 from handlers.common import BotContext, Req, command, org_and_member, reply
 from handlers.duty import parse_month
 from handlers.i18n import t
@@ -40,6 +41,7 @@ def chart_data(lang: str | None, stats: MonthStats) -> StatsChart:
     return StatsChart(weeks, list(s.ledger.items()), s.asked, s.answered, s.passed_on, s.member_answered)
 
 
+@handles("stats")
 @command
 async def stats(req: Req, context: BotContext) -> None:
     allowed = await org_and_member(req, "stats.managers_only", managers=True)

@@ -9,6 +9,7 @@ from datetime import datetime
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
 
 from handlers import formats
+from handlers.commands import handles
 from handlers.common import (
     BotContext,
     Req,
@@ -131,6 +132,7 @@ def split_trailing_owners(rest: str, roster_names: set[str]) -> tuple[str, list[
 # --- /task_add ---------------------------------------------------------------------------------
 
 
+@handles("task_add")
 @command
 async def task_add(req: Req, context: BotContext) -> None:
     found = await org_and_member(req, "tasks.member_only")
@@ -214,6 +216,7 @@ async def _announce(req: Req, task: Task) -> None:
 # --- /tasks /task /overdue ---------------------------------------------------------------------
 
 
+@handles("tasks")
 @command
 async def tasks_list(req: Req, context: BotContext) -> None:
     found = await org_and_member(req, "tasks.member_only")
@@ -256,6 +259,7 @@ async def tasks_list(req: Req, context: BotContext) -> None:
     await reply(req, "\n".join(lines))
 
 
+@handles("overdue")
 @command
 async def overdue(req: Req, context: BotContext) -> None:
     found = await org_and_member(req, "tasks.member_only")
@@ -275,6 +279,7 @@ async def overdue(req: Req, context: BotContext) -> None:
     await reply(req, "\n".join(lines))
 
 
+@handles("task")
 @command
 async def task_detail(req: Req, context: BotContext) -> None:
     found = await org_and_member(req, "tasks.member_only")
@@ -317,6 +322,7 @@ async def task_detail(req: Req, context: BotContext) -> None:
 # --- /done -------------------------------------------------------------------------------------
 
 
+@handles("done")
 @command
 async def done(req: Req, context: BotContext) -> None:
     found = await org_and_member(req, "tasks.member_only")

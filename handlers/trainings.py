@@ -14,6 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity, 
 from telegram.error import BadRequest
 
 from handlers import formats
+from handlers.commands import handles
 from handlers.common import (
     BotContext,
     Req,
@@ -117,6 +118,7 @@ def _duration(word: str) -> timedelta | None:
     return timedelta(minutes=int(minutes.group(1))) if minutes else None
 
 
+@handles("training_add")
 @command
 async def training_add(req: Req, context: BotContext) -> None:
     org = await org_for_management(req)
@@ -197,6 +199,7 @@ async def training_button(update: Update, context: BotContext) -> None:
 # --- /training_cancel --------------------------------------------------------------------------
 
 
+@handles("training_cancel")
 @command
 async def training_cancel(req: Req, context: BotContext) -> None:
     org = await org_for_management(req)
@@ -238,6 +241,7 @@ def _targets(req: Req) -> tuple[str | None, list[Target]]:
     return words[0], targets
 
 
+@handles("attend")
 @command
 async def attend(req: Req, context: BotContext) -> None:
     found = await org_and_member(req, "training.member_only")
@@ -287,6 +291,7 @@ async def attend(req: Req, context: BotContext) -> None:
 # --- /trainings and /untrained -----------------------------------------------------------------
 
 
+@handles("trainings")
 @command
 async def trainings_list(req: Req, context: BotContext) -> None:
     found = await org_and_member(req, "training.member_only")
@@ -319,6 +324,7 @@ async def trainings_list(req: Req, context: BotContext) -> None:
     await reply(req, "\n".join(lines))
 
 
+@handles("untrained")
 @command
 async def untrained(req: Req, context: BotContext) -> None:
     org = await org_for_management(req)

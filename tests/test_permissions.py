@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.simulator import Persona
-from handlers.commands import COMMANDS, SPECS, ChatKind, refusal
+from handlers.commands import COMMANDS, SPECS, ChatKind, dispatch, handles, refusal
 from handlers.common import Level
 from handlers.i18n import t
 from tests.harness import PUBLIC, WORK, Harness
@@ -111,7 +111,7 @@ def level_of(who: str) -> Level:
     return min(found, key=lambda level: order[level])
 
 
-def test_the_readme_command_tables_agree_with_the_registry() -> None:
+def test_the_reference_command_tables_agree_with_the_registry() -> None:
     rows = readme_rows()
     documented = {name for names, _, _ in rows for name in names}
     assert documented >= {"addmember", "duty", "review_close", "forget", "stats", "task_add"}
@@ -156,3 +156,30 @@ async def test_menus_per_scope_show_each_chat_what_its_people_may_use(h: Harness
     h.api.chat_admins[OTHER_WORK] = {OTHER_CHAIR.user_id}
     calls = await h.send(OTHER_WORK, OTHER_CHAIR, "/setup 白沙村妇联")
     assert any(c.method == "setMyCommands" and str(OTHER_WORK) in str(c.params.get("scope")) for c in calls)
+
+
+def test_the_dispatch_is_the_registry_with_one_handler_each() -> None:
+    import bot.app  # noqa: F401  (imports every handler module, which register their commands)
+
+    pairs = dispatch()
+    assert [spec.name for spec, _ in pairs] == [c.name for c in COMMANDS]
+    assert len({id(callback) for _, callback in pairs}) == len(COMMANDS)  # no handler serves two commands
+
+
+def test_a_handler_for_a_command_outside_the_table_or_a_second_one_fails_at_import() -> None:
+    with pytest.raises(KeyError):
+        handles("no_such_command")
+
+    async def another(update: object, context: object) -> None:
+        return None
+
+    with pytest.raises(RuntimeError, match="two handlers"):
+        handles("duty")(another)
+
+
+async def test_the_application_registers_exactly_the_registrys_commands(h: Harness) -> None:
+    from telegram.ext import CommandHandler
+
+    names = [name for group in h.app.handlers.values() for handler in group
+             if isinstance(handler, CommandHandler) for name in handler.commands]
+    assert sorted(names) == sorted(SPECS)
