@@ -241,7 +241,7 @@ async def _export(cfg: Config, org_name: str, what: str, month_text: str | None,
 
 async def _export_review(cfg: Config, org_name: str, cycle_id: int | None, target: Path) -> int:
     from bot.app import build_services
-    from handlers.review_export import review_xlsx
+    from handlers.review.results import review_xlsx
     from services.clock import SystemClock
     from services.errors import Refusal
     from storage.db import Database
@@ -254,7 +254,7 @@ async def _export_review(cfg: Config, org_name: str, cycle_id: int | None, targe
             print(t(None, "cli.unknown_org", name=org_name), file=sys.stderr)
             return 1
         try:
-            closed = await services.review.export(org.id, cycle_id)
+            closed = await services.review.results.export(org.id, cycle_id)
         except Refusal:
             key = "review_cli.bad_cycle" if cycle_id is not None else "review_cli.no_closed"
             print(t(None, key, org=org.name, cycle=cycle_id or ""), file=sys.stderr)

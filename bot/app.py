@@ -30,10 +30,10 @@ from handlers import (
     duty,
     faq,
     holidays,
+    monthly_report,
     ops,
     privacy,
     reminders,
-    reports,
     review,
     roster,
     stats,
@@ -53,12 +53,12 @@ from services.faq import FaqService
 from services.handoff import HandoffService
 from services.health import HealthService
 from services.holidays import HolidayService
+from services.monthly_report import MonthlyReportService
 from services.ops_alerts import OperatorAlerts
 from services.privacy import PrivacyService
 from services.reminders import ReminderService
-from services.reports import ReportService
 from services.retention import RetentionService
-from services.review import ReviewService
+from services.review.service import ReviewService
 from services.roster import RosterService
 from services.tasks import TaskService
 from services.trainings import TrainingService
@@ -69,8 +69,8 @@ log = logging.getLogger(__name__)
 
 # Importing a handler module registers its commands (@handles); dispatch() then fails at start-up on
 # a command of the table that no module handles.
-HANDLER_MODULES = (calendar, core, duty, faq, holidays, ops, privacy, reminders, reports, review, roster,
-                   stats, tasks, trainings)
+HANDLER_MODULES = (calendar, core, duty, faq, holidays, monthly_report, ops, privacy, reminders, review,
+                   roster, stats, tasks, trainings)
 
 App = Application[Any, Any, Any, Any, Any, Any]
 
@@ -99,9 +99,9 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
         reminders=ReminderService(db, clock, config.tz, grace),
         tasks=TaskService(db, clock, config.tz, config.tasks.remind_days_before),
         trainings=TrainingService(db, clock, config.tz, config.training.window_years),
-        review=ReviewService(db, clock, config.tz, config.review, admins),
-        reports=ReportService(db, clock, config.tz, duty_service, config.scheduler.monthly_report_day,
-                              config.scheduler.monthly_report_at, admins, grace),
+        review=ReviewService(db, clock, config.tz, config.review),
+        monthly_report=MonthlyReportService(db, clock, config.tz, duty_service, config.scheduler.monthly_report_day,
+                                            config.scheduler.monthly_report_at, admins, grace),
         privacy=PrivacyService(db, clock, duty_service, admins),
         holidays=HolidayService(db, clock, config.tz, admins),
         sender=OutboxSender(db, clock, roster, tz=config.tz, stale_after=timedelta(hours=grace)),
@@ -115,8 +115,8 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
     services.producers.extend([
         functools.partial(duty_notices.produce, services.duty),
         services.reminders.produce,
-        services.reports.produce,
-        services.review.produce,
+        services.monthly_report.produce,
+        services.review.notices.produce,
         services.tasks.produce,
         services.trainings.produce,
         functools.partial(services.faq.produce, tz=config.tz),
@@ -128,8 +128,8 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
     services.wakeups.extend([
         functools.partial(duty_notices.next_due, services.duty),
         services.reminders.next_due,
-        services.reports.next_due,
-        services.review.next_due,
+        services.monthly_report.next_due,
+        services.review.notices.next_due,
         services.tasks.next_due,
         services.trainings.next_due,
         functools.partial(services.faq.next_due, tz=config.tz),

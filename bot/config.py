@@ -234,7 +234,7 @@ def _validate_review(review: ReviewConfig) -> None:
             raise ConfigError(f"review.reminder_days must be a list of whole days 1–60, got {days!r}")
     if not 100 <= review.report_max_chars <= 100000:
         raise ConfigError("review.report_max_chars must be 100–100000")
-    from services.review_scoring import RubricError
+    from services.review.scoring import RubricError
 
     try:
         review.rubric()

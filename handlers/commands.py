@@ -133,7 +133,7 @@ def wrong_place(name: str, private: bool) -> str | None:
     """The locale key of the refusal when a group-only command is used in a private chat, else None.
     Enforced for every command before its handler runs (bot/app.py), from this one table. Private-only
     commands used in a group are answered by their handlers, with a button that opens the private
-    chat (handlers/review_common.private_only) — friendlier than a refusal."""
+    chat (handlers/review/common.private_only) — friendlier than a refusal."""
     spec = SPECS.get(name)
     if spec is not None and spec.where == "group" and private:
         return "common.group_only"

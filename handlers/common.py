@@ -25,12 +25,12 @@ from services.faq import FaqService
 from services.handoff import HandoffService
 from services.health import HealthService
 from services.holidays import HolidayService
+from services.monthly_report import MonthlyReportService
 from services.ops_alerts import OperatorAlerts
 from services.outbox import Outgoing, verbatim
 from services.privacy import PrivacyService
 from services.reminders import ReminderService
-from services.reports import ReportService
-from services.review import ReviewService
+from services.review.service import ReviewService
 from services.roster import Actor, ChatContext, RosterService
 from services.tasks import TaskService
 from services.timeparse import TimeParseError
@@ -64,7 +64,7 @@ class Services:
     tasks: TaskService
     trainings: TrainingService
     review: ReviewService
-    reports: ReportService
+    monthly_report: MonthlyReportService
     privacy: PrivacyService
     sender: OutboxSender
     holidays: HolidayService

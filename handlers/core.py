@@ -37,7 +37,7 @@ async def remember_user(update: Update, context: BotContext) -> None:
 async def start(update: Update, context: BotContext) -> None:
     req = await load_req(update, context)
     if req.private and context.args and context.args[0].startswith("review"):
-        from handlers.review import start_review  # the button of a review command used in a group
+        from handlers.review.cycle import start_review  # the button of a review command used in a group
 
         await start_review(req, context, context.args[0])
         return

@@ -53,7 +53,7 @@ async def stats(req: Req, context: BotContext) -> None:
         await reply(req, req.t("stats.usage"))
         return
     year, mon = month
-    found = await month_stats(req.services.reports, req.services.duty, org.id, year, mon)
+    found = await month_stats(req.services.monthly_report, req.services.duty, org.id, year, mon)
     labels = chart_labels(req.lang, org.name, year, mon, found.has_rotation)
     png = await asyncio.to_thread(render_stats, chart_data(req.lang, found), labels)
     s = found.summary

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.review_scoring import Grade, RatingOption, Rubric, dec
+from services.review.scoring import Grade, RatingOption, Rubric, dec
 
 HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -173,7 +173,7 @@ class ReviewConfig:
     report_max_chars: int = 20000
 
     def rubric(self) -> Any:
-        """The deployment's default rubric (services.review_scoring.Rubric); raises RubricError."""
+        """The deployment's default rubric (services.review.scoring.Rubric); raises RubricError."""
         return Rubric(
             weights={k: dec(v) for k, v in self.weights.items()},
             grades=tuple(Grade(str(g["label"]), dec(g["min"]), dec(g["coefficient"])) for g in self.grades),

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from services.duty import DutyService
-from services.reports import MonthSummary, ReportService
+from services.monthly_report import MonthlyReportService, MonthSummary
 from services.rotation import Shift
 
 
@@ -60,9 +60,10 @@ def weekly_checkins(shifts: Iterable[tuple[Shift, bool]], year: int, month: int,
     return [Week(f, la, e, c) for (f, la), e, c in zip(spans, expected, checked, strict=True)]
 
 
-async def month_stats(reports: ReportService, duty: DutyService, org_id: int, year: int, month: int) -> MonthStats:
-    summary = await reports.summary(org_id, year, month)
+async def month_stats(monthly: MonthlyReportService, duty: DutyService, org_id: int, year: int,
+                      month: int) -> MonthStats:
+    summary = await monthly.summary(org_id, year, month)
     has_rotation = await duty.rotation(org_id) is not None
     shifts = await duty.schedule(org_id, year, month) if has_rotation else []
-    weeks = weekly_checkins(shifts, year, month, duty.tz, reports.clock.now())
+    weeks = weekly_checkins(shifts, year, month, duty.tz, monthly.clock.now())
     return MonthStats(summary, weeks, has_rotation)

@@ -483,3 +483,13 @@ async def test_a_wrong_date_gets_one_error_with_the_commands_own_examples(h: Har
     text = await h.say(WORK, "刘敏", "/leave 下下下个月")
     assert "没看懂“下下下个月”是哪一天" in text and "/leave 12月1日" in text
     assert "10分钟后" not in text and "每周一9点" not in text  # no reminder examples in /leave
+
+
+async def test_dayoff_in_the_past_is_refused_and_changes_no_shift(h: Harness) -> None:
+    await h.say(WORK, "王芳", "/rota_set 日 2026-11-16 @liumin @chenjing 杨秀兰 跳过节假日")
+    before = await h.say(WORK, "王芳", "/rota 5")
+    for day in ("2026-11-18", "今天"):
+        text = await h.say(WORK, "王芳", f"/dayoff {day}")
+        assert "已经过去" in text and "设为本地休息日" not in text
+    assert await h.say(WORK, "王芳", "/rota 5") == before
+    assert "设为本地休息日" in await h.say(WORK, "王芳", "/dayoff 2026-12-24")

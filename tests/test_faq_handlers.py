@@ -19,6 +19,7 @@ from tests.harness import PUBLIC, WORK, Harness
 pytestmark = pytest.mark.handler
 
 GUEST = "孙小梅"
+STRANGER = Persona(5555, "陌生人", "stranger_x")
 
 
 async def test_private_question_gets_the_answer_with_basis_and_votes(h: Harness) -> None:
@@ -356,3 +357,41 @@ async def test_answers_are_shown_in_traditional_under_zh_tw(h: Harness) -> None:
     text = await h.say(guest.user_id, guest, "離婚後孩子歸誰")
     assert "撫養" in text and "抚养" not in text  # the answer body, not only the frame
     assert "依據" in text and "《民法典》" in text
+
+
+async def test_faq_list_is_for_managers_like_the_other_faq_commands(h: Harness) -> None:
+    for who in ("刘敏", STRANGER):
+        text = await h.say(WORK, who, "/faq_list")
+        assert "只有本组织的主席、副主席" in text
+        assert "问答库</b>（共" not in text
+    assert "问答库</b>（共" in await h.say(WORK, "李秀英", "/faq_list")
+    assert "问答库</b>（共" in await h.say(1001, "王芳", "/faq_list")
+
+
+async def test_save_as_faq_pressed_twice_saves_one_entry(h: Harness) -> None:
+    calls = await h.send(PUBLIC, "孙小梅", "/ask 明天村里放电影吗？")
+    to_duty = next(c for c in calls if c.chat_id == WORK)
+    await h.press("赵霞", to_duty, 0)
+    calls = await h.send(WORK, "赵霞", "晚上7点在村委会门口放")
+    confirm = next(c for c in calls if c.chat_id == WORK and "已把您的回答转给提问人" in c.text)
+    first = await h.press("王芳", confirm, 0)
+    assert any("已存为问答" in c.text for c in first)
+    second = await h.press("王芳", confirm, 0)  # a stale client still shows the button
+    assert not any("已存为问答" in c.text for c in second)
+    assert any("已经存为问答" in c.params.get("text", "") for c in second)
+    async with h.db.read() as conn:
+        cur = await conn.execute("SELECT COUNT(*) FROM faq_entries WHERE org_id IS NOT NULL")
+        row = await cur.fetchone()
+    assert row is not None and row[0] == 1
+
+
+async def test_none_of_these_passes_on_her_question_not_the_bots_prompt(h: Harness) -> None:
+    guest = h.person("孙小梅")
+    await h.say(PUBLIC, guest, "大家好")  # she belongs to 青石村 through its public group
+    calls = await h.send(guest.user_id, guest, "保护令?")
+    suggest = next(c for c in calls if "您是不是想问" in c.text or "您问的是不是" in c.text)
+    rows = suggest.params["reply_markup"]["inline_keyboard"]
+    pressed = await h.press(guest, suggest, len(rows) - 1)  # 都不是
+    to_duty = next(c for c in pressed if c.chat_id == WORK)
+    assert "「保护令?」" in to_duty.text
+    assert "您是不是想问" not in to_duty.text and "您问的是不是" not in to_duty.text

@@ -73,3 +73,13 @@ async def test_a_past_months_report_counts_the_tasks_open_when_it_ended(h: Harne
     assert "目前未完成 3 项" in current  # the demo's tasks, open today
     october = await h.say(WORK, "王芳", "/report_month 10月")
     assert "月底未完成 0 项" in october  # they did not exist when October ended
+
+
+async def test_month_so_far_does_not_count_trainings_still_to_come(h: Harness) -> None:
+    def training_line(text: str) -> str:
+        return next(line for line in text.splitlines() if line.startswith("【培训】"))
+
+    before = training_line(await h.say(WORK, "王芳", "/report_month"))
+    await h.say(WORK, "王芳", "/training_add 11月28日下午2点 村委会 学习")  # later this month
+    assert training_line(await h.say(WORK, "王芳", "/report_month")) == before
+    assert "举办 0 场" in before

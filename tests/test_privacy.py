@@ -394,3 +394,14 @@ async def test_a_roster_row_added_by_username_only(h: Harness) -> None:
     assert any(c.method == "sendDocument" for c in calls)
     assert "新来的" not in await h.say(WORK, "王芳", "/members")
     assert await leftovers(h, -1, ["新来的", "newbie_x"]) == []
+
+
+async def test_forget_a_village_woman_not_on_any_roster(h: Harness) -> None:
+    admin = h.person("县妇联周主任")
+    await h.say(PUBLIC, "孙小梅", "妇女之家几点开门？")
+    preview = await h.say(admin.user_id, admin, "/forget 2001")
+    assert "删除个人信息：孙小梅" in preview
+    done = await h.say(admin.user_id, admin, "/forget 2001 确认")
+    assert "已删除 孙小梅 的个人信息" in done
+    assert "改成 —" not in done and "名册上她的记录" not in done
+    assert "没有名册记录要改" in done

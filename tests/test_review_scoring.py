@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from services.review_scoring import (
+from services.review.scoring import (
     Adjustment,
     Grade,
     MemberInput,

@@ -371,3 +371,18 @@ async def test_the_county_lists_organisations_and_names_one_in_a_private_chat(h:
     docs = [c for c in calls if c.method == "sendDocument"]
     assert len(docs) == 2 and all(d.chat_id == 9001 for d in docs)
     assert "2026年10月 还没有台账记录" in await h.say(9001, county, "/ledger 青石村妇联 2026-10")
+
+
+async def test_help_footer_explains_only_the_notation_it_uses(h: Harness) -> None:
+    for chat, who in ((WORK, "王芳"), (PUBLIC, "孙小梅"), (1004, "刘敏")):
+        text = await h.say(chat, who, "/help")
+        body, footer = text.rsplit("\n", 1)
+        assert "&lt;" not in body  # no command description uses <尖括号>
+        assert "尖括号" not in footer
+        assert "[方括号]" in footer
+
+
+async def test_help_states_the_one_rule_for_a_day_without_a_time(h: Harness) -> None:
+    text = await h.say(WORK, "王芳", "/help")
+    assert "截止时间（任务、述职报告）算到那天 23:59" in text and "提醒和培训是那天上午 9:00" in text
+    assert "23:59" in await h.say(1004, "刘敏", "/help")  # /remind is there in private too

@@ -86,3 +86,16 @@ async def test_advance_shows_what_a_walk_through_every_mark_shows(tmp_path: Path
                         ("反家暴法宣讲", 5), ("2026年度述职", 20), ("已经截止", 1), ("逾期任务日报", 1), ("月报", 1)):
         assert jumped.count(seen) >= least, seen  # set up, then fell due (again)
     assert jump_ticks < walk_ticks / 3  # it jumped: far fewer ticks (counted, not timed)
+
+
+async def test_shell_advance_delivers_scheduled_messages_on_time(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # Start at 08:28 Shanghai: with plain 10-minute steps a 09:00 reminder went out at 09:08 and was
+    # marked as sent late "because the bot was offline".
+    monkeypatch.setattr(shell, "_start_time", lambda: datetime(2026, 12, 1, 0, 28, tzinfo=UTC))
+    out = io.StringIO()
+    script = io.StringIO(":in work\n:as 刘敏\n/remind 今天9点 交材料\n:advance 1h\n")
+    await shell.run_shell(from_mapping({}, env={}), str(tmp_path / "s.db"), False, True, script, out)
+    text = out.getvalue()
+    assert "⏰ 提醒：交材料" in text
+    assert "机器人当时不在线" not in text

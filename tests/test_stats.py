@@ -140,7 +140,7 @@ async def test_stats_numbers_match_the_monthly_summary(h: Harness) -> None:
     org = h.services.roster
     found = await org.memberships(h.person("王芳").user_id)
     org_id = found[0][0].id
-    stats = await month_stats(h.services.reports, h.services.duty, org_id, 2026, 11)
+    stats = await month_stats(h.services.monthly_report, h.services.duty, org_id, 2026, 11)
     s = stats.summary
     assert sum(w.expected for w in stats.weeks) == s.shifts > 0
     assert sum(w.checked for w in stats.weeks) == s.checked_in >= 1

@@ -440,3 +440,10 @@ def test_shell_shows_demo_trainings_and_reminders() -> None:
     assert any("刘敏，提醒您：培训「《反家庭暴力法》" in part.split("🤖")[0] for part in private[1:])
     assert any("还有一小时就开始了" in part.split("🤖")[0] for part in private[1:])
     assert "📚 培训预告：「《反家庭暴力法》宣讲与案例分析」" in out
+
+
+async def test_training_add_zero_duration_is_refused(h: Harness) -> None:
+    before = await count_trainings(h)
+    text = await h.say(WORK, "王芳", "/training_add 明天下午3点 村委会 学习 时长0小时")
+    assert "时长要在" in text
+    assert await count_trainings(h) == before

@@ -1,10 +1,14 @@
-"""What every part of 述职考评 shares: the context (database, clock, settings), who may do what, and
-finding the cycle and its participants."""
+"""What every part of 述职考评 shares: the context (database, clock, settings), who may do what,
+finding the cycle, its participants and its activity period, and the rubric in force for an organisation
+(the deployment's defaults with the organisation's overrides)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiosqlite
@@ -13,12 +17,14 @@ from services import fmt
 from services.clock import Clock
 from services.config import ReviewConfig
 from services.errors import Refusal
-from services.review_scoring import Rubric
+from services.review.scoring import Grade, Rubric, RubricError, dec
 from services.roster import Actor, Target
 from storage import members, reviews
 from storage.db import Database
 from storage.models import Member
 from storage.reviews import Cycle
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,11 @@ async def some_cycle(conn: aiosqlite.Connection, org_id: int) -> Cycle:
     return cycle
 
 
+def period_end(cycle: Cycle, now: datetime) -> datetime:
+    """The period counts up to its set end (else the deadline), or the close if that came first."""
+    return min(cycle.period_end or cycle.deadline, cycle.closed_at or now)
+
+
 async def active_participants(conn: aiosqlite.Connection, cycle: Cycle) -> list[Member]:
     return [m for m in await reviews.participants(conn, cycle.id) if m.active]
 
@@ -112,3 +123,33 @@ async def resolve_participant(conn: aiosqlite.Connection, cycle: Cycle, target: 
             return m
     label = target.name or (f"@{target.username}" if target.username else str(target.user_id or ""))
     raise Refusal("review.not_in_cycle", who=label, name=cycle.name)
+
+
+# --- the rubric in force ---------------------------------------------------------------------------
+
+
+def rubric_error(exc: RubricError) -> Refusal:
+    return Refusal(f"review_config.err_{exc.code}", **{k: str(v) for k, v in exc.params.items()})
+
+
+def merge_rubric(base: Rubric, override: Mapping[str, Any]) -> Rubric:
+    """The deployment rubric with an organisation's overrides (weights, grades, subsidy_base)."""
+    found = base
+    if "weights" in override:
+        found = replace(found, weights={k: dec(v) for k, v in override["weights"].items()})
+    if "grades" in override:
+        found = replace(found, grades=tuple(Grade(str(g["label"]), dec(g["min"]), dec(g["coefficient"]))
+                                            for g in override["grades"]))
+    if "subsidy_base" in override:
+        found = replace(found, subsidy_base=dec(override["subsidy_base"]))
+    return found
+
+
+async def rubric_for(ctx: ReviewContext, conn: aiosqlite.Connection, org_id: int) -> Rubric:
+    """The rubric in force for the organisation (the defaults if what is stored is invalid)."""
+    override = await reviews.rubric_override(conn, org_id)
+    try:
+        return merge_rubric(ctx.base_rubric, override).validate()
+    except (RubricError, KeyError, TypeError, ValueError):
+        log.warning("org %s: stored review rubric is invalid; using the defaults", org_id)
+        return ctx.base_rubric

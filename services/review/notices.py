@@ -11,7 +11,7 @@ from typing import Any
 import aiosqlite
 
 from services.outbox import Outgoing, text
-from services.review_common import ReviewContext, active_participants
+from services.review.common import ReviewContext, active_participants
 from storage import orgs, outbox, reviews
 from storage.models import Member
 from storage.reviews import Cycle
@@ -65,7 +65,9 @@ async def enqueue_closed(conn: aiosqlite.Connection, cycle: Cycle, people: list[
                           for m in people], now)
 
 
-class Reminders:
+class Notices:
+    """The producer run on every tick (registered in Services.producers, its wake-up in Services.wakeups)."""
+
     def __init__(self, ctx: ReviewContext) -> None:
         self.ctx = ctx
 

@@ -1,5 +1,6 @@
 """The 述职考评 cycle's life: the chair opens it for every current member, managers follow its
-progress (counts only), and the chair closes it — results frozen, ballot key destroyed, members told."""
+progress (counts only), and the chair closes it — results frozen, ballot key destroyed, members told.
+Also the organisation's rubric the chair sets for its cycles (`Rubrics`)."""
 
 from __future__ import annotations
 
@@ -7,24 +8,27 @@ import json
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 import aiosqlite
 
-from services import review_ballot as ballot
-from services import review_notices as notices
 from services.errors import Refusal
-from services.review_activity import period_end
-from services.review_common import (
+from services.review import ballot, notices
+from services.review.common import (
     ReviewContext,
     active_participants,
     current_cycle,
+    merge_rubric,
     open_cycle,
+    period_end,
     require_chair,
     require_manager,
+    rubric_error,
+    rubric_for,
     some_cycle,
 )
-from services.review_results import ClosedCycle, ResultRow, compute_rows, subsidy_sum
-from services.review_rubric import rubric_for
+from services.review.results import ClosedCycle, ResultRow, compute_rows, subsidy_sum
+from services.review.scoring import Rubric, RubricError
 from services.roster import Actor
 from storage import audit, members, reviews
 from storage.models import Member
@@ -159,7 +163,7 @@ class Cycles:
         async with self.ctx.db.read() as conn:
             return await current_cycle(conn, org_id)
 
-    async def cycle(self, cycle_id: int) -> Cycle | None:
+    async def get(self, cycle_id: int) -> Cycle | None:
         async with self.ctx.db.read() as conn:
             return await reviews.get_cycle(conn, cycle_id)
 
@@ -182,7 +186,7 @@ class Cycles:
             total = await reviews.rating_total(conn, cycle.id)
         return Status(cycle, lines, total)
 
-    async def my_progress(self, member: Member) -> tuple[Cycle, bool, int, int]:
+    async def progress(self, member: Member) -> tuple[Cycle, bool, int, int]:
         """In the open cycle: (cycle, report submitted, colleagues rated, colleagues to rate)."""
         cycle, _, found = await self.votes.colleagues(member)
         async with self.ctx.db.read() as conn:
@@ -234,3 +238,42 @@ class Cycles:
             final = await reviews.get_cycle(conn, cycle.id)
         assert final is not None
         return ClosedCycle(final, rubric, rows)
+
+
+class Rubrics:
+    """An organisation's rubric: the deployment's defaults with its overrides (weights, grades,
+    subsidy base), read, changed by the chair, or reset."""
+
+    def __init__(self, ctx: ReviewContext) -> None:
+        self.ctx = ctx
+
+    async def in_force(self, org_id: int) -> tuple[Rubric, bool]:
+        """The organisation's rubric and whether it has its own overrides."""
+        async with self.ctx.db.read() as conn:
+            override = await reviews.rubric_override(conn, org_id)
+            return await rubric_for(self.ctx, conn, org_id), bool(override)
+
+    async def change(self, actor: Actor, org_id: int, part: str, value: Any) -> Rubric:
+        """Override weights / grades / subsidy_base for this organisation, or reset ("reset")."""
+        now = self.ctx.clock.now()
+        async with self.ctx.db.transaction() as conn:
+            await require_chair(conn, actor, org_id)
+            override = await reviews.rubric_override(conn, org_id)
+            if part == "reset":
+                override = {}
+            elif part == "weights":
+                override["weights"] = {k: str(v) for k, v in value.items()}
+            elif part == "grades":
+                override["grades"] = [{"label": g.label, "min": str(g.minimum), "coefficient": str(g.coefficient)}
+                                      for g in value]
+            elif part == "subsidy_base":
+                override["subsidy_base"] = str(value)
+            else:
+                raise ValueError(part)
+            try:
+                rubric = merge_rubric(self.ctx.base_rubric, override).validate()
+            except RubricError as exc:
+                raise rubric_error(exc) from exc
+            await reviews.set_rubric_override(conn, org_id, override, actor.user_id, now)
+            await audit.record(conn, org_id, actor.user_id, "review.config", now, part=part, rubric=override)
+        return rubric

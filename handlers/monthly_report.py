@@ -6,14 +6,14 @@ from handlers.commands import handles
 from handlers.common import BotContext, Req, command, org_and_member, reply
 from handlers.duty import parse_month
 from handlers.sender import render
+from services.monthly_report import report_params, rollup_params
 from services.outbox import Body
-from services.reports import report_params, rollup_params
 
 
 @handles("report_month")
 @command
 async def report_month(req: Req, context: BotContext) -> None:
-    svc = req.services.reports
+    svc = req.services.monthly_report
     today = req.services.duty.today()
     named = await req.services.roster.org_named(req.args) if req.private and req.actor.is_super_admin else None
     if named is not None:

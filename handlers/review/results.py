@@ -1,5 +1,6 @@
-"""Showing review results: the rubric, the chair's results table, one member's own result, and
-the xlsx (Chinese headers, a totals row for the subsidies, a second sheet with the rubric)."""
+"""What makes and shows the results: /score and /adjust (the chair's part), /myreview (her own
+result); the rubric as text, the chair's results table, one member's lines, and the xlsx (Chinese
+headers, a totals row for the subsidies, a second sheet with the rubric) also used by the CLI's export."""
 
 from __future__ import annotations
 
@@ -13,12 +14,18 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
+from handlers.commands import handles
+from handlers.common import BotContext, Req, command, reply
 from handlers.i18n import Raw, in_script, t
+from handlers.review.common import args_text, here, member_here, progress_lines, target_of
 from services.exports import append_row
-from services.review_results import ClosedCycle, ResultRow
-from services.review_scoring import COMPONENTS, Rubric, show
+from services.review.results import ClosedCycle, ResultRow
+from services.review.scoring import COMPONENTS, Rubric, parse_delta, parse_score, show
+from services.roster import Target
 
 RUBRIC_COMPONENT_KEYS = {k: f"review.component_{k}" for k in COMPONENTS}
+
+
 def _num(text: str) -> str:
     """A stored decimal for people: 1.0 → 1, 0.80 → 0.8, 1200.0 → 1200."""
     return f"{Decimal(text).normalize():f}"
@@ -166,3 +173,81 @@ def review_xlsx(lang: str | None, org_name: str, closed: ClosedCycle) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+# --- /score and /adjust --------------------------------------------------------------------------
+
+
+async def _target_value_words(req: Req, usage: str, least: int) -> tuple[Target, str, str] | None:
+    """`<who> <value> [words…]` with at least `least` words after her name (else the usage is shown)."""
+    parsed = target_of(req)
+    if parsed.target is None or len(parsed.rest) < least:
+        await reply(req, req.t(usage))
+        return None
+    return parsed.target, parsed.rest[0], " ".join(parsed.rest[1:])
+
+
+@handles("score")
+@command
+async def score(req: Req, context: BotContext) -> None:
+    org = await here(req, context)
+    if org is None:
+        return
+    found = await _target_value_words(req, "score.usage", 1)
+    if found is None:
+        return
+    target, word, comment = found
+    value = parse_score(word)
+    who, replaced = await req.services.review.scores.score(req.actor, org.id, target, value, comment)
+    lines = [req.t("score.replaced" if replaced else "score.done", name=who.display_name, score=str(value))]
+    if comment:
+        lines.append(req.t("score.comment", comment=comment))
+    await reply(req, "\n".join(lines))
+
+
+@handles("adjust")
+@command
+async def adjust(req: Req, context: BotContext) -> None:
+    org = await here(req, context)
+    if org is None:
+        return
+    found = await _target_value_words(req, "adjust.usage", 2)
+    if found is None:
+        return
+    target, word, reason = found
+    delta = parse_delta(word)
+    who, items = await req.services.review.scores.adjust(req.actor, org.id, target, delta, reason)
+    lines = [req.t("adjust.done", name=who.display_name, delta=items[-1].delta, reason=reason)]
+    lines.append(req.t("adjust.all", items=adjustment_items((a.delta, a.reason) for a in items)))
+    await reply(req, "\n".join(lines))
+
+
+# --- /myreview -----------------------------------------------------------------------------------
+
+
+@handles("myreview")
+@command
+async def myreview(req: Req, context: BotContext) -> None:
+    found = await member_here(req, context)
+    if found is None:
+        return
+    _, me = found
+    if args_text(req):
+        await reply(req, req.t("myreview.own_only"))
+        return
+    svc = req.services.review
+    lines: list[str] = []
+    cycle = await svc.cycles.current(me.org_id)
+    if cycle is not None and cycle.is_open:
+        lines.extend(await progress_lines(
+            req, me, req.t("myreview.open", cycle=cycle.name, deadline=svc.local(cycle.deadline))))
+    mine = await svc.results.mine(me)
+    if mine is not None:
+        closed, row = mine
+        if lines:
+            lines.append("")
+        lines.append(req.t("myreview.header", cycle=closed.cycle.name))
+        lines.extend(result_lines(req.lang, row, closed.rubric, own=True))
+    if not lines:
+        lines.append(req.t("myreview.none"))
+    await reply(req, "\n".join(lines))

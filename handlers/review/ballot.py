@@ -1,5 +1,6 @@
-"""/rate and its buttons `rv:g|p|l|n:…`: one colleague's card with the rating options, the list of
-everyone with her current choices, and the next colleague not rated yet. Private chat only."""
+"""民主测评 in the chat: /rate and its buttons `rv:g|p|l|n:…`: one colleague's card with the rating
+options, the list of everyone with her current choices, and the next colleague not rated yet.
+Private chat only."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from handlers.commands import handles
 from handlers.common import BotContext, Req, command, load_req, reply
 from handlers.i18n import in_script
-from handlers.review_common import args_text, member_here, role_name, target_of
+from handlers.review.common import args_text, member_here, role_name, target_of
 from services.clean import simplified
 from services.errors import Refusal
 from storage.models import Member
@@ -74,7 +75,7 @@ async def rate(req: Req, context: BotContext) -> None:
         return
     _, me = found
     words = args_text(req).split()
-    svc = req.services.review
+    svc = req.services.review.ballot
     if len(words) >= 2:
         parsed = target_of(req)
         assert parsed.target is not None
@@ -112,8 +113,8 @@ async def rate_button(update: Update, context: BotContext) -> None:
     assert query is not None and query.data is not None
     req = await load_req(update, context)
     match = RATE_CALLBACK.match(query.data)
-    svc = req.services.review
-    cycle = await svc.cycle(int(match.group(2))) if match else None
+    svc = req.services.review.ballot
+    cycle = await req.services.review.cycles.get(int(match.group(2))) if match else None
     me = await req.services.roster.member_of(cycle.org_id, req.user_id) if cycle else None
     if match is None or cycle is None or me is None or not req.private:
         await query.answer(req.t("rate.gone"), show_alert=True)

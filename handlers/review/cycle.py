@@ -1,50 +1,33 @@
-"""述职考评 commands, all in a private chat: /review_start /report /review_status /score /adjust
-/myreview /review_config and `/start review`; /rate and its buttons are in review_rating.py,
-/review_close and the results in review_close.py (re-exported here for bot/app.py).
-
-Used in a group, every review command only answers with a button that opens the private chat:
-no score, rating or report is ever posted in a group.
+"""The cycle's commands, all in a private chat: `/start review` (the private chat opened from a
+group's button), /review_start (with its activity period), /review_status, /review_close with its
+confirmation buttons `rvc:<cycle>:yes|no` and the results sent to the chair, /review_config (the rubric).
 """
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import date, datetime, time, timedelta
-from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from handlers import formats
 from handlers.commands import handles
-from handlers.common import BotContext, Req, command, reply, time_error
-from handlers.i18n import Raw
-from handlers.review_close import CLOSE_CALLBACK, close_button, review_close, send_results
-from handlers.review_common import (
-    args_text,
-    here,
-    member_here,
-    progress_lines,
-    review_org,
-    role_name,
-    target_of,
-)
-from handlers.review_export import adjustment_items, result_lines, rubric_text
-from handlers.review_rating import RATE_CALLBACK, rate, rate_button
+from handlers.common import BotContext, Req, command, load_req, reply, time_error
+from handlers.i18n import Raw, in_script
+from handlers.review.common import args_text, here, progress_lines, review_org, role_name, target_of
+from handlers.review.results import results_text, review_xlsx, rubric_text
+from handlers.review.work_reports import send_report
 from services.errors import Refusal
-from services.review_parse import parse_amount, parse_delta, parse_grades, parse_score, parse_weights
-from services.roster import Target
+from services.review.cycle import CloseLine
+from services.review.results import ClosedCycle
+from services.review.scoring import parse_amount, parse_grades, parse_weights
 from services.timeparse import Deadline, OneOff, TimeParseError, parse_date, parse_when
 from storage.models import Org
 from storage.reviews import Cycle
 
-__all__ = [  # the handlers bot/app.py registers (rating and closing re-exported from their modules)
-    "CLOSE_CALLBACK", "RATE_CALLBACK", "adjust", "close_button", "myreview", "rate", "rate_button", "report",
-    "review_close", "review_config", "review_start", "review_status", "score", "start_review",
-]
-
 # 从 2026-01-01 [起] [到 2026-12-31 [止]] at the end of /review_start
 PERIOD_FROM = re.compile(r"\s(?:从|自)\s*(?P<a>\S+?)\s*(?:起|开始)?(?:\s*(?:到|至)\s*(?P<b>\S+?)\s*(?:止|为止)?)?\s*$")
 FOUR_DIGITS = re.compile(r"\d{4}")  # a year written out: the day is taken as said
-APPEND_WORDS = ("续", "追加", "接上")
 START_PAYLOAD = re.compile(r"^review(?:_(\d+))?$")
 
 
@@ -63,7 +46,7 @@ async def start_review(req: Req, context: BotContext, payload: str) -> None:
     if org is None:
         return
     me = await req.services.roster.member_of(org.id, req.user_id)
-    cycle = await req.services.review.current(org.id)
+    cycle = await req.services.review.cycles.current(org.id)
     lines = [req.t("review.start_title", org=org.name)]
     if cycle is not None and cycle.is_open:
         lines.append(req.t("review.start_open", cycle=cycle.name, deadline=req.services.review.local(cycle.deadline)))
@@ -167,12 +150,12 @@ async def review_start(req: Req, context: BotContext) -> None:
     if PERIOD_FROM.match(" " + text):  # only 从 … [到 …]: change the open cycle's period
         _, period_start, period_stop = _parse_period(req, text)
         assert period_start is not None
-        cycle = await svc.set_period(req.actor, org.id, period_start, period_stop)
+        cycle = await svc.cycles.set_period(req.actor, org.id, period_start, period_stop)
         await reply(req, req.t("review_start.period_changed", cycle=cycle.name, period=svc.local(cycle.period_start),
                                until=_until(req, cycle)))
         return
     name, deadline, period_start, period_stop = _parse_start(req, text)
-    cycle, people = await svc.start(req.actor, org.id, name, deadline, period_start, context.bot.username or "",
+    cycle, people = await svc.cycles.start(req.actor, org.id, name, deadline, period_start, context.bot.username or "",
                                     period_stop)
     await reply(req, req.t("review_start.done", cycle=cycle.name, org=org.name, deadline=svc.local(cycle.deadline),
                            period=svc.local(cycle.period_start), until=_until(req, cycle), count=len(people),
@@ -187,62 +170,6 @@ def _until(req: Req, cycle: Cycle) -> str:
     return req.t("review_start.period_to_day", day=formats.full_day(req.lang, last_day))
 
 
-# --- /report -------------------------------------------------------------------------------------
-
-
-@handles("report")
-@command
-async def report(req: Req, context: BotContext) -> None:
-    found = await member_here(req, context)
-    if found is None:
-        return
-    org, me = found
-    message = req.update.effective_message
-    assert message is not None
-    text = args_text(req)
-    file_id = file_name = None
-    if message.document is not None:
-        file_id, file_name = message.document.file_id, message.document.file_name or req.t("report.file_default")
-    if not text and file_id is None:
-        await _show_own_report(req, context, org)
-        return
-    append = False
-    for word in APPEND_WORDS:
-        if text.startswith(word):
-            append, text = True, text[len(word):].lstrip(" ：:")
-            break
-    cycle, saved, replaced = await req.services.review.submit_report(me, text, file_id, file_name, append)
-    key = "report.appended" if append else "report.replaced" if replaced else "report.done"
-    lines = [req.t(key, cycle=cycle.name, chars=len(saved.content),
-                   deadline=req.services.review.local(cycle.deadline))]
-    if saved.file_id:
-        lines.append(req.t("report.with_file", file=saved.file_name or req.t("report.file_default")))
-    lines.append(req.t("report.hint_more"))
-    await reply(req, "\n".join(lines))
-
-
-async def _show_own_report(req: Req, context: BotContext, org: Org) -> None:
-    try:
-        cycle, _, saved = await req.services.review.report_of(req.actor, org.id, None)
-    except Refusal:
-        await reply(req, req.t("report.usage"))
-        return
-    if saved is None:
-        await reply(req, req.t("report.none_yet", cycle=cycle.name) + "\n\n" + req.t("report.usage"))
-        return
-    await _send_report(req, context, cycle.name, req.t("report.yours"), saved)
-
-
-async def _send_report(req: Req, context: BotContext, cycle_name: str, who: str, saved: Any) -> None:
-    header = req.t("report.show_header", cycle=cycle_name, who=who, chars=len(saved.content),
-                   at=req.services.review.local(saved.updated_at))
-    body = html.escape(saved.content, quote=False) if saved.content else req.t("report.only_file")
-    await reply(req, req.t("report.show", header=Raw(header), body=Raw(body)))
-    if saved.file_id:
-        await context.bot.send_document(req.chat_id, saved.file_id,
-                                        caption=req.t("report.file_caption", who=who)[:1024])
-
-
 # --- /review_status ------------------------------------------------------------------------------
 
 
@@ -255,13 +182,13 @@ async def review_status(req: Req, context: BotContext) -> None:
     if args_text(req):
         parsed = target_of(req)
         assert parsed.target is not None
-        cycle, who, saved = await req.services.review.report_of(req.actor, org.id, parsed.target)
+        cycle, who, saved = await req.services.review.work_reports.read(req.actor, org.id, parsed.target)
         if saved is None:
             await reply(req, req.t("review_status.no_report", who=who.display_name, cycle=cycle.name))
             return
-        await _send_report(req, context, cycle.name, who.display_name, saved)
+        await send_report(req, context, cycle.name, who.display_name, saved)
         return
-    status = await req.services.review.status(req.actor, org.id)
+    status = await req.services.review.cycles.status(req.actor, org.id)
     cycle = status.cycle
     if not cycle.is_open:
         await send_results(req, context, org, None)
@@ -299,82 +226,105 @@ def _left(req: Req, deadline: datetime) -> str:
     return req.t("review_status.hours_left", n=max(1, int(remaining.total_seconds() // 3600)))
 
 
-# --- /score and /adjust --------------------------------------------------------------------------
+# --- /review_close ------------------------------------------------------------------------------
 
 
-async def _target_value_words(req: Req, usage: str, least: int) -> tuple[Target, str, str] | None:
-    """`<who> <value> [words…]` with at least `least` words after her name (else the usage is shown)."""
-    parsed = target_of(req)
-    if parsed.target is None or len(parsed.rest) < least:
-        await reply(req, req.t(usage))
-        return None
-    return parsed.target, parsed.rest[0], " ".join(parsed.rest[1:])
+CLOSE_CALLBACK = re.compile(r"^rvc:(\d+):(yes|no)$")
+CONFIRM_WORDS = ("确定", "确认", "yes")
 
 
-@handles("score")
+@handles("review_close")
 @command
-async def score(req: Req, context: BotContext) -> None:
+async def review_close(req: Req, context: BotContext) -> None:
     org = await here(req, context)
     if org is None:
         return
-    found = await _target_value_words(req, "score.usage", 1)
-    if found is None:
+    check = await req.services.review.cycles.close_check(req.actor, org.id)
+    confirmed = args_text(req) in CONFIRM_WORDS
+    missing = [x for x in check.lines if not x.scored or not x.peer_counts]
+    if not confirmed and (missing or check.before_deadline):
+        lines = [req.t("review_close.confirm", cycle=check.cycle.name)]
+        if check.before_deadline:
+            deadline = req.services.review.local(check.cycle.deadline)
+            lines.append(req.t("review_close.before_deadline", deadline=deadline))
+        if check.lines:
+            lines.append(req.t("review_close.people_header"))
+            # per person, and those for whom closing now means the same thing on one line
+            grouped: dict[tuple[str, str], list[str]] = {}
+            for x in check.lines:
+                grouped.setdefault(_consequence(req, org, x, check.min_peer), []).append(x.member.display_name)
+            for (problems, result), names in grouped.items():
+                lines.append(req.t("review_close.person", names="、".join(names), problems=problems) + result)
+        lines.append(req.t("review_close.final"))
+        keyboard = InlineKeyboardMarkup([[
+            InlineKeyboardButton(req.t("review_close.btn_yes"), callback_data=f"rvc:{check.cycle.id}:yes"),
+            InlineKeyboardButton(req.t("review_close.btn_no"), callback_data=f"rvc:{check.cycle.id}:no"),
+        ]])
+        await reply(req, "\n".join(lines), keyboard)
         return
-    target, word, comment = found
-    value = parse_score(word)
-    who, replaced = await req.services.review.score(req.actor, org.id, target, value, comment)
-    lines = [req.t("score.replaced" if replaced else "score.done", name=who.display_name, score=str(value))]
-    if comment:
-        lines.append(req.t("score.comment", comment=comment))
-    await reply(req, "\n".join(lines))
+    await _close(req, context, org, check.cycle.id)
 
 
-@handles("adjust")
-@command
-async def adjust(req: Req, context: BotContext) -> None:
-    org = await here(req, context)
-    if org is None:
+def _consequence(req: Req, org: Org, line: CloseLine, min_peer: int) -> tuple[str, str]:
+    """What is missing for one member, and (when it reveals nothing about ratings) her result if
+    closed now."""
+    problems = []
+    if not line.scored:
+        problems.append(req.t("review_close.no_score_chair", org=org.name, name=line.member.display_name)
+                        if line.nobody_can_score else req.t("review_close.no_score"))
+    if not line.peer_counts:
+        problems.append(req.t("review_close.peer_few", min=min_peer))
+    if not line.report:
+        problems.append(req.t("review_close.no_report_one"))
+    result = ""
+    row = line.preview
+    if row is not None and row.total is not None and (not line.scored or not line.peer_counts):
+        nothing = all(v is None for v in (row.chair, row.peer, row.duty, row.training))
+        result = "\n" + req.t("review_close.result_nothing" if nothing else "review_close.result", total=row.total,
+                              grade=in_script(req.lang, row.grade or ""), subsidy=row.subsidy)
+    return "；".join(problems), result
+
+
+async def close_button(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    req = await load_req(update, context)
+    match = CLOSE_CALLBACK.match(query.data)
+    cycle = await req.services.review.cycles.get(int(match.group(1))) if match else None
+    if match is None or cycle is None or not req.private:
+        await query.answer(req.t("rate.gone"), show_alert=True)
         return
-    found = await _target_value_words(req, "adjust.usage", 2)
-    if found is None:
+    if match.group(2) == "no":
+        await query.answer()
+        await query.edit_message_text(req.t("review_close.kept_open", cycle=cycle.name))
         return
-    target, word, reason = found
-    delta = parse_delta(word)
-    who, items = await req.services.review.adjust(req.actor, org.id, target, delta, reason)
-    lines = [req.t("adjust.done", name=who.display_name, delta=items[-1].delta, reason=reason)]
-    lines.append(req.t("adjust.all", items=adjustment_items((a.delta, a.reason) for a in items)))
-    await reply(req, "\n".join(lines))
+    org = await req.services.roster.find_org(str(cycle.org_id))
+    assert org is not None
+    try:
+        await query.answer()
+        await query.edit_message_reply_markup(None)
+        await _close(req, context, org, cycle.id)
+    except Refusal as refusal:
+        await reply(req, req.t(refusal.key, **refusal.params))
 
 
-# --- /myreview -----------------------------------------------------------------------------------
+async def _close(req: Req, context: BotContext, org: Org, cycle_id: int) -> None:
+    closed = await req.services.review.cycles.close(req.actor, org.id, cycle_id)
+    await reply(req, req.t("review_close.done", cycle=closed.cycle.name, count=len(closed.rows)))
+    await deliver_results(req, context, org, closed)
 
 
-@handles("myreview")
-@command
-async def myreview(req: Req, context: BotContext) -> None:
-    found = await member_here(req, context)
-    if found is None:
-        return
-    _, me = found
-    if args_text(req):
-        await reply(req, req.t("myreview.own_only"))
-        return
-    svc = req.services.review
-    lines: list[str] = []
-    cycle = await svc.current(me.org_id)
-    if cycle is not None and cycle.is_open:
-        lines.extend(await progress_lines(
-            req, me, req.t("myreview.open", cycle=cycle.name, deadline=svc.local(cycle.deadline))))
-    mine = await svc.my_result(me)
-    if mine is not None:
-        closed, row = mine
-        if lines:
-            lines.append("")
-        lines.append(req.t("myreview.header", cycle=closed.cycle.name))
-        lines.extend(result_lines(req.lang, row, closed.rubric, own=True))
-    if not lines:
-        lines.append(req.t("myreview.none"))
-    await reply(req, "\n".join(lines))
+async def send_results(req: Req, context: BotContext, org: Org, cycle_id: int | None) -> None:
+    """A closed cycle's results again (the latest, or `cycle_id`), for the chair or a vice chair."""
+    closed = await req.services.review.results.closed(req.actor, org.id, cycle_id)
+    await deliver_results(req, context, org, closed)
+
+
+async def deliver_results(req: Req, context: BotContext, org: Org, closed: ClosedCycle) -> None:
+    await reply(req, results_text(req.lang, org.name, closed))
+    data = review_xlsx(req.lang, org.name, closed)
+    await context.bot.send_document(req.chat_id, data, filename=f"review-{closed.cycle.id}.xlsx",
+                                    caption=req.t("review_close.xlsx_caption", cycle=closed.cycle.name, org=org.name))
 
 
 # --- /review_config ------------------------------------------------------------------------------
@@ -392,23 +342,23 @@ async def review_config(req: Req, context: BotContext) -> None:
     if not (req.actor.is_super_admin or (me is not None and me.is_manager)):
         raise Refusal("review.manager_only")
     if not text:
-        rubric, custom = await svc.rubric(org.id)
+        rubric, custom = await svc.rubrics.in_force(org.id)
         await reply(req, rubric_text(req.lang, org.name, rubric, custom) + "\n\n" + req.t("review_config.usage"))
         return
     word, _, rest = text.partition(" ")
     rest = rest.strip()
     if word in ("权重", "weights"):
-        rubric = await svc.set_rubric(req.actor, org.id, "weights", parse_weights(rest))
+        rubric = await svc.rubrics.change(req.actor, org.id, "weights", parse_weights(rest))
     elif word in ("补贴", "subsidy"):
-        rubric = await svc.set_rubric(req.actor, org.id, "subsidy_base", parse_amount(rest))
+        rubric = await svc.rubrics.change(req.actor, org.id, "subsidy_base", parse_amount(rest))
     elif word in ("等次", "grades"):
-        rubric = await svc.set_rubric(req.actor, org.id, "grades", parse_grades(rest))
+        rubric = await svc.rubrics.change(req.actor, org.id, "grades", parse_grades(rest))
     elif word in ("默认", "恢复默认", "reset"):
-        rubric = await svc.set_rubric(req.actor, org.id, "reset", None)
+        rubric = await svc.rubrics.change(req.actor, org.id, "reset", None)
     else:
         await reply(req, req.t("review_config.usage"))
         return
-    cycle = await svc.current(org.id)
+    cycle = await svc.cycles.current(org.id)
     custom = word not in ("默认", "恢复默认", "reset")
     lines = [req.t("review_config.saved"), rubric_text(req.lang, org.name, rubric, custom)]
     if cycle is not None and cycle.is_open:

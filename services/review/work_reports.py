@@ -4,7 +4,7 @@ deadline; she reads her own, the chair and vice chairs read anyone's."""
 from __future__ import annotations
 
 from services.errors import Refusal
-from services.review_common import (
+from services.review.common import (
     ReviewContext,
     me,
     open_cycle,
@@ -19,11 +19,11 @@ from storage.models import Member
 from storage.reviews import Cycle
 
 
-class Reports:
+class WorkReports:
     def __init__(self, ctx: ReviewContext) -> None:
         self.ctx = ctx
 
-    async def submit_report(self, member: Member, content: str, file_id: str | None, file_name: str | None,
+    async def submit(self, member: Member, content: str, file_id: str | None, file_name: str | None,
                             append: bool = False) -> tuple[Cycle, reviews.Report, bool]:
         """Submit, replace or extend her report; returns (cycle, report, whether it replaced one)."""
         content = content.strip()
@@ -53,7 +53,7 @@ class Reports:
         assert report is not None
         return cycle, report, old is not None and not append
 
-    async def report_of(self, actor: Actor, org_id: int,
+    async def read(self, actor: Actor, org_id: int,
                         target: Target | None) -> tuple[Cycle, Member, reviews.Report | None]:
         """Her own report (target None), or a manager reading a member's report."""
         async with self.ctx.db.read() as conn:

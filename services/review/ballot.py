@@ -22,15 +22,15 @@ from contextlib import asynccontextmanager
 import aiosqlite
 
 from services.errors import Refusal
-from services.review_common import (
+from services.review.common import (
     ReviewContext,
     active_participants,
     open_cycle,
     require_participant,
     resolve_participant,
+    rubric_for,
 )
-from services.review_rubric import rubric_for
-from services.review_scoring import Rubric
+from services.review.scoring import Rubric
 from services.roster import Target
 from storage import reviews
 from storage.db import Database

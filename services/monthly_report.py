@@ -72,7 +72,7 @@ def percent(rate: float | None) -> str:
     return "—" if rate is None else f"{int(rate * 100 + 0.5)}%"  # half up: 12.5 % → 13 %
 
 
-class ReportService:
+class MonthlyReportService:
     def __init__(self, db: Database, clock: Clock, tz: ZoneInfo, duty: DutyService, day: int, at: time,
                  super_admins: frozenset[int], grace_hours: float) -> None:
         self.db = db

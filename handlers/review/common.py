@@ -101,7 +101,7 @@ def role_name(req: Req | str | None, role: str) -> str:
 async def progress_lines(req: Req, me: Member, *head: str) -> list[str]:
     """`head` and her progress in the open cycle (report, colleagues rated), or why there is none."""
     try:
-        _, reported, rated, total = await req.services.review.my_progress(me)
+        _, reported, rated, total = await req.services.review.cycles.progress(me)
     except Refusal as refusal:
         return [req.t(refusal.key, **refusal.params)]
     return [*head, req.t("review.progress", report=req.t("review.yes" if reported else "review.no"),
