@@ -103,6 +103,26 @@ def test_stories_and_everyday_talk_near_those_rules_raise_nothing(text: str) -> 
     assert match_rules(text) is None
 
 
+# Lessons of held-out set L (its first run is in docs/benchmarks.md), in other words than the set's.
+@pytest.mark.parametrize("text", [
+    "孩子我送我娘那了 该交代的都交代了 谢谢你们", "安眠药攒了半瓶了 睡不着", "活得好累 想找个地方安安静静地走了",
+    "他扬言我要是离婚就一把火烧了我娘家", "他说汽油都买好了 让我别想走", "kuai lai ren a ta men jia da qi lai le",
+    "那家的娃天天饿肚子 在垃圾堆翻吃的", "我姐被她男人把身份证收了 不让出门 这是偷偷借邻居手机发的",
+    "他打我 头好疼",
+])
+def test_farewells_stockpiled_pills_arson_threats_and_a_starved_child_are_danger(text: str) -> None:
+    assert match_rules(text) is not None
+
+
+@pytest.mark.parametrize("text", [
+    "我家闺女玩剧本杀 抽到杀手 回来还在背台词", "学校让做防拐的手抄报 谁有资料", "那个被拐走的姑娘找到家人了 上电视了",
+    "逗不逗 他说要把我卖了 我说你试试", "割了一上午韭菜 腰疼", "这集女主喝安眠药了 还好救回来 这剧太虐心",
+    "丢了结婚证怎么补办", "婆婆不让我回娘家过年 这事能管吗", "工资打我卡上了没",
+])
+def test_games_school_posters_reunions_harvest_and_payments_raise_nothing(text: str) -> None:
+    assert match_rules(text) is None
+
+
 def test_model_and_rules_together() -> None:
     # the model finds what no rule names; the private bar is lower; without a model the rules decide
     model = LogisticModel(-2.0, {"g:好怕": 3.0}, {"public": 0.9, "private": 0.5})
