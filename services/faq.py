@@ -4,7 +4,6 @@ passed to the member on duty. The index is built once at start and updated incre
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -23,6 +22,7 @@ from services.faq_engine import (
 )
 from services.faq_io import MAX_ANSWER, MAX_QUESTION, split_list
 from services.message_kind import Reading, Vocabulary, understand
+from services.offload import TimeSlice, segment_entries
 from services.outbox import Outgoing, text
 from services.roster import Actor, require_manager
 from storage import audit, faq, outbox
@@ -31,7 +31,6 @@ from storage.faq import AskedRow, EntryRow, Unanswered
 
 PREVIEW_CHECKED = 300  # rows checked against the existing entries (about 1 ms each)
 PREVIEW_TRIALS = 5  # rows whose last phrasing is tried on the others
-YIELD_EVERY = 20  # rows handled between letting other updates run (about 20 ms of work)
 PENDING_IMPORT_KEPT = timedelta(days=1)
 
 
@@ -242,13 +241,13 @@ class FaqService:
             await audit.record(conn, org_id, actor.user_id, "faq.import", now, rows=len(rows))
         index = self._index()
         entries = [Entry.from_dict(record.as_dict()) for record in written]
-        # Segmenting is the slow part (about 1 ms an entry): done in a worker thread, so a big import
-        # does not hold up everyone else's messages; adding the tokens is quick.
-        tokens = await asyncio.to_thread(lambda: [index.doc_tokens(e) for e in entries])
-        for i, (entry, doc_tokens) in enumerate(zip(entries, tokens, strict=True), 1):
+        # Segmenting is the slow part (about 1 ms an entry): off the event loop (a child process for a
+        # big import), so it does not hold up everyone else's messages; adding the tokens is quick.
+        tokens = await segment_entries(index, entries)
+        pacing = TimeSlice()
+        for entry, doc_tokens in zip(entries, tokens, strict=True):
             index.add(entry, doc_tokens)
-            if i % YIELD_EVERY == 0:
-                await asyncio.sleep(0)
+            await pacing.pause_if_due()
         return len(written)
 
     async def preview_import(self, actor: Actor, org_id: int | None, rows: list[dict[str, Any]]) -> ImportPreview:
@@ -259,9 +258,9 @@ class FaqService:
         index = self._index()
         duplicates: list[Duplicate] = []
         seen: dict[str, int] = {}
+        pacing = TimeSlice()  # other chats are answered while a big file is checked
         for number, row in enumerate(rows, 1):
-            if number % YIELD_EVERY == 0:
-                await asyncio.sleep(0)  # other chats are answered while a big file is checked
+            await pacing.pause_if_due()
             first = row["questions"][0]
             key = normalise(first)
             if key in seen:
