@@ -5,7 +5,6 @@ votes, and the knowledge-base commands /faq_add /faq_edit /faq_del /faq_list /fa
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import replace
 
@@ -30,11 +29,13 @@ from services.faq_engine import Decision, Entry
 from services.faq_io import MAX_FILE_BYTES, parse_faq_file, to_xlsx
 from services.handoff import Asker, Passed
 from services.message_kind import plan
+from services.offload import ChildTimeout, run_in_child
 
 FAQ_CALLBACK = re.compile(r"^faq:(v|q|none|take|save|cancel):([\w.-]+)(?::(-?1))?$")
 VILLAGE_CALLBACK = re.compile(r"^vil:(\d+)$")
 IMPORT_CALLBACK = re.compile(r"^fi:(ok|no):(\d{1,12})$")
 PREVIEW_LINES = 10  # duplicate lines shown under an import preview
+PARSE_SECONDS = 30  # reading an uploaded file longer than this: refused, its reader killed
 VILLAGE_START = "v"  # /start v<org id>: the deep link of a public group
 MAX_QUESTION_CHARS = 500
 DV_HELP_ENTRY = "dv-where-to-get-help"  # where to turn, shown under the alarm for violence
@@ -524,7 +525,10 @@ async def faq_import(req: Req, context: BotContext) -> None:
     data = bytes(await file.download_as_bytearray())
     if len(data) > MAX_FILE_BYTES:  # the size Telegram announced may be missing or wrong
         raise Refusal("faq_import.too_big", limit=MAX_FILE_BYTES // 1024 // 1024)
-    rows = await asyncio.to_thread(parse_faq_file, document.file_name or "", data)  # never on the loop
+    try:  # never on the loop; a file that takes too long is refused and its reader killed
+        rows = await run_in_child(parse_faq_file, document.file_name or "", data, limit_seconds=PARSE_SECONDS)
+    except ChildTimeout:
+        raise Refusal("faq_import.too_slow", seconds=PARSE_SECONDS) from None
     preview = await req.services.faq.preview_import(req.actor, org_id, rows)
     save = req.t("faq_import.save", count=preview.count)
     await reply(req, preview_text(req, preview), InlineKeyboardMarkup([[

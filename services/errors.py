@@ -12,3 +12,10 @@ class Refusal(Exception):
         super().__init__(key)
         self.key = key
         self.params = params
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled with its params (a refusal made in a child process)
+        return (_refusal, (self.key, self.params))
+
+
+def _refusal(key: str, params: dict[str, Any]) -> Refusal:
+    return Refusal(key, **params)

@@ -6,6 +6,8 @@ Two tools, measured by bench/import_stall_bench.py (a 5,000-row /faq_import whil
   another chat's reply hands the GIL back and forth between threads (each hand-off can wait a switch
   interval); segmenting thousands of entries therefore runs in a short-lived child *process* with its
   own GIL and its own tokenizer (same dictionary: checked by its signature).
+- `run_in_child`: work on untrusted input (an uploaded file) in a child process with a time limit;
+  the child is killed when the time is up (a thread could not be stopped).
 - `TimeSlice`: a loop that must run on the event loop (it reads the live index) pauses briefly after
   a few milliseconds of work. `asyncio.sleep(0)` is not enough: it lets each waiting reply take one
   step only, and a reply takes a dozen steps (one per database read).
@@ -17,12 +19,15 @@ import asyncio
 import logging
 import multiprocessing
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
 
 from services.faq_engine import DocTokens, Entry, FaqIndex, get_tokenizer
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 PROCESS_FROM = 500  # entries; fewer are segmented in a thread (a child process costs ~1–2 s to start)
 
@@ -55,6 +60,25 @@ async def segment_entries(index: FaqIndex, entries: Sequence[Entry]) -> list[Doc
                 return tokens
             log.warning("the child's segmentation differs from the index's: segmenting in a thread")
     return await asyncio.to_thread(lambda: [index.doc_tokens(e) for e in entries])
+
+
+class ChildTimeout(Exception):
+    """The child did not finish in time; it has been killed."""
+
+
+async def run_in_child(fn: Callable[..., T], *args: Any, limit_seconds: float) -> T:
+    """`fn(*args)` in a fresh child process (`fn` importable by name, arguments and result picklable);
+    its exception is raised here. After `limit_seconds` seconds the child is killed: ChildTimeout."""
+    pool = multiprocessing.get_context("spawn").Pool(1)
+    try:
+        pending = pool.apply_async(fn, args)
+        try:
+            result: T = await asyncio.to_thread(pending.get, limit_seconds)
+        except multiprocessing.TimeoutError:
+            raise ChildTimeout(f"{getattr(fn, '__name__', fn)} took more than {limit_seconds} s") from None
+        return result
+    finally:
+        await asyncio.to_thread(pool.terminate)  # kills a child still at work; waits for it off the loop
 
 
 class TimeSlice:

@@ -144,6 +144,18 @@ async def _import(h: Harness, who: str, name: str, data: bytes) -> list[ApiCall]
     return await h.press(who, preview, 0)
 
 
+async def test_a_file_the_reader_cannot_finish_in_time_is_refused_and_nothing_saved(
+        h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from handlers import faq as faq_handlers
+    from tests.test_offload import slow_parse
+
+    monkeypatch.setattr(faq_handlers, "parse_faq_file", slow_parse)
+    monkeypatch.setattr(faq_handlers, "PARSE_SECONDS", 1)
+    calls = await _send_file(h, "王芳", "kb.csv", "question,answer\n问,答\n".encode())
+    assert "1 秒内没能读完，没有导入任何内容" in calls[-1].text
+    assert "还没有保存" not in calls[-1].text
+
+
 async def test_import_csv_jsonl_xlsx_all_or_nothing(h: Harness) -> None:
     csv_data = "question,answer,tags\n村里有没有免费体检,每年5月卫生院免费体检。,健康\n".encode()
     calls = await _send_file(h, "王芳", "kb.csv", csv_data)

@@ -10,7 +10,7 @@ import pytest
 
 from services import offload
 from services.faq_engine import Entry, load_shipped_entries, shipped_index
-from services.offload import TimeSlice, segment_entries
+from services.offload import ChildTimeout, TimeSlice, run_in_child, segment_entries
 
 pytestmark = pytest.mark.unit
 
@@ -64,3 +64,48 @@ async def test_a_long_loop_pauses_so_another_task_gets_through() -> None:
     await task
     assert pacing.pauses > 10
     assert len([t for t in progress if t < busy_end]) == 5  # finished while the loop was still busy
+
+
+def slow_square(x: int, seconds: float) -> int:
+    time.sleep(seconds)
+    return x * x
+
+
+def refuse(row: int) -> None:
+    from services.errors import Refusal
+
+    raise Refusal("faq_import.bad_row", row=row)
+
+
+async def test_work_in_a_child_returns_its_result_or_its_refusal_with_params() -> None:
+    from services.errors import Refusal
+
+    assert await run_in_child(slow_square, 7, 0, limit_seconds=30) == 49
+    with pytest.raises(Refusal) as refused:
+        await run_in_child(refuse, 12, limit_seconds=30)
+    assert refused.value.key == "faq_import.bad_row" and refused.value.params == {"row": 12}
+
+
+async def test_a_child_over_its_time_is_killed_and_the_loop_kept_running() -> None:
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.05)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    started = time.perf_counter()
+    with pytest.raises(ChildTimeout):
+        await run_in_child(slow_square, 3, 60, limit_seconds=1.5)
+    took = time.perf_counter() - started
+    task.cancel()
+    assert took < 30  # not the child's 60 s: it was killed
+    assert ticks >= 10  # the event loop went on meanwhile
+
+
+def slow_parse(filename: str, data: bytes) -> list[dict[str, object]]:
+    """Stands in for a file that takes the reader too long (used by tests/test_faq_handlers.py)."""
+    time.sleep(60)
+    return []
