@@ -421,7 +421,7 @@ class OutboxSender:
             outcome = await self._deliver(bot, row, patient=False)
             if outcome == "sent":
                 sent += 1
-            elif outcome == "retry":
+            elif outcome in ("retry", "skipped"):  # skipped: the loop is sending this chat's rows, in order
                 waiting.add(row.chat_id)
         if waiting and self.background:
             self.wake()
@@ -508,7 +508,7 @@ class OutboxSender:
                 outcome = await self._deliver(bot, row)
                 if outcome == "sent":
                     sent += 1
-                elif outcome == "retry":
+                elif outcome in ("retry", "skipped"):  # skipped: a command is sending this chat's rows
                     break
             return sent
 
