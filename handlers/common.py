@@ -242,9 +242,10 @@ class _UnitOfWork:
     marked in the change's transaction, and the outbox rows that transaction wrote (the confirmation,
     notes to others) are sent as soon as it has committed."""
 
-    def __init__(self, services: Services, bot: Bot) -> None:
+    def __init__(self, services: Services, bot: Bot, chat_id: int) -> None:
         self.services = services
         self.bot = bot
+        self.chat_id = chat_id
         self.first = 0
         self.last = 0
 
@@ -256,13 +257,8 @@ class _UnitOfWork:
         self.last = await outbox_repo.last_id(conn)
 
     async def committed(self) -> None:
-        if self.last <= self.first:
-            return
-        sender = self.services.sender
-        if sender.background:
-            await sender.deliver_now(self.bot, self.first, self.last)
-        else:  # the shell and the handler tests: the outbox is drained inline
-            await sender.drain(self.bot)
+        if self.last > self.first:
+            await self.services.sender.deliver_now(self.bot, self.first, self.last, self.chat_id)
 
 
 @asynccontextmanager
@@ -271,7 +267,7 @@ async def changes(req: Req) -> AsyncIterator[None]:
     update's journal row — in one transaction: all stored or none, and the messages sent right after
     the commit (then retried from the outbox until delivered). `@command` and `settle_press` open it;
     before a slow call (a file, a pin, getMe) use `commit_changes`."""
-    async with req.services.db.unit(_UnitOfWork(req.services, req.update.get_bot())):
+    async with req.services.db.unit(_UnitOfWork(req.services, req.update.get_bot(), req.chat_id)):
         yield
 
 

@@ -406,13 +406,17 @@ class OutboxSender:
             while len(self._finished) > FINISHED_KEPT:
                 self._finished.popitem(last=False)
 
-    async def deliver_now(self, bot: Bot, after_id: int, up_to: int) -> int:
+    async def deliver_now(self, bot: Bot, after_id: int, up_to: int, first_chat: int | None = None) -> int:
         """A command's own rows (its confirmation, its notes to others: after_id < id <= up_to), right
-        after the commit that wrote them: sent now by the command, in order, so she waits no longer than
-        for a direct reply. A row that cannot go now stays pending for the background loop (woken), which
+        after the commit that wrote them: sent now by the command, in order (in `first_chat`, where the
+        command was given, its reply first; then that chat's other rows; then the other chats), so she
+        waits no longer than for a direct reply. A row that cannot go
+        now stays pending for the sender (woken in `run`, drained after the update otherwise), which
         retries it with backoff; a chat whose row must wait gets nothing after it. Returns rows sent."""
         async with self.db.read() as conn:
             rows = await outbox.pending_between(conn, after_id, up_to)
+        # The reply first, then the rest of her chat's rows, then the other chats (each in order).
+        rows.sort(key=lambda row: (row.chat_id != first_chat, decode_body(row.body).key != "outbox.verbatim"))
         sent = 0
         waiting: set[int] = set()
         for row in rows:

@@ -62,7 +62,8 @@ async def test_a_unit_commits_every_write_of_the_block_at_once(tmp_path: Path) -
         assert db.writing() and writing_now() and hooks.seen == ["begun"]
         async with db.read() as conn:  # the block sees its own writes
             cur = await conn.execute("SELECT COUNT(*) FROM t")
-            assert (await cur.fetchone())[0] == 1
+            row = await cur.fetchone()
+            assert row is not None and row[0] == 1
         async with db.transaction() as conn:
             await conn.execute("INSERT INTO t VALUES ('b')")
         # Not committed yet: another task (a reader, or a writer that waits) does not see it.
@@ -142,7 +143,7 @@ async def _confirmations(h: Harness, text: str, status: str | None = None) -> in
 
 async def test_a_confirmation_is_an_outbox_row_sent_right_after_the_commit(h: Harness) -> None:
     calls = await h.send(WORK, "赵霞", "/log 走访 看望3组独居老人")
-    assert [c.text for c in calls if c.method == "sendMessage"][0].startswith("📒 已记入台账")
+    assert next(c.text for c in calls if c.method == "sendMessage").startswith("📒 已记入台账")
     assert await _confirmations(h, "已记入台账", "sent") == 1
     # A question that only reads is answered directly, not through the outbox.
     before = await _count(h, "SELECT COUNT(*) FROM outbox")

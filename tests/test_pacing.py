@@ -204,7 +204,7 @@ async def test_the_error_message_says_saved_when_the_change_was_saved(h: Harness
     # A command that committed its change and then failed for another reason: "saved", not "没有办成".
     # (A failure before the commit rolls everything back: tests/test_delivery_units.py.)
     before = await _count(h, "ledger_entries")
-    original = h.services.sender.drain
+    original = h.services.sender.deliver_now
     failures = [RuntimeError("after the commit")]
 
     async def fail_once(*args: Any, **kwargs: Any) -> Any:
@@ -212,13 +212,13 @@ async def test_the_error_message_says_saved_when_the_change_was_saved(h: Harness
             raise failures.pop()
         return await original(*args, **kwargs)
 
-    h.services.sender.drain = fail_once  # type: ignore[method-assign]  # sending the confirmation fails
+    h.services.sender.deliver_now = fail_once  # sending the confirmation fails
     calls = await h.send(WORK, "赵霞", "/log 走访 看望3组独居老人")
     texts = [c.text for c in calls]
     assert any("已经保存了" in t for t in texts) and not any("没有办成" in t for t in texts)
     assert any("已记入台账" in t for t in texts)  # the confirmation is still delivered, from the outbox
     assert await _count(h, "ledger_entries") == before + 1
-    h.services.sender.drain = original  # type: ignore[method-assign]
+    h.services.sender.deliver_now = original
     calls = await h.send(WORK, "赵霞", "/nosuchthing_but_fine")
     assert not any("已经保存了" in c.text for c in calls)  # a new update starts a new count
 
