@@ -4,6 +4,7 @@ All access goes through `Database.read()` / `Database.transaction()`. Writes use
 serialised by a lock so that concurrent handlers never interleave inside a transaction. Reads use
 their own read-only connections (a small pool): WAL lets them run beside the writer, so a command's
 read never waits for a write transaction, and each `read()` block sees one consistent snapshot.
+A unit of work (`unit()`, one per command) gathers every write of its block into one transaction.
 New databases use incremental auto-vacuum (`incremental_vacuum` after pruning; an older file is
 switched once with `vacuum_incremental`, `python -m bot vacuum`).
 """
