@@ -45,7 +45,7 @@ from handlers.common import BotContext, Level, Services, attach_services, send, 
 from handlers.i18n import t
 from handlers.scheduling import flush_after_update, scheduler_tick
 from handlers.sender import OutboxSender, Pacer, PacingLimiter, PollingRequest
-from services import duty_notices
+from services import duty_notices, updates
 from services.clock import Clock
 from services.duty import DutyService
 from services.duty_calendar import DutyCalendarService
@@ -187,13 +187,18 @@ def _guarded(name: str, callback: Any) -> Any:
 
 
 def register_update_journal(app: App, journal: UpdateJournal) -> None:
-    """`run` only: an update Telegram sends again after a crash, already handled, is skipped; one is
-    marked handled when every handler has run (group 101, after the outbox flush)."""
+    """`run` only: an update Telegram sends again after a crash, already handled, is skipped. A command
+    marks its update in the transaction of its change (services.updates.mark_in, from its unit of
+    work); any other is marked when every handler has run (group 101, after the outbox flush)."""
 
     async def skip_if_handled(update: object, context: Any) -> None:
-        if isinstance(update, Update) and await journal.seen(update.update_id):
+        if not isinstance(update, Update):
+            updates.handling(None)
+            return
+        if await journal.seen(update.update_id):
             log.info("update %s was already handled before a restart: skipped", update.update_id)
             raise ApplicationHandlerStop
+        updates.handling(update.update_id)
 
     async def mark_handled(update: object, context: Any) -> None:
         if isinstance(update, Update):

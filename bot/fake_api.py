@@ -14,6 +14,7 @@ from typing import Any
 from telegram.request import BaseRequest, RequestData
 
 from services.clock import Clock
+from storage.db import writing_now
 
 
 @dataclass
@@ -50,6 +51,7 @@ class FakeBotApi(BaseRequest):
         self.unreachable: set[int] = set()
         self.files: dict[str, bytes] = {}  # file_id → content, served by getFile + download
         self.listeners: list[Listener] = []
+        self.unit_violations: list[str] = []  # API calls made while a unit of work held the writer
         self.failing_sends = 0  # the next this many sends answer 502 Bad Gateway (fault injection)
         self._next_id: dict[int, int] = {}
 
@@ -104,6 +106,9 @@ class FakeBotApi(BaseRequest):
         connect_timeout: Any = None,
         pool_timeout: Any = None,
     ) -> tuple[int, bytes]:
+        if writing_now():  # a network call while a command holds the writer would stall every other write
+            self.unit_violations.append(url.rsplit("/", 1)[-1])
+            raise AssertionError(f"{url.rsplit('/', 1)[-1]} called inside an open unit of work: commit_changes() first")
         if "/file/bot" in url:
             stored = self.files.get(url.rsplit("/", 1)[-1])
             return (200, stored) if stored is not None else (404, _error(404, "Not Found"))

@@ -10,7 +10,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden
 
 from handlers.commands import handles
-from handlers.common import BotContext, Req, Services, command, org_for_management, reply
+from handlers.common import BotContext, Req, Services, command, commit_changes, org_for_management, reply
 from handlers.duty import day_span
 from handlers.i18n import Raw, t
 from services import ical
@@ -100,6 +100,7 @@ async def calendar(req: Req, context: BotContext) -> None:
     data = ics_bytes(req.lang, cal, req.services)
     filename = req.t("calendar.filename_all" if scope == "all" else "calendar.filename_mine")
     # A link is hers alone: in a group the file (and link) go to her private chat.
+    await commit_changes(req)  # a new link is stored before the file is sent
     try:
         await context.bot.send_document(req.user_id, data, filename=filename, caption="\n".join(lines)[:1024],
                                         parse_mode=ParseMode.HTML)

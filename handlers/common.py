@@ -4,11 +4,13 @@ safe replies (escaped, split at Telegram's 4096-character limit) and role levels
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+import aiosqlite
 from telegram import Bot, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
@@ -35,6 +37,7 @@ from services.roster import Actor, ChatContext, RosterService
 from services.tasks import TaskService
 from services.timeparse import TimeParseError
 from services.trainings import TrainingService
+from services.updates import mark_in as mark_update_in
 from storage import outbox as outbox_repo
 from storage.db import Database, track_commits
 from storage.models import Member, Org
@@ -199,8 +202,14 @@ async def send(
 
 
 async def reply(req: Req, text: str, keyboard: InlineKeyboardMarkup | None = None) -> Message | None:
-    """Answer in the chat. If Telegram cannot be reached even after the rate limiter's retries, the
-    reply goes to the outbox and is delivered when it can be: what she did is never reported lost."""
+    """Answer in the chat. After the command has changed something (its unit of work is writing), the
+    answer confirms that change: it becomes an outbox row in the change's own transaction, sent right
+    after the commit (`changes`) and retried until Telegram takes it (returns None then). Otherwise it is
+    sent directly; if Telegram cannot be reached even after the rate limiter's retries, it goes to the
+    outbox and is delivered when it can be: what she did is never reported lost."""
+    if req.services.db.writing():
+        await deliver_later(req.services, req.chat_id, text, keyboard)
+        return None
     bot = req.update.get_bot()
     try:
         return await send(bot, req.chat_id, text, keyboard)
@@ -213,15 +222,59 @@ async def reply(req: Req, text: str, keyboard: InlineKeyboardMarkup | None = Non
 
 
 async def deliver_later(services: Services, chat_id: int, html: str,
-                        keyboard: InlineKeyboardMarkup | None = None) -> None:
-    """Put already rendered text into the outbox (kept until Telegram takes it) and wake the sender."""
+                        keyboard: InlineKeyboardMarkup | None = None, fallback_chat_id: int | None = None) -> int:
+    """Put already rendered text into the outbox (kept until Telegram takes it) and wake the sender.
+    Inside a command's unit of work the row joins the change's transaction and goes out after its commit.
+    Returns the row's id."""
     buttons = tuple(tuple((b.text, b.callback_data) for b in row if isinstance(b.callback_data, str))
                     for row in keyboard.inline_keyboard) if keyboard is not None else ()
+    message = Outgoing(chat_id, "outbox.verbatim", verbatim(html), buttons=buttons, fallback_chat_id=fallback_chat_id)
     async with services.db.transaction() as conn:
-        await outbox_repo.enqueue(conn, [Outgoing(chat_id, "outbox.verbatim", verbatim(html), buttons=buttons)],
-                                  services.clock.now())
-    if services.sender.background:
+        await outbox_repo.enqueue(conn, [message], services.clock.now())
+        row_id = await outbox_repo.last_id(conn)
+    if services.sender.background and not services.db.writing():
         services.sender.wake()
+    return row_id
+
+
+class _UnitOfWork:
+    """The hooks of a command's unit of work (`storage.db.Database.unit`): the journaled update is
+    marked in the change's transaction, and the outbox rows that transaction wrote (the confirmation,
+    notes to others) are sent as soon as it has committed."""
+
+    def __init__(self, services: Services, bot: Bot, chat_id: int) -> None:
+        self.services = services
+        self.bot = bot
+        self.chat_id = chat_id
+        self.first = 0
+        self.last = 0
+
+    async def begun(self, conn: aiosqlite.Connection) -> None:
+        await mark_update_in(conn, self.services.clock.now())
+        self.first = await outbox_repo.last_id(conn)
+
+    async def committing(self, conn: aiosqlite.Connection) -> None:
+        self.last = await outbox_repo.last_id(conn)
+
+    async def committed(self) -> None:
+        if self.last > self.first:
+            await self.services.sender.deliver_now(self.bot, self.first, self.last, self.chat_id)
+
+
+@asynccontextmanager
+async def changes(req: Req) -> AsyncIterator[None]:
+    """Everything the block writes — the change, its confirmation (`reply`), notes to others, the
+    update's journal row — in one transaction: all stored or none, and the messages sent right after
+    the commit (then retried from the outbox until delivered). `@command` and `settle_press` open it;
+    before a slow call (a file, a pin, getMe) use `commit_changes`."""
+    async with req.services.db.unit(_UnitOfWork(req.services, req.update.get_bot(), req.chat_id)):
+        yield
+
+
+async def commit_changes(req: Req) -> None:
+    """Commit what the command has written so far and send its messages, before a network call other
+    than a reply (which must never happen while the writer is held)."""
+    await req.services.db.commit_unit()
 
 
 _FULL_WIDTH = str.maketrans({"＠": "@", **{chr(0xFF10 + i): str(i) for i in range(10)}})
@@ -233,7 +286,8 @@ async def settle_press(req: Req, action: Callable[[], Awaitable[T]]) -> T | None
     query = req.update.callback_query
     assert query is not None
     try:
-        result = await action()
+        async with changes(req):
+            result = await action()
     except Refusal as refusal:
         await query.answer(req.t(refusal.key, **refusal.params), show_alert=True)
         return None
@@ -258,7 +312,9 @@ CommandFn = Callable[[Req, BotContext], Awaitable[None]]
 
 
 def command(fn: CommandFn) -> Handler:
-    """Wrap `async fn(req, context)`: build the Req, turn a Refusal into its locale reply."""
+    """Wrap `async fn(req, context)`: build the Req, run it as one unit of work (`changes`: what it
+    writes, its confirmation and its journal row in one transaction), turn a Refusal into its locale
+    reply (after the rollback: a refused command has changed nothing)."""
     from functools import wraps
 
     @wraps(fn)
@@ -266,7 +322,8 @@ def command(fn: CommandFn) -> Handler:
         track_commits()  # the error handler needs to know whether this command changed anything
         req = await load_req(update, context)
         try:
-            await fn(req, context)
+            async with changes(req):
+                await fn(req, context)
         except Refusal as refusal:
             await reply(req, req.t(refusal.key, **refusal.params))
 

@@ -12,7 +12,16 @@ from telegram.error import TelegramError
 
 from handlers.args import extract_target, split_role
 from handlers.commands import handles, publish_work_menu
-from handlers.common import BotContext, Req, command, deliver_later, load_req, org_for_management, reply
+from handlers.common import (
+    BotContext,
+    Req,
+    command,
+    commit_changes,
+    deliver_later,
+    load_req,
+    org_for_management,
+    reply,
+)
 from services.errors import Refusal
 from storage.models import Org
 
@@ -37,8 +46,10 @@ async def setup(req: Req, context: BotContext) -> None:
     if not req.actor.is_super_admin:
         member = await context.bot.get_chat_member(chat.id, req.user_id)
         is_admin = member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+    hint = await privacy_hint(req, context, None)  # asks Telegram: before the change holds the writer
     org = await req.services.roster.setup(req.actor, chat.id, chat.title or "", name, is_admin)
-    await reply(req, req.t("setup.done", org=org.name) + await privacy_hint(req, context, None))
+    await reply(req, req.t("setup.done", org=org.name) + hint)  # in the change's transaction
+    await commit_changes(req)
     await publish_work_menu(context.bot, req.chat_id, req.services.config.bot.locale)  # this group's menu
 
 
@@ -79,14 +90,15 @@ async def link(req: Req, context: BotContext) -> None:
     if not code:
         await reply(req, req.t("link.in_public_usage"))
         return
-    org = await req.services.roster.link_public(req.actor, chat.id, chat.title or "", code)
-    await pin_public_notice(req, context, org)
-    work_chat = await req.services.roster.work_chat(org.id)
     hint = await privacy_hint(req, context, chat.id)  # for the chair: in the work group, not the pinned notice
-    if work_chat is not None:
+    org = await req.services.roster.link_public(req.actor, chat.id, chat.title or "", code)
+    work_chat = await req.services.roster.work_chat(org.id)
+    if work_chat is not None:  # the note to the work group: in the link's own transaction
         await deliver_later(req.services, work_chat,
                             req.t("link.done_work", title=chat.title or "", org=org.name) + hint)
-    elif hint:
+    await commit_changes(req)
+    await pin_public_notice(req, context, org)  # sent directly: pinning needs its message id
+    if work_chat is None and hint:
         await reply(req, hint.strip())
 
 

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import random
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -41,7 +41,7 @@ from services.clock import Clock
 from services.outbox import ON_TIME_SLACK, UNCERTAIN_OUTCOMES, Body, Outgoing, decode_body, text
 from services.roster import RosterService
 from storage import outbox
-from storage.db import Database
+from storage.db import Database, writing_now
 from storage.outbox import OutboxRow
 from storage.send_journal import SendJournal
 
@@ -54,6 +54,7 @@ WINDOW_MARGIN = 0.02  # seconds added to each sliding window, against clock jitt
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = 60.0
 LANES = 32  # chats served at the same time
+FINISHED_KEPT = 10_000  # ids of rows lately sent or given up, remembered against a stale read
 
 
 class _Window:
@@ -245,6 +246,8 @@ class PacingLimiter(BaseRateLimiter[None]):
         data: dict[str, Any],
         rate_limit_args: None,
     ) -> bool | JSONDict | list[JSONDict]:
+        if writing_now():  # the tests refuse this (bot/fake_api.py); in production it is only slow
+            log.warning("%s called while a command's unit of work holds the database writer", endpoint)
         chat = data.get("chat_id")
         paced = chat is not None and endpoint.lower().startswith(PACED_PREFIXES)
         if not paced:  # polls for updates never come here (PTB sends them around the limiter)
@@ -380,21 +383,67 @@ class OutboxSender:
         self.max_attempts = MAX_ATTEMPTS
         self.first_backoff = 1.0
         self.listener: Callable[[str], None] | None = None  # told outcomes no rate limiter counted
+        # Rows being sent (by a lane or by a command delivering its own rows) and rows this process
+        # finished lately: a row read as pending just before someone else sent it is not sent twice.
+        self._claimed: set[int] = set()
+        self._finished: OrderedDict[int, int | None] = OrderedDict()  # row id → the chat it went to
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _claim(self, row_id: int) -> bool:
+        if row_id in self._claimed or row_id in self._finished:
+            return False
+        self._claimed.add(row_id)
+        return True
+
+    def delivered_to(self, row_id: int) -> int | None:
+        """The chat a row this process sent lately went to (its own or its fallback), else None."""
+        return self._finished.get(row_id)
+
+    def _release(self, row_id: int, finished: bool, chat_id: int | None = None) -> None:
+        self._claimed.discard(row_id)
+        if finished:
+            self._finished[row_id] = chat_id
+            while len(self._finished) > FINISHED_KEPT:
+                self._finished.popitem(last=False)
+
+    async def deliver_now(self, bot: Bot, after_id: int, up_to: int, first_chat: int | None = None) -> int:
+        """A command's own rows (its confirmation, its notes to others: after_id < id <= up_to), right
+        after the commit that wrote them: sent now by the command, in order (in `first_chat`, where the
+        command was given, its reply first; then that chat's other rows; then the other chats), so she
+        waits no longer than for a direct reply. A row that cannot go
+        now stays pending for the sender (woken in `run`, drained after the update otherwise), which
+        retries it with backoff; a chat whose row must wait gets nothing after it. Returns rows sent."""
+        async with self.db.read() as conn:
+            rows = await outbox.pending_between(conn, after_id, up_to)
+        # The reply first, then the rest of her chat's rows, then the other chats (each in order).
+        rows.sort(key=lambda row: (row.chat_id != first_chat, decode_body(row.body).key != "outbox.verbatim"))
+        sent = 0
+        waiting: set[int] = set()
+        for row in rows:
+            if row.chat_id in waiting:
+                continue
+            outcome = await self._deliver(bot, row, patient=False)
+            if outcome == "sent":
+                sent += 1
+            elif outcome in ("retry", "skipped"):  # skipped: the loop is sending this chat's rows, in order
+                waiting.add(row.chat_id)
+        if waiting and self.background:
+            self.wake()
+        return sent
 
     async def run_forever(self, bot: Bot, idle: float) -> None:
         """The background loop of `run`: drain, then sleep until woken or `idle` seconds pass."""
         self.background = True
         while True:
+            self._wake.clear()  # before draining: a wake during the drain brings another drain
             try:
                 await self.drain(bot)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("outbox drain failed")
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=idle)
 
@@ -465,17 +514,29 @@ class OutboxSender:
                 outcome = await self._deliver(bot, row)
                 if outcome == "sent":
                     sent += 1
-                elif outcome == "retry":
+                elif outcome in ("retry", "skipped"):  # skipped: a command is sending this chat's rows
                     break
             return sent
+
+    async def _deliver(self, bot: Bot, row: OutboxRow, patient: bool = True) -> str:
+        """'sent', 'failed', 'retry', or 'skipped' (someone else is sending it or has just sent it)."""
+        if not self._claim(row.id):
+            return "skipped"
+        outcome, chat_id = "retry", None
+        try:
+            outcome, chat_id = await self._deliver_claimed(bot, row, patient)
+        finally:
+            self._release(row.id, outcome != "retry", chat_id)
+        return outcome
 
     async def _lang(self, chat_id: int, row_lang: str | None) -> str | None:
         if row_lang:
             return row_lang
         return await self.roster.lang_for(chat_id, chat_id if chat_id > 0 else None, chat_id > 0)
 
-    async def _deliver(self, bot: Bot, row: OutboxRow) -> str:
-        """'sent', 'failed' (given up: marked, chair told) or 'retry' (left pending for later)."""
+    async def _deliver_claimed(self, bot: Bot, row: OutboxRow, patient: bool) -> tuple[str, int | None]:
+        """'sent' (and where to), 'failed' (given up: marked, chair told) or 'retry' (left pending).
+        Not `patient`: one try here (the rate limiter has retried already), then left for later."""
         body = mark_late(decode_body(row.body), row.due_at, self.clock.now(), self.tz)
         targets = [row.chat_id] + ([row.fallback_chat_id] if row.fallback_chat_id else [])
         error = ""
@@ -487,23 +548,24 @@ class OutboxSender:
             except (KeyError, ValueError, IndexError) as exc:  # a bad row must not block the queue
                 log.error("outbox row %s cannot be rendered: %r", row.id, exc)
                 await self._finish(row, f"render: {exc!r}")
-                return "failed"
-            outcome = await self._send_with_retry(bot, chat_id, text, keyboard, attempts)
+                return "failed", None
+            outcome = await self._send_with_retry(bot, chat_id, text, keyboard, attempts,
+                                                  self.max_attempts if patient else 1)
             if outcome == "sent":
                 async with self.db.transaction() as conn:
                     await outbox.mark_sent(conn, row.id, self.clock.now(), attempts)
                 self.sent_count += 1
                 self._log_uncertain(row, attempts)
-                return "sent"
+                return "sent", chat_id
             if outcome == "retry_later":
                 async with self.db.transaction() as conn:
                     await outbox.record_attempts(conn, row.id, attempts)
                 self._log_uncertain(row, attempts)
-                return "retry"
+                return "retry", None
             error = outcome
         await self._finish(row, error, attempts)
         await self._tell_chair(row, error)
-        return "failed"
+        return "failed", None
 
     @staticmethod
     def _log_uncertain(row: OutboxRow, attempts: list[str]) -> None:
@@ -533,7 +595,8 @@ class OutboxSender:
                 await outbox.enqueue(conn, note, self.clock.now())
 
     async def _send_with_retry(self, bot: Bot, chat_id: int, text: str,
-                               keyboard: InlineKeyboardMarkup | None, attempts: list[str]) -> str:
+                               keyboard: InlineKeyboardMarkup | None, attempts: list[str],
+                               max_attempts: int | None = None) -> str:
         """'sent', 'retry_later' (transient trouble outlasted the attempts), or a permanent error.
         Every attempt's outcome is appended to `attempts` (by the rate limiter when there is one)."""
         parts = split_text(text)
@@ -566,6 +629,8 @@ class OutboxSender:
                 wait = _seconds(failure.retry_after)
                 log.info("429 from Telegram for %s: waiting %.1f s", chat_id, wait)
                 self.pacer.pause(wait)
+                if max_attempts == 1:
+                    return "retry_later"  # the background loop waits it out
                 if not self.pacer.enabled:
                     await asyncio.sleep(min(wait, 1.0))
             elif isinstance(failure, ChatMigrated):
@@ -576,7 +641,7 @@ class OutboxSender:
                 return f"bad request: {failure.message}"
             else:
                 tries += 1
-                if tries >= self.max_attempts:
+                if tries >= (max_attempts or self.max_attempts):
                     log.warning("giving up for now on %s after %d attempts: %s", chat_id, tries, failure)
                     return "retry_later"
                 await asyncio.sleep(backoff)

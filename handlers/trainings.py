@@ -19,12 +19,13 @@ from handlers.common import (
     BotContext,
     Req,
     command,
+    commit_changes,
+    deliver_later,
     load_req,
     message_text_after_command,
     org_and_member,
     org_for_management,
     reply,
-    send,
     time_error,
 )
 from handlers.i18n import t
@@ -160,13 +161,15 @@ async def training_add(req: Req, context: BotContext) -> None:
     work = await req.services.roster.work_chat(org.id)
     target = work if work is not None else req.chat_id
     lang = req.lang if target == req.chat_id else await req.services.roster.lang_for(target, None, False)
-    posted = await send(context.bot, target, notice_text(lang, training, Counts(), tz),
-                        notice_keyboard(lang, training.id))
     if target == req.chat_id:
+        await reply(req, notice_text(lang, training, Counts(), tz), notice_keyboard(lang, training.id))
         return
-    if posted is None:  # the bot cannot post in the work group: show the notice here instead
-        await reply(req, notice_text(req.lang, training, Counts(), tz), notice_keyboard(req.lang, training.id))
-    else:
+    # The notice to the work group, in the training's own transaction; if the bot cannot post there,
+    # it comes here instead (the row's fallback chat) and stands for the confirmation.
+    notice = await deliver_later(req.services, target, notice_text(lang, training, Counts(), tz),
+                                 notice_keyboard(lang, training.id), fallback_chat_id=req.chat_id)
+    await commit_changes(req)  # stored, and the notice sent
+    if req.services.sender.delivered_to(notice) != req.chat_id:
         await reply(req, req.t("training_add.posted", id=training.id))
 
 

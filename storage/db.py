@@ -4,6 +4,7 @@ All access goes through `Database.read()` / `Database.transaction()`. Writes use
 serialised by a lock so that concurrent handlers never interleave inside a transaction. Reads use
 their own read-only connections (a small pool): WAL lets them run beside the writer, so a command's
 read never waits for a write transaction, and each `read()` block sees one consistent snapshot.
+A unit of work (`unit()`, one per command) gathers every write of its block into one transaction.
 New databases use incremental auto-vacuum (`incremental_vacuum` after pruning; an older file is
 switched once with `vacuum_incremental`, `python -m bot vacuum`).
 """
@@ -17,8 +18,10 @@ import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePath
+from typing import Protocol
 
 import aiosqlite
 
@@ -40,6 +43,30 @@ def available_migrations() -> list[tuple[int, str, str]]:
 
 
 READERS = 2  # read-only connections beside the writer
+
+
+class UnitHooks(Protocol):
+    """What the owner of a unit of work adds to each of its transactions (see `Database.unit`)."""
+
+    async def begun(self, conn: aiosqlite.Connection) -> None: ...  # right after BEGIN
+
+    async def committing(self, conn: aiosqlite.Connection) -> None: ...  # right before COMMIT
+
+    async def committed(self) -> None: ...  # after COMMIT, outside any transaction
+
+
+@dataclass
+class _Unit:
+    db: Database
+    owner: asyncio.Task[object] | None
+    hooks: UnitHooks | None
+    begun: bool = False  # a write transaction is open (BEGIN done, the writer lock held)
+    suspended: bool = False  # while `committed` runs: the task's db calls behave as outside the unit
+    savepoints: int = 0
+
+
+# The unit of work of the current task (one command), if any.
+_UNIT: ContextVar[_Unit | None] = ContextVar("unit", default=None)
 
 
 class Database:
@@ -142,9 +169,98 @@ class Database:
             applied.append(version)
         return applied
 
+    def _unit(self) -> _Unit | None:
+        """The unit of work this task has open on this database (a task it started does not share it)."""
+        unit = _UNIT.get()
+        if unit is None or unit.db is not self or unit.suspended or unit.owner is not _current_task():
+            return None
+        return unit
+
+    @asynccontextmanager
+    async def unit(self, hooks: UnitHooks | None = None) -> AsyncIterator[None]:
+        """One unit of work, e.g. a command: whatever the block writes through `transaction()` (any
+        number of service calls) goes into ONE transaction, opened at the first write and committed when
+        the block ends (rolled back, all of it, if the block raises). Inside it a `transaction()` is a
+        savepoint and `read()` reads through the writer, so the block sees its own writes. `hooks` add
+        to that transaction (the reply rows, the update's journal row) and run after the commit.
+        Nothing slow may happen while the transaction is open (the writer is held): `commit_unit()`
+        first. Reads before the first write use the readers as usual. A nested unit joins the outer one."""
+        if self._unit() is not None:
+            yield
+            return
+        unit = _Unit(self, _current_task(), hooks)
+        token = _UNIT.set(unit)
+        try:
+            try:
+                yield
+            except BaseException:
+                if unit.begun:
+                    await self._end_unit(unit, commit=False)
+                raise
+            if unit.begun:
+                await self._end_unit(unit, commit=True)
+        finally:
+            _UNIT.reset(token)
+
+    async def commit_unit(self) -> None:
+        """Commit what this task's unit has written so far (before something slow, e.g. a network call);
+        a later write in the unit opens the next transaction."""
+        unit = self._unit()
+        if unit is not None and unit.begun:
+            await self._end_unit(unit, commit=True)
+
+    def writing(self) -> bool:
+        """Whether this task holds the unit's open write transaction (a reply now goes into it)."""
+        unit = self._unit()
+        return unit is not None and unit.begun
+
+    async def _begin_unit(self, unit: _Unit) -> None:
+        await self._lock.acquire()
+        try:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            unit.begun = True
+            if unit.hooks is not None:
+                await unit.hooks.begun(self._conn)
+        except BaseException:
+            if unit.begun:
+                await self._conn.execute("ROLLBACK")
+                unit.begun = False
+            self._lock.release()
+            raise
+
+    async def _end_unit(self, unit: _Unit, commit: bool) -> None:
+        try:
+            if commit:
+                try:
+                    if unit.hooks is not None:
+                        await unit.hooks.committing(self._conn)
+                    await self._conn.execute("COMMIT")
+                except BaseException:
+                    await self._conn.execute("ROLLBACK")
+                    raise
+                _count_commit()
+            else:
+                await self._conn.execute("ROLLBACK")
+        finally:
+            unit.begun = False
+            self._lock.release()
+        if commit and unit.hooks is not None:
+            unit.suspended = True
+            try:
+                await unit.hooks.committed()
+            finally:
+                unit.suspended = False
+
+    def _refuse_in_unit(self, what: str) -> None:
+        if self.writing():
+            raise RuntimeError(f"{what} inside an open unit of work: commit_unit() first")
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[aiosqlite.Connection]:
         """A read-only connection in a read transaction (one snapshot) that never waits for the writer."""
+        if self.writing():  # inside a unit that has written: see its own writes
+            yield self._conn
+            return
         readers = self._readers
         if readers is None:
             async with self._lock:
@@ -162,7 +278,23 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, or ROLLBACK if the block raises: all or nothing."""
+        """BEGIN IMMEDIATE … COMMIT, or ROLLBACK if the block raises: all or nothing. Inside this
+        task's unit of work (`unit`): a savepoint of the unit's one transaction."""
+        unit = self._unit()
+        if unit is not None:
+            if not unit.begun:
+                await self._begin_unit(unit)
+            unit.savepoints += 1
+            name = f"unit_sp{unit.savepoints}"
+            await self._conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield self._conn
+            except BaseException:
+                await self._conn.execute(f"ROLLBACK TO {name}")
+                await self._conn.execute(f"RELEASE {name}")
+                raise
+            await self._conn.execute(f"RELEASE {name}")
+            return
         async with self._lock:
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -171,26 +303,34 @@ class Database:
                 await self._conn.execute("ROLLBACK")
                 raise
             await self._conn.execute("COMMIT")
-            changes = _COMMITTED.get()
-            if changes is not None:
-                changes.append(1)
+            _count_commit()
 
     @asynccontextmanager
     async def erasing(self) -> AsyncIterator[None]:
         """Around a transaction that must leave no trace: deleted bytes are zeroed in the file
-        (secure_delete) and the WAL is checkpointed and truncated afterwards, while the bot runs."""
-        async with self._lock:
-            await self._conn.execute("PRAGMA secure_delete = ON")
+        (secure_delete) and the WAL is checkpointed and truncated afterwards, while the bot runs.
+        Inside a unit of work that has not written yet, the block runs outside it (its own transaction)."""
+        self._refuse_in_unit("erasing")
+        unit = self._unit()
+        if unit is not None:
+            unit.suspended = True
         try:
-            yield
-        finally:
             async with self._lock:
-                await self._conn.execute("PRAGMA secure_delete = OFF")
-                await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                await self._conn.execute("PRAGMA secure_delete = ON")
+            try:
+                yield
+            finally:
+                async with self._lock:
+                    await self._conn.execute("PRAGMA secure_delete = OFF")
+                    await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            if unit is not None:
+                unit.suspended = False
 
     async def incremental_vacuum(self, step: int = 2000) -> int:
         """Give free pages back to the file system, `step` pages per short hold of the writer.
         Pages freed (0 unless the file uses incremental auto-vacuum)."""
+        self._refuse_in_unit("a vacuum")
         freed = 0
         while True:
             async with self._lock:
@@ -214,6 +354,7 @@ class Database:
 
     async def backup(self, target: str | Path) -> None:
         """Copy the live database to `target` with SQLite's online backup API."""
+        self._refuse_in_unit("a backup")
         async with self._lock:
             dest = await aiosqlite.connect(str(target))
             try:
@@ -242,6 +383,26 @@ def _read_only_uri(path: str) -> str:
 # Commits made while handling the current update (`track_commits` starts a fresh count): the error
 # handler tells "saved, but the reply failed" apart from "nothing was done".
 _COMMITTED: ContextVar[list[int] | None] = ContextVar("committed", default=None)
+
+
+def _count_commit() -> None:
+    changes = _COMMITTED.get()
+    if changes is not None:
+        changes.append(1)
+
+
+def _current_task() -> asyncio.Task[object] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None
+
+
+def writing_now() -> bool:
+    """Whether the current task holds a unit of work's open write transaction (on any database):
+    a network call now would hold every other writer up (tests/harness checks it never happens)."""
+    unit = _UNIT.get()
+    return unit is not None and unit.begun and not unit.suspended and unit.owner is _current_task()
 
 
 def track_commits() -> None:

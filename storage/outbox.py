@@ -98,6 +98,21 @@ async def pending(conn: aiosqlite.Connection, limit: int = 1000, after_id: int =
     return [_row(r) for r in await cur.fetchall()]
 
 
+async def last_id(conn: aiosqlite.Connection) -> int:
+    """The newest row's id (0 when empty): inside a write transaction, the rows it adds come after it."""
+    cur = await conn.execute("SELECT COALESCE(MAX(id), 0) FROM outbox")
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def pending_between(conn: aiosqlite.Connection, after_id: int, up_to: int) -> list[OutboxRow]:
+    """The pending rows with after_id < id <= up_to, in order."""
+    cur = await conn.execute(
+        "SELECT * FROM outbox WHERE status = 'pending' AND id > ? AND id <= ? ORDER BY id", (after_id, up_to)
+    )
+    return [_row(r) for r in await cur.fetchall()]
+
+
 OUTCOMES_KEPT = 300  # characters of the outcome history kept per row (most recent)
 
 

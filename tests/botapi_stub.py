@@ -695,6 +695,11 @@ class BotApiStub:
         with self._cond:
             self._faults.setdefault(method.lower(), []).append(_Fault(kind, count, retry_after, delay))
 
+    def clear_faults(self) -> None:
+        """Forget every fault still waiting to be injected."""
+        with self._cond:
+            self._faults.clear()
+
     def outage(self, seconds: float) -> None:
         """Telegram unreachable for ``seconds`` from now: every request is answered 502 Bad Gateway (as
         a proxy in front of a dead server would) and nothing is carried out."""

@@ -66,7 +66,12 @@ class Harness:
         persona = self.person(who) if isinstance(who, str) else who
         before = len(self.api.calls)
         await self.app.process_update(self.factory.message(chat_id, persona, text, reply_to, entities))
+        self.check_units()
         return self.api.calls[before:]
+
+    def check_units(self) -> None:
+        """No handler called Telegram while its unit of work held the database writer."""
+        assert not self.api.unit_violations, f"API calls inside an open unit of work: {self.api.unit_violations}"
 
     async def say(self, chat_id: int, who: Persona | str, text: str) -> str:
         """Send and return the texts the bot sent back (joined)."""
@@ -83,6 +88,7 @@ class Harness:
         buttons = [b for row in markup["inline_keyboard"] for b in row]
         before = len(self.api.calls)
         await self.app.process_update(self.factory.callback(persona, current, buttons[index]["callback_data"]))
+        self.check_units()
         return self.api.calls[before:]
 
 

@@ -188,3 +188,43 @@ def test_commands_while_sends_fail_store_once_and_confirm_later(stub: BotApiStub
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT COUNT(*) FROM ledger_entries WHERE content LIKE '%故障时看望%'").fetchone()
     assert rows[0] == 1, out
+
+
+def test_a_kill_9_right_after_a_commands_commit_still_confirms_it_once(stub: BotApiStub, tmp_path: Path) -> None:
+    # The reminder and its confirmation are committed together; every send fails, so the process is
+    # killed with the confirmation still in the outbox. After the restart it arrives, once.
+    import sqlite3
+
+    chat = make_chat(GROUP, "断电村执委工作群")
+    db = tmp_path / "killed.db"
+    proc = start_bot(stub, db, TOKEN)
+    try:
+        set_up(stub, chat)
+        stub.inject_fault("sendMessage", "500", count=10_000)
+        stub.push_update(make_message_update(chat, CHAIR, "/remind 明天9点 断电前记下的事"))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with sqlite3.connect(db) as conn:
+                found = conn.execute("SELECT COUNT(*) FROM reminders WHERE text LIKE '%断电前记下的事%'").fetchone()
+            if found[0]:
+                break
+            time.sleep(0.2)
+        assert found[0] == 1
+    except BaseException:
+        stop_bot(proc)
+        raise
+    proc.kill()  # kill -9 right after the commit: the confirmation was never sent
+    proc.communicate(timeout=30)
+    assert delivered(stub, GROUP, "断电前记下的事") == 0
+    stub.clear_faults()
+    proc = start_bot(stub, db, TOKEN)
+    try:
+        wait_delivered(stub, GROUP, "断电前记下的事", 1, timeout=60)
+        time.sleep(3)
+    finally:
+        out = stop_bot(proc)
+    texts = [str(m.get("text", "")) for m in stub.sent_messages(GROUP)]
+    assert sum("断电前记下的事" in t for t in texts) == 1 and not any("没有办成" in t for t in texts), out
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT COUNT(*) FROM reminders WHERE text LIKE '%断电前记下的事%'").fetchone()
+    assert rows[0] == 1, out

@@ -201,20 +201,24 @@ async def test_a_task_is_stored_once_and_everyone_is_told_when_sends_fail(h: Har
 
 
 async def test_the_error_message_says_saved_when_the_change_was_saved(h: Harness) -> None:
-    # A command that stored its change and then failed for another reason: "saved", not "没有办成".
+    # A command that committed its change and then failed for another reason: "saved", not "没有办成".
+    # (A failure before the commit rolls everything back: tests/test_delivery_units.py.)
     before = await _count(h, "ledger_entries")
-    original = h.services.duty.log
+    original = h.services.sender.deliver_now
+    failures = [RuntimeError("after the commit")]
 
-    async def add_then_fail(*args: Any, **kwargs: Any) -> Any:
-        await original(*args, **kwargs)
-        raise RuntimeError("after the commit")
+    async def fail_once(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await original(*args, **kwargs)
 
-    h.services.duty.log = add_then_fail
+    h.services.sender.deliver_now = fail_once  # sending the confirmation fails
     calls = await h.send(WORK, "赵霞", "/log 走访 看望3组独居老人")
     texts = [c.text for c in calls]
     assert any("已经保存了" in t for t in texts) and not any("没有办成" in t for t in texts)
+    assert any("已记入台账" in t for t in texts)  # the confirmation is still delivered, from the outbox
     assert await _count(h, "ledger_entries") == before + 1
-    h.services.duty.log = original
+    h.services.sender.deliver_now = original
     calls = await h.send(WORK, "赵霞", "/nosuchthing_but_fine")
     assert not any("已经保存了" in c.text for c in calls)  # a new update starts a new count
 

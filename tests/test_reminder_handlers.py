@@ -95,7 +95,8 @@ async def test_unreachable_private_chat_is_given_up_once_not_retried(h: Harness)
     calls = await h.advance_to(at(23, 9, 20))
     assert fired(calls, chen.user_id) == []
     async with h.db.read() as conn:
-        cur = await conn.execute("SELECT status, error FROM outbox WHERE body LIKE '%私事%'")
+        cur = await conn.execute("SELECT status, error FROM outbox WHERE body LIKE '%私事%'"
+                                 " AND body LIKE '%reminders.fire%'")
         row = await cur.fetchone()
     assert row is not None and row["status"] == "failed" and "forbidden" in row["error"].lower()
     chair = h.person("王芳").user_id
