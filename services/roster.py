@@ -173,12 +173,14 @@ class RosterService:
                 user = await members.user_by_username(conn, target.username)
                 if user is not None:
                     found = await members.find_active(conn, org_id, user_id=user.user_id)
-        if found is None and target.name:
-            if await members.count_active_named(conn, org_id, target.name) > 1:
-                raise Refusal("roster.ambiguous_name", who=target.name)
-            found = await members.find_active(conn, org_id, display_name=target.name)
+        # Telegram usernames are Latin letters, digits and _: "@刘敏" is a chair naming 刘敏 by her name.
+        name = target.name or (target.username if target.username and not target.username.isascii() else None)
+        if found is None and name:
+            if await members.count_active_named(conn, org_id, name) > 1:
+                raise Refusal("roster.ambiguous_name", who=name)
+            found = await members.find_active(conn, org_id, display_name=name)
             if found is None:  # 趙霞 typed in Traditional names 赵霞 (and the other way round)
-                wanted = simplified(target.name)
+                wanted = simplified(name)
                 alike = [m for m in await members.active_in_org(conn, org_id) if simplified(m.display_name) == wanted]
                 found = alike[0] if len(alike) == 1 else None
         if found is None:

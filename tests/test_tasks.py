@@ -84,6 +84,9 @@ async def test_task_add_owner_forms_and_default_owner(h: Harness) -> None:
     reply = await h.say(WORK, "王芳", "/task_add 12月10日下午5点 交妇女之家活动照片 刘敏")
     assert "截止：12月10日（周四）17:00" in reply and "负责人：刘敏" in reply
     assert "交妇女之家活动照片" in reply
+    # "@刘敏": an @ before a roster name (Telegram usernames are Latin) names her too.
+    assert "负责人：刘敏" in await h.say(WORK, "王芳", "/task_add 12月10日 交议事会记录 @刘敏")
+    assert "名册里没有找到" in await h.say(WORK, "王芳", "/task_add 12月10日 交签到表 @nobody_here")
     # No owner: the creator. Deadline words: 月底, 年底前, 4月底前.
     assert "负责人：王芳" in await h.say(WORK, "王芳", "/task_add 月底 整理本月台账")
     assert "11月30日（周一）23:59" in await h.say(WORK, "王芳", "/task_add 月底 整理台账")
