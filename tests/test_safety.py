@@ -321,3 +321,24 @@ def test_no_signal_matches_everyday_text(text: str) -> None:
 def test_a_laughing_emoji_makes_a_plea_a_joke() -> None:
     assert match_rules("救命，我把盐当成糖放汤里了😂") is None
     assert match_rules("救命 他在打我") is not None
+
+
+# Lessons of held-out set M (its first run is in docs/benchmarks.md), in other words than the set's.
+@pytest.mark.parametrize("text", [
+    "我姐被她公公打了 她不敢报警", "他放话说我要是敢回娘家就打断我的腿 这是偷偷发的", "怀着七个月的肚子他还踹",
+    "昨晚他把我掐晕了 今天又说回来收拾我", "我闺女被补课老师亲了 回来一直哭", "一辆白车把放学的小女孩拉上去就开走了",
+    "后院那家把老人关在牛棚 不给饭吃", "孩子就托付给你们了 我撑不住了", "等我不在了 娃的事麻烦你们",
+    "活着真没劲 明天去河边看看", "家里逼着我嫁人 下个月就办酒 我才十六", "那个娃一个人在家三天了 饭都没得吃",
+    "好几天没见到对门的孩子 半夜听见他在哭喊",
+])
+def test_injuries_neglect_bystanders_and_farewells_without_the_obvious_words_are_danger(text: str) -> None:
+    assert match_rules(text) is not None
+
+
+@pytest.mark.parametrize("text", [
+    "昨晚做噩梦 梦见被人追着砍 吓醒了", "这减肥真是要了我的命", "我妈嘴上说活够了 天天出去旅游",
+    "打游戏被人拿枪打死了好几次", "幼儿园搞防拐演练 闺女还挺认真", "学校安全课讲了防性侵", "打牌输了他说把我卖了 哈哈",
+    "仓库老鼠太多 去哪买老鼠药",
+])
+def test_dreams_diets_games_drills_lessons_banter_and_pests_raise_nothing(text: str) -> None:
+    assert match_rules(text) is None
