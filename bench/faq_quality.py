@@ -134,7 +134,7 @@ def fit(index: FaqIndex, rows: Sequence[Row]) -> LogisticModel:
         candidates = index.search_tokens(tokens, 3, EVAL_ORG)
         if not candidates:
             continue
-        xs.append(index.fit_features(text, candidates, tokens))
+        xs.append(index.fit_features(text, candidates, tokens, EVAL_ORG))
         y.append(candidates[0].id in row.expect)
         kinds.append(row.kind)
     held = out_of_fold(xs, y, 1.0, False)
