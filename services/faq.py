@@ -5,6 +5,7 @@ passed to the member on duty. The index is built once at start and updated incre
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -14,6 +15,7 @@ from services.clock import Clock, next_local
 from services.errors import Refusal
 from services.faq_engine import (
     Decision,
+    DocTokens,
     Entry,
     FaqIndex,
     get_tokenizer,
@@ -81,29 +83,40 @@ class FaqService:
         self.clock = clock
         self.super_admins = super_admins
         self.index: FaqIndex | None = None
+        self.resegmented = 0  # stored entries segmented again by the last `load`
         self._vocabulary: Vocabulary | None = None
 
     async def load(self) -> int:
-        """Build the index from the shipped base and the stored entries (once, at start)."""
+        """Build the index from the shipped base and the stored entries (once, at start). Stored entries
+        bring their tokens; those made under another segmentation (`FaqIndex.fingerprint`: dictionary,
+        word lists, normalisation, library versions) or none are segmented again in a worker thread and
+        written back, so the next start takes them as they are."""
         get_tokenizer()  # jieba's dictionary loads here, never on the first question
         async with self.db.read() as conn:
             stored = await faq.all_entries(conn)
-        shipped = load_shipped_entries()
-        entries = {(e.id, e.org_id): e for e in shipped}
-        n_shipped = len(entries)
-        replaced = any((row.entry_id, row.org_id) in entries for row in stored)
-        for row in stored:
-            entries[(row.entry_id, row.org_id)] = Entry.from_dict(row.as_dict())
-        if replaced:  # a stored entry takes a shipped one's place: index them all in that order
-            self.index = FaqIndex.build(entries.values())
-        else:  # the shipped base (built once per process), then the stored entries, as `build` would
-            self.index = shipped_index()
-            for entry in list(entries.values())[n_shipped:]:
-                self.index.add(entry)
-            if stored:
-                self.index.warm()
-        self._vocabulary = Vocabulary(self.index)
-        return len(entries)
+        index = shipped_index()  # the shipped base, built once per process
+        fingerprint = index.fingerprint
+        entries = [_entry(row) for row in stored]
+        tokens: list[DocTokens | None] = [
+            row.tokens if row.tokens_fp == fingerprint and row.tokens is not None and index.tokens_fit(e, row.tokens)
+            else None for row, e in zip(stored, entries, strict=True)]
+        stale = [i for i, t in enumerate(tokens) if t is None]
+        if stale:
+            fresh = await asyncio.to_thread(lambda: [index.doc_tokens(entries[i]) for i in stale])
+            async with self.db.transaction() as conn:
+                await faq.set_tokens(conn, [(entries[i].id, entries[i].org_id, t) for i, t in zip(stale, fresh,
+                                                                                                    strict=True)],
+                                     fingerprint)
+            for i, t in zip(stale, fresh, strict=True):
+                tokens[i] = t
+        for entry, doc_tokens in zip(entries, tokens, strict=True):
+            index.add(entry, doc_tokens)  # a stored deployment-wide entry replaces the shipped one
+        if stored:
+            index.warm()
+        self.index = index
+        self.resegmented = len(stale)
+        self._vocabulary = Vocabulary(index)
+        return len(index)
 
     def _index(self) -> FaqIndex:
         if self.index is None:
@@ -167,14 +180,20 @@ class FaqService:
                   source: str = "", referral: str = "") -> Entry:
         await self._check_scope(actor, org_id)
         _check_lengths(questions, answer)
+        index = self._index()
         async with self.db.transaction() as conn:
             entry_id = f"o{org_id or 0}-{await faq.next_number(conn)}"
-            row = EntryRow(entry_id, org_id, questions, answer, tags, source, referral, self._today())
+            row = self._with_tokens(EntryRow(entry_id, org_id, questions, answer, tags, source, referral,
+                                             self._today()))
             await faq.upsert(conn, row, actor.user_id)
             await audit.record(conn, org_id, actor.user_id, "faq.add", self.clock.now(), entry=entry_id)
-        entry = Entry.from_dict(row.as_dict())
-        self._index().add(entry)
-        return entry
+        index.add(_entry(row), row.tokens)
+        return _entry(row)
+
+    def _with_tokens(self, row: EntryRow) -> EntryRow:
+        """The row with its tokens (stored with it, so the next start need not segment it again)."""
+        index = self._index()
+        return dataclasses.replace(row, tokens=index.doc_tokens(_entry(row)), tokens_fp=index.fingerprint)
 
     async def edit(self, actor: Actor, org_id: int | None, entry_id: str, questions: list[str] | None,
                    answer: str | None, tags: list[str] | None) -> Entry:
@@ -187,13 +206,14 @@ class FaqService:
         new_questions = questions or list(current.questions)
         new_answer = answer or current.answer
         _check_lengths(new_questions, new_answer)
-        row = EntryRow(entry_id, org_id, new_questions, new_answer, tags if tags is not None else list(current.tags),
-                       current.source, current.referral, self._today())
+        row = self._with_tokens(EntryRow(entry_id, org_id, new_questions, new_answer,
+                                         tags if tags is not None else list(current.tags), current.source,
+                                         current.referral, self._today()))
         async with self.db.transaction() as conn:
             await faq.upsert(conn, row, actor.user_id)
             await audit.record(conn, org_id, actor.user_id, "faq.edit", self.clock.now(), entry=entry_id)
-        entry = Entry.from_dict(row.as_dict())
-        self._index().add(entry)  # replaces the same (org, id) incrementally
+        entry = _entry(row)
+        self._index().add(entry, row.tokens)  # replaces the same (org, id) incrementally
         return entry
 
     async def delete(self, actor: Actor, org_id: int | None, entry_id: str) -> None:
@@ -229,24 +249,26 @@ class FaqService:
         import it came from), then indexed."""
         await self._check_scope(actor, org_id)
         now = self.clock.now()
+        index = self._index()
+        # Segmenting is the slow part (about 1 ms an entry): done in a worker thread before the
+        # transaction, so a big import holds up neither everyone else's messages nor the writer; the
+        # tokens are stored with the rows, and adding them to the index is quick.
+        probe = [_entry(EntryRow("", org_id, r["questions"], r["answer"], r["tags"], "", "", "")) for r in rows]
+        tokens = await asyncio.to_thread(lambda: [index.doc_tokens(e) for e in probe])
         written: list[EntryRow] = []
         async with self.db.transaction() as conn:
             if pending_id is not None and not await faq.drop_pending_import(conn, pending_id):
                 raise Refusal("faq_import.expired")
             number = await faq.next_number(conn)
-            for i, row in enumerate(rows):
+            for i, (row, doc_tokens) in enumerate(zip(rows, tokens, strict=True)):
                 entry_id = row["id"] or f"o{org_id or 0}-{number + i}"
                 written.append(EntryRow(entry_id, org_id, row["questions"], row["answer"], row["tags"],
-                                        row["source"], row["referral"], self._today()))
+                                        row["source"], row["referral"], self._today(), doc_tokens,
+                                        index.fingerprint))
             await faq.upsert_many(conn, written, actor.user_id)
             await audit.record(conn, org_id, actor.user_id, "faq.import", now, rows=len(rows))
-        index = self._index()
-        entries = [Entry.from_dict(record.as_dict()) for record in written]
-        # Segmenting is the slow part (about 1 ms an entry): done in a worker thread, so a big import
-        # does not hold up everyone else's messages; adding the tokens is quick.
-        tokens = await asyncio.to_thread(lambda: [index.doc_tokens(e) for e in entries])
-        for i, (entry, doc_tokens) in enumerate(zip(entries, tokens, strict=True), 1):
-            index.add(entry, doc_tokens)
+        for i, record in enumerate(written, 1):
+            index.add(_entry(record), record.tokens)
             if i % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
         return len(written)
@@ -391,6 +413,11 @@ class FaqService:
         async with self.db.transaction() as conn:
             await outbox.enqueue(conn, [Outgoing(a, "faq.stale_review", params, dedupe=f"faq-stale:{local.year}:{a}")
                                         for a in todo], now)
+
+
+def _entry(row: EntryRow) -> Entry:
+    return Entry(row.entry_id, tuple(row.questions), row.answer, tuple(row.tags), row.source, row.referral,
+                 row.updated_at, row.org_id)
 
 
 def _check_lengths(questions: list[str], answer: str) -> None:

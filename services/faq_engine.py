@@ -712,13 +712,17 @@ class FaqIndex:
         """What `add` indexes for an entry (store it with `fingerprint` to skip segmentation)."""
         return self.tokenizer.entry_tokens(entry, with_answer=self.answer_weight > 0)
 
+    def tokens_fit(self, entry: Entry, doc_tokens: DocTokens) -> bool:
+        """Do stored tokens have the fields `add` expects of this entry (each question, tags, answer)?"""
+        return len(doc_tokens) == len(entry.questions) + 1 + int(self.answer_weight > 0)
+
     def add(self, entry: Entry, doc_tokens: DocTokens | None = None) -> None:
         """Add an entry; an existing entry with the same (org_id, id) is replaced."""
+        if self.get(entry.id, entry.org_id) is not None:
+            self.remove(entry.id, entry.org_id)
         part = self._parts.get(entry.org_id)
         if part is None:
             part = self._parts[entry.org_id] = _Part(*self._b)
-        if entry.id in part.slots:
-            self.remove(entry.id, entry.org_id)
         fields = doc_tokens if doc_tokens is not None else self.doc_tokens(entry)
         n_q = len(entry.questions)
         qu, tu = self._units
@@ -767,8 +771,6 @@ class FaqIndex:
         part.docs[slot] = None
         part.free.append(slot)
         self._size -= 1
-        if org_id is not None and not part.slots:
-            del self._parts[org_id]
         self._invalidate(org_id)
         return doc.entry
 

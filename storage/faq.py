@@ -12,6 +12,9 @@ import aiosqlite
 
 from storage.models import from_db, to_db
 
+# An entry's segmented tokens per field (each question, the tags, the answer), as the FAQ index takes them.
+Tokens = tuple[tuple[str, ...], ...]
+
 
 @dataclass(frozen=True)
 class EntryRow:
@@ -23,6 +26,8 @@ class EntryRow:
     source: str
     referral: str
     updated_at: str
+    tokens: Tokens | None = None  # stored tokens, valid under `tokens_fp` (the segmentation's fingerprint)
+    tokens_fp: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.entry_id, "questions": self.questions, "answer": self.answer, "tags": self.tags,
@@ -30,27 +35,52 @@ class EntryRow:
                 "org_id": self.org_id}
 
 
-def _entry(row: sqlite3.Row) -> EntryRow:
-    return EntryRow(row["entry_id"], row["org_id"], json.loads(row["questions"]), row["answer"],
-                    json.loads(row["tags"]), row["source"], row["referral"], row["updated_at"])
+def encode_tokens(tokens: Tokens) -> str:
+    """One line per field, tokens separated by one space (a token never holds white space)."""
+    return "\n".join(" ".join(field) for field in tokens)
+
+
+def decode_tokens(text: str) -> Tokens:
+    return tuple(tuple(line.split()) for line in text.split("\n"))
+
+
+_COLUMNS = "entry_id, org_id, questions, answer, tags, source, referral, updated_at, tokens, tokens_fp"
+
+
+def _entry(row: tuple[Any, ...]) -> EntryRow:
+    entry_id, org_id, questions, answer, tags, source, referral, updated_at, tokens, tokens_fp = row
+    return EntryRow(entry_id, org_id, json.loads(questions), answer, json.loads(tags), source, referral, updated_at,
+                    decode_tokens(tokens) if tokens is not None else None, tokens_fp)
 
 
 async def all_entries(conn: aiosqlite.Connection) -> list[EntryRow]:
-    cur = await conn.execute("SELECT * FROM faq_entries ORDER BY id")
-    return [_entry(r) for r in await cur.fetchall()]
+    """Every stored entry with its stored tokens."""
+    cur = await conn.execute(f"SELECT {_COLUMNS} FROM faq_entries ORDER BY id")
+    return [_entry(tuple(r)) for r in await cur.fetchall()]
+
+
+async def set_tokens(conn: aiosqlite.Connection, rows: list[tuple[str, int | None, Tokens]], fingerprint: str) -> None:
+    """Store (entry id, org id, tokens) made under `fingerprint` (entries segmented again at start)."""
+    await conn.executemany(
+        "UPDATE faq_entries SET tokens = ?, tokens_fp = ? WHERE entry_id = ? AND ifnull(org_id, 0) = ifnull(?, 0)",
+        [(encode_tokens(tokens), fingerprint, entry_id, org_id) for entry_id, org_id, tokens in rows],
+    )
 
 
 _UPSERT = """INSERT INTO faq_entries(entry_id, org_id, questions, answer, tags, source, referral, updated_at,
-                                     created_by)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                     created_by, tokens, tokens_fp)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT(entry_id, ifnull(org_id, 0)) DO UPDATE SET questions = excluded.questions,
                answer = excluded.answer, tags = excluded.tags, source = excluded.source,
-               referral = excluded.referral, updated_at = excluded.updated_at"""
+               referral = excluded.referral, updated_at = excluded.updated_at, tokens = excluded.tokens,
+               tokens_fp = excluded.tokens_fp"""
 
 
 def _upsert_params(row: EntryRow, created_by: int | None) -> tuple[object, ...]:
     return (row.entry_id, row.org_id, json.dumps(row.questions, ensure_ascii=False), row.answer,
-            json.dumps(row.tags, ensure_ascii=False), row.source, row.referral, row.updated_at, created_by)
+            json.dumps(row.tags, ensure_ascii=False), row.source, row.referral, row.updated_at, created_by,
+            encode_tokens(row.tokens) if row.tokens is not None else None,
+            row.tokens_fp if row.tokens is not None else None)
 
 
 async def upsert(conn: aiosqlite.Connection, row: EntryRow, created_by: int | None) -> None:

@@ -1,0 +1,7 @@
+-- Each stored FAQ entry keeps its segmented tokens (one line per field: each question, the tags, the
+-- answer; tokens separated by one space) and the fingerprint of the segmentation that made them
+-- (dictionaries, word lists, normalisation, jieba/OpenCC/Unicode versions). At start the index takes
+-- the tokens as they are; a row without tokens, or made under another fingerprint, is segmented again
+-- and written back.
+ALTER TABLE faq_entries ADD COLUMN tokens TEXT;
+ALTER TABLE faq_entries ADD COLUMN tokens_fp TEXT;
