@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -90,27 +91,32 @@ class FaqService:
         """Build the index from the shipped base and the stored entries (once, at start). Stored entries
         bring their tokens; those made under another segmentation (`FaqIndex.fingerprint`: dictionary,
         word lists, normalisation, library versions) or none are segmented again in a worker thread and
-        written back, so the next start takes them as they are."""
+        written back, so the next start takes them as they are. Deployment-wide entries are indexed
+        now; each organisation's own when first needed (`FaqIndex.defer`: a few ms for a village)."""
         get_tokenizer()  # jieba's dictionary loads here, never on the first question
         async with self.db.read() as conn:
-            stored = await faq.all_entries(conn)
+            stored = await faq.entry_tuples(conn)
         index = shipped_index()  # the shipped base, built once per process
         fingerprint = index.fingerprint
-        entries = [_entry(row) for row in stored]
-        tokens: list[DocTokens | None] = [
-            row.tokens if row.tokens_fp == fingerprint and row.tokens is not None and index.tokens_fit(e, row.tokens)
-            else None for row, e in zip(stored, entries, strict=True)]
-        stale = [i for i, t in enumerate(tokens) if t is None]
+        fresh: dict[int, DocTokens] = {}  # row number → tokens made now
+        stale = [i for i, raw in enumerate(stored) if raw[faq.FP_COLUMN] != fingerprint]
         if stale:
-            fresh = await asyncio.to_thread(lambda: [index.doc_tokens(entries[i]) for i in stale])
+            entries = {i: _entry(faq.row_of(stored[i])) for i in stale}
+            made = await asyncio.to_thread(lambda: [index.doc_tokens(entries[i]) for i in stale])
+            fresh = dict(zip(stale, made, strict=True))
             async with self.db.transaction() as conn:
-                await faq.set_tokens(conn, [(entries[i].id, entries[i].org_id, t) for i, t in zip(stale, fresh,
-                                                                                                    strict=True)],
-                                     fingerprint)
-            for i, t in zip(stale, fresh, strict=True):
-                tokens[i] = t
-        for entry, doc_tokens in zip(entries, tokens, strict=True):
-            index.add(entry, doc_tokens)  # a stored deployment-wide entry replaces the shipped one
+                await faq.set_tokens(conn, [(entries[i].id, entries[i].org_id, fresh[i]) for i in stale], fingerprint)
+        by_org: dict[int, list[int]] = {}
+        for i, raw in enumerate(stored):
+            org_id = raw[1]
+            if org_id is None:
+                entry, tokens = _stored(index, stored[i], fresh.get(i))
+                index.add(entry, tokens)  # a stored deployment-wide entry replaces the shipped one
+            else:
+                by_org.setdefault(org_id, []).append(i)
+        for org_id, rows in by_org.items():
+            index.defer(org_id, len(rows), functools.partial(_stored_entries, index, [stored[i] for i in rows],
+                                                             {i: fresh[r] for i, r in enumerate(rows) if r in fresh}))
         if stored:
             index.warm()
         self.index = index
@@ -234,7 +240,8 @@ class FaqService:
     def listing(self, org_id: int | None, tag: str | None = None) -> list[Entry]:
         """Entries visible to an organisation (its own override the shared ones), optionally by tag."""
         visible: dict[str, Entry] = {}
-        for entry in self._index().entries():
+        index = self._index()
+        for entry in [*index.entries_of(None), *(index.entries_of(org_id) if org_id is not None else [])]:
             shared_first = entry.org_id is None and entry.id not in visible
             if shared_first or (entry.org_id is not None and entry.org_id == org_id):
                 visible[entry.id] = entry  # the organisation's own entry overrides the shared one
@@ -383,8 +390,7 @@ class FaqService:
                 return date.fromisoformat(entry.updated_at)
             except ValueError:
                 return date.min
-        found = [e for e in self._index().entries()
-                 if e.org_id is None and (today - checked(e)).days > STALE_AFTER_DAYS]
+        found = [e for e in self._index().entries_of(None) if (today - checked(e)).days > STALE_AFTER_DAYS]
         return sorted(found, key=lambda e: (checked(e), e.id))
 
     async def next_due(self, now: datetime, tz: Any = None) -> datetime | None:
@@ -413,6 +419,22 @@ class FaqService:
         async with self.db.transaction() as conn:
             await outbox.enqueue(conn, [Outgoing(a, "faq.stale_review", params, dedupe=f"faq-stale:{local.year}:{a}")
                                         for a in todo], now)
+
+
+def _stored(index: FaqIndex, raw: faq.RawEntry, tokens: DocTokens | None) -> tuple[Entry, DocTokens | None]:
+    """A stored entry and the tokens to index it with: `tokens` made at load, else the stored ones when
+    they fit (None: `add` segments it)."""
+    row = faq.row_of(raw)
+    entry = _entry(row)
+    if tokens is None and row.tokens is not None and index.tokens_fit(entry, row.tokens):
+        tokens = row.tokens
+    return entry, tokens
+
+
+def _stored_entries(index: FaqIndex, rows: list[faq.RawEntry], fresh: dict[int, DocTokens]
+                    ) -> list[tuple[Entry, DocTokens | None]]:
+    """An organisation's stored entries for `FaqIndex.defer`."""
+    return [_stored(index, raw, fresh.get(i)) for i, raw in enumerate(rows)]
 
 
 def _entry(row: EntryRow) -> Entry:

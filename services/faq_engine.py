@@ -87,7 +87,7 @@ import re
 import threading
 import unicodedata
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -484,12 +484,13 @@ class _Field:
         self.norm_key: tuple[float, float, int] = (0.0, 0.0, 0)
 
     def add(self, slot: int, counts: Mapping[int, int]) -> None:
+        postings = self.postings
         for tid, units in counts.items():
-            p = self.postings.get(tid)
+            p = postings.get(tid)
             if p is None:
-                p = self.postings[tid] = (array.array("i"), array.array("H"))
+                p = postings[tid] = (array.array("i"), array.array("H"))
             p[0].append(slot)
-            p[1].append(min(units, 65535))
+            p[1].append(units if units < 65535 else 65535)
         length = sum(counts.values())
         self.dl[slot] = length
         self.total += length
@@ -629,6 +630,8 @@ class FaqIndex:
         self._units = (question_units, tag_units)
         self._vocab: dict[str, int] = {}
         self._parts: dict[int | None, _Part] = {None: _Part(b_questions, b_answer)}
+        # Organisations whose stored entries are indexed on first use (`defer`): (count, loader).
+        self._pending: dict[int, tuple[int, Callable[[], Iterable[tuple[Entry, DocTokens | None]]]]] = {}
         self._size = 0
         # Per (scope, token): the slots it scores in each part of the scope and its BM25 contribution
         # (both fields, idf included), valid until the next change of the scope's parts; least recently
@@ -670,6 +673,7 @@ class FaqIndex:
         new = copy.copy(self)
         new._vocab = dict(self._vocab)
         new._parts = {org: part.clone() for org, part in self._parts.items()}
+        new._pending = dict(self._pending)
         new._cache = OrderedDict(self._cache)
         new._cache_tids = {scope: set(tids) for scope, tids in self._cache_tids.items()}
         new._idf = OrderedDict((scope, dict(w)) for scope, w in self._idf.items())
@@ -700,13 +704,59 @@ class FaqIndex:
 
     def get(self, entry_id: str, org_id: int | None = None) -> Entry | None:
         """The entry stored under exactly (org_id, entry_id)."""
-        part = self._parts.get(org_id)
+        part = self._part(org_id)
         slot = part.slots.get(entry_id) if part is not None else None
         doc = part.docs[slot] if part is not None and slot is not None else None
         return doc.entry if doc is not None else None
 
     def entries(self) -> list[Entry]:
+        """Every entry (organisations' deferred entries are indexed first)."""
+        for org_id in list(self._pending):
+            self._part(org_id)
         return [d.entry for part in self._parts.values() for d in part.docs if d is not None]
+
+    def entries_of(self, org_id: int | None) -> list[Entry]:
+        """The entries stored under exactly `org_id` (None: the deployment-wide ones)."""
+        part = self._part(org_id)
+        return [d.entry for d in part.docs if d is not None] if part is not None else []
+
+    def defer(self, org_id: int, count: int, load: Callable[[], Iterable[tuple[Entry, DocTokens | None]]]) -> None:
+        """`count` stored entries of an organisation (with their stored tokens, or None to segment) indexed
+        when first needed: a question from that organisation, an edit, its listing. Start-up then reads
+        them without indexing; indexing one organisation's few dozen entries takes a few milliseconds."""
+        if org_id in self._parts or org_id in self._pending:
+            raise ValueError(f"organisation {org_id} is already indexed")
+        self._pending[org_id] = (count, load)
+        self._size += count
+
+    def pending(self) -> int:
+        """Stored entries not indexed yet (`defer`)."""
+        return sum(count for count, _ in self._pending.values())
+
+    def index_pending(self, limit: int | None = None) -> int:
+        """Index deferred organisations now, about `limit` entries' worth (all by default); → how many
+        deferred entries are left."""
+        done = 0
+        for org_id in list(self._pending):
+            if limit is not None and done >= limit:
+                break
+            done += self._pending[org_id][0]
+            self._part(org_id)
+        return self.pending()
+
+    def _part(self, org_id: int | None) -> _Part | None:
+        """The part of `org_id` (its deferred entries indexed now), or None when it has none."""
+        found = self._pending.pop(org_id, None) if org_id is not None else None
+        if found is not None:
+            assert org_id is not None
+            count, load = found
+            self._size -= count
+            part = self._parts[org_id] = _Part(*self._b)
+            for entry, doc_tokens in load():
+                self._add(part, entry, doc_tokens)
+            part.version += 1
+            self._invalidate(org_id)
+        return self._parts.get(org_id)
 
     def doc_tokens(self, entry: Entry) -> DocTokens:
         """What `add` indexes for an entry (store it with `fingerprint` to skip segmentation)."""
@@ -720,24 +770,32 @@ class FaqIndex:
         """Add an entry; an existing entry with the same (org_id, id) is replaced."""
         if self.get(entry.id, entry.org_id) is not None:
             self.remove(entry.id, entry.org_id)
-        part = self._parts.get(entry.org_id)
+        part = self._part(entry.org_id)
         if part is None:
             part = self._parts[entry.org_id] = _Part(*self._b)
+        self._add(part, entry, doc_tokens)
+        self._invalidate(entry.org_id)
+
+    def _add(self, part: _Part, entry: Entry, doc_tokens: DocTokens | None) -> None:
+        """Index a new entry into its part (caches are the caller's business)."""
         fields = doc_tokens if doc_tokens is not None else self.doc_tokens(entry)
         n_q = len(entry.questions)
         qu, tu = self._units
-        q_counts: Counter[int] = Counter()
+        vocab, new_tid = self._vocab, self._tid
         phrasings = []
-        for i, toks in enumerate(fields[: n_q + 1]):
-            ids = [self._tid(t) for t in toks]
-            if i < n_q:
-                phrasings.append(dict.fromkeys(ids))
-            for tid in ids:
-                q_counts[tid] += qu if i < n_q else tu
-        a_counts: Counter[int] = Counter()
+        asked: list[int] = []
+        for toks in fields[:n_q]:
+            ids = [vocab[t] if t in vocab else new_tid(t) for t in toks]
+            phrasings.append(dict.fromkeys(ids))
+            asked += ids
+        q_counts = {tid: n * qu for tid, n in Counter(asked).items()}
+        if len(fields) > n_q:
+            for tid, n in Counter([vocab[t] if t in vocab else new_tid(t) for t in fields[n_q]]).items():
+                q_counts[tid] = q_counts.get(tid, 0) + n * tu
+        a_counts: dict[int, int] = {}
         if self.answer_weight > 0 and len(fields) > n_q + 1:
-            for t in fields[n_q + 1]:
-                a_counts[self._tid(t)] += UNIT
+            a_counts = {tid: n * UNIT for tid, n in
+                        Counter([vocab[t] if t in vocab else new_tid(t) for t in fields[n_q + 1]]).items()}
 
         slot = part.free.pop() if part.free else len(part.docs)
         if slot == len(part.docs):
@@ -750,7 +808,6 @@ class FaqIndex:
         part.q.add(slot, q_counts)
         part.a.add(slot, a_counts)
         self._size += 1
-        self._invalidate(entry.org_id)
 
     def update(self, entry: Entry, doc_tokens: DocTokens | None = None) -> None:
         """Replace the entry with the same (org_id, id); KeyError when there is none."""
@@ -760,7 +817,7 @@ class FaqIndex:
 
     def remove(self, entry_id: str, org_id: int | None = None) -> Entry:
         """Remove and return the entry (org_id, entry_id); KeyError when there is none."""
-        part = self._parts.get(org_id)
+        part = self._part(org_id)
         if part is None:
             raise KeyError(entry_id)
         slot = part.slots.pop(entry_id)
@@ -781,15 +838,19 @@ class FaqIndex:
         if part is not None:
             part.version += 1
         if org_id is None:
-            self._cache.clear()
-            self._cache_tids.clear()
-            self._cached = 0
-            self._idf.clear()
+            self.drop_caches()
             return
         for tid in self._cache_tids.pop(org_id, ()):
             (g, _), (o, _) = self._cache.pop((org_id, tid))
             self._cached -= len(g) + len(o)
         self._idf.pop(org_id, None)
+
+    def drop_caches(self) -> None:
+        """Forget every cached score vector and idf (benchmarks: measure questions as after a change)."""
+        self._cache.clear()
+        self._cache_tids.clear()
+        self._cached = 0
+        self._idf.clear()
 
     def _tid(self, token: str) -> int:
         tid = self._vocab.get(token)
@@ -863,7 +924,7 @@ class FaqIndex:
 
     def _scope(self, org_id: int | None) -> tuple[int | None, _Part, _Part | None]:
         """(cache key, deployment-wide part, the organisation's part or None) of an asker's scope."""
-        own = self._parts.get(org_id) if org_id is not None else None
+        own = self._part(org_id) if org_id is not None else None
         if own is None or not own.slots:
             return None, self._parts[None], None
         return org_id, self._parts[None], own
@@ -880,6 +941,7 @@ class FaqIndex:
 
     def stats(self) -> dict[str, float]:
         """Entries, vocabulary size, postings and average field lengths (in words)."""
+        self.index_pending()
         n = len(self)
         parts = list(self._parts.values())
         return {
