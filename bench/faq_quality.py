@@ -130,7 +130,7 @@ def fit(index: FaqIndex, rows: Sequence[Row]) -> LogisticModel:
     against near misses (NEAR_MISS_SUGGEST_COST)."""
     xs, y, kinds = [], [], []
     for row in rows:
-        text, tokens = index.query_tokens(row.q)
+        text, tokens = index.query_tokens(row.q, EVAL_ORG)
         candidates = index.search_tokens(tokens, 3, EVAL_ORG)
         if not candidates:
             continue

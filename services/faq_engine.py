@@ -128,6 +128,8 @@ TAG_UNITS = 1  # a tag word counts half
 # questions lost to an own entry 4 → 7 of 526; at 1.35, 35 of 40 but 23 lost).
 ORG_BOOST = 1.2
 CACHE_POSTINGS = 2_000_000  # per-token score vectors kept between queries (12 bytes each)
+SOUND_WORDS = 4  # indexed words a sound key stands for (`FaqIndex.sound_alikes`)
+PART_SOUND_WORDS = 8  # kept per part, before the parts of a scope are merged
 
 # Chatter that says nothing about the question, removed as substrings (longest first). Every item
 # must be safe to delete anywhere.
@@ -571,10 +573,13 @@ class _Doc:
         return out[:-1]
 
 
+_SoundTables = tuple[dict[str, list[str]], dict[str, list[str]]]
+
+
 class _Part:
     """The entries of one organisation, or the deployment-wide ones: own slots, docs and two fields."""
 
-    __slots__ = ("a", "docs", "free", "hidden", "q", "slots", "version")
+    __slots__ = ("a", "docs", "free", "hidden", "q", "slots", "sounds", "version")
 
     def __init__(self, b_questions: float, b_answer: float) -> None:
         self.slots: dict[str, int] = {}  # entry id → slot
@@ -583,6 +588,8 @@ class _Part:
         self.q = _Field(b_questions, 16)
         self.a = _Field(b_answer, 16)
         self.version = 0  # bumped on every change of this part
+        # (sound key, spelling key) → the words first indexed in this part that sound so (`sound_alikes`)
+        self.sounds: _SoundTables = ({}, {})
         # (versions of both parts, deployment-wide slots this organisation's entries replace)
         self.hidden: tuple[tuple[int, int], npt.NDArray[np.intp]] | None = None
 
@@ -599,6 +606,7 @@ class _Part:
         new.slots, new.docs, new.free = dict(self.slots), list(self.docs), list(self.free)
         new.q, new.a = self.q.clone(), self.a.clone()
         new.version, new.hidden = self.version, self.hidden
+        new.sounds = ({k: list(w) for k, w in self.sounds[0].items()}, {k: list(w) for k, w in self.sounds[1].items()})
         return new
 
 
@@ -642,12 +650,11 @@ class FaqIndex:
         self._cached = 0
         self._idf: OrderedDict[int | None, dict[str, float]] = OrderedDict()
         self.version = 0  # bumped on every change anywhere
-        # Sound key (fuzzy pinyin, syllables apart / run together for typed pinyin) → the indexed words
-        # and synonym variants that sound so.
-        self._sounds: dict[str, list[str]] = {}
-        self._spellings: dict[str, list[str]] = {}
+        # Sound key (fuzzy pinyin, syllables apart / run together for typed pinyin) → the canonical words
+        # of the synonym variants that sound so; each part keeps the same for the words it indexed first.
+        self._sounds: _SoundTables = ({}, {})
         for variant, canonical in self.tokenizer.synonym_pairs():
-            self._add_sound(variant, canonical)
+            self._add_sound(self._sounds, variant, canonical)
 
     # -- building ----------------------------------------------------------------------------------
 
@@ -677,8 +684,6 @@ class FaqIndex:
         new._cache = OrderedDict(self._cache)
         new._cache_tids = {scope: set(tids) for scope, tids in self._cache_tids.items()}
         new._idf = OrderedDict((scope, dict(w)) for scope, w in self._idf.items())
-        new._sounds = {key: list(words) for key, words in self._sounds.items()}
-        new._spellings = {key: list(words) for key, words in self._spellings.items()}
         return new
 
     @property
@@ -797,6 +802,18 @@ class FaqIndex:
             a_counts = {tid: n * UNIT for tid, n in
                         Counter([vocab[t] if t in vocab else new_tid(t) for t in fields[n_q + 1]]).items()}
 
+        # Words the part has no entry with yet go into its sound tables (an organisation's only when the
+        # deployment-wide entries do not have them: those tables hold them already).
+        shared = self._parts[None]
+        indexed = fields[: n_q + 2] if a_counts else fields[: n_q + 1]
+        for word in dict.fromkeys(t for toks in indexed for t in toks):
+            tid = vocab[word]
+            if tid in part.q.postings or tid in part.a.postings:
+                continue
+            if part is not shared and (tid in shared.q.postings or tid in shared.a.postings):
+                continue
+            self._add_sound(part.sounds, word, word, PART_SOUND_WORDS)
+
         slot = part.free.pop() if part.free else len(part.docs)
         if slot == len(part.docs):
             part.docs.append(None)
@@ -856,23 +873,43 @@ class FaqIndex:
         tid = self._vocab.get(token)
         if tid is None:
             tid = self._vocab[token] = len(self._vocab)
-            self._add_sound(token, token)
         return tid
-    def _add_sound(self, spelled: str, word: str) -> None:
+
+    @staticmethod
+    def _add_sound(tables: _SoundTables, spelled: str, word: str, most: int = SOUND_WORDS) -> None:
         if 2 <= len(spelled) <= 5 and _CJK_RUN.fullmatch(spelled) and word not in GENERIC_WORDS:
             syllables = lazy_pinyin(spelled)
-            for table, key in ((self._sounds, sound_key(syllables)), (self._spellings, sound_key(syllables, ""))):
+            for table, key in ((tables[0], sound_key(syllables)), (tables[1], sound_key(syllables, ""))):
                 same = table.setdefault(key, [])
-                if word not in same and len(same) < 4:
+                if word not in same and len(same) < most:
                     same.append(word)
 
-    def sound_alikes(self, text: str, tokens: Sequence[str]) -> list[str]:
-        """Indexed words the normalised `text` writes with other characters of the same sound (铺乳期 →
-        哺乳期 no, 性扫扰 → 性骚扰, 乳线癌 → 乳腺癌) or in pinyin (shengyu jintie → 生育 津贴): only
-        where no indexed word of two or more characters already covers the text."""
+    def _sound_words(self, key: str, spelling: bool, shared: _Part, own: _Part | None) -> list[str]:
+        """The words of a scope that sound like `key`: the synonyms' first, then the deployment-wide
+        entries', then the organisation's (at most SOUND_WORDS, in the order they were first indexed)."""
+        t = int(spelling)
+        words: list[str] = []
+        for part in (None, shared, own):
+            table = self._sounds[t] if part is None else part.sounds[t]
+            for word in table.get(key, ()):
+                if word not in words:
+                    words.append(word)
+        return words[:SOUND_WORDS]
+
+    def _known(self, token: str, shared: _Part, own: _Part | None) -> bool:
+        """Does an entry of the scope hold the token (in any field)?"""
+        tid = self._vocab.get(token)
+        return tid is not None and any(
+            tid in f.postings for part in (shared, own) if part is not None for f in (part.q, part.a))
+
+    def sound_alikes(self, text: str, tokens: Sequence[str], org_id: int | None = None) -> list[str]:
+        """Words of `org_id`'s scope the normalised `text` writes with other characters of the same sound
+        (铺乳期 → 哺乳期 no, 性扫扰 → 性骚扰, 乳线癌 → 乳腺癌) or in pinyin (shengyu jintie → 生育 津贴): only
+        where no word of two or more characters the scope's entries hold already covers the text."""
+        _, shared, own = self._scope(org_id)
         covered = bytearray(len(text))
         for t in tokens:
-            if len(t) > 1 and t in self._vocab:
+            if len(t) > 1 and self._known(t, shared, own):
                 start = text.find(t)
                 while start >= 0:
                     covered[start : start + len(t)] = b"\x01" * len(t)
@@ -903,22 +940,21 @@ class FaqIndex:
                     cuts = (first >= 0 and words[first][0] < at) or (last >= 0 and words[last][1] > at + n)
                     if cuts or all(covered[at : at + n]) or self.tokenizer.is_word(spelled):
                         continue  # cutting through a word, already understood, or a real word written right
-                    for word in self._sounds.get(sound_key(syllables[i : i + n]), ()):
+                    for word in self._sound_words(sound_key(syllables[i : i + n]), False, shared, own):
                         found[word] = None
         for run in _LATIN_RUN.finditer(text):
             latin = run.group(0).split()
             for n in (1, 2, 3, 4):
                 for i in range(len(latin) - n + 1):
-                    for word in self._spellings.get(sound_key(latin[i : i + n], ""), ()):
+                    for word in self._sound_words(sound_key(latin[i : i + n], ""), True, shared, own):
                         found[word] = None
         return [w for w in found if w not in tokens]
 
-    def query_tokens(self, query: str) -> tuple[str, list[str]]:
-        """(normalised text, distinct tokens with their sound-alikes) of a question."""
+    def query_tokens(self, query: str, org_id: int | None = None) -> tuple[str, list[str]]:
+        """(normalised text, distinct tokens with their sound-alikes in `org_id`'s scope) of a question."""
         text = normalise(query)
         tokens = list(dict.fromkeys(self.tokenizer.tokens_of_normalised(text)))
-        return text, tokens + self.sound_alikes(text, tokens)
-
+        return text, tokens + self.sound_alikes(text, tokens, org_id)
 
     # -- scoring -----------------------------------------------------------------------------------
 
@@ -1143,7 +1179,7 @@ class FaqIndex:
 
     def search(self, query: str, k: int = 3, org_id: int | None = None) -> list[Candidate]:
         """Top-k entries for `query` visible to `org_id` (deployment-wide + that organisation's)."""
-        return self._rank(self.query_tokens(query)[1], k, org_id)
+        return self._rank(self.query_tokens(query, org_id)[1], k, org_id)
 
     def search_tokens(self, tokens: Sequence[str], k: int = 3, org_id: int | None = None) -> list[Candidate]:
         """Like `search` for an already segmented query (`Tokenizer.tokens`)."""
@@ -1156,7 +1192,8 @@ class FaqIndex:
         top = candidates[0]
         doc = self._doc(top)
         denom = self.max_score(tokens, org_id)
-        known = [t for t in tokens if t in self._vocab]
+        _, shared_part, own_part = self._scope(org_id)
+        known = [t for t in tokens if self._known(t, shared_part, own_part)]
         known_denom = self.max_score(known, org_id)
         shared = sum(self.idf(t, org_id) for t in known if t not in GENERIC_WORDS and doc.has_term(self._vocab[t]))
         wanted = {tid: self._q_idf(tid, org_id) for t in known if (tid := self._vocab[t]) is not None}
@@ -1192,7 +1229,7 @@ class FaqIndex:
         `lenient`: the message is known to be a question for us (services.message_kind), so candidates are
         offered on a lower bar. `split`: look for a second question in the same message."""
         model = model or answer_model()
-        text, tokens = self.query_tokens(query)
+        text, tokens = self.query_tokens(query, org_id)
         found = detect(query, private)
         danger = found.category if found is not None else None
         violence = found is not None and found.category != "self_harm"
