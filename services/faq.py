@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import functools
 import re
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
@@ -36,6 +37,7 @@ PREVIEW_CHECKED = 300  # rows checked against the existing entries (about 1 ms e
 PREVIEW_TRIALS = 5  # rows whose last phrasing is tried on the others
 YIELD_EVERY = 20  # rows handled between letting other updates run (about 20 ms of work)
 PENDING_IMPORT_KEPT = timedelta(days=1)
+INDEX_PER_TICK = 5_000  # waiting organisations' entries indexed per scheduler tick (about 0.3 s of work)
 
 
 TrialOutcome = Literal["answer", "suggest", "other", "none"]
@@ -92,14 +94,19 @@ class FaqService:
         bring their tokens; those made under another segmentation (`FaqIndex.fingerprint`: dictionary,
         word lists, normalisation, library versions) or none are segmented again in a worker thread and
         written back, so the next start takes them as they are. Deployment-wide entries are indexed
-        now; each organisation's own when first needed (`FaqIndex.defer`: a few ms for a village)."""
+        now; each organisation's own are read and indexed when first needed (`FaqIndex.defer`: a few
+        milliseconds for a village)."""
         get_tokenizer()  # jieba's dictionary loads here, never on the first question
-        async with self.db.read() as conn:
-            stored = await faq.entry_tuples(conn)
         index = shipped_index()  # the shipped base, built once per process
         fingerprint = index.fingerprint
-        fresh: dict[int, DocTokens] = {}  # row number → tokens made now
+        blocking = self.db.blocking_reader()
+        async with self.db.read() as conn:
+            if blocking is not None:
+                stored, counts = await faq.entries_to_load(conn, fingerprint)
+            else:  # a private in-memory database: everything now
+                stored, counts = await faq.entry_tuples(conn), {}
         stale = [i for i, raw in enumerate(stored) if raw[faq.FP_COLUMN] != fingerprint]
+        fresh: dict[int, DocTokens] = {}  # row number → tokens made now
         if stale:
             entries = {i: _entry(faq.row_of(stored[i])) for i in stale}
             made = await asyncio.to_thread(lambda: [index.doc_tokens(entries[i]) for i in stale])
@@ -108,21 +115,36 @@ class FaqService:
                 await faq.set_tokens(conn, [(entries[i].id, entries[i].org_id, fresh[i]) for i in stale], fingerprint)
         by_org: dict[int, list[int]] = {}
         for i, raw in enumerate(stored):
-            org_id = raw[1]
-            if org_id is None:
-                entry, tokens = _stored(index, stored[i], fresh.get(i))
-                index.add(entry, tokens)  # a stored deployment-wide entry replaces the shipped one
-            else:
-                by_org.setdefault(org_id, []).append(i)
-        for org_id, rows in by_org.items():
+            if raw[1] is None:
+                index.add(*_stored(index, raw, fresh.get(i)))  # a stored deployment-wide entry replaces the shipped one
+            elif blocking is None:
+                by_org.setdefault(raw[1], []).append(i)
+        for org_id, rows in by_org.items():  # in memory already
             index.defer(org_id, len(rows), functools.partial(_stored_entries, index, [stored[i] for i in rows],
                                                              {i: fresh[r] for i, r in enumerate(rows) if r in fresh}))
+        if blocking is not None:
+            for org_id, count in counts.items():  # read when first needed
+                index.defer(org_id, count, functools.partial(_read_entries, index, blocking, org_id))
         if stored:
             index.warm()
         self.index = index
         self.resegmented = len(stale)
         self._vocabulary = Vocabulary(index)
         return len(index)
+
+    async def index_some(self, entries: int = INDEX_PER_TICK) -> int:
+        """Index about `entries` waiting organisations' entries, one organisation at a time with other
+        updates let through in between, so that after a restart every village's first question is as
+        quick as the next; → how many are left."""
+        index = self.index
+        left = index.pending() if index is not None else 0
+        done = 0
+        while index is not None and left and done < entries:
+            before = left
+            left = index.index_pending(1)
+            done += before - left
+            await asyncio.sleep(0)
+        return left
 
     def _index(self) -> FaqIndex:
         if self.index is None:
@@ -399,7 +421,9 @@ class FaqService:
 
     async def produce(self, now: datetime, tz: Any = None) -> None:
         """Once a year, each super admin is told which deployment-wide entries are due for a check
-        of their facts (through the outbox: deduplicated per admin and year)."""
+        of their facts (through the outbox: deduplicated per admin and year). Each tick also indexes
+        some organisations whose entries wait for their first question (`index_some`)."""
+        await self.index_some()
         local = now.astimezone(tz) if tz is not None else now
         if not self.super_admins or local.time() < STALE_REMINDER_AT:
             return
@@ -435,6 +459,12 @@ def _stored_entries(index: FaqIndex, rows: list[faq.RawEntry], fresh: dict[int, 
                     ) -> list[tuple[Entry, DocTokens | None]]:
     """An organisation's stored entries for `FaqIndex.defer`."""
     return [_stored(index, raw, fresh.get(i)) for i, raw in enumerate(rows)]
+
+
+def _read_entries(index: FaqIndex, conn: sqlite3.Connection, org_id: int) -> list[tuple[Entry, DocTokens | None]]:
+    """An organisation's stored entries read now, for `FaqIndex.defer` (their tokens are current: rows of
+    another fingerprint were segmented again and written back at start)."""
+    return _stored_entries(index, faq.org_entry_tuples(conn, org_id), {})
 
 
 def _entry(row: EntryRow) -> Entry:

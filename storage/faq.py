@@ -65,6 +65,22 @@ async def entry_tuples(conn: aiosqlite.Connection) -> list[RawEntry]:
     return [tuple(r) for r in await cur.fetchall()]
 
 
+async def entries_to_load(conn: aiosqlite.Connection, fingerprint: str) -> tuple[list[RawEntry], dict[int, int]]:
+    """What the FAQ index reads at start: the deployment-wide rows and every row whose tokens were made
+    under another fingerprint (or none), undecoded; and how many rows each organisation has."""
+    cur = await conn.execute(f"SELECT {_COLUMNS} FROM faq_entries WHERE org_id IS NULL OR tokens_fp IS NOT ? "
+                             "ORDER BY id", (fingerprint,))
+    rows = [tuple(r) for r in await cur.fetchall()]
+    cur = await conn.execute("SELECT org_id, count(*) FROM faq_entries WHERE org_id IS NOT NULL GROUP BY org_id")
+    return rows, {int(r[0]): int(r[1]) for r in await cur.fetchall()}
+
+
+def org_entry_tuples(conn: sqlite3.Connection, org_id: int) -> list[RawEntry]:
+    """An organisation's stored entries, undecoded, on a blocking connection (`Database.blocking_reader`)."""
+    return [tuple(r) for r in conn.execute(f"SELECT {_COLUMNS} FROM faq_entries WHERE org_id = ? ORDER BY id",
+                                           (org_id,))]
+
+
 async def all_entries(conn: aiosqlite.Connection) -> list[EntryRow]:
     """Every stored entry with its stored tokens."""
     return [row_of(raw) for raw in await entry_tuples(conn)]

@@ -219,3 +219,13 @@ async def test_an_edit_in_one_village_keeps_the_other_village_indexed_and_cached
 @pytest.fixture(scope="module")
 def tok() -> Tokenizer:
     return get_tokenizer()
+
+
+async def test_the_scheduler_tick_indexes_waiting_villages(db: Database) -> None:
+    await fill(await service(db))
+    svc = await service(db)
+    assert svc.index is not None and svc.index.pending() == 4
+    assert await svc.index_some(1) == 2  # one village at a time
+    await svc.produce(NOW)
+    assert svc.index.pending() == 0
+    assert [e.id for e in svc.listing(VILLAGE_B) if e.org_id == VILLAGE_B] == ["hotline-12338", "o2-3"]
