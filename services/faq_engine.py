@@ -28,18 +28,29 @@ Ranking
   Term frequencies and lengths are integer units, so an index kept up to date by add / update /
   remove scores bit-for-bit like a fresh build of the same entries.
 
-  Inverted index: token id → (slot array, tf array) per field (`array.array`, 6 bytes a posting);
-  each entry's token ids are packed in one int array. A query reads only the postings of its own
-  tokens: per token a cached vector of BM25 contributions (both fields, idf included; LRU, at most
-  `CACHE_POSTINGS` elements, dropped on every change, the biggest ones pre-computed by `build`),
-  summed with one `bincount`; the top k are picked without sorting all documents.
+  Inverted index, per part: token id → (slot array, tf array) per field (`array.array`, 6 bytes a
+  posting); each entry's token ids are packed in one int array. A query reads only the postings of
+  its own tokens in its scope's two parts: per (scope, token) a cached vector of BM25 contributions
+  (both fields, idf included; LRU, at most `CACHE_POSTINGS` elements, dropped when the scope changes,
+  the deployment-wide ones' biggest pre-computed by `warm`), summed with one `bincount` per part,
+  each slot's sum in the same order as ever; the top k are picked without sorting all documents.
+
+  Stored tokens: `doc_tokens` (each phrasing, the tags, the answer) are stored with each entry
+  together with `fingerprint` (the tokenizer's signature: dictionary, synonyms, word lists,
+  `NORMALISE_VERSION`, jieba / OpenCC / Unicode versions), so a start re-segments nothing unless
+  the segmentation changed (services/faq.py `FaqService.load`).
 
 Organisations
-  Entries carry `org_id` (None = deployment-wide). A search for an organisation ranks the
-  deployment-wide entries and that organisation's entries together, the organisation's counting
-  `ORG_BOOST` times; an organisation's entry with the id of a deployment-wide entry replaces it for
-  that organisation; other organisations' entries are never returned. N, df and avgdl are those of
-  the whole index.
+  Entries carry `org_id` (None = deployment-wide). The index is kept in parts: the deployment-wide
+  entries, and each organisation's own. A search for an organisation ranks the deployment-wide entries
+  and that organisation's entries together (exact top k), the organisation's counting `ORG_BOOST`
+  times; an organisation's entry with the id of a deployment-wide entry replaces it for that
+  organisation; other organisations' entries are never returned. N, df and avgdl are those of the
+  asker's scope: the deployment-wide part (an entry the organisation replaced still counts) plus the
+  organisation's part; so are the words known and heard by sound. What other organisations write
+  changes neither an organisation's answers nor its cached figures (score vectors, idf, word weights
+  are cached per scope and dropped only when the scope changes; a deployment-wide change drops all).
+  An organisation's stored entries can be deferred (`defer`): read and indexed on first use.
 
 Sound-alikes (`FaqIndex.sound_alikes`)
   A question's tokens are joined by the indexed words its text writes with other characters of the
