@@ -130,11 +130,11 @@ def fit(index: FaqIndex, rows: Sequence[Row]) -> LogisticModel:
     against near misses (NEAR_MISS_SUGGEST_COST)."""
     xs, y, kinds = [], [], []
     for row in rows:
-        text, tokens = index.query_tokens(row.q)
+        text, tokens = index.query_tokens(row.q, EVAL_ORG)
         candidates = index.search_tokens(tokens, 3, EVAL_ORG)
         if not candidates:
             continue
-        xs.append(index.fit_features(text, candidates, tokens))
+        xs.append(index.fit_features(text, candidates, tokens, EVAL_ORG))
         y.append(candidates[0].id in row.expect)
         kinds.append(row.kind)
     held = out_of_fold(xs, y, 1.0, False)

@@ -4,7 +4,11 @@ passed to the member on duty. The index is built once at start and updated incre
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import functools
 import re
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
@@ -13,6 +17,7 @@ from services.clock import Clock, next_local
 from services.errors import Refusal
 from services.faq_engine import (
     Decision,
+    DocTokens,
     Entry,
     FaqIndex,
     get_tokenizer,
@@ -32,6 +37,7 @@ from storage.faq import AskedRow, EntryRow, Unanswered
 PREVIEW_CHECKED = 300  # rows checked against the existing entries (about 1 ms each)
 PREVIEW_TRIALS = 5  # rows whose last phrasing is tried on the others
 PENDING_IMPORT_KEPT = timedelta(days=1)
+INDEX_PER_TICK = 5_000  # waiting organisations' entries indexed per scheduler tick (about 0.3 s of work)
 
 
 TrialOutcome = Literal["answer", "suggest", "other", "none"]
@@ -80,29 +86,65 @@ class FaqService:
         self.clock = clock
         self.super_admins = super_admins
         self.index: FaqIndex | None = None
+        self.resegmented = 0  # stored entries segmented again by the last `load`
         self._vocabulary: Vocabulary | None = None
 
     async def load(self) -> int:
-        """Build the index from the shipped base and the stored entries (once, at start)."""
+        """Build the index from the shipped base and the stored entries (once, at start). Stored entries
+        bring their tokens; those made under another segmentation (`FaqIndex.fingerprint`: dictionary,
+        word lists, normalisation, library versions) or none are segmented again in a worker thread and
+        written back, so the next start takes them as they are. Deployment-wide entries are indexed
+        now; each organisation's own are read and indexed when first needed (`FaqIndex.defer`: a few
+        milliseconds for a village)."""
         get_tokenizer()  # jieba's dictionary loads here, never on the first question
+        index = shipped_index()  # the shipped base, built once per process
+        fingerprint = index.fingerprint
+        blocking = self.db.blocking_reader()
         async with self.db.read() as conn:
-            stored = await faq.all_entries(conn)
-        shipped = load_shipped_entries()
-        entries = {(e.id, e.org_id): e for e in shipped}
-        n_shipped = len(entries)
-        replaced = any((row.entry_id, row.org_id) in entries for row in stored)
-        for row in stored:
-            entries[(row.entry_id, row.org_id)] = Entry.from_dict(row.as_dict())
-        if replaced:  # a stored entry takes a shipped one's place: index them all in that order
-            self.index = FaqIndex.build(entries.values())
-        else:  # the shipped base (built once per process), then the stored entries, as `build` would
-            self.index = shipped_index()
-            for entry in list(entries.values())[n_shipped:]:
-                self.index.add(entry)
-            if stored:
-                self.index.warm()
-        self._vocabulary = Vocabulary(self.index)
-        return len(entries)
+            if blocking is not None:
+                stored, counts = await faq.entries_to_load(conn, fingerprint)
+            else:  # a private in-memory database: everything now
+                stored, counts = await faq.entry_tuples(conn), {}
+        stale = [i for i, raw in enumerate(stored) if raw[faq.FP_COLUMN] != fingerprint]
+        fresh: dict[int, DocTokens] = {}  # row number → tokens made now
+        if stale:
+            entries = {i: _entry(faq.row_of(stored[i])) for i in stale}
+            made = await asyncio.to_thread(lambda: [index.doc_tokens(entries[i]) for i in stale])
+            fresh = dict(zip(stale, made, strict=True))
+            async with self.db.transaction() as conn:
+                await faq.set_tokens(conn, [(entries[i].id, entries[i].org_id, fresh[i]) for i in stale], fingerprint)
+        by_org: dict[int, list[int]] = {}
+        for i, raw in enumerate(stored):
+            if raw[1] is None:
+                index.add(*_stored(index, raw, fresh.get(i)))  # a stored deployment-wide entry replaces the shipped one
+            elif blocking is None:
+                by_org.setdefault(raw[1], []).append(i)
+        for org_id, rows in by_org.items():  # in memory already
+            index.defer(org_id, len(rows), functools.partial(_stored_entries, index, [stored[i] for i in rows],
+                                                             {i: fresh[r] for i, r in enumerate(rows) if r in fresh}))
+        if blocking is not None:
+            for org_id, count in counts.items():  # read when first needed
+                index.defer(org_id, count, functools.partial(_read_entries, index, blocking, org_id))
+        if stored:
+            index.warm()
+        self.index = index
+        self.resegmented = len(stale)
+        self._vocabulary = Vocabulary(index)
+        return len(index)
+
+    async def index_some(self, entries: int = INDEX_PER_TICK) -> int:
+        """Index about `entries` waiting organisations' entries, one organisation at a time with other
+        updates let through in between, so that after a restart every village's first question is as
+        quick as the next; → how many are left."""
+        index = self.index
+        left = index.pending() if index is not None else 0
+        done = 0
+        while index is not None and left and done < entries:
+            before = left
+            left = index.index_pending(1)
+            done += before - left
+            await asyncio.sleep(0)
+        return left
 
     def _index(self) -> FaqIndex:
         if self.index is None:
@@ -166,14 +208,20 @@ class FaqService:
                   source: str = "", referral: str = "") -> Entry:
         await self._check_scope(actor, org_id)
         _check_lengths(questions, answer)
+        index = self._index()
         async with self.db.transaction() as conn:
             entry_id = f"o{org_id or 0}-{await faq.next_number(conn)}"
-            row = EntryRow(entry_id, org_id, questions, answer, tags, source, referral, self._today())
+            row = self._with_tokens(EntryRow(entry_id, org_id, questions, answer, tags, source, referral,
+                                             self._today()))
             await faq.upsert(conn, row, actor.user_id)
             await audit.record(conn, org_id, actor.user_id, "faq.add", self.clock.now(), entry=entry_id)
-        entry = Entry.from_dict(row.as_dict())
-        self._index().add(entry)
-        return entry
+        index.add(_entry(row), row.tokens)
+        return _entry(row)
+
+    def _with_tokens(self, row: EntryRow) -> EntryRow:
+        """The row with its tokens (stored with it, so the next start need not segment it again)."""
+        index = self._index()
+        return dataclasses.replace(row, tokens=index.doc_tokens(_entry(row)), tokens_fp=index.fingerprint)
 
     async def edit(self, actor: Actor, org_id: int | None, entry_id: str, questions: list[str] | None,
                    answer: str | None, tags: list[str] | None) -> Entry:
@@ -186,13 +234,14 @@ class FaqService:
         new_questions = questions or list(current.questions)
         new_answer = answer or current.answer
         _check_lengths(new_questions, new_answer)
-        row = EntryRow(entry_id, org_id, new_questions, new_answer, tags if tags is not None else list(current.tags),
-                       current.source, current.referral, self._today())
+        row = self._with_tokens(EntryRow(entry_id, org_id, new_questions, new_answer,
+                                         tags if tags is not None else list(current.tags), current.source,
+                                         current.referral, self._today()))
         async with self.db.transaction() as conn:
             await faq.upsert(conn, row, actor.user_id)
             await audit.record(conn, org_id, actor.user_id, "faq.edit", self.clock.now(), entry=entry_id)
-        entry = Entry.from_dict(row.as_dict())
-        self._index().add(entry)  # replaces the same (org, id) incrementally
+        entry = _entry(row)
+        self._index().add(entry, row.tokens)  # replaces the same (org, id) incrementally
         return entry
 
     async def delete(self, actor: Actor, org_id: int | None, entry_id: str) -> None:
@@ -213,7 +262,8 @@ class FaqService:
     def listing(self, org_id: int | None, tag: str | None = None) -> list[Entry]:
         """Entries visible to an organisation (its own override the shared ones), optionally by tag."""
         visible: dict[str, Entry] = {}
-        for entry in self._index().entries():
+        index = self._index()
+        for entry in [*index.entries_of(None), *(index.entries_of(org_id) if org_id is not None else [])]:
             shared_first = entry.org_id is None and entry.id not in visible
             if shared_first or (entry.org_id is not None and entry.org_id == org_id):
                 visible[entry.id] = entry  # the organisation's own entry overrides the shared one
@@ -228,25 +278,27 @@ class FaqService:
         import it came from), then indexed."""
         await self._check_scope(actor, org_id)
         now = self.clock.now()
+        index = self._index()
+        # Segmenting is the slow part (about 1 ms an entry): off the event loop (a child process for a
+        # big import) before the transaction, so a big import holds up neither everyone else's messages
+        # nor the writer; the tokens are stored with the rows, and adding them to the index is quick.
+        probe = [_entry(EntryRow("", org_id, r["questions"], r["answer"], r["tags"], "", "", "")) for r in rows]
+        tokens = await segment_entries(index, probe)  # a child process for a big import
         written: list[EntryRow] = []
         async with self.db.transaction() as conn:
             if pending_id is not None and not await faq.drop_pending_import(conn, pending_id):
                 raise Refusal("faq_import.expired")
             number = await faq.next_number(conn)
-            for i, row in enumerate(rows):
+            for i, (row, doc_tokens) in enumerate(zip(rows, tokens, strict=True)):
                 entry_id = row["id"] or f"o{org_id or 0}-{number + i}"
                 written.append(EntryRow(entry_id, org_id, row["questions"], row["answer"], row["tags"],
-                                        row["source"], row["referral"], self._today()))
+                                        row["source"], row["referral"], self._today(), doc_tokens,
+                                        index.fingerprint))
             await faq.upsert_many(conn, written, actor.user_id)
             await audit.record(conn, org_id, actor.user_id, "faq.import", now, rows=len(rows))
-        index = self._index()
-        entries = [Entry.from_dict(record.as_dict()) for record in written]
-        # Segmenting is the slow part (about 1 ms an entry): off the event loop (a child process for a
-        # big import), so it does not hold up everyone else's messages; adding the tokens is quick.
-        tokens = await segment_entries(index, entries)
         pacing = TimeSlice()
-        for entry, doc_tokens in zip(entries, tokens, strict=True):
-            index.add(entry, doc_tokens)
+        for record in written:
+            index.add(_entry(record), record.tokens)
             await pacing.pause_if_due()
         return len(written)
 
@@ -360,8 +412,7 @@ class FaqService:
                 return date.fromisoformat(entry.updated_at)
             except ValueError:
                 return date.min
-        found = [e for e in self._index().entries()
-                 if e.org_id is None and (today - checked(e)).days > STALE_AFTER_DAYS]
+        found = [e for e in self._index().entries_of(None) if (today - checked(e)).days > STALE_AFTER_DAYS]
         return sorted(found, key=lambda e: (checked(e), e.id))
 
     async def next_due(self, now: datetime, tz: Any = None) -> datetime | None:
@@ -370,7 +421,9 @@ class FaqService:
 
     async def produce(self, now: datetime, tz: Any = None) -> None:
         """Once a year, each super admin is told which deployment-wide entries are due for a check
-        of their facts (through the outbox: deduplicated per admin and year)."""
+        of their facts (through the outbox: deduplicated per admin and year). Each tick also indexes
+        some organisations whose entries wait for their first question (`index_some`)."""
+        await self.index_some()
         local = now.astimezone(tz) if tz is not None else now
         if not self.super_admins or local.time() < STALE_REMINDER_AT:
             return
@@ -390,6 +443,33 @@ class FaqService:
         async with self.db.transaction() as conn:
             await outbox.enqueue(conn, [Outgoing(a, "faq.stale_review", params, dedupe=f"faq-stale:{local.year}:{a}")
                                         for a in todo], now)
+
+
+def _stored(index: FaqIndex, raw: faq.RawEntry, tokens: DocTokens | None) -> tuple[Entry, DocTokens | None]:
+    """A stored entry and the tokens to index it with: `tokens` made at load, else the stored ones when
+    they fit (None: `add` segments it)."""
+    row = faq.row_of(raw)
+    entry = _entry(row)
+    if tokens is None and row.tokens is not None and index.tokens_fit(entry, row.tokens):
+        tokens = row.tokens
+    return entry, tokens
+
+
+def _stored_entries(index: FaqIndex, rows: list[faq.RawEntry], fresh: dict[int, DocTokens]
+                    ) -> list[tuple[Entry, DocTokens | None]]:
+    """An organisation's stored entries for `FaqIndex.defer`."""
+    return [_stored(index, raw, fresh.get(i)) for i, raw in enumerate(rows)]
+
+
+def _read_entries(index: FaqIndex, conn: sqlite3.Connection, org_id: int) -> list[tuple[Entry, DocTokens | None]]:
+    """An organisation's stored entries read now, for `FaqIndex.defer` (their tokens are current: rows of
+    another fingerprint were segmented again and written back at start)."""
+    return _stored_entries(index, faq.org_entry_tuples(conn, org_id), {})
+
+
+def _entry(row: EntryRow) -> Entry:
+    return Entry(row.entry_id, tuple(row.questions), row.answer, tuple(row.tags), row.source, row.referral,
+                 row.updated_at, row.org_id)
 
 
 def _check_lengths(questions: list[str], answer: str) -> None:

@@ -28,18 +28,29 @@ Ranking
   Term frequencies and lengths are integer units, so an index kept up to date by add / update /
   remove scores bit-for-bit like a fresh build of the same entries.
 
-  Inverted index: token id → (slot array, tf array) per field (`array.array`, 6 bytes a posting);
-  each entry's token ids are packed in one int array. A query reads only the postings of its own
-  tokens: per token a cached vector of BM25 contributions (both fields, idf included; LRU, at most
-  `CACHE_POSTINGS` elements, dropped on every change, the biggest ones pre-computed by `build`),
-  summed with one `bincount`; the top k are picked without sorting all documents.
+  Inverted index, per part: token id → (slot array, tf array) per field (`array.array`, 6 bytes a
+  posting); each entry's token ids are packed in one int array. A query reads only the postings of
+  its own tokens in its scope's two parts: per (scope, token) a cached vector of BM25 contributions
+  (both fields, idf included; LRU, at most `CACHE_POSTINGS` elements, dropped when the scope changes,
+  the deployment-wide ones' biggest pre-computed by `warm`), summed with one `bincount` per part,
+  each slot's sum in the same order as ever; the top k are picked without sorting all documents.
+
+  Stored tokens: `doc_tokens` (each phrasing, the tags, the answer) are stored with each entry
+  together with `fingerprint` (the tokenizer's signature: dictionary, synonyms, word lists,
+  `NORMALISE_VERSION`, jieba / OpenCC / Unicode versions), so a start re-segments nothing unless
+  the segmentation changed (services/faq.py `FaqService.load`).
 
 Organisations
-  Entries carry `org_id` (None = deployment-wide). A search for an organisation ranks the
-  deployment-wide entries and that organisation's entries together, the organisation's counting
-  `ORG_BOOST` times; an organisation's entry with the id of a deployment-wide entry replaces it for
-  that organisation; other organisations' entries are never returned. N, df and avgdl are those of
-  the whole index.
+  Entries carry `org_id` (None = deployment-wide). The index is kept in parts: the deployment-wide
+  entries, and each organisation's own. A search for an organisation ranks the deployment-wide entries
+  and that organisation's entries together (exact top k), the organisation's counting `ORG_BOOST`
+  times; an organisation's entry with the id of a deployment-wide entry replaces it for that
+  organisation; other organisations' entries are never returned. N, df and avgdl are those of the
+  asker's scope: the deployment-wide part (an entry the organisation replaced still counts) plus the
+  organisation's part; so are the words known and heard by sound. What other organisations write
+  changes neither an organisation's answers nor its cached figures (score vectors, idf, word weights
+  are cached per scope and dropped only when the scope changes; a deployment-wide change drops all).
+  An organisation's stored entries can be deferred (`defer`): read and indexed on first use.
 
 Sound-alikes (`FaqIndex.sound_alikes`)
   A question's tokens are joined by the indexed words its text writes with other characters of the
@@ -78,6 +89,7 @@ import array
 import copy
 import dataclasses
 import hashlib
+import importlib.metadata
 import importlib.resources
 import json
 import logging
@@ -86,7 +98,7 @@ import re
 import threading
 import unicodedata
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -127,6 +139,8 @@ TAG_UNITS = 1  # a tag word counts half
 # questions lost to an own entry 4 → 7 of 526; at 1.35, 35 of 40 but 23 lost).
 ORG_BOOST = 1.2
 CACHE_POSTINGS = 2_000_000  # per-token score vectors kept between queries (12 bytes each)
+SOUND_WORDS = 4  # indexed words a sound key stands for (`FaqIndex.sound_alikes`)
+PART_SOUND_WORDS = 8  # kept per part, before the parts of a scope are merged
 
 # Chatter that says nothing about the question, removed as substrings (longest first). Every item
 # must be safe to delete anywhere.
@@ -186,6 +200,21 @@ AGE_TOKEN = "年龄"
 def fold(text: str) -> str:
     """NFKC, Traditional → Simplified, lower case; nothing removed (dictionary words get this too)."""
     return str(_T2S.convert(unicodedata.normalize("NFKC", text))).lower()
+
+
+# Bump when `normalise`, `fold` or `Tokenizer.tokens_of_normalised` change in a way the constants and
+# libraries below do not show: stored entry tokens are then segmented again at the next start.
+NORMALISE_VERSION = 1
+
+
+def _normalisation_version() -> str:
+    """What else decides an entry's tokens: our normalisation, jieba, OpenCC and Unicode versions."""
+    try:
+        opencc_version = importlib.metadata.version("opencc")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - installed with the package
+        opencc_version = "?"
+    return "|".join([str(NORMALISE_VERSION), str(jieba.__version__), opencc_version, unicodedata.unidata_version,
+                     _NOISE.pattern, _AGE.pattern, AGE_TOKEN])
 
 
 def normalise(text: str) -> str:
@@ -338,10 +367,12 @@ class Tokenizer:
         synonyms = _data_text("synonyms.tsv") if synonyms is None else synonyms
         self.mode: TokenMode = mode
         self.hmm = hmm
-        # Identifies the segmentation: cached DocTokens are valid only under the same signature.
+        # Identifies the segmentation: stored or cached DocTokens are valid only under the same signature
+        # (the dictionaries, the word lists, the normalisation and the libraries' versions).
         self.signature = hashlib.sha256(
             "\x00".join(
-                [user_dict, synonyms, mode, str(hmm), " ".join(sorted(STOP_WORDS)), repr(FILLERS), repr(DIALECT)]
+                [user_dict, synonyms, mode, str(hmm), " ".join(sorted(STOP_WORDS)), repr(FILLERS), repr(DIALECT),
+                 _normalisation_version()]
             ).encode()
         ).hexdigest()[:16]
         jieba.setLogLevel(logging.WARNING)
@@ -445,14 +476,17 @@ def get_tokenizer() -> Tokenizer:
 
 # --- index -----------------------------------------------------------------------------------------
 
-_GLOBAL_ORG = -(2**62)  # org code of deployment-wide entries
-_FREE_ORG = -(2**62) + 1  # org code of a free slot
+_Contribution = tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]
+_NO_SLOTS: npt.NDArray[np.int32] = np.zeros(0, dtype=np.int32)
+_NO_VALUES: npt.NDArray[np.float64] = np.zeros(0, dtype=np.float64)
+MAX_SCOPES_CACHED = 1024  # organisations whose idf figures are kept between queries
 
 
 class _Field:
-    """One BM25 field: postings (token id → slot array, unit array), doc lengths, cached length norms."""
+    """One BM25 field of one part: postings (token id → slot array, unit array), doc lengths, and the
+    length norms for the last average length asked for."""
 
-    __slots__ = ("b", "dl", "norm", "postings", "total")
+    __slots__ = ("b", "dl", "norm", "norm_key", "postings", "total")
 
     def __init__(self, b: float, capacity: int) -> None:
         self.b = b
@@ -460,14 +494,16 @@ class _Field:
         self.dl = np.zeros(capacity, dtype=np.int64)  # in units
         self.total = 0  # Σ dl, in units: integer, so add/remove never drifts
         self.norm: npt.NDArray[np.float64] | None = None  # k1 * (1 - b + b * dl / avgdl), per slot
+        self.norm_key: tuple[float, float, int] = (0.0, 0.0, 0)
 
     def add(self, slot: int, counts: Mapping[int, int]) -> None:
+        postings = self.postings
         for tid, units in counts.items():
-            p = self.postings.get(tid)
+            p = postings.get(tid)
             if p is None:
-                p = self.postings[tid] = (array.array("i"), array.array("H"))
+                p = postings[tid] = (array.array("i"), array.array("H"))
             p[0].append(slot)
-            p[1].append(min(units, 65535))
+            p[1].append(units if units < 65535 else 65535)
         length = sum(counts.values())
         self.dl[slot] = length
         self.total += length
@@ -489,7 +525,7 @@ class _Field:
         """A copy whose postings and lengths change independently (`norm` is replaced, never changed)."""
         new = _Field(self.b, 0)
         new.postings = {tid: (slots[:], units[:]) for tid, (slots, units) in self.postings.items()}
-        new.dl, new.total, new.norm = self.dl.copy(), self.total, self.norm
+        new.dl, new.total, new.norm, new.norm_key = self.dl.copy(), self.total, self.norm, self.norm_key
         return new
 
     def grow(self, capacity: int) -> None:
@@ -498,16 +534,16 @@ class _Field:
         self.dl = dl
         self.norm = None
 
-    def idf(self, tid: int, n_docs: int) -> float:
+    def df(self, tid: int) -> int:
         p = self.postings.get(tid)
-        df = len(p[0]) if p is not None else 0
-        return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+        return len(p[0]) if p is not None else 0
 
-    def norms(self, k1: float, n_docs: int, n_slots: int) -> npt.NDArray[np.float64]:
-        if self.norm is None or len(self.norm) != n_slots:
-            avgdl = self.total / UNIT / n_docs if n_docs else 1.0
+    def norms(self, k1: float, avgdl: float, n_slots: int) -> npt.NDArray[np.float64]:
+        key = (k1, avgdl, n_slots)
+        if self.norm is None or self.norm_key != key:
             dl = self.dl[:n_slots].astype(np.float64) / UNIT
             self.norm = k1 * (1.0 - self.b + self.b * dl / (avgdl or 1.0))
+            self.norm_key = key
         return self.norm
 
 
@@ -548,8 +584,49 @@ class _Doc:
         return out[:-1]
 
 
+_SoundTables = tuple[dict[str, list[str]], dict[str, list[str]]]
+
+
+class _Part:
+    """The entries of one organisation, or the deployment-wide ones: own slots, docs and two fields."""
+
+    __slots__ = ("a", "docs", "free", "hidden", "q", "slots", "sounds", "version")
+
+    def __init__(self, b_questions: float, b_answer: float) -> None:
+        self.slots: dict[str, int] = {}  # entry id → slot
+        self.docs: list[_Doc | None] = []
+        self.free: list[int] = []
+        self.q = _Field(b_questions, 16)
+        self.a = _Field(b_answer, 16)
+        self.version = 0  # bumped on every change of this part
+        # (sound key, spelling key) → the words first indexed in this part that sound so (`sound_alikes`)
+        self.sounds: _SoundTables = ({}, {})
+        # (versions of both parts, deployment-wide slots this organisation's entries replace)
+        self.hidden: tuple[tuple[int, int], npt.NDArray[np.intp]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    def doc(self, entry_id: str) -> _Doc:
+        doc = self.docs[self.slots[entry_id]]
+        assert doc is not None
+        return doc
+
+    def clone(self) -> _Part:
+        new = _Part(self.q.b, self.a.b)
+        new.slots, new.docs, new.free = dict(self.slots), list(self.docs), list(self.free)
+        new.q, new.a = self.q.clone(), self.a.clone()
+        new.version, new.hidden = self.version, self.hidden
+        new.sounds = ({k: list(w) for k, w in self.sounds[0].items()}, {k: list(w) for k, w in self.sounds[1].items()})
+        return new
+
+
 class FaqIndex:
-    """BM25 over an inverted index of two fields (questions+tags, answer), maintained incrementally.
+    """BM25 over inverted indexes of two fields (questions+tags, answer), maintained incrementally, in
+    parts: the deployment-wide entries, and each organisation's own. A question from an organisation
+    is scored over the deployment-wide part and that organisation's part only, with the statistics
+    (N, df, avgdl) of those two parts: what other organisations write changes neither its answers nor
+    its cached figures.
 
     Not thread-safe: use it from one thread (the bot's event loop).
     """
@@ -568,27 +645,27 @@ class FaqIndex:
         self.tokenizer = tokenizer if tokenizer is not None else get_tokenizer()
         self.k1 = k1
         self.answer_weight = answer_weight
+        self._b = (b_questions, b_answer)
         self._units = (question_units, tag_units)
         self._vocab: dict[str, int] = {}
-        self._slots: dict[tuple[int | None, str], int] = {}
-        self._docs: list[_Doc | None] = []
-        self._free: list[int] = []
-        self._org = np.full(64, _FREE_ORG, dtype=np.int64)
-        self._q = _Field(b_questions, 64)
-        self._a = _Field(b_answer, 64)
-        self._n_org_docs = 0
-        # Per token: the slots it scores and its BM25 contribution (both fields, idf included), valid
-        # until the next add/remove; least recently used first out beyond CACHE_POSTINGS elements.
-        self._cache: OrderedDict[int, tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = OrderedDict()
+        self._parts: dict[int | None, _Part] = {None: _Part(b_questions, b_answer)}
+        # Organisations whose stored entries are indexed on first use (`defer`): (count, loader).
+        self._pending: dict[int, tuple[int, Callable[[], Iterable[tuple[Entry, DocTokens | None]]]]] = {}
+        self._size = 0
+        # Per (scope, token): the slots it scores in each part of the scope and its BM25 contribution
+        # (both fields, idf included), valid until the next change of the scope's parts; least recently
+        # used first out beyond CACHE_POSTINGS elements. A scope is None (the deployment-wide entries,
+        # also for an organisation without entries of its own) or an organisation's id.
+        self._cache: OrderedDict[tuple[int | None, int], tuple[_Contribution, _Contribution]] = OrderedDict()
+        self._cache_tids: dict[int | None, set[int]] = {}
         self._cached = 0
-        self._idf: dict[str, float] = {}
-        self.version = 0  # bumped on every change (caches of derived figures check it)
-        # Sound key (fuzzy pinyin, syllables apart / run together for typed pinyin) → the indexed words
-        # and synonym variants that sound so.
-        self._sounds: dict[str, list[str]] = {}
-        self._spellings: dict[str, list[str]] = {}
+        self._idf: OrderedDict[int | None, dict[str, float]] = OrderedDict()
+        self.version = 0  # bumped on every change anywhere
+        # Sound key (fuzzy pinyin, syllables apart / run together for typed pinyin) → the canonical words
+        # of the synonym variants that sound so; each part keeps the same for the words it indexed first.
+        self._sounds: _SoundTables = ({}, {})
         for variant, canonical in self.tokenizer.synonym_pairs():
-            self._add_sound(variant, canonical)
+            self._add_sound(self._sounds, variant, canonical)
 
     # -- building ----------------------------------------------------------------------------------
 
@@ -612,102 +689,194 @@ class FaqIndex:
         """An independent copy: what add/remove change in place is copied; what they only replace (the
         entries, their packed token ids, cached score vectors, the tokenizer) is shared."""
         new = copy.copy(self)
-        new._vocab, new._slots, new._idf = dict(self._vocab), dict(self._slots), dict(self._idf)
-        new._docs, new._free = list(self._docs), list(self._free)
-        new._org = self._org.copy()
-        new._q, new._a = self._q.clone(), self._a.clone()
+        new._vocab = dict(self._vocab)
+        new._parts = {org: part.clone() for org, part in self._parts.items()}
+        new._pending = dict(self._pending)
         new._cache = OrderedDict(self._cache)
-        new._sounds = {key: list(words) for key, words in self._sounds.items()}
-        new._spellings = {key: list(words) for key, words in self._spellings.items()}
+        new._cache_tids = {scope: set(tids) for scope, tids in self._cache_tids.items()}
+        new._idf = OrderedDict((scope, dict(w)) for scope, w in self._idf.items())
         return new
 
+    @property
+    def fingerprint(self) -> str:
+        """What stored `DocTokens` must have been made under to be used as they are (`add`)."""
+        return f"{self.tokenizer.signature}:{int(self.answer_weight > 0)}"
+
     def warm(self, budget: int = CACHE_POSTINGS // 2) -> None:
-        """Compute the score vectors of the most frequent tokens now, so the first questions after
-        start-up do not pay for them (any add/remove drops them again; they refill on use)."""
+        """Compute the score vectors of the deployment-wide entries' most frequent tokens now, so the
+        first questions after start-up do not pay for them (a change drops them; they refill on use)."""
+        shared = self._parts[None]
         sizes: Counter[int] = Counter()
-        for fld in (self._q, self._a):
+        for fld in (shared.q, shared.a):
             for tid, (slots, _) in fld.postings.items():
                 sizes[tid] += len(slots)
         for tid, size in sizes.most_common():
             if self._cached + size > budget:
                 break
-            self._contribution(tid)
+            self._contribution(tid, None)
 
     def __len__(self) -> int:
-        return len(self._slots)
+        return self._size
 
     def get(self, entry_id: str, org_id: int | None = None) -> Entry | None:
         """The entry stored under exactly (org_id, entry_id)."""
-        slot = self._slots.get((org_id, entry_id))
-        doc = self._docs[slot] if slot is not None else None
+        part = self._part(org_id)
+        slot = part.slots.get(entry_id) if part is not None else None
+        doc = part.docs[slot] if part is not None and slot is not None else None
         return doc.entry if doc is not None else None
 
     def entries(self) -> list[Entry]:
-        return [d.entry for d in self._docs if d is not None]
+        """Every entry (organisations' deferred entries are indexed first)."""
+        for org_id in list(self._pending):
+            self._part(org_id)
+        return [d.entry for part in self._parts.values() for d in part.docs if d is not None]
+
+    def entries_of(self, org_id: int | None) -> list[Entry]:
+        """The entries stored under exactly `org_id` (None: the deployment-wide ones)."""
+        part = self._part(org_id)
+        return [d.entry for d in part.docs if d is not None] if part is not None else []
+
+    def defer(self, org_id: int, count: int, load: Callable[[], Iterable[tuple[Entry, DocTokens | None]]]) -> None:
+        """`count` stored entries of an organisation (with their stored tokens, or None to segment) indexed
+        when first needed: a question from that organisation, an edit, its listing. Start-up then reads
+        them without indexing; indexing one organisation's few dozen entries takes a few milliseconds."""
+        if org_id in self._parts or org_id in self._pending:
+            raise ValueError(f"organisation {org_id} is already indexed")
+        self._pending[org_id] = (count, load)
+        self._size += count
+
+    def pending(self) -> int:
+        """Stored entries not indexed yet (`defer`)."""
+        return sum(count for count, _ in self._pending.values())
+
+    def index_pending(self, limit: int | None = None) -> int:
+        """Index deferred organisations now, about `limit` entries' worth (all by default); → how many
+        deferred entries are left."""
+        done = 0
+        for org_id in list(self._pending):
+            if limit is not None and done >= limit:
+                break
+            done += self._pending[org_id][0]
+            self._part(org_id)
+        return self.pending()
+
+    def _part(self, org_id: int | None) -> _Part | None:
+        """The part of `org_id` (its deferred entries indexed now), or None when it has none."""
+        found = self._pending.pop(org_id, None) if org_id is not None else None
+        if found is not None:
+            assert org_id is not None
+            count, load = found
+            self._size -= count
+            part = self._parts[org_id] = _Part(*self._b)
+            for entry, doc_tokens in load():
+                self._add(part, entry, doc_tokens)
+            part.version += 1
+            self._invalidate(org_id)
+        return self._parts.get(org_id)
 
     def doc_tokens(self, entry: Entry) -> DocTokens:
-        """What `add` indexes for an entry (cache it with `Tokenizer.signature` to skip segmentation)."""
+        """What `add` indexes for an entry (store it with `fingerprint` to skip segmentation)."""
         return self.tokenizer.entry_tokens(entry, with_answer=self.answer_weight > 0)
+
+    def tokens_fit(self, entry: Entry, doc_tokens: DocTokens) -> bool:
+        """Do stored tokens have the fields `add` expects of this entry (each question, tags, answer)?"""
+        return len(doc_tokens) == len(entry.questions) + 1 + int(self.answer_weight > 0)
 
     def add(self, entry: Entry, doc_tokens: DocTokens | None = None) -> None:
         """Add an entry; an existing entry with the same (org_id, id) is replaced."""
-        key = (entry.org_id, entry.id)
-        if key in self._slots:
+        if self.get(entry.id, entry.org_id) is not None:
             self.remove(entry.id, entry.org_id)
+        part = self._part(entry.org_id)
+        if part is None:
+            part = self._parts[entry.org_id] = _Part(*self._b)
+        self._add(part, entry, doc_tokens)
+        self._invalidate(entry.org_id)
+
+    def _add(self, part: _Part, entry: Entry, doc_tokens: DocTokens | None) -> None:
+        """Index a new entry into its part (caches are the caller's business)."""
         fields = doc_tokens if doc_tokens is not None else self.doc_tokens(entry)
         n_q = len(entry.questions)
         qu, tu = self._units
-        q_counts: Counter[int] = Counter()
+        vocab, new_tid = self._vocab, self._tid
         phrasings = []
-        for i, toks in enumerate(fields[: n_q + 1]):
-            ids = [self._tid(t) for t in toks]
-            if i < n_q:
-                phrasings.append(dict.fromkeys(ids))
-            for tid in ids:
-                q_counts[tid] += qu if i < n_q else tu
-        a_counts: Counter[int] = Counter()
+        asked: list[int] = []
+        for toks in fields[:n_q]:
+            ids = [vocab[t] if t in vocab else new_tid(t) for t in toks]
+            phrasings.append(dict.fromkeys(ids))
+            asked += ids
+        q_counts = {tid: n * qu for tid, n in Counter(asked).items()}
+        if len(fields) > n_q:
+            for tid, n in Counter([vocab[t] if t in vocab else new_tid(t) for t in fields[n_q]]).items():
+                q_counts[tid] = q_counts.get(tid, 0) + n * tu
+        a_counts: dict[int, int] = {}
         if self.answer_weight > 0 and len(fields) > n_q + 1:
-            for t in fields[n_q + 1]:
-                a_counts[self._tid(t)] += UNIT
+            a_counts = {tid: n * UNIT for tid, n in
+                        Counter([vocab[t] if t in vocab else new_tid(t) for t in fields[n_q + 1]]).items()}
 
-        slot = self._free.pop() if self._free else len(self._docs)
-        if slot == len(self._docs):
-            self._docs.append(None)
-            if slot >= len(self._org):
-                self._grow(2 * len(self._org))
-        self._docs[slot] = _Doc(entry, q_counts, a_counts, phrasings)
-        self._slots[key] = slot
-        self._org[slot] = _GLOBAL_ORG if entry.org_id is None else entry.org_id
-        if entry.org_id is not None:
-            self._n_org_docs += 1
-        self._q.add(slot, q_counts)
-        self._a.add(slot, a_counts)
-        self._invalidate()
+        # Words the part has no entry with yet go into its sound tables (an organisation's only when the
+        # deployment-wide entries do not have them: those tables hold them already).
+        shared = self._parts[None]
+        indexed = fields[: n_q + 2] if a_counts else fields[: n_q + 1]
+        for word in dict.fromkeys(t for toks in indexed for t in toks):
+            tid = vocab[word]
+            if tid in part.q.postings or tid in part.a.postings:
+                continue
+            if part is not shared and (tid in shared.q.postings or tid in shared.a.postings):
+                continue
+            self._add_sound(part.sounds, word, word, PART_SOUND_WORDS)
+
+        slot = part.free.pop() if part.free else len(part.docs)
+        if slot == len(part.docs):
+            part.docs.append(None)
+            if slot >= len(part.q.dl):
+                part.q.grow(2 * len(part.q.dl))
+                part.a.grow(2 * len(part.a.dl))
+        part.docs[slot] = _Doc(entry, q_counts, a_counts, phrasings)
+        part.slots[entry.id] = slot
+        part.q.add(slot, q_counts)
+        part.a.add(slot, a_counts)
+        self._size += 1
 
     def update(self, entry: Entry, doc_tokens: DocTokens | None = None) -> None:
         """Replace the entry with the same (org_id, id); KeyError when there is none."""
-        if (entry.org_id, entry.id) not in self._slots:
+        if self.get(entry.id, entry.org_id) is None:
             raise KeyError(entry.id)
         self.add(entry, doc_tokens)
 
     def remove(self, entry_id: str, org_id: int | None = None) -> Entry:
         """Remove and return the entry (org_id, entry_id); KeyError when there is none."""
-        slot = self._slots.pop((org_id, entry_id))
-        doc = self._docs[slot]
+        part = self._part(org_id)
+        if part is None:
+            raise KeyError(entry_id)
+        slot = part.slots.pop(entry_id)
+        doc = part.docs[slot]
         assert doc is not None
-        self._q.remove(slot, doc.q_terms())
-        self._a.remove(slot, doc.a_terms())
-        self._org[slot] = _FREE_ORG
-        if org_id is not None:
-            self._n_org_docs -= 1
-        self._docs[slot] = None
-        self._free.append(slot)
-        self._invalidate()
+        part.q.remove(slot, doc.q_terms())
+        part.a.remove(slot, doc.a_terms())
+        part.docs[slot] = None
+        part.free.append(slot)
+        self._size -= 1
+        self._invalidate(org_id)
         return doc.entry
 
-    def _invalidate(self) -> None:
+    def _invalidate(self, org_id: int | None) -> None:
+        """A change of `org_id`'s entries (None: the deployment-wide ones, which every scope holds)."""
         self.version += 1
+        part = self._parts.get(org_id)
+        if part is not None:
+            part.version += 1
+        if org_id is None:
+            self.drop_caches()
+            return
+        for tid in self._cache_tids.pop(org_id, ()):
+            (g, _), (o, _) = self._cache.pop((org_id, tid))
+            self._cached -= len(g) + len(o)
+        self._idf.pop(org_id, None)
+
+    def drop_caches(self) -> None:
+        """Forget every cached score vector and idf (benchmarks: measure questions as after a change)."""
         self._cache.clear()
+        self._cache_tids.clear()
         self._cached = 0
         self._idf.clear()
 
@@ -715,24 +884,43 @@ class FaqIndex:
         tid = self._vocab.get(token)
         if tid is None:
             tid = self._vocab[token] = len(self._vocab)
-            self._add_sound(token, token)
         return tid
 
-    def _add_sound(self, spelled: str, word: str) -> None:
+    @staticmethod
+    def _add_sound(tables: _SoundTables, spelled: str, word: str, most: int = SOUND_WORDS) -> None:
         if 2 <= len(spelled) <= 5 and _CJK_RUN.fullmatch(spelled) and word not in GENERIC_WORDS:
             syllables = lazy_pinyin(spelled)
-            for table, key in ((self._sounds, sound_key(syllables)), (self._spellings, sound_key(syllables, ""))):
+            for table, key in ((tables[0], sound_key(syllables)), (tables[1], sound_key(syllables, ""))):
                 same = table.setdefault(key, [])
-                if word not in same and len(same) < 4:
+                if word not in same and len(same) < most:
                     same.append(word)
 
-    def sound_alikes(self, text: str, tokens: Sequence[str]) -> list[str]:
-        """Indexed words the normalised `text` writes with other characters of the same sound (铺乳期 →
-        哺乳期 no, 性扫扰 → 性骚扰, 乳线癌 → 乳腺癌) or in pinyin (shengyu jintie → 生育 津贴): only
-        where no indexed word of two or more characters already covers the text."""
+    def _sound_words(self, key: str, spelling: bool, shared: _Part, own: _Part | None) -> list[str]:
+        """The words of a scope that sound like `key`: the synonyms' first, then the deployment-wide
+        entries', then the organisation's (at most SOUND_WORDS, in the order they were first indexed)."""
+        t = int(spelling)
+        words: list[str] = []
+        for part in (None, shared, own):
+            table = self._sounds[t] if part is None else part.sounds[t]
+            for word in table.get(key, ()):
+                if word not in words:
+                    words.append(word)
+        return words[:SOUND_WORDS]
+
+    def _known(self, token: str, shared: _Part, own: _Part | None) -> bool:
+        """Does an entry of the scope hold the token (in any field)?"""
+        tid = self._vocab.get(token)
+        return tid is not None and any(
+            tid in f.postings for part in (shared, own) if part is not None for f in (part.q, part.a))
+
+    def sound_alikes(self, text: str, tokens: Sequence[str], org_id: int | None = None) -> list[str]:
+        """Words of `org_id`'s scope the normalised `text` writes with other characters of the same sound
+        (铺乳期 → 哺乳期 no, 性扫扰 → 性骚扰, 乳线癌 → 乳腺癌) or in pinyin (shengyu jintie → 生育 津贴): only
+        where no word of two or more characters the scope's entries hold already covers the text."""
+        _, shared, own = self._scope(org_id)
         covered = bytearray(len(text))
         for t in tokens:
-            if len(t) > 1 and t in self._vocab:
+            if len(t) > 1 and self._known(t, shared, own):
                 start = text.find(t)
                 while start >= 0:
                     covered[start : start + len(t)] = b"\x01" * len(t)
@@ -763,157 +951,215 @@ class FaqIndex:
                     cuts = (first >= 0 and words[first][0] < at) or (last >= 0 and words[last][1] > at + n)
                     if cuts or all(covered[at : at + n]) or self.tokenizer.is_word(spelled):
                         continue  # cutting through a word, already understood, or a real word written right
-                    for word in self._sounds.get(sound_key(syllables[i : i + n]), ()):
+                    for word in self._sound_words(sound_key(syllables[i : i + n]), False, shared, own):
                         found[word] = None
         for run in _LATIN_RUN.finditer(text):
             latin = run.group(0).split()
             for n in (1, 2, 3, 4):
                 for i in range(len(latin) - n + 1):
-                    for word in self._spellings.get(sound_key(latin[i : i + n], ""), ()):
+                    for word in self._sound_words(sound_key(latin[i : i + n], ""), True, shared, own):
                         found[word] = None
         return [w for w in found if w not in tokens]
 
-    def query_tokens(self, query: str) -> tuple[str, list[str]]:
-        """(normalised text, distinct tokens with their sound-alikes) of a question."""
+    def query_tokens(self, query: str, org_id: int | None = None) -> tuple[str, list[str]]:
+        """(normalised text, distinct tokens with their sound-alikes in `org_id`'s scope) of a question."""
         text = normalise(query)
         tokens = list(dict.fromkeys(self.tokenizer.tokens_of_normalised(text)))
-        return text, tokens + self.sound_alikes(text, tokens)
-
-    def _grow(self, capacity: int) -> None:
-        org = np.full(capacity, _FREE_ORG, dtype=np.int64)
-        org[: len(self._org)] = self._org
-        self._org = org
-        self._q.grow(capacity)
-        self._a.grow(capacity)
+        return text, tokens + self.sound_alikes(text, tokens, org_id)
 
     # -- scoring -----------------------------------------------------------------------------------
 
+    def _scope(self, org_id: int | None) -> tuple[int | None, _Part, _Part | None]:
+        """(cache key, deployment-wide part, the organisation's part or None) of an asker's scope."""
+        own = self._part(org_id) if org_id is not None else None
+        if own is None or not own.slots:
+            return None, self._parts[None], None
+        return org_id, self._parts[None], own
+
+    def scope_size(self, org_id: int | None = None) -> int:
+        """How many entries a question from `org_id` is scored against (the statistics' N)."""
+        _, shared, own = self._scope(org_id)
+        return len(shared) + (len(own) if own is not None else 0)
+
+    def scope_version(self, org_id: int | None = None) -> tuple[int, int]:
+        """Changes whenever the figures of `org_id`'s scope change (caches of derived figures check it)."""
+        _, shared, own = self._scope(org_id)
+        return shared.version, own.version if own is not None else -1
+
     def stats(self) -> dict[str, float]:
         """Entries, vocabulary size, postings and average field lengths (in words)."""
-        n = len(self._slots)
+        self.index_pending()
+        n = len(self)
+        parts = list(self._parts.values())
         return {
             "entries": n,
             "vocabulary": len(self._vocab),
-            "postings": sum(len(p[0]) for f in (self._q, self._a) for p in f.postings.values()),
-            "avgdl_questions": self._q.total / UNIT / n if n else 0.0,
-            "avgdl_answer": self._a.total / UNIT / n if n else 0.0,
+            "postings": sum(len(p[0]) for part in parts for f in (part.q, part.a) for p in f.postings.values()),
+            "avgdl_questions": sum(part.q.total for part in parts) / UNIT / n if n else 0.0,
+            "avgdl_answer": sum(part.a.total for part in parts) / UNIT / n if n else 0.0,
         }
 
-    def idf(self, token: str) -> float:
-        """The token's weight in a match: idf in the question field + answer_weight × idf in the answer
-        field (Lucene idf; a token no entry has gets the idf of df = 0)."""
-        w = self._idf.get(token)
+    @staticmethod
+    def _idf_of(df: int, n_docs: int) -> float:
+        return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+
+    def _q_idf(self, tid: int, org_id: int | None) -> float:
+        """Lucene idf of a token id in the question field of `org_id`'s scope."""
+        _, shared, own = self._scope(org_id)
+        n = len(shared) + (len(own) if own is not None else 0)
+        return self._idf_of(shared.q.df(tid) + (own.q.df(tid) if own is not None else 0), n)
+
+    def idf(self, token: str, org_id: int | None = None) -> float:
+        """The token's weight in a match in `org_id`'s scope: idf in the question field + answer_weight ×
+        idf in the answer field (Lucene idf; a token no entry has gets the idf of df = 0)."""
+        key, shared, own = self._scope(org_id)
+        cached = self._idf.get(key)
+        if cached is None:
+            cached = self._idf[key] = {}
+            if len(self._idf) > MAX_SCOPES_CACHED:
+                self._idf.popitem(last=False)
+        w = cached.get(token)
         if w is None:
-            n = len(self._slots)
+            n = len(shared) + (len(own) if own is not None else 0)
             tid = self._vocab.get(token, -1)
-            w = self._idf[token] = self._q.idf(tid, n) + self.answer_weight * self._a.idf(tid, n)
+            q_df = shared.q.df(tid) + (own.q.df(tid) if own is not None else 0)
+            a_df = shared.a.df(tid) + (own.a.df(tid) if own is not None else 0)
+            w = cached[token] = self._idf_of(q_df, n) + self.answer_weight * self._idf_of(a_df, n)
         return w
 
-    def field_uses(self, token: str) -> int:
-        """How many of the entries' fields (questions + tags, answer: two per entry) use the token."""
+    def field_uses(self, token: str, org_id: int | None = None) -> int:
+        """How many fields (questions + tags, answer: two per entry) of `org_id`'s scope use the token."""
         tid = self._vocab.get(token)
         if tid is None:
             return 0
-        return sum(len(f.postings[tid][0]) for f in (self._q, self._a) if tid in f.postings)
+        _, shared, own = self._scope(org_id)
+        parts = (shared, own) if own is not None else (shared,)
+        return sum(f.df(tid) for part in parts for f in (part.q, part.a))
 
-    def max_score(self, tokens: Iterable[str]) -> float:
+    def max_score(self, tokens: Iterable[str], org_id: int | None = None) -> float:
         """Σ idf over the distinct tokens: the score of an average-length entry holding each once."""
-        return sum(self.idf(t) for t in dict.fromkeys(tokens))
+        return sum(self.idf(t, org_id) for t in dict.fromkeys(tokens))
 
-    def _contribution(self, tid: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]] | None:
-        """The slots a token scores and their BM25 contribution over both fields (cached)."""
-        cached = self._cache.get(tid)
+    def _contribution(self, tid: int, org_id: int | None) -> tuple[_Contribution, _Contribution] | None:
+        """The slots a token scores in each part of `org_id`'s scope (deployment-wide, own) and their BM25
+        contributions over both fields, question field first (cached)."""
+        key, shared, own = self._scope(org_id)
+        cached = self._cache.get((key, tid))
         if cached is not None:
-            self._cache.move_to_end(tid)
+            self._cache.move_to_end((key, tid))
             return cached
-        n_slots, n = len(self._docs), len(self._slots)
+        parts = (shared, own) if own is not None else (shared,)
+        n = sum(len(part) for part in parts)
         k1p1 = self.k1 + 1.0
-        parts: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = []
-        for fld, weight in ((self._q, 1.0), (self._a, self.answer_weight)):
-            p = fld.postings.get(tid)
-            if p is None or weight <= 0:
+        found: list[list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]]] = [[], []]
+        for f, weight in ((0, 1.0), (1, self.answer_weight)):
+            if weight <= 0:
                 continue
-            df = len(p[0])
-            idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-            slots = np.frombuffer(p[0], dtype=np.int32)
-            tf = np.frombuffer(p[1], dtype=np.uint16) / UNIT
-            norm = fld.norms(self.k1, n, n_slots)
-            parts.append((slots.copy(), (weight * idf * k1p1) * tf / (tf + norm[slots])))
-            del slots  # release the buffer export so the posting array can grow again
-        if not parts:
+            fields = [part.q if f == 0 else part.a for part in parts]
+            postings = [fld.postings.get(tid) for fld in fields]
+            df = sum(len(p[0]) for p in postings if p is not None)
+            if df == 0:
+                continue
+            idf = self._idf_of(df, n)
+            total = sum(fld.total for fld in fields)
+            avgdl = total / UNIT / n if n else 1.0
+            for i, (part, fld, p) in enumerate(zip(parts, fields, postings, strict=True)):
+                if p is None:
+                    continue
+                slots = np.frombuffer(p[0], dtype=np.int32)
+                tf = np.frombuffer(p[1], dtype=np.uint16) / UNIT
+                norm = fld.norms(self.k1, avgdl, len(part.docs))
+                found[i].append((slots.copy(), (weight * idf * k1p1) * tf / (tf + norm[slots])))
+                del slots  # release the buffer export so the posting array can grow again
+        if not found[0] and not found[1]:
             return None
         # A slot may appear twice (question and answer field): bincount in `_scores` adds them up.
-        result = parts[0] if len(parts) == 1 else (
-            np.concatenate([parts[0][0], parts[1][0]]), np.concatenate([parts[0][1], parts[1][1]])
-        )
-        self._cache[tid] = result
-        self._cached += len(result[0])
+        joined = [
+            (_NO_SLOTS, _NO_VALUES) if not got else got[0] if len(got) == 1 else
+            (np.concatenate([got[0][0], got[1][0]]), np.concatenate([got[0][1], got[1][1]]))
+            for got in found
+        ]
+        result = (joined[0], joined[1])
+        self._cache[(key, tid)] = result
+        self._cache_tids.setdefault(key, set()).add(tid)
+        self._cached += len(result[0][0]) + len(result[1][0])
         while self._cached > CACHE_POSTINGS and len(self._cache) > 1:
-            _, (old, _) = self._cache.popitem(last=False)
-            self._cached -= len(old)
+            (old_key, old_tid), ((g, _), (o, _)) = self._cache.popitem(last=False)
+            self._cache_tids[old_key].discard(old_tid)
+            self._cached -= len(g) + len(o)
         return result
 
-    def _scores(self, tokens: Sequence[str]) -> npt.NDArray[np.float64] | None:
-        """Scores per slot (None when no token is indexed); only the postings of the query tokens are read."""
-        parts = [c for t in tokens if (tid := self._vocab.get(t)) is not None and (c := self._contribution(tid))]
+    def _scores(self, tokens: Sequence[str], org_id: int | None
+                ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None] | None:
+        """Scores per slot of the deployment-wide part and of the organisation's part (None when it has
+        none, or when no token is indexed); only the postings of the query tokens are read. Each slot's
+        sum runs in token order, question field first, whatever the parts."""
+        parts = [c for t in tokens if (tid := self._vocab.get(t)) is not None
+                 and (c := self._contribution(tid, org_id)) is not None]
         if not parts:
             return None
-        slots = np.concatenate([p[0] for p in parts])
-        values = np.concatenate([p[1] for p in parts])
-        return np.bincount(slots, weights=values, minlength=len(self._docs)).astype(np.float64, copy=False)
+        _, shared, own = self._scope(org_id)
+        out: list[npt.NDArray[np.float64]] = []
+        for i, part in enumerate((shared, own)):
+            if part is None:
+                continue
+            got = [p[i] for p in parts if len(p[i][0])]
+            if not got:
+                out.append(np.zeros(len(part.docs), dtype=np.float64))
+                continue
+            slots = got[0][0] if len(got) == 1 else np.concatenate([g[0] for g in got])
+            values = got[0][1] if len(got) == 1 else np.concatenate([g[1] for g in got])
+            out.append(np.bincount(slots, weights=values, minlength=len(part.docs)).astype(np.float64, copy=False))
+        return out[0], out[1] if own is not None else None
+
+    def _hidden(self, shared: _Part, own: _Part) -> npt.NDArray[np.intp]:
+        """The deployment-wide slots that the organisation's entries of the same id replace."""
+        key = (shared.version, own.version)
+        if own.hidden is None or own.hidden[0] != key:
+            hidden = [slot for entry_id in own.slots if (slot := shared.slots.get(entry_id)) is not None]
+            own.hidden = (key, np.array(hidden, dtype=np.intp))
+        return own.hidden[1]
+
+    @staticmethod
+    def _top(scores: npt.NDArray[np.float64], k: int) -> npt.NDArray[np.intp]:
+        """The slots scoring > 0 among the top k, and every slot tied with the k-th."""
+        cand = np.flatnonzero(scores > 0)
+        if len(cand) > k:
+            kth = scores[cand[np.argpartition(-scores[cand], k - 1)[k - 1]]]
+            cand = cand[scores[cand] >= kth]
+        return cand
 
     def _rank(self, tokens: Sequence[str], k: int, org_id: int | None) -> list[Candidate]:
+        """The top k of what `org_id` may see, by score (an organisation's own entries × ORG_BOOST),
+        then id: the deployment-wide entries, less those the organisation replaced, and its own."""
         tokens = list(dict.fromkeys(tokens))
-        if not tokens or not self._slots or k <= 0:
+        if not tokens or not self._size or k <= 0:
             return []
-        scores = self._scores(tokens)
-        if scores is None:
+        found = self._scores(tokens, org_id)
+        if found is None:
             return []
-        # Top candidates without sorting everything: the top `want` of the documents scoring at least
-        # `floor` are the overall top `want` as soon as there are `want` of them (or floor is 0).
-        best = float(scores.max())
-        want = k + 8 if self._n_org_docs else k  # head-room for other organisations' and overridden entries
-        floor = 0.5 * best
-        while True:
-            cand = np.flatnonzero(scores >= floor) if floor > 0 else np.flatnonzero(scores > 0)
-            if len(cand) < want and floor > 0:
-                floor = floor / 4 if floor > 0.01 * best else 0.0
-                continue
-            top = cand
-            if len(cand) > want:  # the top `want`, and everything tied with the last of them
-                kth = scores[cand[np.argpartition(-scores[cand], want - 1)[want - 1]]]
-                top = cand[scores[cand] >= kth]
-            ranked = self._visible(top, scores, org_id)
-            if len(ranked) >= k or (floor == 0 and len(top) == len(cand)):
-                break
-            if len(top) == len(cand):
-                floor = floor / 4 if floor > 0.01 * best else 0.0
-            want *= 4
-        ranked.sort(key=lambda r: (-r[0], r[1]))
-        n_docs = len(self._slots)
-        wanted = {tid: self._q.idf(tid, n_docs) for t in tokens if (tid := self._vocab.get(t)) is not None}
-        return [self._candidate(slot, float(scores[slot]), wanted) for _, _, slot in ranked[:k]]
-
-    def _visible(
-        self, slots: npt.NDArray[np.intp], scores: npt.NDArray[np.float64], org_id: int | None
-    ) -> list[tuple[float, str, int]]:
-        """(sort key, id, slot) of the slots an asker of `org_id` may see; an org's entry wins ties."""
-        out: list[tuple[float, str, int]] = []
-        for slot in slots.tolist():
-            doc = self._docs[slot]
+        shared_scores, own_scores = found
+        _, shared, own = self._scope(org_id)
+        ranked: list[tuple[float, str, _Doc, float]] = []
+        if own is not None and own_scores is not None:
+            hidden = self._hidden(shared, own)
+            if len(hidden):
+                shared_scores[hidden] = 0.0  # (a fresh array) replaced here by the organisation's own
+            for slot in self._top(own_scores, k).tolist():
+                doc = own.docs[slot]
+                assert doc is not None
+                s = float(own_scores[slot])
+                ranked.append((s * ORG_BOOST, doc.entry.id, doc, s))
+        for slot in self._top(shared_scores, k).tolist():
+            doc = shared.docs[slot]
             assert doc is not None
-            e = doc.entry
-            s = float(scores[slot])
-            if e.org_id is None:
-                if org_id is None or (org_id, e.id) not in self._slots:  # else replaced by the org's own
-                    out.append((s, e.id, slot))
-            elif e.org_id == org_id:
-                out.append((s * ORG_BOOST, e.id, slot))
-        return out
+            s = float(shared_scores[slot])
+            ranked.append((s, doc.entry.id, doc, s))
+        ranked.sort(key=lambda r: (-r[0], r[1]))
+        wanted = {tid: self._q_idf(tid, org_id) for t in tokens if (tid := self._vocab.get(t)) is not None}
+        return [self._candidate(doc, s, wanted) for _, _, doc, s in ranked[:k]]
 
-    def _candidate(self, slot: int, score: float, wanted: Mapping[int, float]) -> Candidate:
-        doc = self._docs[slot]
-        assert doc is not None
+    def _candidate(self, doc: _Doc, score: float, wanted: Mapping[int, float]) -> Candidate:
         e = doc.entry
         best_i, best_w = 0, -1.0
         for i, phrasing in enumerate(doc.phrasings()):
@@ -923,17 +1169,17 @@ class FaqIndex:
         question = e.questions[best_i] if e.questions else e.id
         return Candidate(e.id, question, score, e.org_id)
 
+    def _doc(self, candidate: Candidate) -> _Doc:
+        return self._parts[candidate.org_id].doc(candidate.id)
+
     def _is_phrasing(self, candidate: Candidate, tokens: Sequence[str]) -> bool:
         """Is the question one of the entry's own phrasings (same words)?"""
-        doc = self._docs[self._slots[(candidate.org_id, candidate.id)]]
-        assert doc is not None
         wanted = {self._vocab.get(t, -1) for t in tokens}
-        return any(p == wanted for p in doc.phrasings())
+        return any(p == wanted for p in self._doc(candidate).phrasings())
 
     def _on_topic(self, candidate: Candidate, tokens: Iterable[str]) -> bool:
         """Does the entry share at least one non-generic word with the question?"""
-        doc = self._docs[self._slots[(candidate.org_id, candidate.id)]]
-        assert doc is not None
+        doc = self._doc(candidate)
         for t in tokens:
             tid = self._vocab.get(t)
             if tid is not None and t not in GENERIC_WORDS and doc.has_term(tid):
@@ -944,26 +1190,27 @@ class FaqIndex:
 
     def search(self, query: str, k: int = 3, org_id: int | None = None) -> list[Candidate]:
         """Top-k entries for `query` visible to `org_id` (deployment-wide + that organisation's)."""
-        return self._rank(self.query_tokens(query)[1], k, org_id)
+        return self._rank(self.query_tokens(query, org_id)[1], k, org_id)
 
     def search_tokens(self, tokens: Sequence[str], k: int = 3, org_id: int | None = None) -> list[Candidate]:
         """Like `search` for an already segmented query (`Tokenizer.tokens`)."""
         return self._rank(tokens, k, org_id)
 
-    def fit_features(self, query: str, candidates: Sequence[Candidate], tokens: Sequence[str]) -> dict[str, float]:
-        """What says whether the top candidate answers the question (see the module docstring)."""
+    def fit_features(self, query: str, candidates: Sequence[Candidate], tokens: Sequence[str],
+                     org_id: int | None = None) -> dict[str, float]:
+        """What says whether the top candidate answers the question (see the module docstring), for a
+        question asked from `org_id`."""
         top = candidates[0]
-        doc = self._docs[self._slots[(top.org_id, top.id)]]
-        assert doc is not None
-        denom = self.max_score(tokens)
-        known = [t for t in tokens if t in self._vocab]
-        known_denom = self.max_score(known)
-        shared = sum(self.idf(t) for t in known if t not in GENERIC_WORDS and doc.has_term(self._vocab[t]))
-        n_docs = len(self._slots)
-        wanted = {tid: self._q.idf(tid, n_docs) for t in known if (tid := self._vocab[t]) is not None}
+        doc = self._doc(top)
+        denom = self.max_score(tokens, org_id)
+        _, shared_part, own_part = self._scope(org_id)
+        known = [t for t in tokens if self._known(t, shared_part, own_part)]
+        known_denom = self.max_score(known, org_id)
+        shared = sum(self.idf(t, org_id) for t in known if t not in GENERIC_WORDS and doc.has_term(self._vocab[t]))
+        wanted = {tid: self._q_idf(tid, org_id) for t in known if (tid := self._vocab[t]) is not None}
         phrasing = max(doc.phrasings(), key=lambda p: sum(v for t, v in wanted.items() if t in p) - 0.01 * len(p),
                        default=set())
-        phrasing_total = sum(self._q.idf(tid, n_docs) for tid in phrasing)
+        phrasing_total = sum(self._q_idf(tid, org_id) for tid in phrasing)
         covered = sum(v for t, v in wanted.items() if t in phrasing)
         asked, stored = _bigrams(query), _bigrams(top.question)
         both = len(asked & stored)
@@ -993,7 +1240,7 @@ class FaqIndex:
         `lenient`: the message is known to be a question for us (services.message_kind), so candidates are
         offered on a lower bar. `split`: look for a second question in the same message."""
         model = model or answer_model()
-        text, tokens = self.query_tokens(query)
+        text, tokens = self.query_tokens(query, org_id)
         found = detect(query, private)
         danger = found.category if found is not None else None
         violence = found is not None and found.category != "self_harm"
@@ -1001,12 +1248,12 @@ class FaqIndex:
         if not candidates or not tokens:
             return Decision("danger" if danger else "decline", None, [], danger=danger)
         top = candidates[0].score
-        denom = self.max_score(tokens)
+        denom = self.max_score(tokens, org_id)
         confidence = top / denom if denom > 0 else 0.0
         second = candidates[1].score if len(candidates) > 1 else 0.0
         margin = (top - second) / top if top > 0 else 0.0
         best = self.get(candidates[0].id, candidates[0].org_id)
-        right = model.probability(self.fit_features(text, candidates, tokens))
+        right = model.probability(self.fit_features(text, candidates, tokens, org_id))
         bar = model.thresholds["suggest_private" if lenient == "private" else
                                "suggest_lenient" if lenient else "suggest"]
         relevant = self._on_topic(candidates[0], tokens) and right >= bar

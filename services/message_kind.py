@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
@@ -47,6 +48,7 @@ SmallTalk = Literal["greeting", "thanks", "reaction"]
 QUESTION_MODEL = "question_model.json"
 SPECIFIC_FROM = 5.0  # specificity (natural log ratio) from which a word starts to count
 SPECIFIC_CAP = 3.0
+CACHED_SCOPES = 256  # organisations whose word weights are kept (the deployment-wide scope counts as one)
 
 # Words the knowledge base uses that say nothing about a policy topic on their own.
 _EVERYDAY_TEXT = """
@@ -119,41 +121,45 @@ def asks(text: str) -> bool:
 
 
 class Vocabulary:
-    """Specificity of words to the knowledge base (see the module docstring). Cached per word;
-    the cache is dropped whenever the index changes (`FaqIndex.version`)."""
+    """Specificity of words to the knowledge base an asker of an organisation sees (the deployment-wide
+    entries and her organisation's own; see the module docstring). Cached per organisation and word;
+    an organisation's cache is dropped whenever its scope changes (`FaqIndex.scope_version`)."""
 
     def __init__(self, index: FaqIndex) -> None:
         self.index = index
         freq = index.tokenizer.general_freq()
         self._freq = freq
         self._total = float(sum(freq.values()))
-        self._version = -1
-        self._cache: dict[str, float] = {}
+        self._caches: OrderedDict[int | None, tuple[tuple[int, int], dict[str, float]]] = OrderedDict()
 
-    def weight(self, token: str) -> float:
-        if self._version != self.index.version:
-            self._cache.clear()
-            self._version = self.index.version
-        w = self._cache.get(token)
+    def weight(self, token: str, org_id: int | None = None) -> float:
+        version = self.index.scope_version(org_id)
+        found = self._caches.get(org_id)
+        if found is None or found[0] != version:
+            found = self._caches[org_id] = (version, {})
+            if len(self._caches) > CACHED_SCOPES:
+                self._caches.popitem(last=False)
+        cache = found[1]
+        w = cache.get(token)
         if w is None:
-            uses = self.index.field_uses(token)
+            uses = self.index.field_uses(token, org_id)
             if uses < 2 or len(token) < 2 or token in GENERIC_WORDS:  # one field only: too little to judge
                 w = 0.0
             else:
-                share = uses / (2 * len(self.index))
+                share = uses / (2 * self.index.scope_size(org_id))
                 general = (self._freq.get(token, 0) + 10) / self._total
                 w = min(max(math.log(share / general) - SPECIFIC_FROM, 0.0), SPECIFIC_CAP)
-            if len(self._cache) < 200_000:
-                self._cache[token] = w
+            if len(cache) < 200_000:
+                cache[token] = w
         return w
 
-    def features(self, tokens: list[str]) -> tuple[float, float, float]:
-        """(topic_all, topic_core, density) of a message's tokens."""
+    def features(self, tokens: list[str], org_id: int | None = None) -> tuple[float, float, float]:
+        """(topic_all, topic_core, density) of a message's tokens, for an asker of `org_id`."""
         distinct = list(dict.fromkeys(tokens))
         every = core = 0.0
         counted = 0
         for token in distinct:
-            w = self.weight(token)
+            w = self.weight(token, org_id)
             if w > 0:
                 counted += 1
                 every += w
@@ -162,8 +168,9 @@ class Vocabulary:
         return every, core, counted / len(distinct) if distinct else 0.0
 
 
-def question_features(vocabulary: Vocabulary, text: str, decision: Decision) -> dict[str, float]:
-    every, core, density = vocabulary.features(vocabulary.index.tokenizer.tokens(text))
+def question_features(vocabulary: Vocabulary, text: str, decision: Decision,
+                      org_id: int | None = None) -> dict[str, float]:
+    every, core, density = vocabulary.features(vocabulary.index.tokenizer.tokens(text), org_id)
     x = char_grams(squeeze(text), (1, 2))
     x.update(topic_all=every, topic_core=core, confidence=min(decision.confidence, 1.5), right=decision.right,
              answer=float(decision.kind == "answer"), suggest=float(decision.kind == "suggest"),
@@ -178,14 +185,17 @@ def question_model() -> LogisticModel:
     return model
 
 
-def question_probability(vocabulary: Vocabulary, text: str, decision: Decision) -> tuple[float, float]:
+def question_probability(vocabulary: Vocabulary, text: str, decision: Decision,
+                         org_id: int | None = None) -> tuple[float, float]:
     """(P(question), topic_all)."""
-    x = question_features(vocabulary, text, decision)
+    x = question_features(vocabulary, text, decision, org_id)
     return question_model().probability(x), x["topic_all"]
 
 
-def read(vocabulary: Vocabulary, text: str, decision: Decision | None = None, private: bool = False) -> Reading:
-    """What the message is (see the module docstring); `decision` is the FAQ's for the same text."""
+def read(vocabulary: Vocabulary, text: str, decision: Decision | None = None, private: bool = False,
+         org_id: int | None = None) -> Reading:
+    """What the message is (see the module docstring); `decision` is the FAQ's for the same text, asked
+    from `org_id`."""
     danger = detect(text, private)
     if danger is not None:
         return Reading("danger", danger=danger)
@@ -193,8 +203,8 @@ def read(vocabulary: Vocabulary, text: str, decision: Decision | None = None, pr
     if talk is not None:
         return Reading("chatter", small_talk=talk)
     if decision is None:
-        decision = vocabulary.index.decide(text, private=private)
-    p, topic = question_probability(vocabulary, text, decision)
+        decision = vocabulary.index.decide(text, org_id=org_id, private=private)
+    p, topic = question_probability(vocabulary, text, decision, org_id)
     asked = asks(text)
     # In private she wrote to us on purpose: a question form with any policy word is a question too.
     if p >= question_model().thresholds.get("private" if private else "public", 0.5) or (private and asked and topic > 0):
@@ -233,7 +243,7 @@ def understand(
     declines is decided again leniently (candidates offered on a lower bar)."""
     index = vocabulary.index
     decision = index.decide(text, org_id=org_id, private=private)
-    reading = read(vocabulary, text, decision, private)
+    reading = read(vocabulary, text, decision, private, org_id)
     if reading.kind == "question" and decision.kind == "decline":
         # In private she wrote to us on purpose: the lowest bar, and what only it lets through
         # (a long shot) also goes to a person (`plan`: "suggest_pass").

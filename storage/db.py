@@ -78,6 +78,7 @@ class Database:
         self.path = path
         self._readers: asyncio.Queue[aiosqlite.Connection] | None = None  # None: reads use the writer
         self._all_readers: list[aiosqlite.Connection] = []
+        self._blocking: sqlite3.Connection | None = None
 
     @classmethod
     async def open(cls, path: str | Path, migrate: bool = True, backup_dir: str | Path | None = None) -> Database:
@@ -141,7 +142,21 @@ class Database:
         await self.backup_verified(target)
         return target
 
+    def blocking_reader(self) -> sqlite3.Connection | None:
+        """A plain read-only connection for a short read that must not await (the FAQ index reading one
+        organisation's entries when first asked; about a millisecond), or None for a private in-memory
+        database. Opened on first use, closed with the database."""
+        if self.path == ":memory:" or self.path.startswith("file:"):
+            return None
+        if self._blocking is None:
+            self._blocking = sqlite3.connect(_read_only_uri(self.path), uri=True, check_same_thread=False)
+            self._blocking.execute("PRAGMA busy_timeout=5000")
+        return self._blocking
+
     async def close(self) -> None:
+        if self._blocking is not None:
+            self._blocking.close()
+            self._blocking = None
         for reader in self._all_readers:
             await reader.close()
         self._all_readers = []
