@@ -39,20 +39,19 @@ def _segment_in_child(items: list[tuple[tuple[str, ...], str, tuple[str, ...]]],
     return tokenizer.signature, [tokenizer.entry_tokens(e, with_answer=with_answer) for e in entries]
 
 
+def _segment_via_child(items: list[tuple[tuple[str, ...], str, tuple[str, ...]]], with_answer: bool
+                       ) -> tuple[str, list[DocTokens]]:
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_segment_in_child, items, with_answer).result()
+
+
 async def segment_entries(index: FaqIndex, entries: Sequence[Entry]) -> list[DocTokens]:
     """`index.doc_tokens` of every entry, off the event loop: in a child process for many entries, in
     a thread for a few (or if the child's segmentation would differ from the index's)."""
     if len(entries) >= PROCESS_FROM:
         items = [(e.questions, e.answer, e.tags) for e in entries]
-        with_answer = index.answer_weight > 0
-        loop = asyncio.get_running_loop()
-        context = multiprocessing.get_context("spawn")  # no fork of a process with threads
-        try:
-            pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
-            try:
-                signature, tokens = await loop.run_in_executor(pool, _segment_in_child, items, with_answer)
-            finally:  # waiting for the child to exit is done off the loop too
-                await asyncio.to_thread(pool.shutdown, wait=True)
+        try:  # starting, waiting for and stopping the child all happen off the event loop
+            signature, tokens = await asyncio.to_thread(_segment_via_child, items, index.answer_weight > 0)
         except (OSError, RuntimeError) as exc:  # no child process possible here: a thread instead
             log.warning("segmenting %d entries in a thread (no child process: %s)", len(entries), exc)
         else:
@@ -69,16 +68,17 @@ class ChildTimeout(Exception):
 async def run_in_child(fn: Callable[..., T], *args: Any, limit_seconds: float) -> T:
     """`fn(*args)` in a fresh child process (`fn` importable by name, arguments and result picklable);
     its exception is raised here. After `limit_seconds` seconds the child is killed: ChildTimeout."""
-    pool = multiprocessing.get_context("spawn").Pool(1)
-    try:
-        pending = pool.apply_async(fn, args)
+    def run() -> T:
+        pool = multiprocessing.get_context("spawn").Pool(1)
         try:
-            result: T = await asyncio.to_thread(pending.get, limit_seconds)
+            result: T = pool.apply_async(fn, args).get(limit_seconds)
+            return result
         except multiprocessing.TimeoutError:
             raise ChildTimeout(f"{getattr(fn, '__name__', fn)} took more than {limit_seconds} s") from None
-        return result
-    finally:
-        await asyncio.to_thread(pool.terminate)  # kills a child still at work; waits for it off the loop
+        finally:
+            pool.terminate()  # kills a child still at work
+
+    return await asyncio.to_thread(run)  # starting, waiting for and stopping the child: off the loop
 
 
 class TimeSlice:

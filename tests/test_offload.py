@@ -35,8 +35,8 @@ async def test_a_child_process_segments_exactly_as_the_index_does(monkeypatch: p
     monkeypatch.setattr(asyncio, "to_thread", spy)
     got = await segment_entries(index, many)
     assert got == [index.doc_tokens(e) for e in many]
-    # the only thread work was waiting for the child to exit: the segmenting ran in the child
-    assert [getattr(fn, "__name__", "") for fn in threads] == ["shutdown"]
+    # the thread only started and waited for the child (the thread path would be a lambda)
+    assert [getattr(fn, "__name__", "") for fn in threads] == ["_segment_via_child"]
 
 
 async def test_a_few_entries_are_segmented_in_a_thread() -> None:
