@@ -25,7 +25,15 @@ from services.danger import MODEL_FILE as DANGER_MODEL
 from services.danger import features as danger_features
 from services.faq_engine import FaqIndex, load_shipped_entries
 from services.learned import LogisticModel
-from services.message_kind import QUESTION_MODEL, Vocabulary, plan, question_features, small_talk_of, understand
+from services.message_kind import (
+    QUESTION_MODEL,
+    Vocabulary,
+    also_look,
+    plan,
+    question_features,
+    small_talk_of,
+    understand,
+)
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 
@@ -36,8 +44,18 @@ def load(name: str, path: Path | None = None) -> list[dict[str, object]]:
 
 
 def action_of(vocabulary: Vocabulary, text: str, private: bool) -> str:
+    """The plan's action; "+look" when a person is asked to look as well (a group's question of concern)."""
     reading, decision = understand(vocabulary, text, private=private)
-    return plan(reading, decision.kind, private, decision.long_shot)
+    action = plan(reading, decision.kind, private, decision.long_shot)
+    return f"{action}+look" if also_look(reading, action, private) else action
+
+
+FLAGGED = ("danger", "concern", "suggest_concern", "look")
+
+
+def flagged(action: str) -> bool:
+    """A person was alarmed or asked to look."""
+    return action in FLAGGED or action.endswith("+look")
 
 
 FAQ_DATA = Path(__file__).resolve().parent.parent / "services" / "faq_data"
@@ -175,22 +193,28 @@ def evaluate(
     for row in rows:
         text, private = str(row["text"]), row["chat"] == "private"
         action = action_of(vocabulary, text, private)
+        reply = action.removesuffix("+look")
         kind = row["kind"]
         where = "private" if private else "public"
         if kind == "chatter":
             quiet = action == "silent" if not private else action in ("small_talk", "not_for_us", "silent")
             count(f"chatter silent ({where})", quiet, row, action)
         elif kind == "question":
-            count(f"question answered/suggested ({where})", action in ("answer", "suggest", "suggest_pass"), row,
-                  action)
+            count(f"question answered/suggested ({where})",
+                  reply in ("answer", "suggest", "suggest_pass", "suggest_concern"), row, action)
             count(f"question not ignored ({where})",
-                  action in ("answer", "suggest", "suggest_pass", "decline_pass", "danger"),
+                  reply in ("answer", "suggest", "suggest_pass", "suggest_concern", "decline_pass", "danger",
+                            "concern"),
                   row, action)
         elif kind == "danger":
             who = where if row.get("known", True) else "unknown woman"
             count(f"danger recall ({who})", action == "danger", row, action)
+            count(f"danger flagged to a person, alarm or look ({who})",
+                  flagged(action), row, action)
         elif kind == "lookalike":
             count("look-alike alarms avoided", action != "danger", row, action)
+            count("look-alikes not flagged to a person",
+                  not flagged(action), row, action)
     if verbose:
         print("\n".join(sorted(misses)), file=sys.stderr)
     return {k: (v[0], v[1]) for k, v in sorted(tally.items())}

@@ -28,7 +28,7 @@ from services.faq import ImportPreview, parse_add_text
 from services.faq_engine import Decision, Entry
 from services.faq_io import MAX_FILE_BYTES, parse_faq_file, to_xlsx
 from services.handoff import Asker, Passed
-from services.message_kind import plan
+from services.message_kind import also_look, plan
 from services.offload import ChildTimeout, run_in_child
 
 FAQ_CALLBACK = re.compile(r"^faq:(v|q|none|take|save|cancel):([\w.-]+)(?::(-?1))?$")
@@ -201,7 +201,16 @@ async def answer_message(req: Req, context: BotContext, text: str, message_id: i
     if action == "not_for_us":
         await reply(req, req.t("faq.not_for_us"))
         return
+    if action == "look":  # nothing said in the group; the member on duty is asked to look
+        await _pass_on(req, org_id, text, message_id, False, concern=True)
+        return
+    if action == "concern":  # 110/12338 first, and a person asked to look now
+        passed = await _pass_on(req, org_id, text, message_id, False, concern=True)
+        body = req.t("faq.concern") + "\n\n" + _passed_line(req, passed, True)
+        await reply(req, body, _with_private_row(req, context, None))
+        return
     asked_id = await req.services.faq.log_asked(text, decision, org_id, req.chat_id, req.user_id)
+    look = also_look(reading, action, private_like)  # a group's question of concern: a person looks too
     if action == "answer":
         keyboard = _vote_keyboard(req.lang, asked_id)
         if decision.also is not None and not decision.also[2]:  # a second question, offered as a button
@@ -211,22 +220,27 @@ async def answer_message(req: Req, context: BotContext, text: str, message_id: i
                                              [InlineKeyboardButton(label, callback_data=f"faq:q:{other.id}")]])
         await reply(req, decision_text(req.lang, decision), _with_private_row(req, context, keyboard))
         return
-    if action in ("suggest", "suggest_pass"):
+    if action in ("suggest", "suggest_pass", "suggest_concern"):
         others = decision.candidates[1:3] if decision.tentative else decision.candidates[:3]
         label = "faq.tentative_other" if decision.tentative else "faq.suggest_option"
         rows = [[InlineKeyboardButton(req.t(label, question=in_script(req.lang, c.question[:50])),
                                       callback_data=f"faq:q:{c.id}")] for c in others]
         body = decision_text(req.lang, decision)
         if action == "suggest_pass":  # a long shot: a person gets her question as well
-            passed = await _pass_on(req, org_id, text, message_id, False)
+            passed = await _pass_on(req, org_id, text, message_id, False, concern=look)
             body = req.t("faq.long_shot") + "\n" + "\n".join(f"· {_escape(c.question)}" for c in others)
             body += "\n\n" + _passed_line(req, passed, False)
+        elif action == "suggest_concern":  # 110/12338 first, the choices, and a person asked to look
+            passed = await _pass_on(req, org_id, text, message_id, False, concern=True)
+            body = req.t("faq.concern") + "\n\n" + body + "\n\n" + _passed_line(req, passed, True)
         else:
             rows.append([InlineKeyboardButton(req.t("faq.suggest_none"), callback_data=f"faq:none:{asked_id}")])
+            if look:
+                await _pass_on(req, org_id, text, message_id, False, concern=True)
         await reply(req, body, InlineKeyboardMarkup(rows))
         return
     danger = action == "danger"
-    passed = await _pass_on(req, org_id, text, message_id, danger)
+    passed = await _pass_on(req, org_id, text, message_id, danger, concern=look)
     if danger:
         category = reading.danger.category if reading.danger else "help"
         body = danger_text(req.lang, category, req.services.faq.entry(DV_HELP_ENTRY, org_id))
@@ -236,13 +250,14 @@ async def answer_message(req: Req, context: BotContext, text: str, message_id: i
     await reply(req, body, _with_private_row(req, context, None))
 
 
-async def _pass_on(req: Req, org_id: int | None, question: str, message_id: int, danger: bool) -> Passed:
+async def _pass_on(req: Req, org_id: int | None, question: str, message_id: int, danger: bool,
+                   concern: bool = False) -> Passed:
     title = None
     if not req.private:
         chat = req.update.effective_chat
         title = (chat.title if chat is not None else None) or ""
     return await req.services.handoff.pass_on(_asker(req), org_id, req.chat_id, message_id or None, question,
-                                              danger, title)
+                                              danger, title, concern=concern)
 
 
 def _passed_line(req: Req, passed: Passed, danger: bool) -> str:

@@ -84,7 +84,7 @@ class HandoffService:
         member = people.get(shift.member_id)
         return (member.display_name, member.user_id) if member else ("", None)
 
-    async def _to_work_group(self, item: Unanswered, asker: Asker, where: dict[str, object]
+    async def _to_work_group(self, item: Unanswered, asker: Asker, where: dict[str, object], concern: bool = False
                              ) -> tuple[list[Outgoing], str] | None:
         assert item.org_id is not None
         work = await self.roster.work_chat(item.org_id)
@@ -97,23 +97,26 @@ class HandoffService:
             duty = text("handoff.plain", name=duty_name)
         else:
             duty = text("handoff.duty_anyone")
-        key = "handoff.alert_danger" if item.danger else "handoff.to_duty"
+        key = "handoff.alert_danger" if item.danger else "handoff.alert_concern" if concern else "handoff.to_duty"
         msg = Outgoing(work, key, {"who": _who(asker), "where": where, "question": item.question, "duty": duty},
                        buttons=((("handoff.take", f"faq:take:{item.id}"),),), org_id=item.org_id,
                        dedupe=f"handoff:{item.id}:org{item.org_id}")
         return [msg], duty_name
 
-    def _to_county(self, item: Unanswered, asker: Asker, where: dict[str, object]) -> list[Outgoing]:
-        return [Outgoing(admin, "handoff.alert_county", {"who": _who(asker), "where": where, "question": item.question},
+    def _to_county(self, item: Unanswered, asker: Asker, where: dict[str, object], concern: bool = False
+                   ) -> list[Outgoing]:
+        key = "handoff.concern_county" if concern and not item.danger else "handoff.alert_county"
+        return [Outgoing(admin, key, {"who": _who(asker), "where": where, "question": item.question},
                          buttons=((("handoff.take", f"faq:take:{item.id}"),),),
                          dedupe=f"handoff:{item.id}:county:{admin}")
                 for admin in sorted(self.roster.super_admins)]
 
     async def pass_on(self, asker: Asker, org_id: int | None, chat_id: int, message_id: int | None,
-                      question: str, danger: bool, group_title: str | None) -> Passed:
+                      question: str, danger: bool, group_title: str | None, concern: bool = False) -> Passed:
         """Record the question and tell a person, in one transaction. Her organisation known: its work
-        group (the member on duty named and mentioned). Unknown: danger goes to every super admin at
-        once; either way she is asked for her village (`village_answer`)."""
+        group (the member on duty named and mentioned). Unknown: danger (or `concern`: a message a
+        person should look at now) goes to every super admin at once; either way she is asked for her
+        village (`village_answer`)."""
         now = self.clock.now()
         where = (text("handoff.where_public", title=group_title or "") if group_title is not None
                  else text("handoff.where_private"))
@@ -125,12 +128,12 @@ class HandoffService:
         msgs: list[Outgoing] = []
         reached, duty_name = "none", ""
         if org_id is not None:
-            routed = await self._to_work_group(item, asker, where)
+            routed = await self._to_work_group(item, asker, where, concern)
             if routed is not None:
                 msgs, duty_name = routed
                 reached = "duty"
-        if not msgs and danger:
-            msgs = self._to_county(item, asker, where)
+        if not msgs and (danger or concern):
+            msgs = self._to_county(item, asker, where, concern)
             reached = "county" if msgs else "none"
         async with self.db.transaction() as conn:
             await outbox.enqueue(conn, msgs, now)

@@ -38,7 +38,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
-from services.danger import Danger, detect, squeeze
+from services.danger import Danger, concern, detect, squeeze
 from services.faq_engine import GENERIC_WORDS, Decision, FaqIndex
 from services.learned import LogisticModel, char_grams, shipped
 
@@ -94,6 +94,7 @@ class Reading:
     topic: float = 0.0
     asks: bool = False
     p: float = 0.0  # P(question)
+    concern: bool = False  # not an alarm, but a person should look (services.danger.concern)
 
 
 def small_talk_of(text: str) -> SmallTalk | None:
@@ -199,20 +200,21 @@ def read(vocabulary: Vocabulary, text: str, decision: Decision | None = None, pr
     danger = detect(text, private)
     if danger is not None:
         return Reading("danger", danger=danger)
+    worry = concern(text, private)
     talk = small_talk_of(text)
     if talk is not None:
-        return Reading("chatter", small_talk=talk)
+        return Reading("chatter", small_talk=talk, concern=worry)
     if decision is None:
         decision = vocabulary.index.decide(text, org_id=org_id, private=private)
     p, topic = question_probability(vocabulary, text, decision, org_id)
     asked = asks(text)
     # In private she wrote to us on purpose: a question form with any policy word is a question too.
     if p >= question_model().thresholds.get("private" if private else "public", 0.5) or (private and asked and topic > 0):
-        return Reading("question", topic=topic, asks=asked, p=p)
-    return Reading("chatter" if asked else "other", topic=topic, asks=asked, p=p)
+        return Reading("question", topic=topic, asks=asked, p=p, concern=worry)
+    return Reading("chatter" if asked else "other", topic=topic, asks=asked, p=p, concern=worry)
 
 Action = Literal["danger", "answer", "suggest", "suggest_pass", "decline_pass", "small_talk", "not_for_us",
-                 "silent"]
+                 "silent", "concern", "suggest_concern", "look"]
 
 
 def plan(reading: Reading, decision_kind: str | None, private: bool, long_shot: bool = False) -> Action:
@@ -222,9 +224,31 @@ def plan(reading: Reading, decision_kind: str | None, private: bool, long_shot: 
     passed on; chatter and everything else get no reply and are never passed on.
     Private (or a message addressed to the bot): greetings and thanks get one friendly line;
     other chatter a line saying what the bot is for; everything else goes through the FAQ
-    (a decline is passed on: she wrote to us on purpose). Neither kind of chatter is stored."""
+    (a decline is passed on: she wrote to us on purpose). Neither kind of chatter is stored.
+    A message of concern (a danger signal short of an alarm) is never left at that: in private she
+    gets 110/12338 first and the member on duty is asked to look ("concern"; with the suggestions she
+    would have got: "suggest_concern"; a direct answer stays an answer); in a group nothing is said
+    there, but the member on duty is asked to look ("look")."""
     if reading.kind == "danger":
         return "danger"
+    action = _plan(reading, decision_kind, private, long_shot)
+    if reading.concern:
+        if private and action in ("suggest", "suggest_pass"):
+            return "suggest_concern"
+        if private and action in ("not_for_us", "decline_pass", "small_talk"):
+            return "concern"
+        if not private and action == "silent":
+            return "look"
+    return action
+
+
+def also_look(reading: Reading, action: Action, private: bool) -> bool:
+    """In a group, a question of concern keeps its reply there, and the member on duty is asked to
+    look as well (a decline is passed on as a look, not as a plain question)."""
+    return reading.concern and not private and action in ("decline_pass", "suggest", "suggest_pass")
+
+
+def _plan(reading: Reading, decision_kind: str | None, private: bool, long_shot: bool) -> Action:
     if reading.kind in ("chatter", "other"):
         if not private:
             return "silent"

@@ -342,3 +342,56 @@ def test_injuries_neglect_bystanders_and_farewells_without_the_obvious_words_are
 ])
 def test_dreams_diets_games_drills_lessons_banter_and_pests_raise_nothing(text: str) -> None:
     assert match_rules(text) is None
+
+
+# --- concern: short of an alarm, a person still looks --------------------------------------------
+
+CONCERN = "他说我要是告诉别人就没我好日子过"  # a threat the rules do not read as an alarm
+
+
+def test_concern_is_a_danger_signal_short_of_an_alarm_and_not_everyday_talk() -> None:
+    from services.danger import concern
+
+    assert detect(CONCERN, True) is None and concern(CONCERN)
+    for text in ("今天天气不错", "谢谢大家", "明天去赶集", "好的收到"):
+        assert not concern(text), text
+
+
+def test_plan_never_leaves_a_message_of_concern_at_small_talk_or_silence() -> None:
+    from services.message_kind import Reading, also_look, plan
+
+    worried = Reading("other", concern=True)
+    assert plan(worried, None, private=True) == "concern"
+    assert plan(Reading("chatter", small_talk="thanks", concern=True), None, private=True) == "concern"
+    assert plan(Reading("question", concern=True), "suggest", private=True) == "suggest_concern"
+    assert plan(Reading("question", concern=True), "answer", private=True) == "answer"  # a right answer stays
+    assert plan(worried, None, private=False) == "look"
+    asked = Reading("question", concern=True)
+    assert plan(asked, "decline", private=False) == "decline_pass" and also_look(asked, "decline_pass", False)
+    assert plan(Reading("other"), None, private=False) == "silent"
+    assert plan(Reading("other"), None, private=True) == "not_for_us"
+
+
+async def test_concern_in_private_gets_110_first_and_the_member_on_duty_is_asked_to_look(h: Harness) -> None:
+    await h.say(PUBLIC, GUEST, "大家好")  # she belongs to 青石村 through its public group
+    calls = await h.send(2001, GUEST, CONCERN)
+    reply = next(c for c in calls if c.chat_id == 2001)
+    assert reply.text.startswith("⚠️ <b>如果您或别人现在有危险，请马上拨打 110 报警</b>") and "12338" in reply.text
+    assert "帮不上忙" not in reply.text
+    alert = next(c for c in calls if c.chat_id == WORK)
+    assert "请尽快看一下" in alert.text and CONCERN in alert.text and "赵霞" in alert.text
+
+
+async def test_concern_in_the_group_is_not_answered_there_but_a_person_looks(h: Harness) -> None:
+    calls = await h.send(PUBLIC, GUEST, CONCERN)
+    assert [c for c in calls if c.chat_id == PUBLIC and c.method == "sendMessage"] == []
+    alert = next(c for c in calls if c.chat_id == WORK)
+    assert "请尽快看一下" in alert.text and "妇女之家群" in alert.text
+
+
+async def test_concern_from_a_woman_of_no_known_village_reaches_the_county(h: Harness) -> None:
+    calls = await h.send(STRANGER.user_id, STRANGER, CONCERN)
+    reply = next(c for c in calls if c.chat_id == STRANGER.user_id)
+    assert "110" in reply.text and "县妇联" in reply.text and "哪个村" in reply.text
+    county = next(c for c in calls if c.chat_id == COUNTY)
+    assert "请尽快看一下（村子不明）" in county.text and CONCERN in county.text
