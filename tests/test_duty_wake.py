@@ -24,13 +24,13 @@ class Looks:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.orgs: list[int] = []
-        original = DutyService.has_claims_due
+        original = DutyService.situation
 
-        async def counting(service: DutyService, conn: Any, org_id: int, now: datetime, current: Any = None) -> bool:
+        def counting(service: DutyService, org_id: int, current: Any, now: datetime) -> Any:
             self.orgs.append(org_id)
-            return await original(service, conn, org_id, now, current)
+            return original(service, org_id, current, now)
 
-        monkeypatch.setattr(DutyService, "has_claims_due", counting)
+        monkeypatch.setattr(DutyService, "situation", counting)
 
     def take(self) -> list[int]:
         found, self.orgs = self.orgs, []
@@ -89,18 +89,18 @@ async def test_a_wake_computed_before_a_change_does_not_hide_it(h: Harness) -> N
     async with h.db.transaction() as conn:
         await conn.execute("UPDATE orgs SET duty_next_at = NULL")
     service = h.services.duty
-    original = service._rotation
+    original = service.rotations
 
-    async def rotation_then_change(conn: Any, org_id: int) -> Any:
-        found = await original(conn, org_id)
+    async def rotation_then_change(conn: Any, org_ids: list[int]) -> Any:
+        found = await original(conn, org_ids)
         await h.say(WORK, "王芳", "/dayoff 2026-11-25")  # while the tick is between its read and its write
         return found
 
-    service._rotation = rotation_then_change
+    service.rotations = rotation_then_change
     try:
         await duty_notices.produce(service, h.clock.now() + timedelta(minutes=1))
     finally:
-        service._rotation = original
+        service.rotations = original
     assert await _wake(h) is None  # still to be worked out
 
 

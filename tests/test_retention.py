@@ -169,7 +169,7 @@ class Recorder:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.keys: list[str] = []
         self.claims: list[tuple[int, str, str]] = []
-        enqueue, claim = outbox.enqueue, duty.claim_notice
+        enqueue, claim = outbox.enqueue, duty.claim_notices
 
         async def recording_enqueue(conn: Any, msgs: Any, now: datetime) -> int:
             msgs = list(msgs)
@@ -181,14 +181,13 @@ class Recorder:
                 added += n
             return added
 
-        async def recording_claim(conn: Any, org_id: int, kind: str, ref: str, now: datetime) -> bool:
-            done = await claim(conn, org_id, kind, ref, now)
-            if done:
-                self.claims.append((org_id, kind, ref))
-            return done
+        async def recording_claim(conn: Any, claims: list[tuple[int, str, str]], now: datetime) -> None:
+            fresh = [c for c in claims if await duty.notice_unclaimed(conn, *c)]
+            await claim(conn, claims, now)
+            self.claims.extend(fresh)
 
         monkeypatch.setattr(outbox, "enqueue", recording_enqueue)
-        monkeypatch.setattr(duty, "claim_notice", recording_claim)
+        monkeypatch.setattr(duty, "claim_notices", recording_claim)
 
     def repeated(self) -> list[Any]:
         seen: set[Any] = set()
