@@ -5,6 +5,7 @@ neither lose a claimed notice nor send one twice."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -80,13 +81,22 @@ def notice_messages(notice: Notice, look: Lookup) -> list[Outgoing]:
     return out
 
 
-CHUNK = 250  # organisations per batch: a read, then (when something is due) one short transaction
+# Organisations per batch: a read, then (when something is due) one short transaction. Small enough
+# that a command's read waits little for the loop between two awaits (the work here is in Python).
+CHUNK = 100
+
+
+YIELD_EVERY = 25  # organisations worked out between two chances for the loop to run a command
 
 
 async def _looked_at(service: DutyService, conn: aiosqlite.Connection, org_ids: list[int],
                      now: datetime) -> dict[int, Situation]:
-    return {org_id: service.situation(org_id, current, now)
-            for org_id, current in (await service.rotations(conn, org_ids)).items()}
+    found = {}
+    for i, (org_id, current) in enumerate((await service.rotations(conn, org_ids)).items(), 1):
+        found[org_id] = service.situation(org_id, current, now)
+        if i % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
+    return found
 
 
 Evidence = tuple[frozenset[tuple[str, str]], bool]  # an organisation's claims among its refs, checked in
@@ -155,7 +165,9 @@ async def _claim(service: DutyService, conn: aiosqlite.Connection, found: dict[i
     look = Lookup(await orgs.chats_of(conn, org_ids), people,
                   await members.chairs_of(conn, sorted({n.org_id for n in notices if n.kind == "chair_alert"})))
     messages: list[Outgoing] = []
-    for notice in notices:
+    for i, notice in enumerate(notices, 1):
+        if i % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
         if notice.kind == "handoff" and notes.get(notice.org_id):
             handovers = tuple((people[m].display_name if m in people else "", x) for m, x in notes[notice.org_id])
             notice = replace(notice, handovers=handovers)
@@ -180,6 +192,7 @@ async def produce(service: DutyService, now: datetime) -> None:
         async with service.db.read() as conn:
             found = await _looked_at(service, conn, list(chunk), now)
             seen = await _evidence(conn, found)
+        await asyncio.sleep(0)  # a command's read may run between the rotations and the plans
         planned = _plans(service, found, seen, now)
         wakes = [(org_id, changes, service.wake(found[org_id], now) if org_id in found else None)
                  for org_id, changes in chunk.items()]
