@@ -304,8 +304,8 @@ async def test_migration_18_keeps_check_ins_and_claims(tmp_path: Path) -> None:
     async with db.transaction() as conn:
         await conn.execute("INSERT INTO orgs(id, name, created_at, created_by) VALUES (1, '甲村妇联', ?, 1)",
                            (NOW.isoformat(),))
-        await conn.execute("INSERT INTO members(id, org_id, display_name, role, added_at) VALUES (5, 1, '甲', 'member', ?)",
-                           (NOW.isoformat(),))
+        await conn.execute("INSERT INTO members(id, org_id, display_name, role, added_at)"
+                           " VALUES (5, 1, '甲', 'member', ?)", (NOW.isoformat(),))
         await duty.checkin(conn, 1, NOW, 5, NOW)
         await duty.claim_notices(conn, [(1, "nudge", "r1")], NOW)
     await db.migrate()
