@@ -1,7 +1,7 @@
 """Scale benchmark (issue #15): N organisations on one database, the scheduler's tick and a command
-during it, and the database's growth at the default retention.
+during it, and the database's size at the default retention.
 
-    .venv/bin/python -m bench.scale_bench [--orgs 500] [--days 14]
+    .venv/bin/python -m bench.scale_bench [--orgs 500] [--days 7] [--baseline 2] [--tables] [--profile]
 
 Builds N organisations (12 members, both groups bound, a daily rotation, two open tasks) through the
 product's own storage and services, then lives `--days` days of ticks at the times things fall due
@@ -11,11 +11,17 @@ with the daily retention. Prints one line:
 
     scale orgs=N quiet_tick_ms=… busy_tick_ms=… duty_p99_ms_during_tick=… db_mb_per_1000_org_years=…
 
+(and the FAQ's fields when bench/faq_county.py has a `summary()`).
 quiet_tick_ms: the producers' tick at 14:37 (nothing due), median of 5; busy_tick_ms: the 08:00
-hand-off tick (the producers' own work, not the sending); duty_p99_ms_during_tick: what `/duty`
-reads (the rotation, names, check-in) for random organisations, looped while a busy tick runs;
-db_mb_per_1000_org_years: kept tables' growth per organisation-day × 365, plus the sent messages
-and notice claims per organisation-day × min(keep_sent_days, 365), per 1,000 organisations.
+hand-off tick (the producers' own work, not the sending), median; duty_p99_ms_during_tick: what
+`/duty` reads (the rotation, names, check-in) for random organisations, looped while a busy tick
+runs; db_mb_per_1000_org_years: each kept table's growth per organisation-day × 365, plus each pruned
+one's size once retention holds it level (see `yearly`), per 1,000 organisations.
+
+The baseline, in the same run: the first `--baseline` hand-off ticks also run on a copy of the
+database taken just before them, with the duty producer as it was (per organisation, awaited
+queries: bench/scale_reference.py); both ticks are timed (with /duty read during each) and must
+write the same outbox rows, claims and wakes. `--tables`: each table's MB per 1,000 org-years.
 """
 
 from __future__ import annotations
@@ -76,14 +82,18 @@ PER_PRODUCER: dict[str, list[float]] = {}
 args_profile = False
 
 
+CPU_MS: list[float] = []  # the process's CPU time during each tick (every thread: SQLite's too)
+
+
 async def tick(services: object, now: datetime, record: bool = True) -> float:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for produce in services.producers:  # type: ignore[attr-defined]
         one = time.perf_counter()
         await produce(now)
         name = str(getattr(produce, "__qualname__", None) or getattr(getattr(produce, "func", None), "__module__", "?"))
         if record:
             PER_PRODUCER.setdefault(name, []).append((time.perf_counter() - one) * 1000)
+    CPU_MS.append((time.process_time() - cpu) * 1000)
     return (time.perf_counter() - started) * 1000
 
 
@@ -234,6 +244,8 @@ async def run(db: Database, cfg: Config, clock: SimClock, n: int, days: int, rng
         ref_busy: list[float] = []
         ref_during: list[float] = []
         now_busy: list[float] = []
+        ref_cpu: list[float] = []
+        now_cpu: list[float] = []
         compared = 0
         day0: date = START.date()
         for d in range(1, days + 1):
@@ -246,6 +258,7 @@ async def run(db: Database, cfg: Config, clock: SimClock, n: int, days: int, rng
                     if len(ref_busy) < baseline:
                         took, reads, copy = await reference_tick(db, cfg, clock, folder, n, moment, rng)
                         ref_busy.append(took)
+                        ref_cpu.append(CPU_MS[-1])
                         ref_during.extend(reads)
                     stop = asyncio.Event()
                     reader = asyncio.create_task(duty_reads(services, n, moment, rng, stop))
@@ -255,6 +268,7 @@ async def run(db: Database, cfg: Config, clock: SimClock, n: int, days: int, rng
                     during.extend(await reader)
                     if copy is not None:
                         now_busy.append(busy[-1])
+                        now_cpu.append(CPU_MS[-1])
                         compared += await same_rows(db, copy, moment)
                         await copy.close()
                     await activity(services, db, n, moment + timedelta(minutes=30), rng)
@@ -293,7 +307,8 @@ async def run(db: Database, cfg: Config, clock: SimClock, n: int, days: int, rng
         before, after = statistics.median(ref_busy), statistics.median(now_busy)
         print(f"baseline, the per-organisation duty producer (bench/scale_reference.py) on a copy of the same"
               f" database at the same {len(ref_busy)} hand-off tick(s): busy_tick_ms={before:.0f} → {after:.0f}"
-              f" ({before / max(after, 1e-9):.1f}× faster), duty_p99_ms_during_tick={p99_of(ref_during):.1f} →"
+              f" ({before / max(after, 1e-9):.1f}× faster; CPU ms {statistics.median(ref_cpu):.0f} →"
+              f" {statistics.median(now_cpu):.0f}), duty_p99_ms_during_tick={p99_of(ref_during):.1f} →"
               f" {p99:.1f}; the same {compared} outbox rows, claims and wakes")
     return (f"scale orgs={n} quiet_tick_ms={statistics.median(quiet):.0f} busy_tick_ms={statistics.median(busy):.0f}"
             f" duty_p99_ms_during_tick={p99:.1f} db_mb_per_1000_org_years={mb:.0f}")
