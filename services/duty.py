@@ -90,6 +90,8 @@ class DutyService:
         self.nudge = timedelta(hours=nudge_hours)
         self.chair_alert = timedelta(hours=chair_alert_hours)
         self.wakes_cleared = False  # the duty producer works every wake out again once per process
+        # The duty producer's rotations between ticks: org id → (orgs.duty_changes it was read at, rotation).
+        self.kept_rotations: dict[int, tuple[int, Rotation | None]] = {}
         self.grace = timedelta(hours=grace_hours)
 
     def today(self) -> date:

@@ -89,11 +89,21 @@ CHUNK = 100
 YIELD_EVERY = 25  # organisations worked out between two chances for the loop to run a command
 
 
-async def _looked_at(service: DutyService, conn: aiosqlite.Connection, org_ids: list[int],
+async def _looked_at(service: DutyService, conn: aiosqlite.Connection, changes: dict[int, int],
                      now: datetime) -> dict[int, Situation]:
+    """The situation of each organisation with a rotation. A rotation is read again only when its
+    organisation's change count (read before it) is not the one it was kept with."""
+    kept = service.kept_rotations
+    stale = [org_id for org_id, count in changes.items() if org_id not in kept or kept[org_id][0] != count]
+    if stale:
+        fresh = await service.rotations(conn, stale)
+        for org_id in stale:
+            kept[org_id] = (changes[org_id], fresh.get(org_id))
     found = {}
-    for i, (org_id, current) in enumerate((await service.rotations(conn, org_ids)).items(), 1):
-        found[org_id] = service.situation(org_id, current, now)
+    for i, org_id in enumerate(changes, 1):
+        current = kept[org_id][1]
+        if current is not None:
+            found[org_id] = service.situation(org_id, current, now)
         if i % YIELD_EVERY == 0:
             await asyncio.sleep(0)
     return found
@@ -141,7 +151,7 @@ async def _claim(service: DutyService, conn: aiosqlite.Connection, found: dict[i
     moved = [org_id for org_id in found if stored.get(org_id) != changes[org_id]]
     if moved:
         found = dict(found)
-        again = await _looked_at(service, conn, moved, now)
+        again = await _looked_at(service, conn, {org_id: stored.get(org_id, -1) for org_id in moved}, now)
         for org_id in moved:
             if org_id in again:
                 found[org_id] = again[org_id]
@@ -190,7 +200,7 @@ async def produce(service: DutyService, now: datetime) -> None:
     for i in range(0, len(candidates), CHUNK):
         chunk = dict(candidates[i:i + CHUNK])
         async with service.db.read() as conn:
-            found = await _looked_at(service, conn, list(chunk), now)
+            found = await _looked_at(service, conn, chunk, now)
             seen = await _evidence(conn, found)
         await asyncio.sleep(0)  # a command's read may run between the rotations and the plans
         planned = _plans(service, found, seen, now)

@@ -89,6 +89,7 @@ async def test_a_wake_computed_before_a_change_does_not_hide_it(h: Harness) -> N
     async with h.db.transaction() as conn:
         await conn.execute("UPDATE orgs SET duty_next_at = NULL")
     service = h.services.duty
+    service.kept_rotations.clear()  # read afresh, as on the first tick
     original = service.rotations
 
     async def rotation_then_change(conn: Any, org_ids: list[int]) -> Any:
@@ -102,6 +103,19 @@ async def test_a_wake_computed_before_a_change_does_not_hide_it(h: Harness) -> N
     finally:
         service.rotations = original
     assert await _wake(h) is None  # still to be worked out
+
+
+async def test_a_kept_rotation_is_read_again_after_a_change(h: Harness) -> None:
+    """The producer keeps each rotation between ticks under its change count: a change reads it again."""
+    await h.tick()
+    service = h.services.duty
+    count, kept = service.kept_rotations[1]
+    assert kept is not None and not kept.overrides
+    assert "已" in await h.say(WORK, "王芳", "/dayoff 2026-11-25")
+    await h.tick()
+    count_after, kept_after = service.kept_rotations[1]
+    assert count_after == count + 1 and kept_after is not None
+    assert date(2026, 11, 25) in kept_after.calendar.local_days_off
 
 
 async def test_the_task_producer_reads_only_tasks_near_or_past_their_deadline(
