@@ -34,6 +34,7 @@ LEDGER_CATEGORIES = ("接待", "求助", "走访", "调解", "风险", "宣传",
 MAX_TEXT = 2000
 MAX_ROTA = 60
 FLOW_KEPT = timedelta(days=1)  # a /rota_set wizard untouched this long is over
+SHIFTS_AHEAD = 4  # shifts worked out at once by the duty producer (see DutyService.situation)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class DutyService:
         self.wakes_cleared = False  # the duty producer works every wake out again once per process
         # The duty producer's rotations between ticks: org id → (orgs.duty_changes it was read at, rotation).
         self.kept_rotations: dict[int, tuple[int, Rotation | None]] = {}
+        self._shifts: dict[int, tuple[Rotation, list[Shift], list[str]]] = {}  # see `situation`
         self.grace = timedelta(hours=grace_hours)
 
     def today(self) -> date:
@@ -421,10 +423,20 @@ class DutyService:
         }
 
     def situation(self, org_id: int, current: Rotation, now: datetime) -> Situation:
-        """The shift in progress and the next ones: worked out once per organisation and tick."""
-        shift, upcoming = current.at_and_next(now, 2)
-        return Situation(org_id, current, shift, upcoming, shift.start.isoformat() if shift is not None else None,
-                         tuple(x.start.isoformat() for x in upcoming))
+        """The shift in progress and the next one. The shifts are a pure function of the rotation, so
+        a run of them worked out at an earlier tick for this same rotation object serves every later
+        moment it covers (`SHIFTS_AHEAD` at a time)."""
+        run = self._shifts.get(org_id)
+        if run is None or run[0] is not current or not (run[1][0].start <= now < run[1][-2].end):
+            shift, found = current.at_and_next(now, SHIFTS_AHEAD)
+            if shift is None:
+                self._shifts.pop(org_id, None)
+                return Situation(org_id, current, None, found[:2], None, tuple(x.start.isoformat() for x in found[:2]))
+            run = (current, found, [x.start.isoformat() for x in found])
+            self._shifts[org_id] = run
+        shifts, refs = run[1], run[2]
+        i = next(j for j, x in enumerate(shifts) if x.start <= now < x.end)
+        return Situation(org_id, current, shifts[i], shifts[i:i + 2], refs[i], tuple(refs[i:i + 2]))
 
     def next_wake(self, current: Rotation, now: datetime) -> datetime:
         return self.wake(self.situation(0, current, now), now)

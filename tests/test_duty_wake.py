@@ -138,3 +138,25 @@ async def test_the_task_producer_reads_only_tasks_near_or_past_their_deadline(
     assert "全年总结" not in read
     await h.services.tasks.produce(datetime(2027, 6, 28, 9, 0, tzinfo=SH))
     assert "全年总结" in read
+
+
+async def test_the_producers_shifts_are_the_engines_at_every_moment(h: Harness) -> None:
+    """DutyService.situation reuses shifts worked out earlier for the same rotation: at every moment
+    they are what the engine says (weekly and daily rotations, a leave, an assignment, days off)."""
+    service = h.services.duty
+    assert "已" in await h.say(WORK, "王芳", "/assign 11月26日 @liumin")
+    assert "已" in await h.say(WORK, "王芳", "/dayoff 2026-12-01")
+    for period in ("日", "周"):
+        assert "已设置" in await h.say(WORK, "王芳", f"/rota_set {period} 2026-11-24 @liumin 陈静 @lixiuying")
+        if period == "日":
+            assert "请假" in await h.say(WORK, "陈静", "/leave 11月28日-11月30日 家里有事")
+        async with h.db.read() as conn:
+            current = (await service.rotations(conn, [1]))[1]
+        moment = h.clock.now()
+        for _ in range(24 * 12):  # 24 days in steps of 2 hours
+            moment += timedelta(hours=2, minutes=7)
+            s = service.situation(1, current, moment)
+            shift, upcoming = current.at_and_next(moment, 2)
+            assert (s.shift, s.upcoming) == (shift, upcoming)
+            assert s.shift_ref == (shift.start.isoformat() if shift else None)
+            assert s.upcoming_refs == tuple(x.start.isoformat() for x in upcoming)
