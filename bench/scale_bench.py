@@ -125,9 +125,14 @@ async def activity(services: object, db: Database, n: int, now: datetime, rng: r
                                               None, None, now)
 
 
+READS = True  # --no-reads: the busy ticks alone (their own work, nothing beside them)
+
+
 async def duty_reads(services: object, n: int, now: datetime, rng: random.Random, stop: asyncio.Event) -> list[float]:
     duty_service = services.duty  # type: ignore[attr-defined]
-    out = []
+    out: list[float] = []
+    if not READS:
+        return out
     while not stop.is_set():
         org_id = rng.randint(1, n)
         started = time.perf_counter()
@@ -326,6 +331,8 @@ if __name__ == "__main__":
     parser.add_argument("--baseline", type=int, default=2,
                         help="hand-off ticks also run with the per-organisation reference (0: none)")
     parser.add_argument("--tables", action="store_true", help="each table's share of the storage")
+    parser.add_argument("--no-reads", action="store_true", help="no /duty reads beside the busy ticks")
     args = parser.parse_args()
     args_profile = args.profile
+    READS = not args.no_reads
     print(asyncio.run(main(args.orgs, args.days, args.baseline, args.tables)))

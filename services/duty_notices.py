@@ -125,8 +125,9 @@ async def _evidence(conn: aiosqlite.Connection, found: dict[int, Situation]) -> 
     by_org: dict[int, set[tuple[str, str]]] = {}
     for org_id, kind, ref in claimed:
         by_org.setdefault(org_id, set()).add((kind, ref))
+    stored = {start: to_db(start) for start in starts}
     return {org_id: (frozenset(by_org.get(org_id, ())),
-                     s.shift is not None and (org_id, to_db(s.shift.start)) in checked)
+                     s.shift is not None and (org_id, stored[s.shift.start]) in checked)
             for org_id, s in found.items()}
 
 

@@ -60,8 +60,10 @@ class OutboxRow:
 async def enqueue(conn: aiosqlite.Connection, msgs: Iterable[Outgoing], now: datetime) -> int:
     """Add the messages (inside the caller's transaction); a known `dedupe` is skipped. Rows added."""
     created = to_db(now)
+    due: dict[datetime, str] = {}  # a batch's rows mostly share a few due times
     rows = [(msg.org_id, msg.chat_id, msg.fallback_chat_id, msg.lang, msg.body(), msg.dedupe,
-             to_db(msg.due_at) if msg.due_at else created, created) for msg in msgs]
+             (due.get(msg.due_at) or due.setdefault(msg.due_at, to_db(msg.due_at))) if msg.due_at else created,
+             created) for msg in msgs]
     if not rows:
         return 0
     cur = await conn.executemany(
