@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 from datetime import UTC, timedelta
 from typing import Any
@@ -144,6 +145,9 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
 async def start_services(services: Services) -> None:
     """Work done once at start, before the first update: jieba's dictionary and the FAQ index."""
     await services.faq.load()
+    # The dictionary and the index are millions of long-lived objects: out of the collector's way,
+    # so a full collection during a busy tick does not walk them each time (~80 ms at a time).
+    gc.freeze()
 
 
 async def caller_level(services: Services, chat_id: int, user_id: int, private: bool) -> tuple[ChatKind, Level]:

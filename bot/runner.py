@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ from bot.app import (
 from bot.config import Config
 from bot.web import WebServer
 from handlers.common import attach_services
+from handlers.scheduling import TICK_LOOP, TickLoop
 from handlers.sender import Pacer, PacingLimiter
 from services.backups import BackupService
 from services.clock import SystemClock
@@ -57,6 +59,7 @@ def _run_bot(config: Config) -> None:
         )
         if backups.at is not None:
             services.producers.append(backup_service.produce)
+            services.wakeups.append(backup_service.next_due)
             services.health.backups = backup_service
         await start_services(services)
         attach_services(app, services)
@@ -77,21 +80,20 @@ def _run_bot(config: Config) -> None:
         state["sender"] = app.create_task(
             services.sender.run_forever(app.bot, idle=config.scheduler.tick_seconds), name="outbox-sender"
         )
-        if app.job_queue is not None and services.tickers:
+        if services.tickers:
 
-            async def tick(_: Any) -> None:
+            async def tick() -> None:
                 for ticker in services.tickers:
                     try:
                         await ticker(app)
                     except Exception:
                         log.exception("ticker %r failed", ticker)
 
-            # misfire_grace_time=None: a tick delayed by a busy loop still runs (APScheduler's default
-            # of 1 s would silently skip it); coalesce: several missed ticks run once; max_instances=1.
-            app.job_queue.run_repeating(
-                tick, interval=config.scheduler.tick_seconds, first=0.5,
-                job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
-            )
+            # The first tick right away; then at the producers' next due time (at most tick_seconds
+            # apart), sooner when an update writes something due earlier (handlers/scheduling.py).
+            loop = TickLoop(services, tick, timedelta(seconds=config.scheduler.tick_seconds))
+            app.bot_data[TICK_LOOP] = loop
+            state["ticks"] = app.create_task(loop.run_forever(), name="scheduler")
         address = config.web.address
         if address is not None:  # /health and the calendar feeds
             web = WebServer(services, *address)
@@ -100,9 +102,10 @@ def _run_bot(config: Config) -> None:
         log.info("bot ready: %s", (await app.bot.get_me()).username)
 
     async def post_stop(app: App) -> None:
-        sender = state.get("sender")
-        if sender is not None:
-            sender.cancel()
+        for name in ("ticks", "sender"):
+            task = state.get(name)
+            if task is not None:
+                task.cancel()
 
     async def post_shutdown(app: App) -> None:
         web = state.get("web")

@@ -16,6 +16,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from services.clock import next_local
 from storage import backup
 from storage.db import Database
 
@@ -58,6 +59,15 @@ class BackupService:
             return False
         done = backup.backups_in(self.folder, backup.SCHEDULED)
         return not any(start <= when for when, _ in done)
+
+    async def next_due(self, now: datetime) -> datetime | None:
+        """The next daily time, `now` while today's is due, or the retry after a failure."""
+        if self.at is None:
+            return None
+        following = next_local(now, self.at, self.tz)
+        if self._failed_at is not None and now - self._failed_at < RETRY_AFTER:
+            return min(self._failed_at + RETRY_AFTER, following)
+        return now if self.due(now) else following
 
     async def produce(self, now: datetime) -> None:
         if self.due(now):

@@ -8,7 +8,7 @@ versions (never rewritten) and overrides on top. Every change is one transaction
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -29,14 +29,12 @@ from storage.db import Database
 from storage.duty import RotaFlow as RotaFlow
 from storage.models import Member, to_db
 
-# claim_notice's shape: (conn, org id, kind, ref, now) → claimed now
-Claim = Callable[[aiosqlite.Connection, int, str, str, datetime], Awaitable[bool]]
-
 SAME_ENTRY_WINDOW = timedelta(minutes=10)  # a repeat this soon is a retry, not a second visit
 LEDGER_CATEGORIES = ("接待", "求助", "走访", "调解", "风险", "宣传", "活动", "其他")
 MAX_TEXT = 2000
 MAX_ROTA = 60
 FLOW_KEPT = timedelta(days=1)  # a /rota_set wizard untouched this long is over
+SHIFTS_AHEAD = 4  # shifts worked out at once by the duty producer (see DutyService.situation)
 
 
 @dataclass(frozen=True)
@@ -50,6 +48,9 @@ class Rotation:
 
     def upcoming(self, t: datetime, n: int) -> list[Shift]:
         return rotation.next_shifts(self.versions, self.overrides, t, n, self.calendar)
+
+    def at_and_next(self, t: datetime, n: int) -> tuple[Shift | None, list[Shift]]:
+        return rotation.at_and_next(self.versions, self.overrides, t, n, self.calendar)
 
     def covering(self, day: date) -> Shift | None:
         return rotation.shift_covering_day(self.versions, self.overrides, day, self.calendar)
@@ -90,6 +91,9 @@ class DutyService:
         self.nudge = timedelta(hours=nudge_hours)
         self.chair_alert = timedelta(hours=chair_alert_hours)
         self.wakes_cleared = False  # the duty producer works every wake out again once per process
+        # The duty producer's rotations between ticks: org id → (orgs.duty_changes it was read at, rotation).
+        self.kept_rotations: dict[int, tuple[int, Rotation | None]] = {}
+        self._shifts: dict[int, tuple[Rotation, list[Shift], list[str]]] = {}  # see `situation`
         self.grace = timedelta(hours=grace_hours)
 
     def today(self) -> date:
@@ -401,17 +405,51 @@ class DutyService:
             done = await duty.checkins_between(conn, org_id, start - timedelta(days=40), end)
         return [(s, to_db(s.start) in done) for s in shifts]
 
-    # --- notices -------------------------------------------------------------------------------
+    # --- notices (the duty producer: services/duty_notices.py) -----------------------------------
+
+    async def rotations(self, conn: aiosqlite.Connection, org_ids: list[int]) -> dict[int, Rotation]:
+        """The rotations of many organisations in a few queries (those without one are left out)."""
+        found = await duty.rotation_inputs(conn, org_ids)
+        extra = await holidays.overrides(conn) if found else {}
+        return {
+            org_id: Rotation(
+                [RotationVersion(r.effective_from, r.member_ids, r.period, r.anchor, self.tz, r.handoff,  # type: ignore[arg-type]
+                                 r.skip_non_working) for r in inputs.versions],
+                [Override(o.id, o.kind, o.member_id, o.first_day, o.last_day, o.replacement_id,  # type: ignore[arg-type]
+                          o.created_at) for o in inputs.overrides],
+                WorkdayCalendar.with_days_off(inputs.days_off, extra),
+            )
+            for org_id, inputs in found.items()
+        }
+
+    def situation(self, org_id: int, current: Rotation, now: datetime) -> Situation:
+        """The shift in progress and the next one. The shifts are a pure function of the rotation, so
+        a run of them worked out at an earlier tick for this same rotation object serves every later
+        moment it covers (`SHIFTS_AHEAD` at a time)."""
+        run = self._shifts.get(org_id)
+        if run is None or run[0] is not current or not (run[1][0].start <= now < run[1][-2].end):
+            shift, found = current.at_and_next(now, SHIFTS_AHEAD)
+            if shift is None:
+                self._shifts.pop(org_id, None)
+                return Situation(org_id, current, None, found[:2], None, tuple(x.start.isoformat() for x in found[:2]))
+            run = (current, found, [x.start.isoformat() for x in found])
+            self._shifts[org_id] = run
+        shifts, refs = run[1], run[2]
+        i = next(j for j, x in enumerate(shifts) if x.start <= now < x.end)
+        return Situation(org_id, current, shifts[i], shifts[i:i + 2], refs[i], tuple(refs[i:i + 2]))
 
     def next_wake(self, current: Rotation, now: datetime) -> datetime:
-        """The first moment after `now` at which `_org_notices` may find something new: the next
-        hand-off and its eve notice, this shift's nudge and note to the chair. Waking early is
-        harmless (the claims decide); every change to the rotation's inputs wakes it at once."""
+        return self.wake(self.situation(0, current, now), now)
+
+    def wake(self, s: Situation, now: datetime) -> datetime:
+        """The first moment after `now` at which `plan` may find something new: the next hand-off and
+        its eve notice, this shift's nudge and note to the chair. Waking early is harmless (the claims
+        decide); every change to the rotation's inputs wakes it at once."""
         times: list[datetime] = []
-        shift = current.at(now)
+        shift = s.shift
         if shift is not None:
             times.extend(t for t in (shift.start + self.nudge, shift.start + self.chair_alert) if now < t < shift.end)
-        for nxt in current.upcoming(now, 2):
+        for nxt in s.upcoming:
             if nxt.start <= now:
                 continue
             times.append(nxt.start)
@@ -421,45 +459,26 @@ class DutyService:
             break
         return min(times, default=now + timedelta(days=1))
 
-    async def has_claims_due(self, conn: aiosqlite.Connection, org_id: int, now: datetime,
-                             current: Rotation | None = None) -> bool:
-        """Whether `_org_notices` would claim anything now (a read: the same checks, nothing claimed)."""
-        current = current or await self._rotation(conn, org_id)
-        if current is None:
-            return False
-        wanted: list[str] = []
-
-        async def unclaimed(conn: aiosqlite.Connection, org_id: int, kind: str, ref: str, now: datetime) -> bool:
-            if await duty.notice_unclaimed(conn, org_id, kind, ref):
-                wanted.append(kind)
-            return False  # so nothing past the claim (the hand-over notes) is read or taken
-
-        await self._org_notices(conn, org_id, current, now, claim=unclaimed)
-        return bool(wanted)
-
-    async def _org_notices(self, conn: aiosqlite.Connection, org_id: int, current: Rotation,
-                           now: datetime, claim: Claim | None = None) -> list[Notice]:
-        claim = claim or duty.claim_notice
-        notices: list[Notice] = []
-        upcoming = current.upcoming(now, 2)
-        shift = current.at(now)
-        if shift is not None:
-            ref = shift.start.isoformat()
+    def plan(self, s: Situation, now: datetime, claimed: Container[tuple[str, str]], checked_in: bool) -> list[Planned]:
+        """The notices to claim now, given the (kind, ref) claims already journaled for the organisation
+        and whether the shift in progress is checked in. Pure: the producer reads and writes in batches."""
+        planned: list[Planned] = []
+        shift = s.shift
+        if shift is not None and s.shift_ref is not None:
+            ref = s.shift_ref
             # Claimed even when too late to send: the claim also records that this shift began.
-            if await claim(conn, org_id, "handoff", ref, now) and now - shift.start <= self.grace:
-                nxt = next((s for s in upcoming if s.start > shift.start), None)
-                notes = []
-                for member_id, text in await duty.take_handovers(conn, org_id, now):
-                    author = await members.get(conn, member_id)
-                    notes.append((author.display_name if author else "", text))
-                notices.append(Notice("handoff", org_id, shift, current.period, nxt, tuple(notes),
-                                      late=now - shift.start > timedelta(minutes=30)))
-            if not await duty.checked_in(conn, org_id, shift.start):
+            if ("handoff", ref) not in claimed:
+                notice = None
+                if now - shift.start <= self.grace:
+                    nxt = next((x for x in s.upcoming if x.start > shift.start), None)
+                    notice = Notice("handoff", s.org_id, shift, s.current.period, nxt,
+                                    late=now - shift.start > timedelta(minutes=30))
+                planned.append(Planned("handoff", ref, notice))
+            if not checked_in:
                 for kind, delay in (("nudge", self.nudge), ("chair_alert", self.chair_alert)):
-                    due = shift.start + delay
-                    if due <= now < shift.end and await claim(conn, org_id, kind, ref, now):
-                        notices.append(Notice(kind, org_id, shift, current.period))
-        for nxt in upcoming:
+                    if shift.start + delay <= now < shift.end and (kind, ref) not in claimed:
+                        planned.append(Planned(kind, ref, Notice(kind, s.org_id, shift, s.current.period)))
+        for nxt, ref in zip(s.upcoming, s.upcoming_refs, strict=True):
             if nxt.start <= now:
                 continue
             eve_day = nxt.start.astimezone(self.tz).date() - timedelta(days=1)
@@ -467,10 +486,32 @@ class DutyService:
             # Only on the eve itself: a rotation set on the day of its first hand-off gets no
             # "明天起" notice that day (the hand-off notice comes at the start).
             on_eve = now.astimezone(self.tz).date() == eve_day
-            if on_eve and eve <= now < nxt.start and await claim(conn, org_id, "eve", nxt.start.isoformat(), now):
-                notices.append(Notice("eve", org_id, nxt, current.period))
+            if on_eve and eve <= now < nxt.start and ("eve", ref) not in claimed:
+                planned.append(Planned("eve", ref, Notice("eve", s.org_id, nxt, s.current.period)))
             break
-        return notices
+        return planned
+
+
+@dataclass(frozen=True)
+class Situation:
+    """One organisation's rotation around a moment: the shift in progress (None before the rotation
+    starts) and the next two shifts, the first being the one in progress when there is one."""
+
+    org_id: int
+    current: Rotation
+    shift: Shift | None
+    upcoming: list[Shift]
+    shift_ref: str | None  # the claim refs (start times as text) of the shift in progress and the next ones
+    upcoming_refs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A notice to claim (journal in sent_notices); `notice` None: claimed only (too late to send)."""
+
+    kind: str
+    ref: str
+    notice: Notice | None
 
 
 def _rotated_after(remaining: tuple[int, ...], order: tuple[int, ...], current: int | None) -> tuple[int, ...]:

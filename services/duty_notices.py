@@ -1,20 +1,23 @@
 """Duty notices as outbox messages: the evening-before notice, the handoff digest, the check-in
-nudge and the note to the chair. `DutyService._org_notices` decides what fell due and journals it
-(`sent_notices`); this producer turns each notice into outbox rows in the SAME transaction, so a
-crash can neither lose a claimed notice nor send one twice."""
+nudge and the note to the chair. `DutyService.plan` decides what fell due; this producer journals it
+(`sent_notices`) and turns each notice into outbox rows in the SAME transaction, so a crash can
+neither lose a claimed notice nor send one twice."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import asyncio
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import aiosqlite
 
 from services import fmt
-from services.duty import DutyService, Notice
+from services.duty import DutyService, Notice, Planned, Situation
 from services.outbox import Outgoing, text
 from services.rotation import Shift
 from storage import duty, members, orgs, outbox
+from storage.models import Member, to_db
 
 
 def shift_range(shift: Shift) -> dict[str, Any]:
@@ -23,19 +26,23 @@ def shift_range(shift: Shift) -> dict[str, Any]:
     return text("duty.range_many", first=fmt.day(shift.first_day), last=fmt.day(shift.last_day))
 
 
-async def _name(conn: aiosqlite.Connection, member_id: int | None) -> tuple[str, int | None]:
-    if member_id is None:
-        return "?", None
-    found = await members.get(conn, member_id)
-    return (found.display_name, found.user_id) if found else ("?", None)
+@dataclass(frozen=True)
+class Lookup:
+    """What the messages of a batch of notices name: the groups, the people, the chairs."""
+
+    chats: dict[tuple[int, str], int]
+    people: dict[int, Member]
+    chairs: dict[int, list[Member]]
+
+    def name(self, member_id: int | None) -> tuple[str, int | None]:
+        found = self.people.get(member_id) if member_id is not None else None
+        return (found.display_name, found.user_id) if found else ("?", None)
 
 
-async def notice_messages(conn: aiosqlite.Connection, notice: Notice) -> list[Outgoing]:
-    work_chat = await orgs.chat_of(conn, notice.org_id, "work")
-    public_chat = await orgs.chat_of(conn, notice.org_id, "public")
-    work = work_chat.chat_id if work_chat else None
-    public = public_chat.chat_id if public_chat else None
-    name, user_id = await _name(conn, notice.shift.member_id)
+def notice_messages(notice: Notice, look: Lookup) -> list[Outgoing]:
+    work = look.chats.get((notice.org_id, "work"))
+    public = look.chats.get((notice.org_id, "public"))
+    name, user_id = look.name(notice.shift.member_id)
     span = shift_range(notice.shift)
     label = text(f"periods.{notice.period}_label")
     ref = f"duty:{notice.org_id}:{notice.kind}:{notice.shift.start.isoformat()}"
@@ -55,7 +62,7 @@ async def notice_messages(conn: aiosqlite.Connection, notice: Notice) -> list[Ou
         if notice.late:
             lines.append(text("notice.handoff_late"))
         if notice.next_shift is not None:
-            next_name, _ = await _name(conn, notice.next_shift.member_id)
+            next_name, _ = look.name(notice.next_shift.member_id)
             lines.append(text("notice.handoff_next", name=next_name, range=shift_range(notice.next_shift)))
         if notice.handovers:
             lines.append(text("notice.handoff_notes"))
@@ -66,7 +73,7 @@ async def notice_messages(conn: aiosqlite.Connection, notice: Notice) -> list[Ou
         to(user_id if user_id is not None else work, "notice.nudge", {"name": name, "range": span}, "member",
            fallback=work if user_id is not None else None)
     elif notice.kind == "chair_alert":
-        chairs = [m for m in await members.active_in_org(conn, notice.org_id) if m.role == "chair" and m.user_id]
+        chairs = [m for m in look.chairs.get(notice.org_id, []) if m.user_id]
         for chair in chairs:
             to(chair.user_id, "notice.chair_alert", {"name": name, "range": span}, f"chair:{chair.id}", fallback=work)
         if not chairs:
@@ -74,56 +81,141 @@ async def notice_messages(conn: aiosqlite.Connection, notice: Notice) -> list[Ou
     return out
 
 
-READ_CHUNK = 50  # organisations looked at per read (a reader is not held for the whole tick)
+# Organisations per batch: a read, then (when something is due) one short transaction. Small enough
+# that a command's read waits little for the loop between two awaits (the work here is in Python).
+CHUNK = 100
+
+
+YIELD_EVERY = 25  # organisations worked out between two chances for the loop to run a command
+
+
+async def _looked_at(service: DutyService, conn: aiosqlite.Connection, changes: dict[int, int],
+                     now: datetime) -> dict[int, Situation]:
+    """The situation of each organisation with a rotation. A rotation is read again only when its
+    organisation's change count (read before it) is not the one it was kept with."""
+    kept = service.kept_rotations
+    stale = [org_id for org_id, count in changes.items() if org_id not in kept or kept[org_id][0] != count]
+    if stale:
+        fresh = await service.rotations(conn, stale)
+        for org_id in stale:
+            kept[org_id] = (changes[org_id], fresh.get(org_id))
+    found = {}
+    for i, org_id in enumerate(changes, 1):
+        current = kept[org_id][1]
+        if current is not None:
+            found[org_id] = service.situation(org_id, current, now)
+        if i % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
+    return found
+
+
+Evidence = tuple[frozenset[tuple[str, str]], bool]  # an organisation's claims among its refs, checked in
+
+
+async def _evidence(conn: aiosqlite.Connection, found: dict[int, Situation]) -> dict[int, Evidence]:
+    """What `plan` depends on besides the rotation, read in two queries: each organisation's claims
+    (kind, ref) among the refs it may ask about, and whether the shift in progress is checked in."""
+    org_ids = list(found)
+    refs: set[str] = set()
+    for s in found.values():
+        refs.update(s.upcoming_refs)
+    claimed = await duty.claims_among(conn, org_ids, refs)
+    starts = {s.shift.start for s in found.values() if s.shift is not None}
+    checked = await duty.checked_in_among(conn, org_ids, starts)
+    by_org: dict[int, set[tuple[str, str]]] = {}
+    for org_id, kind, ref in claimed:
+        by_org.setdefault(org_id, set()).add((kind, ref))
+    stored = {start: to_db(start) for start in starts}
+    return {org_id: (frozenset(by_org.get(org_id, ())),
+                     s.shift is not None and (org_id, stored[s.shift.start]) in checked)
+            for org_id, s in found.items()}
+
+
+def _plans(service: DutyService, found: dict[int, Situation], evidence: dict[int, Evidence],
+           now: datetime) -> dict[int, list[Planned]]:
+    plans = {}
+    for org_id, s in found.items():
+        claimed, checked = evidence[org_id]
+        planned = service.plan(s, now, claimed, checked)
+        if planned:
+            plans[org_id] = planned
+    return plans
+
+
+async def _claim(service: DutyService, conn: aiosqlite.Connection, found: dict[int, Situation],
+                 changes: dict[int, int], seen: dict[int, Evidence], planned: dict[int, list[Planned]],
+                 now: datetime) -> list[Outgoing]:
+    """Inside the transaction: claim what is due for these organisations and build the outbox
+    messages. What may have changed since the read is read again (claims, check-ins, and the rotation
+    of an organisation changed since); an organisation whose inputs are the same keeps its plan."""
+    stored = await duty.changes_of(conn, list(found))
+    moved = [org_id for org_id in found if stored.get(org_id) != changes[org_id]]
+    if moved:
+        found = dict(found)
+        again = await _looked_at(service, conn, {org_id: stored.get(org_id, -1) for org_id in moved}, now)
+        for org_id in moved:
+            if org_id in again:
+                found[org_id] = again[org_id]
+            else:
+                del found[org_id]
+    evidence = await _evidence(conn, found)
+    redo = {org_id: s for org_id, s in found.items() if org_id in moved or evidence[org_id] != seen.get(org_id)}
+    plans = {org_id: planned[org_id] for org_id in found if org_id not in redo and org_id in planned}
+    plans.update(_plans(service, redo, evidence, now))
+    await duty.claim_notices(conn, [(org_id, p.kind, p.ref) for org_id, ps in plans.items() for p in ps], now)
+    handing = [org_id for org_id, ps in plans.items() if any(p.kind == "handoff" and p.notice for p in ps)]
+    notes = await duty.take_handovers_of(conn, handing, now)
+    notices = [p.notice for ps in plans.values() for p in ps if p.notice is not None]
+    wanted: set[int] = set()
+    for notice in notices:
+        wanted.update(m for m in (notice.shift.member_id, notice.next_shift.member_id if notice.next_shift else None)
+                      if m is not None)
+    wanted.update(m for ns in notes.values() for m, _ in ns)
+    people = await members.by_ids(conn, wanted)
+    org_ids = list(plans)
+    look = Lookup(await orgs.chats_of(conn, org_ids), people,
+                  await members.chairs_of(conn, sorted({n.org_id for n in notices if n.kind == "chair_alert"})))
+    messages: list[Outgoing] = []
+    for i, notice in enumerate(notices, 1):
+        if i % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
+        if notice.kind == "handoff" and notes.get(notice.org_id):
+            handovers = tuple((people[m].display_name if m in people else "", x) for m, x in notes[notice.org_id])
+            notice = replace(notice, handovers=handovers)
+        messages.extend(notice_messages(notice, look))
+    return messages
 
 
 async def produce(service: DutyService, now: datetime) -> None:
     """Every duty notice that fell due. Only organisations whose stored next wake
-    (`orgs.duty_next_at`) has come are looked at, by reads beside the writer (a quiet tick is one
-    indexed query and takes no write lock); their notices are journaled and put in the outbox in
-    one short transaction per organisation, then their next wakes are stored."""
+    (`orgs.duty_next_at`) has come are looked at, in batches: their rotations, claims and check-ins
+    are read in a few set-based queries beside the writer (a quiet tick is one indexed query and takes
+    no write lock), decided in Python (`DutyService.plan`), and a batch with something due is
+    journaled and put in the outbox in one short transaction; the next wakes are stored with it."""
     if not service.wakes_cleared:  # the notice times in the config may have changed since they were stored
         async with service.db.transaction() as conn:
             await duty.rotation_changed(conn)
         service.wakes_cleared = True
     async with service.db.read() as conn:
         candidates = await duty.orgs_duty_due(conn, now)
-    due: list[int] = []
-    wakes: list[tuple[int, int, datetime | None]] = []
-    for i in range(0, len(candidates), READ_CHUNK):
+    for i in range(0, len(candidates), CHUNK):
+        chunk = dict(candidates[i:i + CHUNK])
         async with service.db.read() as conn:
-            for org_id, changes in candidates[i:i + READ_CHUNK]:
-                current = await service._rotation(conn, org_id)
-                if current is not None and await service.has_claims_due(conn, org_id, now, current):
-                    due.append(org_id)
-                wakes.append((org_id, changes, service.next_wake(current, now) if current is not None else None))
-    for org_id in due:
+            found = await _looked_at(service, conn, chunk, now)
+            seen = await _evidence(conn, found)
+        await asyncio.sleep(0)  # a command's read may run between the rotations and the plans
+        planned = _plans(service, found, seen, now)
+        wakes = [(org_id, changes, service.wake(found[org_id], now) if org_id in found else None)
+                 for org_id, changes in chunk.items()]
         async with service.db.transaction() as conn:
-            current = await service._rotation(conn, org_id)
-            if current is None:
-                continue
-            messages: list[Outgoing] = []
-            for notice in await service._org_notices(conn, org_id, current, now):
-                messages.extend(await notice_messages(conn, notice))
-            await outbox.enqueue(conn, messages, now)
-    if wakes:
-        async with service.db.transaction() as conn:
+            if planned:
+                due = {org_id: found[org_id] for org_id in planned}
+                await outbox.enqueue(conn, await _claim(service, conn, due, chunk, seen, planned, now), now)
             await duty.set_duty_wakes(conn, wakes)
 
 
 async def next_due(service: DutyService, now: datetime) -> datetime | None:
     """No later than the first moment after `now` at which `produce` may have a notice (it ran at
-    `now`): a shift's start or end, its nudge and chair alert, the eve of the next one."""
-    found: list[datetime] = []
+    `now`): the earliest stored wake; `now` when an organisation's wake is still to be worked out."""
     async with service.db.read() as conn:
-        for org_id in await duty.orgs_with_rotation(conn):
-            current = await service._rotation(conn, org_id)
-            if current is None:
-                continue
-            shift = current.at(now)
-            if shift is not None:
-                found += [shift.end, shift.start + service.nudge, shift.start + service.chair_alert]
-            for nxt in current.upcoming(now, 2):
-                eve_day = nxt.start.astimezone(service.tz).date() - timedelta(days=1)
-                found += [nxt.start, datetime.combine(eve_day, service.notice_time, service.tz)]
-    return min((t for t in found if t > now), default=None)
+        return await duty.next_duty_wake(conn, now)

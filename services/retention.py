@@ -10,7 +10,9 @@ producer can no longer produce it. How long after it was written each key can st
 - duty notices (the claims in `sent_notices`, ref = the shift's start; the outbox's `duty:` keys
   only repeat them): while that shift runs (the nudge and the note to the chair), which days off
   and holidays can stretch. So a claim goes only once a later shift of its organisation has begun
-  (a handoff claim made after it for another shift): past shifts never come back;
+  (a handoff claim made after it for another shift): past shifts never come back. The sent `duty:`
+  rows themselves (most of the outbox: several a day per organisation) go after `CLAIMED_KEEP`,
+  since the claims, not they, keep a notice from being sent twice;
 - `holiday-gap:{year}` in December only; `monthly:`/`monthly-rollup:` within the grace period or 3
   days of the report day; `task:` from `max(tasks.remind_days_before)` days before the deadline
   to the deadline; `overdue:…:{day}`, `rem:…:{due}`, `rem-stale:…:{now}` name their day; `training:`
@@ -45,6 +47,8 @@ DEDUPE_PREFIXES: dict[str, bool] = {
 KEPT_PREFIXES: tuple[str, ...] = tuple(p + ":" for p, kept in DEDUPE_PREFIXES.items() if kept)
 PRUNE_AT = time(4, 0)  # local; after the 03:30 backup
 BATCH = 2000  # rows per short write transaction
+CLAIMED = "duty:"  # outbox keys that only repeat a duty-notice claim …
+CLAIMED_KEEP = timedelta(days=2)  # … are pruned once sent this long ago
 VACUUM_PAGES = 2000  # pages returned per incremental_vacuum step
 
 
@@ -92,13 +96,14 @@ class RetentionService:
     async def prune(self, now: datetime) -> Pruned:
         before = now - timedelta(days=self.keep_days)
         rows = notices = 0
-        while True:  # short transactions: a command waits for one batch at most
-            async with self.db.transaction() as conn:
-                n = await retention.prune_outbox(conn, before, KEPT_PREFIXES, BATCH)
-            rows += n
-            if n < BATCH:
-                break
-            await asyncio.sleep(0)
+        for older_than, kept, only in ((before, KEPT_PREFIXES, None), (now - CLAIMED_KEEP, (), CLAIMED)):
+            while True:  # short transactions: a command waits for one batch at most
+                async with self.db.transaction() as conn:
+                    n = await retention.prune_outbox(conn, older_than, kept, BATCH, only)
+                rows += n
+                if n < BATCH:
+                    break
+                await asyncio.sleep(0)
         while True:
             async with self.db.transaction() as conn:
                 n = await retention.prune_notices(conn, before, BATCH)

@@ -398,6 +398,22 @@ def next_shifts(
     return list(islice(_iter_shifts(_segments(versions, calendar), overrides, t, calendar), n))
 
 
+def at_and_next(
+    versions: Sequence[RotationVersion],
+    overrides: Sequence[Override],
+    t: datetime,
+    n: int,
+    calendar: WorkdayCalendar,
+) -> tuple[Shift | None, list[Shift]]:
+    """`shift_at(t)` and `next_shifts(t, n)` from one walk (n ≥ 1): the shift in progress is the
+    first of the next ones once the rotation is in effect."""
+    segs = _segments(versions, calendar)
+    if not segs:
+        return None, []
+    found = list(islice(_iter_shifts(segs, overrides, t, calendar), n))
+    return (found[0] if found and _utc(t) >= segs[0].takeover else None), found
+
+
 def shift_covering_day(
     versions: Sequence[RotationVersion],
     overrides: Sequence[Override],

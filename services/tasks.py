@@ -224,11 +224,13 @@ class TaskService:
         """No later than the next reminder stage or deadline of an open task, or the next morning's
         overdue digest."""
         async with self.db.read() as conn:
-            open_now = await tasks.open_tasks(conn)
-        if not open_now:
-            return None
+            if not await tasks.any_open(conn):
+                return None
+            # A task due later than this has every stage after the next digest (the producer's window).
+            until = now + timedelta(days=max(self.remind_days_before, default=0) + 2)
+            near = await tasks.open_tasks_due(conn, until, now)
         found = [next_local(now, REMIND_AT, self.tz)]
-        for task in open_now:
+        for task in near:
             found.append(task.deadline)
             found.extend(s.due for s in stages(task.deadline, task.created_at, self.tz, self.remind_days_before))
         return min(t for t in found if t > now)

@@ -273,7 +273,9 @@ class TrainingService:
     async def next_due(self, now: datetime) -> datetime | None:
         """The next day-before or hour-before moment of a training still to come."""
         async with self.db.read() as conn:
-            coming = await trainings.starting_between(conn, now, now + timedelta(days=3660))
+            # Within a day: both moments may be ahead; later: the first one's day-before comes first.
+            coming = await trainings.starting_between(conn, now, now + DAY_BEFORE)
+            coming += await trainings.starting_between(conn, now + DAY_BEFORE, now + timedelta(days=3660), limit=1)
         found = [t.starts_at - before for t in coming for before in (DAY_BEFORE, HOUR_BEFORE)]
         return min((t for t in found if t > now), default=None)
 

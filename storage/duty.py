@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sized
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -45,14 +46,52 @@ async def add_version(conn: aiosqlite.Connection, org_id: int, row: VersionRow, 
     )
 
 
+def _version(r: sqlite3.Row) -> VersionRow:
+    hh, mm = r["handoff"].split(":")
+    return VersionRow(tuple(json.loads(r["member_ids"])), r["period"], date.fromisoformat(r["anchor"]),
+                      time(int(hh), int(mm)), bool(r["skip_non_working"]), from_db(r["effective_from"]))
+
+
 async def versions(conn: aiosqlite.Connection, org_id: int) -> list[VersionRow]:
     cur = await conn.execute("SELECT * FROM rotation_versions WHERE org_id = ? ORDER BY id", (org_id,))
-    found = []
+    return [_version(r) for r in await cur.fetchall()]
+
+
+def _marks(values: Sized) -> str:
+    return ",".join("?" * len(values))
+
+
+@dataclass(frozen=True)
+class RotationInputs:
+    versions: list[VersionRow]
+    overrides: list[OverrideRow]
+    days_off: list[date]
+
+
+async def rotation_inputs(conn: aiosqlite.Connection, org_ids: list[int]) -> dict[int, RotationInputs]:
+    """Versions, overrides and days off of many organisations in three queries (those with a rotation)."""
+    found: dict[int, RotationInputs] = {}
+    cur = await conn.execute(f"SELECT * FROM rotation_versions WHERE org_id IN ({_marks(org_ids)})"
+                             " ORDER BY org_id, id", org_ids)
     for r in await cur.fetchall():
-        hh, mm = r["handoff"].split(":")
-        found.append(VersionRow(tuple(json.loads(r["member_ids"])), r["period"], date.fromisoformat(r["anchor"]),
-                                time(int(hh), int(mm)), bool(r["skip_non_working"]), from_db(r["effective_from"])))
+        found.setdefault(r["org_id"], RotationInputs([], [], [])).versions.append(_version(r))
+    cur = await conn.execute(f"SELECT * FROM duty_overrides WHERE org_id IN ({_marks(org_ids)})"
+                             " ORDER BY org_id, created_at, id", org_ids)
+    for r in await cur.fetchall():
+        if r["org_id"] in found:
+            found[r["org_id"]].overrides.append(_override(r))
+    cur = await conn.execute(f"SELECT org_id, day FROM local_days_off WHERE org_id IN ({_marks(org_ids)})"
+                             " ORDER BY org_id, day", org_ids)
+    for r in await cur.fetchall():
+        if r[0] in found:
+            found[r[0]].days_off.append(date.fromisoformat(r[1]))
     return found
+
+
+async def changes_of(conn: aiosqlite.Connection, org_ids: list[int]) -> dict[int, int]:
+    """Each organisation's count of rotation changes (orgs.duty_changes)."""
+    cur = await conn.execute(f"SELECT id, duty_changes FROM orgs WHERE id IN ({_marks(org_ids)})", org_ids)
+    return {int(r[0]): int(r[1]) for r in await cur.fetchall()}
 
 
 async def orgs_with_rotation(conn: aiosqlite.Connection) -> list[int]:
@@ -90,6 +129,17 @@ async def set_duty_wakes(conn: aiosqlite.Connection, wakes: list[tuple[int, int,
     )
 
 
+async def next_duty_wake(conn: aiosqlite.Connection, now: datetime) -> datetime | None:
+    """The earliest stored wake; `now` while an organisation's is still to be worked out (NULL);
+    None when no organisation has a rotation."""
+    cur = await conn.execute("SELECT 1 FROM orgs WHERE duty_next_at IS NULL LIMIT 1")
+    if await cur.fetchone() is not None:
+        return now
+    cur = await conn.execute("SELECT MIN(duty_next_at) FROM orgs WHERE duty_next_at < ?", (NO_WAKE,))
+    row = await cur.fetchone()
+    return from_db(row[0]) if row and row[0] else None
+
+
 async def add_override(
     conn: aiosqlite.Connection, org_id: int, override: OverrideRow, note: str, created_by: int | None
 ) -> int:
@@ -106,11 +156,12 @@ async def add_override(
 
 async def overrides(conn: aiosqlite.Connection, org_id: int) -> list[OverrideRow]:
     cur = await conn.execute("SELECT * FROM duty_overrides WHERE org_id = ? ORDER BY created_at, id", (org_id,))
-    return [
-        OverrideRow(r["id"], r["kind"], r["member_id"], date.fromisoformat(r["first_day"]),
-                 date.fromisoformat(r["last_day"]), r["replacement_id"], from_db(r["created_at"]))
-        for r in await cur.fetchall()
-    ]
+    return [_override(r) for r in await cur.fetchall()]
+
+
+def _override(r: sqlite3.Row) -> OverrideRow:
+    return OverrideRow(r["id"], r["kind"], r["member_id"], date.fromisoformat(r["first_day"]),
+                       date.fromisoformat(r["last_day"]), r["replacement_id"], from_db(r["created_at"]))
 
 
 async def days_off(conn: aiosqlite.Connection, org_id: int) -> list[date]:
@@ -188,6 +239,23 @@ async def notice_unclaimed(conn: aiosqlite.Connection, org_id: int, kind: str, r
     return await cur.fetchone() is None
 
 
+async def claims_among(conn: aiosqlite.Connection, org_ids: list[int], refs: set[str]) -> set[tuple[int, str, str]]:
+    """(org id, kind, ref) of the notices claimed for these organisations with these refs."""
+    if not org_ids or not refs:
+        return set()
+    cur = await conn.execute(
+        f"SELECT org_id, kind, ref FROM sent_notices WHERE org_id IN ({_marks(org_ids)}) AND ref IN ({_marks(refs)})",
+        [*org_ids, *refs])
+    return {(int(r[0]), str(r[1]), str(r[2])) for r in await cur.fetchall()}
+
+
+async def claim_notices(conn: aiosqlite.Connection, claims: list[tuple[int, str, str]], now: datetime) -> None:
+    """Journal these notices (org id, kind, ref) as being sent (inside the caller's transaction)."""
+    at = to_db(now)
+    await conn.executemany("INSERT OR IGNORE INTO sent_notices(org_id, kind, ref, sent_at) VALUES (?, ?, ?, ?)",
+                           [(org_id, kind, ref, at) for org_id, kind, ref in claims])
+
+
 # --- check-ins, ledger, hand-over ----------------------------------------------------------------
 
 
@@ -205,6 +273,17 @@ async def checked_in(conn: aiosqlite.Connection, org_id: int, shift_start: datet
         "SELECT 1 FROM checkins WHERE org_id = ? AND shift_start = ?", (org_id, to_db(shift_start))
     )
     return await cur.fetchone() is not None
+
+
+async def checked_in_among(conn: aiosqlite.Connection, org_ids: list[int],
+                           starts: set[datetime]) -> set[tuple[int, str]]:
+    """(org id, stored shift start) of the check-ins of these organisations' shifts starting at these times."""
+    if not org_ids or not starts:
+        return set()
+    keys = [to_db(s) for s in starts]
+    cur = await conn.execute(f"SELECT org_id, shift_start FROM checkins WHERE org_id IN ({_marks(org_ids)})"
+                             f" AND shift_start IN ({_marks(keys)})", [*org_ids, *keys])
+    return {(int(r[0]), str(r[1])) for r in await cur.fetchall()}
 
 
 async def checkins_between(conn: aiosqlite.Connection, org_id: int, start: datetime, end: datetime) -> dict[str, int]:
@@ -291,6 +370,25 @@ async def take_handovers(conn: aiosqlite.Connection, org_id: int, now: datetime)
             (to_db(now), org_id),
         )
     return [(int(r["member_id"]), str(r["content"])) for r in rows]
+
+
+async def take_handovers_of(conn: aiosqlite.Connection, org_ids: list[int],
+                            now: datetime) -> dict[int, list[tuple[int, str]]]:
+    """`take_handovers` for many organisations at once."""
+    if not org_ids:
+        return {}
+    cur = await conn.execute(
+        f"SELECT id, org_id, member_id, content FROM handover_notes WHERE org_id IN ({_marks(org_ids)})"
+        " AND delivered_at IS NULL ORDER BY id", org_ids)
+    found: dict[int, list[tuple[int, str]]] = {}
+    ids = []
+    for r in await cur.fetchall():
+        found.setdefault(int(r["org_id"]), []).append((int(r["member_id"]), str(r["content"])))
+        ids.append(r["id"])
+    if ids:
+        await conn.execute(f"UPDATE handover_notes SET delivered_at = ? WHERE id IN ({_marks(ids)})",
+                           [to_db(now), *ids])
+    return found
 
 
 # --- the sent-notices journal --------------------------------------------------------------------

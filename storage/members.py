@@ -115,6 +115,18 @@ async def by_ids(conn: aiosqlite.Connection, member_ids: set[int]) -> dict[int, 
     return {m.id: m for m in map(_member, await cur.fetchall())}
 
 
+async def chairs_of(conn: aiosqlite.Connection, org_ids: list[int]) -> dict[int, list[Member]]:
+    """The active chairs of these organisations (in `active_in_org`'s order)."""
+    if not org_ids:
+        return {}
+    cur = await conn.execute(f"SELECT * FROM members WHERE org_id IN ({','.join('?' * len(org_ids))})"
+                             " AND active = 1 AND role = 'chair' ORDER BY id", org_ids)
+    found: dict[int, list[Member]] = {}
+    for m in map(_member, await cur.fetchall()):
+        found.setdefault(m.org_id, []).append(m)
+    return found
+
+
 async def active_in_org(conn: aiosqlite.Connection, org_id: int) -> list[Member]:
     cur = await conn.execute(
         """SELECT * FROM members WHERE org_id = ? AND active = 1

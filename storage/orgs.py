@@ -64,6 +64,15 @@ async def chat_of(conn: aiosqlite.Connection, org_id: int, kind: ChatKind) -> Ch
     return _binding(row) if row else None
 
 
+async def chats_of(conn: aiosqlite.Connection, org_ids: list[int]) -> dict[tuple[int, str], int]:
+    """(org id, kind) → chat id of these organisations' bound groups."""
+    if not org_ids:
+        return {}
+    marks = ",".join("?" * len(org_ids))
+    cur = await conn.execute(f"SELECT org_id, kind, chat_id FROM chats WHERE org_id IN ({marks})", org_ids)
+    return {(int(r[0]), str(r[1])): int(r[2]) for r in await cur.fetchall()}
+
+
 async def move_chat(conn: aiosqlite.Connection, old_chat_id: int, new_chat_id: int) -> bool:
     """Follow a group → supergroup migration. True when a binding moved."""
     cur = await conn.execute("UPDATE chats SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))

@@ -59,16 +59,17 @@ class OutboxRow:
 
 async def enqueue(conn: aiosqlite.Connection, msgs: Iterable[Outgoing], now: datetime) -> int:
     """Add the messages (inside the caller's transaction); a known `dedupe` is skipped. Rows added."""
-    added = 0
-    for msg in msgs:
-        cur = await conn.execute(
-            "INSERT OR IGNORE INTO outbox(org_id, chat_id, fallback_chat_id, lang, body, dedupe, due_at, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (msg.org_id, msg.chat_id, msg.fallback_chat_id, msg.lang, msg.body(), msg.dedupe,
-             to_db(msg.due_at or now), to_db(now)),
-        )
-        added += cur.rowcount
-    return added
+    created = to_db(now)
+    due: dict[datetime, str] = {}  # a batch's rows mostly share a few due times
+    rows = [(msg.org_id, msg.chat_id, msg.fallback_chat_id, msg.lang, msg.body(), msg.dedupe,
+             (due.get(msg.due_at) or due.setdefault(msg.due_at, to_db(msg.due_at))) if msg.due_at else created,
+             created) for msg in msgs]
+    if not rows:
+        return 0
+    cur = await conn.executemany(
+        "INSERT OR IGNORE INTO outbox(org_id, chat_id, fallback_chat_id, lang, body, dedupe, due_at, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    return max(cur.rowcount, 0)
 
 
 async def is_known(conn: aiosqlite.Connection, dedupe: str) -> bool:

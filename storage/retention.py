@@ -10,15 +10,22 @@ import aiosqlite
 from storage.models import to_db
 
 
+def _like(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 async def prune_outbox(conn: aiosqlite.Connection, before: datetime, kept_prefixes: tuple[str, ...],
-                       limit: int) -> int:
+                       limit: int, only: str | None = None) -> int:
     """Delete up to `limit` sent/failed rows finished before `before`, except those whose dedupe key
-    starts with one of `kept_prefixes`. Rows deleted."""
+    starts with one of `kept_prefixes` (with `only`: just the rows whose key starts with it). Rows deleted."""
     keep = "".join(" AND dedupe NOT LIKE ? ESCAPE '\\'" for _ in kept_prefixes)
-    patterns = [p.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for p in kept_prefixes]
+    patterns = [_like(p) for p in kept_prefixes]
+    which = f"(dedupe IS NULL OR (1{keep}))"
+    if only is not None:
+        which, patterns = "dedupe LIKE ? ESCAPE '\\'", [_like(only)]
     cur = await conn.execute(
         "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status IN ('sent', 'failed')"
-        f" AND sent_at < ? AND (dedupe IS NULL OR (1{keep})) ORDER BY id LIMIT ?)",
+        f" AND sent_at < ? AND {which} ORDER BY id LIMIT ?)",
         (to_db(before), *patterns, limit),
     )
     return cur.rowcount
@@ -28,9 +35,9 @@ async def prune_notices(conn: aiosqlite.Connection, before: datetime, limit: int
     """Delete up to `limit` duty-notice claims made before `before` whose shift is over: a later
     shift of the same organisation has begun since (its handoff claim is newer)."""
     cur = await conn.execute(
-        "DELETE FROM sent_notices WHERE rowid IN (SELECT s.rowid FROM sent_notices s WHERE s.sent_at < ?"
-        " AND EXISTS (SELECT 1 FROM sent_notices h WHERE h.org_id = s.org_id AND h.kind = 'handoff'"
-        " AND h.ref != s.ref AND h.sent_at > s.sent_at) LIMIT ?)",
+        "DELETE FROM sent_notices WHERE (org_id, kind, ref) IN (SELECT s.org_id, s.kind, s.ref FROM sent_notices s"
+        " WHERE s.sent_at < ? AND EXISTS (SELECT 1 FROM sent_notices h WHERE h.org_id = s.org_id"
+        " AND h.kind = 'handoff' AND h.ref != s.ref AND h.sent_at > s.sent_at) LIMIT ?)",
         (to_db(before), limit),
     )
     return cur.rowcount

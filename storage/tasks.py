@@ -111,6 +111,11 @@ async def open_tasks(conn: aiosqlite.Connection, org_id: int | None = None) -> l
     return await _with_owners(conn, await cur.fetchall())
 
 
+async def any_open(conn: aiosqlite.Connection) -> bool:
+    cur = await conn.execute("SELECT 1 FROM tasks WHERE closed_at IS NULL LIMIT 1")
+    return await cur.fetchone() is not None
+
+
 async def open_tasks_due(conn: aiosqlite.Connection, until: datetime, since: datetime | None) -> list[Task]:
     """Open tasks of every organisation with a deadline up to `until` (and after `since` unless None)."""
     sql, params = "SELECT * FROM tasks WHERE closed_at IS NULL AND deadline <= ?", [to_db(until)]

@@ -131,12 +131,13 @@ async def next_after(conn: aiosqlite.Connection, org_id: int, now: datetime) -> 
     return _training(row) if row else None
 
 
-async def starting_between(conn: aiosqlite.Connection, start: datetime, end: datetime) -> list[Training]:
-    """Not cancelled trainings of every organisation starting in (start, end]."""
+async def starting_between(conn: aiosqlite.Connection, start: datetime, end: datetime,
+                           limit: int = -1) -> list[Training]:
+    """Not cancelled trainings of every organisation starting in (start, end] (the first `limit`)."""
     cur = await conn.execute(
         """SELECT * FROM trainings WHERE cancelled_at IS NULL AND starts_at > ? AND starts_at <= ?
-           ORDER BY starts_at, id""",
-        (to_db(start), to_db(end)),
+           ORDER BY starts_at, id LIMIT ?""",
+        (to_db(start), to_db(end), limit),
     )
     return [_training(r) for r in await cur.fetchall()]
 

@@ -24,13 +24,13 @@ class Looks:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.orgs: list[int] = []
-        original = DutyService.has_claims_due
+        original = DutyService.situation
 
-        async def counting(service: DutyService, conn: Any, org_id: int, now: datetime, current: Any = None) -> bool:
+        def counting(service: DutyService, org_id: int, current: Any, now: datetime) -> Any:
             self.orgs.append(org_id)
-            return await original(service, conn, org_id, now, current)
+            return original(service, org_id, current, now)
 
-        monkeypatch.setattr(DutyService, "has_claims_due", counting)
+        monkeypatch.setattr(DutyService, "situation", counting)
 
     def take(self) -> list[int]:
         found, self.orgs = self.orgs, []
@@ -89,19 +89,33 @@ async def test_a_wake_computed_before_a_change_does_not_hide_it(h: Harness) -> N
     async with h.db.transaction() as conn:
         await conn.execute("UPDATE orgs SET duty_next_at = NULL")
     service = h.services.duty
-    original = service._rotation
+    service.kept_rotations.clear()  # read afresh, as on the first tick
+    original = service.rotations
 
-    async def rotation_then_change(conn: Any, org_id: int) -> Any:
-        found = await original(conn, org_id)
+    async def rotation_then_change(conn: Any, org_ids: list[int]) -> Any:
+        found = await original(conn, org_ids)
         await h.say(WORK, "王芳", "/dayoff 2026-11-25")  # while the tick is between its read and its write
         return found
 
-    service._rotation = rotation_then_change
+    service.rotations = rotation_then_change
     try:
         await duty_notices.produce(service, h.clock.now() + timedelta(minutes=1))
     finally:
-        service._rotation = original
+        service.rotations = original
     assert await _wake(h) is None  # still to be worked out
+
+
+async def test_a_kept_rotation_is_read_again_after_a_change(h: Harness) -> None:
+    """The producer keeps each rotation between ticks under its change count: a change reads it again."""
+    await h.tick()
+    service = h.services.duty
+    count, kept = service.kept_rotations[1]
+    assert kept is not None and not kept.overrides
+    assert "已" in await h.say(WORK, "王芳", "/dayoff 2026-11-25")
+    await h.tick()
+    count_after, kept_after = service.kept_rotations[1]
+    assert count_after == count + 1 and kept_after is not None
+    assert date(2026, 11, 25) in kept_after.calendar.local_days_off
 
 
 async def test_the_task_producer_reads_only_tasks_near_or_past_their_deadline(
@@ -124,3 +138,25 @@ async def test_the_task_producer_reads_only_tasks_near_or_past_their_deadline(
     assert "全年总结" not in read
     await h.services.tasks.produce(datetime(2027, 6, 28, 9, 0, tzinfo=SH))
     assert "全年总结" in read
+
+
+async def test_the_producers_shifts_are_the_engines_at_every_moment(h: Harness) -> None:
+    """DutyService.situation reuses shifts worked out earlier for the same rotation: at every moment
+    they are what the engine says (weekly and daily rotations, a leave, an assignment, days off)."""
+    service = h.services.duty
+    assert "已" in await h.say(WORK, "王芳", "/assign 11月26日 @liumin")
+    assert "已" in await h.say(WORK, "王芳", "/dayoff 2026-12-01")
+    for period in ("日", "周"):
+        assert "已设置" in await h.say(WORK, "王芳", f"/rota_set {period} 2026-11-24 @liumin 陈静 @lixiuying")
+        if period == "日":
+            assert "请假" in await h.say(WORK, "陈静", "/leave 11月28日-11月30日 家里有事")
+        async with h.db.read() as conn:
+            current = (await service.rotations(conn, [1]))[1]
+        moment = h.clock.now()
+        for _ in range(24 * 12):  # 24 days in steps of 2 hours
+            moment += timedelta(hours=2, minutes=7)
+            s = service.situation(1, current, moment)
+            shift, upcoming = current.at_and_next(moment, 2)
+            assert (s.shift, s.upcoming) == (shift, upcoming)
+            assert s.shift_ref == (shift.start.isoformat() if shift else None)
+            assert s.upcoming_refs == tuple(x.start.isoformat() for x in upcoming)

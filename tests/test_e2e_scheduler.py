@@ -108,3 +108,33 @@ def test_reminders_arrive_once_through_429_and_a_restart(stub: BotApiStub, tmp_p
     assert stub.send_rate_violations() == 0
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM outbox WHERE status != 'sent'").fetchone()[0] == 0
+
+
+def test_a_reminder_goes_out_at_its_time_between_ticks(stub: BotApiStub, tmp_path: Path) -> None:
+    """The default 20-second tick: the loop wakes at the reminder's due time (told by the update that
+    wrote it), so it goes out within a second or two of it, not at the next 20-second mark."""
+    db = tmp_path / "wake.db"
+    chat = make_chat(GROUP, "提醒村执委工作群")
+    stub.set_chat_member_status(GROUP, CHAIR["id"], "creator")
+
+    def step(text: str, expect: str) -> None:
+        mark = len(stub.calls)
+        stub.push_update(make_message_update(chat, CHAIR, text))
+        stub.wait_for(lambda c: c.method == "sendMessage" and expect in str(c.params.get("text", "")),
+                      timeout=20, after=mark)
+
+    proc = start_bot(stub, db, TOKEN)
+    try:
+        step("/setup 提醒村妇联", "已创建组织")
+        step("/remind 1分钟后 准时的事", "提醒编号")
+        due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
+        with sqlite3.connect(db, timeout=20) as conn:  # instead of waiting the minute out …
+            conn.execute("UPDATE reminders SET next_at = ? WHERE text = '准时的事'", (due.isoformat(),))
+        started = len(stub.calls)
+        step("/reminders", "准时的事")  # … and an update, as the one that wrote it, wakes the loop
+        wait_count(stub, 1, timeout=25, after=started)
+        sent = next(c for c in stub.calls[started:] if "准时的事" in str(c.params.get("text", ""))
+                    and str(c.params.get("text", "")).startswith("⏰ 提醒"))
+        assert 0 <= sent.time - due.timestamp() < 2.5
+    finally:
+        stop_bot(proc)

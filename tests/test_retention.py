@@ -169,7 +169,7 @@ class Recorder:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.keys: list[str] = []
         self.claims: list[tuple[int, str, str]] = []
-        enqueue, claim = outbox.enqueue, duty.claim_notice
+        enqueue, claim = outbox.enqueue, duty.claim_notices
 
         async def recording_enqueue(conn: Any, msgs: Any, now: datetime) -> int:
             msgs = list(msgs)
@@ -181,14 +181,13 @@ class Recorder:
                 added += n
             return added
 
-        async def recording_claim(conn: Any, org_id: int, kind: str, ref: str, now: datetime) -> bool:
-            done = await claim(conn, org_id, kind, ref, now)
-            if done:
-                self.claims.append((org_id, kind, ref))
-            return done
+        async def recording_claim(conn: Any, claims: list[tuple[int, str, str]], now: datetime) -> None:
+            fresh = [c for c in claims if await duty.notice_unclaimed(conn, *c)]
+            await claim(conn, claims, now)
+            self.claims.extend(fresh)
 
         monkeypatch.setattr(outbox, "enqueue", recording_enqueue)
-        monkeypatch.setattr(duty, "claim_notice", recording_claim)
+        monkeypatch.setattr(duty, "claim_notices", recording_claim)
 
     def repeated(self) -> list[Any]:
         seen: set[Any] = set()
@@ -273,3 +272,47 @@ async def _run(argv: list[str]) -> int:
     import asyncio
 
     return await asyncio.to_thread(main, argv)
+
+
+async def test_sent_duty_rows_go_after_two_days_their_claims_stay(tmp_path: Path) -> None:
+    """`duty:` outbox rows only repeat the notice claims: pruned two days after sending, while other
+    sent rows (and the claims) stay for keep_sent_days."""
+    db = await Database.open(tmp_path / "d.db")
+    try:
+        sent_at = NOW - timedelta(days=3)
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO orgs(id, name, created_at, created_by) VALUES (1, '甲村妇联', ?, 1)",
+                               (sent_at.isoformat(),))
+            await duty.claim_notices(conn, [(1, "handoff", "2026-11-28T08:00:00+08:00")], sent_at)
+            await outbox.enqueue(conn, [Outgoing(-1, "k", dedupe="duty:1:handoff:2026-11-28T08:00:00+08:00:work"),
+                                        Outgoing(-1, "k", dedupe="rem:1:2026-11-28"), Outgoing(-1, "k")], sent_at)
+            await conn.execute("UPDATE outbox SET status = 'sent', sent_at = ?", (sent_at.isoformat(),))
+        done = await RetentionService(db, SH, 60).prune(NOW)
+        assert done.outbox == 1 and done.notices == 0
+        async with db.read() as conn:
+            cur = await conn.execute("SELECT dedupe FROM outbox ORDER BY id")
+            assert [r[0] for r in await cur.fetchall()] == ["rem:1:2026-11-28", None]
+            assert not await duty.notice_unclaimed(conn, 1, "handoff", "2026-11-28T08:00:00+08:00")
+    finally:
+        await db.close()
+
+
+async def test_migration_18_keeps_check_ins_and_claims(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    db = await Database.open(path, migrate=False)
+    await db.migrate(up_to=17)
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO orgs(id, name, created_at, created_by) VALUES (1, '甲村妇联', ?, 1)",
+                           (NOW.isoformat(),))
+        await conn.execute("INSERT INTO members(id, org_id, display_name, role, added_at)"
+                           " VALUES (5, 1, '甲', 'member', ?)", (NOW.isoformat(),))
+        await duty.checkin(conn, 1, NOW, 5, NOW)
+        await duty.claim_notices(conn, [(1, "nudge", "r1")], NOW)
+    await db.migrate()
+    async with db.read() as conn:
+        assert await duty.checked_in(conn, 1, NOW)
+        assert not await duty.notice_unclaimed(conn, 1, "nudge", "r1")
+        for table in ("checkins", "sent_notices"):
+            with pytest.raises(sqlite3.OperationalError):  # one B-tree: no rowid
+                await conn.execute(f"SELECT rowid FROM {table}")
+    await db.close()
