@@ -12,7 +12,7 @@ LAYERS = ("unit", "handler", "e2e")
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every test names its layer (module `pytestmark`, or a mark on the test for the odd one out),
-    so that `pytest` (the fast layers) and `pytest -m ''` (everything) stay what the README says."""
+    so that `pytest` (the fast layers) and `pytest -m '' -n 0` (everything) stay what the README says."""
     unmarked = [item.nodeid for item in items if not any(item.get_closest_marker(m) for m in LAYERS)]
     if unmarked:
         raise pytest.UsageError(f"tests without a layer mark ({', '.join(LAYERS)}): {unmarked[:5]}")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import math
+import shutil
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.app import App, build_application, build_services, start_services
@@ -92,13 +96,36 @@ class Harness:
         return self.api.calls[before:]
 
 
+_TEMPLATE: Path | None = None  # the demo database as every default harness starts it
+
+
+async def _demo_template() -> Path:
+    """Migrated and seeded once per test process; each default harness starts from a copy (the
+    migrations and the seed are most of a harness's set-up time)."""
+    global _TEMPLATE
+    if _TEMPLATE is None:
+        folder = Path(tempfile.mkdtemp(prefix="zhiwei-test-template-"))
+        atexit.register(shutil.rmtree, folder, True)
+        world = load_world()
+        cfg = from_mapping({"admins": {"super_admins": world.super_admins}}, env={})
+        db = await Database.open(folder / "demo.db")
+        await seed(db, world, SimClock(START), cfg.tz, cfg.duty.handoff)
+        await db.close()  # checkpointed: the file alone is the whole database
+        _TEMPLATE = folder / "demo.db"
+    return _TEMPLATE
+
+
 async def make_harness(tmp_path: Any, demo: bool = True, config: Config | None = None,
                        start: datetime = START) -> Harness:
     world = load_world()
     cfg = config or from_mapping({"admins": {"super_admins": world.super_admins}}, env={})
     clock = SimClock(start)
-    db = await Database.open(tmp_path / "test.db")
-    if demo:
+    path = Path(tmp_path) / "test.db"
+    from_template = demo and config is None and start == START
+    if from_template:
+        shutil.copyfile(await _demo_template(), path)
+    db = await Database.open(path)
+    if demo and not from_template:
         await seed(db, world, clock, cfg.tz, cfg.duty.handoff)
     api = FakeBotApi(clock)
     api.chat_admins[WORK] = {world.chair.user_id}
