@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import functools
 import importlib
-import inspect
 import random
 import sqlite3
 import statistics
@@ -212,21 +211,20 @@ async def main(n: int, days: int, baseline: int, tables: bool) -> str:
             line = await run(db, cfg, clock, n, days, rng, folder, baseline, tables)
         finally:
             await db.close()
-    return line + await faq_fields()
+    return line
 
 
-async def faq_fields() -> str:
-    """The FAQ's fields, from bench/faq_county.py's summary() when there is one."""
+def faq_fields() -> str:
+    """The FAQ's fields (`--faq`: bench/faq_county.py's summary(), a county of 100,000 entries, a few
+    minutes), as ` key=value` pairs. Run outside the scale bench's event loop (it has its own)."""
     try:
         module = importlib.import_module("bench.faq_county")
     except ImportError:
         return ""
     summary = getattr(module, "summary", None)
-    if not callable(summary):
-        return ""
-    found = summary()
-    if inspect.isawaitable(found):
-        found = await found
+    found = summary() if callable(summary) else None
+    if isinstance(found, dict):
+        return "".join(f" {key}={value}" for key, value in found.items())
     return f" {str(found).strip()}" if found else ""
 
 
@@ -332,7 +330,10 @@ if __name__ == "__main__":
                         help="hand-off ticks also run with the per-organisation reference (0: none)")
     parser.add_argument("--tables", action="store_true", help="each table's share of the storage")
     parser.add_argument("--no-reads", action="store_true", help="no /duty reads beside the busy ticks")
+    parser.add_argument("--faq", action="store_true",
+                        help="append the FAQ's county figures (bench/faq_county.py at 100,000 entries: minutes)")
     args = parser.parse_args()
     args_profile = args.profile
     READS = not args.no_reads
-    print(asyncio.run(main(args.orgs, args.days, args.baseline, args.tables)))
+    line = asyncio.run(main(args.orgs, args.days, args.baseline, args.tables))
+    print(line + (faq_fields() if args.faq else ""))
