@@ -32,3 +32,11 @@ def test_summary_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(faq_county, "_LAST", None)
     found = faq_county.summary(1200, 30)
     assert set(found) == {"faq_ready_s_100k", "faq_p99_ms_100k_county"} and all(v > 0 for v in found.values())
+
+
+def test_the_scale_bench_appends_the_county_figures_as_key_value_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.faq_county as county
+    import bench.scale_bench as scale
+
+    monkeypatch.setattr(county, "summary", lambda: {"faq_ready_s_100k": 2.26, "faq_p99_ms_100k_county": 3.86})
+    assert scale.faq_fields() == " faq_ready_s_100k=2.26 faq_p99_ms_100k_county=3.86"
