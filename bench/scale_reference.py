@@ -12,11 +12,12 @@ from typing import Any
 
 import aiosqlite
 
+from services import duty_notices
 from services.duty import DutyService, Notice
-from services.duty_notices import shift_range
-from services.outbox import Outgoing, text
+from services.duty_notices import Lookup
+from services.outbox import Outgoing
 from storage import duty, members, orgs
-from storage.models import to_db
+from storage.models import Member, to_db
 
 Claim = Callable[[aiosqlite.Connection, int, str, str, datetime], Awaitable[bool]]
 
@@ -85,55 +86,24 @@ class ReferenceDuty(DutyService):
         return notices
 
 
-async def _name(conn: aiosqlite.Connection, member_id: int | None) -> tuple[str, int | None]:
-    if member_id is None:
-        return "?", None
-    found = await members.get(conn, member_id)
-    return (found.display_name, found.user_id) if found else ("?", None)
-
-
 async def notice_messages(conn: aiosqlite.Connection, notice: Notice) -> list[Outgoing]:
-    work_chat = await orgs.chat_of(conn, notice.org_id, "work")
-    public_chat = await orgs.chat_of(conn, notice.org_id, "public")
-    work = work_chat.chat_id if work_chat else None
-    public = public_chat.chat_id if public_chat else None
-    name, user_id = await _name(conn, notice.shift.member_id)
-    span = shift_range(notice.shift)
-    label = text(f"periods.{notice.period}_label")
-    ref = f"duty:{notice.org_id}:{notice.kind}:{notice.shift.start.isoformat()}"
-    out: list[Outgoing] = []
-
-    def to(chat: int | None, key: str, params: dict[str, Any], tag: str, fallback: int | None = None) -> None:
-        if chat is not None:
-            out.append(Outgoing(chat, key, params, org_id=notice.org_id, fallback_chat_id=fallback,
-                                dedupe=f"{ref}:{tag}", due_at=notice.shift.start if notice.kind == "handoff" else None))
-
-    if notice.kind == "eve":
-        # The eve notice is for the committee ("请提前做好准备"); the women's group gets one notice a
-        # day, at the hand-off, written for them.
-        to(work, "notice.eve", {"name": name, "range": span}, "work")
-    elif notice.kind == "handoff":
-        lines: list[Any] = [text("notice.handoff", label=label, name=name, range=span)]
-        if notice.late:
-            lines.append(text("notice.handoff_late"))
-        if notice.next_shift is not None:
-            next_name, _ = await _name(conn, notice.next_shift.member_id)
-            lines.append(text("notice.handoff_next", name=next_name, range=shift_range(notice.next_shift)))
-        if notice.handovers:
-            lines.append(text("notice.handoff_notes"))
-            lines.extend(text("notice.handoff_note_line", author=a, text=x) for a, x in notice.handovers)
-        to(work, "outbox.lines", {"lines": lines, "late_marked": notice.late}, "work")
-        to(public, "notice.public", {"label": label, "name": name}, "public")
-    elif notice.kind == "nudge":
-        to(user_id if user_id is not None else work, "notice.nudge", {"name": name, "range": span}, "member",
-           fallback=work if user_id is not None else None)
-    elif notice.kind == "chair_alert":
-        chairs = [m for m in await members.active_in_org(conn, notice.org_id) if m.role == "chair" and m.user_id]
-        for chair in chairs:
-            to(chair.user_id, "notice.chair_alert", {"name": name, "range": span}, f"chair:{chair.id}", fallback=work)
-        if not chairs:
-            to(work, "notice.chair_alert", {"name": name, "range": span}, "work")
-    return out
+    """The old way's reads, per notice (its groups, its people, its chairs), then the same messages."""
+    chats: dict[tuple[int, str], int] = {}
+    for kind in ("work", "public"):
+        bound = await orgs.chat_of(conn, notice.org_id, kind)
+        if bound is not None:
+            chats[(notice.org_id, kind)] = bound.chat_id
+    people: dict[int, Member] = {}
+    for shift in (notice.shift, notice.next_shift):
+        if shift is not None and shift.member_id is not None:
+            found = await members.get(conn, shift.member_id)
+            if found is not None:
+                people[found.id] = found
+    chairs: dict[int, list[Member]] = {}
+    if notice.kind == "chair_alert":
+        active = await members.active_in_org(conn, notice.org_id)
+        chairs[notice.org_id] = [m for m in active if m.role == "chair"]
+    return duty_notices.notice_messages(notice, Lookup(chats, people, chairs))
 
 
 READ_CHUNK = 50  # organisations looked at per read (a reader is not held for the whole tick)
