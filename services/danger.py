@@ -351,8 +351,22 @@ def detect(text: str, private: bool = False, model: LogisticModel | None = None)
 
 
 @lru_cache(maxsize=4096)
+def _assessed(text: str) -> tuple[str, Danger | None, float | None]:
+    """(squeezed text, what the rules found, the shipped model's probability): read once per message,
+    for the alarm in either chat and for the concern."""
+    s = squeeze(text)
+    rule = _match_rules(text, s)
+    model = shipped_model()
+    return s, rule, (model.probability(_features(s, rule)) if model is not None else None)
+
+
+@lru_cache(maxsize=4096)
 def _detect_shipped(text: str, private: bool) -> Danger | None:
-    return _detect(text, private, shipped_model())
+    s, rule, p = _assessed(text)
+    model = shipped_model()
+    if model is None or p is None:
+        return rule
+    return _decide(text, s, rule, p, private, model)
 
 
 def _detect(text: str, private: bool, model: LogisticModel | None) -> Danger | None:
@@ -360,7 +374,10 @@ def _detect(text: str, private: bool, model: LogisticModel | None) -> Danger | N
     rule = _match_rules(text, s)
     if model is None:
         return rule
-    p = model.probability(_features(s, rule))
+    return _decide(text, s, rule, model.probability(_features(s, rule)), private, model)
+
+
+def _decide(text: str, s: str, rule: Danger | None, p: float, private: bool, model: LogisticModel) -> Danger | None:
     chat = "private" if private else "public"
     if rule is not None:  # a rule fired: the model only has to agree
         return rule if p >= model.thresholds.get(chat, 0.5) else None
@@ -387,11 +404,9 @@ def concern(text: str, private: bool = True) -> bool:
     strong enough), or the model above a low floor. On the development and test sets this flags about
     1 in 100 chatter messages or fewer, a third to a half of the look-alikes, under a tenth of the
     questions, and every danger message; what it costs is a member on duty reading a message."""
-    s = squeeze(text)
+    s, _, p = _assessed(text)
     if EMOJI_PLEA.search(text) or any(pattern.search(s) for _, pattern, _ in SIGNALS):
         return True
     if any(pattern.search(s) for _, pattern in ALWAYS) or FAREWELL.search(s):
         return True
-    model = shipped_model()
-    floor = CONCERN_FLOOR["private" if private else "public"]
-    return model is not None and model.probability(_features(s, _match_rules(text, s))) >= floor
+    return p is not None and p >= CONCERN_FLOOR["private" if private else "public"]
