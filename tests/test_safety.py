@@ -344,6 +344,40 @@ def test_dreams_diets_games_drills_lessons_banter_and_pests_raise_nothing(text: 
     assert match_rules(text) is None
 
 
+
+# Lessons of held-out sets N and O (their first runs are in docs/benchmarks.md), in other words than the sets'.
+@pytest.mark.parametrize("text", [
+    "活不下去了 闺女托付给我姐了 谢谢你们之前照顾", "他让人捎话 我要是不回去 下次就不是打一顿的事",
+    "我弟一喝酒就往死里整我弟媳", "肋骨疼得喘不过气 他不让我上医院", "对门大哥把他媳妇头往墙上撞",
+    "隔壁媳妇被她男人拖到门外去了", "她怀着孕 刚才摔了一跤 现在见红了",
+    "他放话说我敢报警就把娃从阳台扔下去 今天他真去抱娃了",
+    "我小姑子被婆家锁起来了 不让她见人", "有个网上认识的男的天天哄我闺女发照片", "收了男方的钱 逼我闺女明天跟那人走",
+    "村口那个老光棍老叫小女孩去他家里", "他说要带着娃一起去死", "他讲离婚就让我全家一起完蛋",
+    "床头一个空药瓶 她怎么叫都叫不醒", "太累了 想把这一切都结束", "我想去一个没有痛苦的地方",
+    "今天是我最后一次跟别人聊天", "ta shuo yao nong si wo", "她发朋友圈说 娃们以后听奶奶的话",
+    "这个男孩胳膊上老有伤 今天又来了",
+])
+def test_farewells_relayed_threats_grooming_and_injuries_of_sets_n_and_o_are_danger(text: str) -> None:
+    assert detect(text, True) is not None and detect(text, False) is not None, text
+
+
+@pytest.mark.parametrize("text", [
+    "孩子们在玩过家家 一个把另一个绑在树上 笑死", "切菜切到手了 流了好多血 贴了创可贴", "辣得我喘不上气 这火锅够劲",
+    "热得要命 差点晒晕", "又是加班到半夜 活够了🙃", "被领导催得想跳河 哈哈", "安全课上学的喊“救命”的方法娃回来表演了",
+    "他玩游戏一直喊“救命救命”", "跳楼价甩卖 毛衣二十一件", "看法治节目 那个被拐的姑娘终于回家了",
+    "猫被狗咬了 流了不少血 已经缝好了",
+])
+def test_games_hyperbole_quoted_pleas_sales_and_pets_raise_no_alarm(text: str) -> None:
+    assert detect(text, True) is None and detect(text, False) is None, text
+
+
+def test_a_hint_of_disappearing_is_a_concern_not_an_alarm_and_a_busy_day_is_neither() -> None:
+    from services.danger import concern
+
+    assert detect("要是明天还是这样 以后就别找我了", True) is None
+    assert concern("要是明天还是这样 以后就别找我了")
+    assert not concern("别找我了 我去赶集")
+
 # --- concern: short of an alarm, a person still looks --------------------------------------------
 
 CONCERN = "他说我要是告诉别人就没我好日子过"  # a threat the rules do not read as an alarm
