@@ -47,6 +47,6 @@ async def test_county_is_reminded_yearly_of_entries_not_checked_for_a_year(h: Ha
     assert not [c for c in await h.tick() if c.chat_id == COUNTY and "年度核对" in c.text]
     h.clock.advance(timedelta(hours=1))
     sent = [c for c in await h.tick() if c.chat_id == COUNTY and "年度核对" in c.text]
-    assert len(sent) == 1 and "breastfeeding-time：" in sent[0].text and "还有 33 条" in sent[0].text
+    assert len(sent) == 1 and "breastfeeding-time：" in sent[0].text and "还有 36 条" in sent[0].text
     h.clock.advance(timedelta(days=30))
     assert not [c for c in await h.tick() if c.chat_id == COUNTY and "年度核对" in c.text]  # once a year
