@@ -31,6 +31,7 @@ DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 EVAL_ORG = 1
 ON_TOPIC = ("on_topic", "two", "org")
 # Thresholds of the answer model (chosen on out-of-fold probabilities of the dev set):
+L2 = 0.3  # the fit's ridge penalty (chosen out of fold on the development set among 0.1, 0.3, 1, 3)
 MIN_PRECISION = 0.97  # of direct answers, near misses counted as wrong
 MAX_NEAR_MISS_ANSWERED = 0.03
 # A near miss offered as "您是不是想问" costs her a tap on 都不是 (then a person gets it); an on-topic
@@ -137,14 +138,14 @@ def fit(index: FaqIndex, rows: Sequence[Row]) -> LogisticModel:
         xs.append(index.fit_features(text, candidates, tokens, EVAL_ORG))
         y.append(candidates[0].id in row.expect)
         kinds.append(row.kind)
-    held = out_of_fold(xs, y, 1.0, False)
+    held = out_of_fold(xs, y, L2, False)
     near = [p for p, k in zip(held, kinds, strict=True) if k == "near_miss"]
     good = [p for p, k, ok in zip(held, kinds, y, strict=True) if k != "near_miss" and ok]
     on_topic = sum(k != "near_miss" for k in kinds)
     print("| threshold | answered | precision | near misses answered | on-topic right above |", file=sys.stderr)
     answer_at, suggest_at, best_j, lenient_at, best_lenient = 0.95, 0.5, -1.0, 0.5, -1.0
     private_at, best_private = 0.5, -1.0
-    for step in range(95, 4, -1):
+    for step in range(99, 4, -1):
         t = step / 100
         above = [ok for p, ok in zip(held, y, strict=True) if p >= t]
         precision = sum(above) / len(above) if above else 1.0
@@ -162,17 +163,17 @@ def fit(index: FaqIndex, rows: Sequence[Row]) -> LogisticModel:
         j = good_share - NEAR_MISS_SUGGEST_COST_PRIVATE * near_share
         if j > best_private:
             private_at, best_private = t, j
-    # Below the answer bar: the answer is shown under "您问的是不是：…" with the other choices as buttons
-    # as long as the questions just above the bar (a band 0.10 wide) stay MIN_TENTATIVE_PRECISION right.
+    # Below the answer bar: the answer is shown under "您问的是不是：…" with the other choices as buttons,
+    # from the lowest bar at which the questions between it and the answer bar are still
+    # MIN_TENTATIVE_PRECISION right.
     tentative_at = answer_at
     for step in range(round(answer_at * 100) - 1, 4, -1):
         t = step / 100
-        band = [ok for p, ok in zip(held, y, strict=True) if t <= p < min(t + 0.10, answer_at)]
-        if band and sum(band) / len(band) < MIN_TENTATIVE_PRECISION:
-            break
-        tentative_at = t
+        band = [ok for p, ok in zip(held, y, strict=True) if t <= p < answer_at]
+        if band and sum(band) / len(band) >= MIN_TENTATIVE_PRECISION:
+            tentative_at = t
     print(f"tentative from {tentative_at:.2f}", file=sys.stderr)
-    model = fit_logistic(xs, y, 1.0, False)
+    model = fit_logistic(xs, y, L2, False)
     suggest_at = min(suggest_at, answer_at)
     return LogisticModel(model.bias, model.weights, {
         "answer": answer_at, "tentative": max(tentative_at, suggest_at), "suggest": suggest_at,

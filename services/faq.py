@@ -26,6 +26,7 @@ from services.faq_engine import (
     shipped_index,
 )
 from services.faq_io import MAX_ANSWER, MAX_QUESTION, split_list
+from services.faq_semantic import get_semantic
 from services.message_kind import Reading, Vocabulary, understand
 from services.offload import TimeSlice, segment_entries
 from services.outbox import Outgoing, text
@@ -88,6 +89,7 @@ class FaqService:
         self.index: FaqIndex | None = None
         self.resegmented = 0  # stored entries segmented again by the last `load`
         self._vocabulary: Vocabulary | None = None
+        self._warming: asyncio.Task[None] | None = None
 
     async def load(self) -> int:
         """Build the index from the shipped base and the stored entries (once, at start). Stored entries
@@ -97,6 +99,8 @@ class FaqService:
         now; each organisation's own are read and indexed when first needed (`FaqIndex.defer`: a few
         milliseconds for a village)."""
         get_tokenizer()  # jieba's dictionary loads here, never on the first question
+        # the sentence encoder loads beside the rest, in a thread; a question asked before it is ready waits
+        self._warming = asyncio.create_task(asyncio.to_thread(get_semantic().warm))
         index = shipped_index()  # the shipped base, built once per process
         fingerprint = index.fingerprint
         blocking = self.db.blocking_reader()

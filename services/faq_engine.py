@@ -109,6 +109,7 @@ import opencc
 from pypinyin import lazy_pinyin
 
 from services.danger import Danger, detect
+from services.faq_semantic import get_semantic
 from services.learned import LogisticModel, shipped
 
 __all__ = [
@@ -962,8 +963,9 @@ class FaqIndex:
         return [w for w in found if w not in tokens]
 
     def query_tokens(self, query: str, org_id: int | None = None) -> tuple[str, list[str]]:
-        """(normalised text, distinct tokens with their sound-alikes in `org_id`'s scope) of a question."""
-        text = normalise(query)
+        """(normalised text, distinct tokens with their sound-alikes in `org_id`'s scope) of a question
+        (markup pasted with it, <b>…</b> or &amp;, is not part of it)."""
+        text = normalise(_MARKUP.sub(" ", query))
         tokens = list(dict.fromkeys(self.tokenizer.tokens_of_normalised(text)))
         return text, tokens + self.sound_alikes(text, tokens, org_id)
 
@@ -1229,6 +1231,7 @@ class FaqIndex:
             "char_contained": both / len(stored) if stored else 0.0,
             "own_entry": float(top.org_id is not None),
             "one_word": float(len(tokens) == 1),
+            **get_semantic().features(query, [self._doc(c).entry.questions for c in candidates]),
         }
 
     def decide(
@@ -1304,6 +1307,7 @@ class FaqIndex:
         return dataclasses.replace(first, also=(second.candidates[0], second.best, second.kind == "answer"))
 
 
+_MARKUP = re.compile(r"</?[a-zA-Z][^<>]{0,40}>|&[a-z]{2,6};")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _LATIN_RUN = re.compile(r"[a-z]+(?: [a-z]+)*")
 # Sounds a speaker of another dialect often merges (模糊音), so either spelling finds the word.

@@ -1,0 +1,50 @@
+"""The sentence encoder behind the FAQ decision (services/faq_semantic.py): real model, no stubs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from services.faq_engine import FaqIndex, load_shipped_entries
+from services.faq_semantic import Semantic, get_semantic
+
+pytestmark = pytest.mark.unit
+
+
+def test_a_question_is_closer_to_the_entry_that_means_it_than_to_one_that_shares_words() -> None:
+    s = get_semantic()
+    custody = ["离婚了孩子归谁？", "孩子八岁了，自己能选跟谁吗？"]
+    support = ["离婚后孩子抚养费给多少？", "前夫不给抚养费怎么办？"]
+    assert s.similarity("俺们要离了 娃跟谁过", custody) > s.similarity("俺们要离了 娃跟谁过", support)
+    assert s.similarity("他好几个月没给娃的生活费", support) > s.similarity("他好几个月没给娃的生活费", custody)
+
+
+def test_a_traditional_question_is_embedded_as_the_index_folds_it() -> None:
+    index = FaqIndex.build(load_shipped_entries())
+    text, _ = index.query_tokens("離婚後孩子歸誰")
+    assert get_semantic().similarity(text, ["离婚后孩子归谁"]) > 0.9
+
+
+def test_vectors_are_unit_length_and_cached_per_text_and_per_phrasing_set() -> None:
+    s = Semantic()
+    vectors = s.encode(["产假多少天", "两癌筛查免费吗"])
+    assert vectors.shape[0] == 2 and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert s.query("产假多少天") is s.query("产假多少天")
+    assert s.phrasings(("产假多少天", "生孩子休几天")) is s.phrasings(("产假多少天", "生孩子休几天"))
+    assert s.similarity("产假多少天", []) == 0.0
+
+
+def test_features_say_whether_the_embedding_agrees_with_the_ranking() -> None:
+    s = get_semantic()
+    right_first = s.features("离婚了孩子归谁", [["离婚了孩子归谁？"], ["产假多少天？"]])
+    wrong_first = s.features("离婚了孩子归谁", [["产假多少天？"], ["离婚了孩子归谁？"]])
+    assert right_first["emb_agree"] == 1.0 and wrong_first["emb_agree"] == 0.0
+    assert right_first["emb_diff"] > 0 > wrong_first["emb_diff"]
+    assert s.features("离婚了孩子归谁", []) == {}
+
+
+def test_the_decision_sees_the_embedding() -> None:
+    index = FaqIndex.build(load_shipped_entries())
+    text, tokens = index.query_tokens("离婚了娃归谁")
+    features = index.fit_features(text, index.search_tokens(tokens, 3), tokens)
+    assert {"emb_top1", "emb_top2", "emb_diff", "emb_agree"} <= features.keys()
