@@ -1256,10 +1256,13 @@ class FaqIndex:
         second = candidates[1].score if len(candidates) > 1 else 0.0
         margin = (top - second) / top if top > 0 else 0.0
         best = self.get(candidates[0].id, candidates[0].org_id)
-        right = model.probability(self.fit_features(text, candidates, tokens, org_id))
+        # an entry sharing no word that matters with the question is not a candidate: no model (nor the
+        # sentence encoder's few milliseconds) for it — most group chatter ends here
+        on_topic = self._on_topic(candidates[0], tokens)
+        right = model.probability(self.fit_features(text, candidates, tokens, org_id)) if on_topic else 0.0
         bar = model.thresholds["suggest_private" if lenient == "private" else
                                "suggest_lenient" if lenient else "suggest"]
-        relevant = self._on_topic(candidates[0], tokens) and right >= bar
+        relevant = on_topic and right >= bar
         if danger:
             # Violence: the help entries (ranked first) go with the alarm; otherwise only a real match.
             if violence or relevant:
