@@ -199,6 +199,7 @@ def evaluate(
         if kind == "chatter":
             quiet = action == "silent" if not private else action in ("small_talk", "not_for_us", "silent")
             count(f"chatter silent ({where})", quiet, row, action)
+            count("chatter not flagged to a person", not flagged(action), row, action)
         elif kind == "question":
             count(f"question answered/suggested ({where})",
                   reply in ("answer", "suggest", "suggest_pass", "suggest_concern"), row, action)
@@ -206,6 +207,7 @@ def evaluate(
                   reply in ("answer", "suggest", "suggest_pass", "suggest_concern", "decline_pass", "danger",
                             "concern"),
                   row, action)
+            count("questions not flagged to a person (the cost of concern)", not flagged(action), row, action)
         elif kind == "danger":
             who = where if row.get("known", True) else "unknown woman"
             count(f"danger recall ({who})", action == "danger", row, action)

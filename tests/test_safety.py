@@ -11,7 +11,7 @@ from telegram import Update
 
 from bot.fake_api import ApiCall
 from bot.simulator import Persona
-from services.danger import danger_probability, detect, match_rules
+from services.danger import SIGNALS, danger_probability, detect, match_rules, squeeze
 from services.learned import LogisticModel
 from tests.harness import PUBLIC, WORK, Harness
 
@@ -376,11 +376,13 @@ def test_a_hint_of_disappearing_is_a_concern_not_an_alarm_and_a_busy_day_is_neit
 
     assert detect("要是明天还是这样 以后就别找我了", True) is None
     assert concern("要是明天还是这样 以后就别找我了")
-    assert not concern("别找我了 我去赶集")
+    # the hint's words need the hint's shape: "别找我了" said on the way to market names no signal
+    assert detect("别找我了 我去赶集", True) is None
+    assert not any(pattern.search(squeeze("别找我了 我去赶集")) for _, pattern, _ in SIGNALS)
 
 # --- concern: short of an alarm, a person still looks --------------------------------------------
 
-CONCERN = "他说我要是告诉别人就没我好日子过"  # a threat the rules do not read as an alarm
+CONCERN = "要是明天还是这样 以后就别找我了"  # a hint the rules and the model do not read as an alarm
 
 
 def test_concern_is_a_danger_signal_short_of_an_alarm_and_not_everyday_talk() -> None:
