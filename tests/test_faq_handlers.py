@@ -302,13 +302,19 @@ def test_csv_and_jsonl_stop_counting_at_the_limit() -> None:
 
 
 async def test_two_questions_get_the_first_answered_and_the_second_offered(h: Harness) -> None:
-    calls = await h.send(PUBLIC, GUEST, "怀孕了有免费产检吗？还有备孕那会儿没吃叶酸，现在还能补领不")
+    calls = await h.send(PUBLIC, GUEST, "怀孕了有免费产检吗？另外生娃能休几天")
     reply = next(c for c in calls if c.chat_id == PUBLIC)
-    assert "孕产妇健康管理" in reply.text
+    assert "孕产妇健康管理" in reply.text and "产假" not in reply.text
     labels = [b["text"] for row in reply.params["reply_markup"]["inline_keyboard"] for b in row]
-    assert any(label.startswith("还想问：") and "叶酸" in label for label in labels)
+    assert any(label.startswith("还想问：") and "产假" in label for label in labels)
     pressed = await h.press(GUEST, reply, labels.index(next(lb for lb in labels if lb.startswith("还想问："))))
-    assert any("叶酸" in str(c.params.get("text", "")) for c in pressed)
+    assert any("98" in str(c.params.get("text", "")) for c in pressed)  # the maternity-leave answer
+
+
+async def test_two_questions_both_clear_get_both_answers(h: Harness) -> None:
+    calls = await h.send(PUBLIC, GUEST, "怀孕了有免费产检吗？还有备孕那会儿没吃叶酸，现在还能补领不")
+    text = "\n".join(c.text for c in calls if c.chat_id == PUBLIC)
+    assert "孕产妇健康管理" in text and "叶酸" in text
 
 
 def test_control_characters_are_cleaned_at_the_door_and_exports_never_break() -> None:
