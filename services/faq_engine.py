@@ -1343,9 +1343,10 @@ MIN_PART_CHARS = 4
 
 
 def question_parts(query: str) -> list[str]:
-    """The message cut where a second question may begin (parts under MIN_PART_CHARS dropped; at most 4)."""
+    """The message cut where a second question may begin (parts under MIN_PART_CHARS dropped; the last 4:
+    a long story tells first and asks at the end)."""
     parts = [p.strip(" ，,、") for p in _QUESTION_BREAKS.split(query)]
-    return [p for p in parts if len(p) >= MIN_PART_CHARS][:4]
+    return [p for p in parts if len(p) >= MIN_PART_CHARS][-4:]
 
 
 def _bigrams(text: str) -> set[str]:
