@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import Harness, make_harness, restarted
+from tests.pg_support import ENGINES, Databases
 
 LAYERS = ("unit", "handler", "e2e")
 
@@ -49,3 +50,12 @@ async def fresh(tmp_path: Path) -> AsyncIterator[Harness]:
     yield harness
     await harness.app.shutdown()
     await harness.db.close()
+
+
+@pytest.fixture(params=ENGINES)
+async def dbs(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Databases]:
+    """Database locations on each engine: SQLite files, and fresh PostgreSQL databases when
+    TEST_DATABASE_URL names a server (tests/pg_support.py)."""
+    found = Databases(request.param, tmp_path)
+    yield found
+    await found.cleanup()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +17,7 @@ from services.reminders import ReminderService
 from services.timeparse import parse_when
 from storage import outbox
 from storage.db import Database
+from tests.pg_support import Databases
 
 pytestmark = pytest.mark.unit
 
@@ -101,8 +101,8 @@ def test_lateness_classes() -> None:
 
 
 @pytest.fixture
-async def db(tmp_path: Path):
-    database = await Database.open(tmp_path / "sched.db")
+async def db(dbs: Databases):
+    database = await Database.open(await dbs("sched.db"))
     yield database
     await database.close()
 
@@ -224,12 +224,12 @@ class RecordingBot:
         self.sent.append((chat_id, text))
 
 
-async def test_a_crash_between_claim_and_send_loses_nothing(tmp_path: Path) -> None:
+async def test_a_crash_between_claim_and_send_loses_nothing(dbs: Databases) -> None:
     from handlers.sender import OutboxSender
     from services.roster import RosterService
 
     clock = SimClock(START)
-    first = await Database.open(tmp_path / "crash.db")
+    first = await Database.open(await dbs("crash.db"))
     svc = ReminderService(first, clock, TZ, grace_hours=6)
     when, rest = parse_when("10分钟后 交材料", START)
     await svc.create(7, None, -100, when, rest)
@@ -237,7 +237,7 @@ async def test_a_crash_between_claim_and_send_loses_nothing(tmp_path: Path) -> N
     await svc.produce(clock.now())  # claimed and queued … and the process dies before sending
     await first.close()
 
-    second = await Database.open(tmp_path / "crash.db")  # the restart
+    second = await Database.open(await dbs("crash.db"))  # the restart
     await ReminderService(second, clock, TZ, grace_hours=6).produce(clock.now())  # claims nothing new
     bot = RecordingBot()
     sender = OutboxSender(second, clock, RosterService(second, clock, frozenset()))

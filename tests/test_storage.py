@@ -11,22 +11,27 @@ from services.errors import Refusal
 from services.roster import Actor, RosterService
 from storage import members, orgs
 from storage.db import Database, available_migrations
+from tests.pg_support import Databases
 
 pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 
 
-async def test_migrations_from_empty(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "a.db")
+async def test_migrations_from_empty(dbs: Databases) -> None:
+    db = await Database.open(await dbs("a.db"))
     latest = len(available_migrations())
     assert await db.schema_version() == latest
     async with db.read() as conn:
-        cur = await conn.execute("PRAGMA journal_mode")
-        assert tuple(await cur.fetchone() or ()) == ("wal",)
-        cur = await conn.execute("PRAGMA foreign_keys")
-        assert tuple(await cur.fetchone() or ()) == (1,)
-        cur = await conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        if dbs.pg:
+            cur = await conn.execute("SELECT table_name FROM information_schema.tables"
+                                     " WHERE table_schema = current_schema()")
+        else:
+            cur = await conn.execute("PRAGMA journal_mode")
+            assert tuple(await cur.fetchone() or ()) == ("wal",)
+            cur = await conn.execute("PRAGMA foreign_keys")
+            assert tuple(await cur.fetchone() or ()) == (1,)
+            cur = await conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         tables = {r[0] for r in await cur.fetchall()}
     assert {"orgs", "chats", "members", "users", "audit_log", "link_codes", "join_requests"} <= tables
     # Opening again applies nothing new.
@@ -34,9 +39,9 @@ async def test_migrations_from_empty(tmp_path: Path) -> None:
     await db.close()
 
 
-async def test_upgrade_in_place_from_the_previous_version(tmp_path: Path) -> None:
+async def test_upgrade_in_place_from_the_previous_version(dbs: Databases) -> None:
     latest = len(available_migrations())
-    path = tmp_path / "old.db"
+    path = await dbs("old.db")
     old = await Database.open(path, migrate=False)
     await old.migrate(up_to=max(latest - 1, 1))
     async with old.transaction() as conn:
@@ -53,8 +58,8 @@ async def test_upgrade_in_place_from_the_previous_version(tmp_path: Path) -> Non
     await db.close()
 
 
-async def test_transaction_rolls_back_everything_on_error(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "t.db")
+async def test_transaction_rolls_back_everything_on_error(dbs: Databases) -> None:
+    db = await Database.open(await dbs("t.db"))
     with pytest.raises(RuntimeError):
         async with db.transaction() as conn:
             await orgs.create(conn, "半途而废村", 1, NOW)
@@ -64,9 +69,9 @@ async def test_transaction_rolls_back_everything_on_error(tmp_path: Path) -> Non
     await db.close()
 
 
-async def test_service_change_is_all_or_nothing(tmp_path: Path) -> None:
+async def test_service_change_is_all_or_nothing(dbs: Databases) -> None:
     """A failure after the org row was inserted (binding a chat that is taken) leaves nothing."""
-    db = await Database.open(tmp_path / "s.db")
+    db = await Database.open(await dbs("s.db"))
     clock = SimClock(NOW)
     roster = RosterService(db, clock, frozenset({42}))
     await roster.setup(Actor(42, True), -100, "群", "甲村妇联", False)
