@@ -157,13 +157,13 @@ async def _init_db(cfg: Config) -> int:
     from storage.db import Database
 
     try:
-        db = await Database.open(cfg.database.path, backup_dir=cfg.backup.directory(cfg.database.path))
+        db = await Database.open(cfg.database.location, backup_dir=cfg.backup.directory(cfg.database.path))
     except Exception as exc:
         print(t(None, "cli.db_error", error=exc), file=sys.stderr)
         return 1
     version = await db.schema_version()
     await db.close()
-    print(t(None, "cli.db_ready", db=cfg.database.path, version=version))
+    print(t(None, "cli.db_ready", db=cfg.database.url.split("@")[-1] or cfg.database.path, version=version))
     return 0
 
 
@@ -214,7 +214,7 @@ async def _export(cfg: Config, org_name: str, what: str, month_text: str | None,
     from services.clock import SystemClock
     from storage.db import Database
 
-    db = await Database.open(cfg.database.path, backup_dir=cfg.backup.directory(cfg.database.path))
+    db = await Database.open(cfg.database.location, backup_dir=cfg.backup.directory(cfg.database.path))
     try:
         services = build_services(cfg, db, SystemClock())
         org = await services.roster.find_org(org_name)
@@ -246,7 +246,7 @@ async def _export_review(cfg: Config, org_name: str, cycle_id: int | None, targe
     from services.errors import Refusal
     from storage.db import Database
 
-    db = await Database.open(cfg.database.path, backup_dir=cfg.backup.directory(cfg.database.path))
+    db = await Database.open(cfg.database.location, backup_dir=cfg.backup.directory(cfg.database.path))
     try:
         services = build_services(cfg, db, SystemClock())
         org = await services.roster.find_org(org_name)
@@ -280,7 +280,7 @@ async def _forget(cfg: Config, user_id: int, target: Path, yes: bool) -> int:
     if await asyncio.to_thread(target.exists):
         print(t(None, "forget_cli.exists", target=target), file=sys.stderr)
         return 1
-    db = await Database.open(cfg.database.path, backup_dir=cfg.backup.directory(cfg.database.path))
+    db = await Database.open(cfg.database.location, backup_dir=cfg.backup.directory(cfg.database.path))
     try:
         privacy = build_services(cfg, db, SystemClock()).privacy
         actor = Actor(0, is_super_admin=True)
