@@ -7,10 +7,13 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+
+from storage.db import on_postgres
 
 TEST_URL = os.environ.get("TEST_DATABASE_URL", "")
 NO_SERVER = "no PostgreSQL server: set TEST_DATABASE_URL (.ci/run starts one with .ci/postgres)"
@@ -58,3 +61,13 @@ class Databases:
     async def cleanup(self) -> None:
         for url in self._urls.values():
             await drop_database(url)
+
+
+async def table_names(conn: Any) -> list[str]:
+    """The database's tables on either engine (a test's scan of every table)."""
+    if on_postgres(conn):
+        cur = await conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema ="
+                                 " current_schema() AND table_type = 'BASE TABLE' AND table_name != 'schema_version'")
+    else:
+        cur = await conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    return sorted(str(r[0]) for r in await cur.fetchall())
