@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Services, build_services, start_services
+from bot.app import build_services, start_services
 from bot.config import from_mapping
+from handlers.common import Services
 from storage.db import Database
 from tests.harness import Harness, make_harness
 
