@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         return _shell(cfg, args)
     setup_logging(cfg.log.level, cfg.log.format)
     if command == "check-config":
-        print(t(None, "cli.config_ok", db=cfg.database.path, tz=cfg.bot.timezone, locale=cfg.bot.locale,
+        where = f"PostgreSQL {cfg.database.url.split('@')[-1]}" if cfg.database.url else cfg.database.path
+        print(t(None, "cli.config_ok", db=where, tz=cfg.bot.timezone, locale=cfg.bot.locale,
                 base_url=cfg.telegram.base_url or "https://api.telegram.org",
                 token=t(None, "cli.token_set" if cfg.telegram.token else "cli.token_unset"),
                 admins=", ".join(map(str, cfg.admins.super_admins)) or "—"))
