@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.harness import Harness, make_harness, restarted
-from tests.pg_support import ENGINES, Databases
+from tests.harness import PG_HARNESS, PG_HARNESS_DBS, Harness, make_harness, restarted
+from tests.pg_support import ENGINES, Databases, drop_databases_now
 
 LAYERS = ("unit", "handler", "e2e")
 
@@ -17,6 +17,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     unmarked = [item.nodeid for item in items if not any(item.get_closest_marker(m) for m in LAYERS)]
     if unmarked:
         raise pytest.UsageError(f"tests without a layer mark ({', '.join(LAYERS)}): {unmarked[:5]}")
+
+
+@pytest.fixture(autouse=True)
+def _drop_pg_harness_databases() -> Iterator[None]:
+    """With every harness on PostgreSQL: the databases a test's harnesses made go when it ends
+    (autouse: torn down after the harness fixtures), so a run does not fill the disk."""
+    if not PG_HARNESS:
+        yield
+        return
+    before = set(PG_HARNESS_DBS)
+    yield
+    made = [key for key in PG_HARNESS_DBS if key not in before]
+    drop_databases_now([PG_HARNESS_DBS.pop(key) for key in made])
 
 
 @pytest.fixture

@@ -121,23 +121,24 @@ async def _demo_template() -> Path:
 # the demo ones created from a seeded template database (a check of every flow on that engine).
 PG_HARNESS = os.environ.get("TEST_HARNESS_ENGINE") == "postgresql" and bool(pg_support.TEST_URL)
 _PG_TEMPLATE: str | None = None
-_PG_HARNESS_DBS: dict[str, str] = {}  # tmp_path → the harness's database (a restart opens it again)
+PG_HARNESS_DBS: dict[str, str] = {}  # tmp_path → the harness's database (a restart opens it again)
 
 
 async def _pg_location(tmp_path: Any, from_template: bool) -> str:
     global _PG_TEMPLATE
-    known = _PG_HARNESS_DBS.get(str(tmp_path))
+    known = PG_HARNESS_DBS.get(str(tmp_path))
     if known is not None:
         return known
     if from_template and _PG_TEMPLATE is None:
         _PG_TEMPLATE = await pg_support.create_database()
+        atexit.register(pg_support.drop_databases_now, [_PG_TEMPLATE])
         world = load_world()
         cfg = from_mapping({"admins": {"super_admins": world.super_admins}}, env={})
         db = await Database.open(_PG_TEMPLATE)
         await seed(db, world, SimClock(START), cfg.tz, cfg.duty.handoff)
         await db.close()
     url = await pg_support.create_database(template=_PG_TEMPLATE if from_template else None)
-    _PG_HARNESS_DBS[str(tmp_path)] = url
+    PG_HARNESS_DBS[str(tmp_path)] = url
     return url
 
 

@@ -33,6 +33,15 @@ async def create_database(template: str | None = None) -> str:
     return with_database(TEST_URL, name)
 
 
+def drop_databases_now(urls: list[str]) -> None:
+    """Drop these test databases (blocking: from a plain fixture's teardown)."""
+    if not urls:
+        return
+    with psycopg.connect(TEST_URL, autocommit=True) as conn:
+        for url in urls:
+            conn.execute(f"DROP DATABASE IF EXISTS {urlsplit(url).path.lstrip('/')} WITH (FORCE)")
+
+
 async def drop_database(url: str) -> None:
     name = urlsplit(url).path.lstrip("/")
     async with await psycopg.AsyncConnection.connect(TEST_URL, autocommit=True) as conn:
