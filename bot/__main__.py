@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         return _shell(cfg, args)
     setup_logging(cfg.log.level, cfg.log.format)
     if command == "check-config":
-        print(t(None, "cli.config_ok", db=cfg.database.path, tz=cfg.bot.timezone, locale=cfg.bot.locale,
+        where = f"PostgreSQL {cfg.database.url.split('@')[-1]}" if cfg.database.url else cfg.database.path
+        print(t(None, "cli.config_ok", db=where, tz=cfg.bot.timezone, locale=cfg.bot.locale,
                 base_url=cfg.telegram.base_url or "https://api.telegram.org",
                 token=t(None, "cli.token_set" if cfg.telegram.token else "cli.token_unset"),
                 admins=", ".join(map(str, cfg.admins.super_admins)) or "—"))
@@ -157,13 +158,13 @@ async def _init_db(cfg: Config) -> int:
     from storage.db import Database
 
     try:
-        db = await Database.open(cfg.database.path, backup_dir=cfg.backup.directory(cfg.database.path))
+        db = await Database.open(cfg.database.location, backup_dir=cfg.backup.directory(cfg.database.path))
     except Exception as exc:
         print(t(None, "cli.db_error", error=exc), file=sys.stderr)
         return 1
     version = await db.schema_version()
     await db.close()
-    print(t(None, "cli.db_ready", db=cfg.database.path, version=version))
+    print(t(None, "cli.db_ready", db=cfg.database.url.split("@")[-1] or cfg.database.path, version=version))
     return 0
 
 
@@ -214,7 +215,7 @@ async def _export(cfg: Config, org_name: str, what: str, month_text: str | None,
     from services.clock import SystemClock
     from storage.db import Database
 
-    db = await Database.open(cfg.database.path, backup_dir=cfg.backup.directory(cfg.database.path))
+    db = await Database.open(cfg.database.location, backup_dir=cfg.backup.directory(cfg.database.path))
     try:
         services = build_services(cfg, db, SystemClock())
         org = await services.roster.find_org(org_name)
@@ -246,7 +247,7 @@ async def _export_review(cfg: Config, org_name: str, cycle_id: int | None, targe
     from services.errors import Refusal
     from storage.db import Database
 
-    db = await Database.open(cfg.database.path, backup_dir=cfg.backup.directory(cfg.database.path))
+    db = await Database.open(cfg.database.location, backup_dir=cfg.backup.directory(cfg.database.path))
     try:
         services = build_services(cfg, db, SystemClock())
         org = await services.roster.find_org(org_name)
@@ -280,7 +281,7 @@ async def _forget(cfg: Config, user_id: int, target: Path, yes: bool) -> int:
     if await asyncio.to_thread(target.exists):
         print(t(None, "forget_cli.exists", target=target), file=sys.stderr)
         return 1
-    db = await Database.open(cfg.database.path, backup_dir=cfg.backup.directory(cfg.database.path))
+    db = await Database.open(cfg.database.location, backup_dir=cfg.backup.directory(cfg.database.path))
     try:
         privacy = build_services(cfg, db, SystemClock()).privacy
         actor = Actor(0, is_super_admin=True)

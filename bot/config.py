@@ -74,7 +74,7 @@ _SECTIONS: dict[str, type[Any]] = {
 _TYPES: dict[str, dict[str, type[Any] | tuple[type[Any], ...]]] = {
     "telegram": {"token": str, "base_url": str, "webhook_url": str, "webhook_listen": str, "webhook_port": int,
                  "webhook_secret": str},
-    "database": {"path": str, "keep_sent_days": int},
+    "database": {"path": str, "keep_sent_days": int, "url": str},
     "backup": {"time": str, "dir": str, "keep_daily": int, "keep_weekly": int, "keep_monthly": int},
     "bot": {"timezone": str, "locale": str},
     "admins": {"super_admins": list},
@@ -163,6 +163,9 @@ def _validate(cfg: Config) -> None:
     if cfg.database.keep_sent_days != 0 and not floor <= cfg.database.keep_sent_days <= 100000:
         raise ConfigError(f"database.keep_sent_days must be 0 (keep for ever) or at least {floor} days (what the"
                           f" scheduler's once-only checks need), got {cfg.database.keep_sent_days!r}")
+    if cfg.database.url and not cfg.database.url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"database.url must be a postgresql:// URL (or empty for the SQLite file), got"
+                          f" {cfg.database.url.split('@')[-1]!r}")
     if not 1 <= cfg.training.window_years <= 20:
         raise ConfigError(f"training.window_years must be 1–20 years, got {cfg.training.window_years!r}")
     if cfg.review.subsidy_base < 0:
@@ -267,6 +270,7 @@ def from_mapping(data: dict[str, Any], env: dict[str, str] | None = None) -> Con
         "TELEGRAM_TOKEN": ("telegram", "token"),
         "TELEGRAM_BASE_URL": ("telegram", "base_url"),
         "BOT_DB": ("database", "path"),
+        "BOT_DATABASE_URL": ("database", "url"),
         "BOT_TZ": ("bot", "timezone"),
     }
     for var, (section, key) in overrides.items():

@@ -54,7 +54,7 @@ async def _read_stats(path: Path) -> tuple[list[retention.TableSize], retention.
 
 
 async def _vacuum(cfg: Config) -> int:
-    db = await Database.open(cfg.database.path, backup_dir=cfg.backup.directory(cfg.database.path))
+    db = await Database.open(cfg.database.location, backup_dir=cfg.backup.directory(cfg.database.path))
     try:
         if cfg.database.keep_sent_days > 0:
             done = await RetentionService(db, cfg.tz, cfg.database.keep_sent_days).prune(datetime.now(UTC))

@@ -207,6 +207,8 @@ class Doctor:
 
     def _read_db_facts(self) -> tuple[list[Group], dict[date, bool]]:
         """Bound groups and holiday overrides, read-only (nothing when the database is missing)."""
+        if self.cfg.database.url:
+            return self._read_pg_facts()
         path = Path(self.cfg.database.path)
         if not path.is_file():
             return [], {}
@@ -226,7 +228,46 @@ class Doctor:
             return [], {}  # check_database reports it
         return groups, overrides
 
+    def _read_pg_facts(self) -> tuple[list[Group], dict[date, bool]]:
+        import psycopg
+
+        try:
+            with psycopg.connect(self.cfg.database.url, connect_timeout=5) as conn:
+                cur = conn.execute("SELECT c.chat_id, o.name, c.kind, c.title FROM chats c "
+                                   "JOIN orgs o ON o.id = c.org_id ORDER BY o.id, c.kind DESC")
+                groups = [Group(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in cur.fetchall()]
+                overrides = {date.fromisoformat(str(r[0])): bool(r[1])
+                             for r in conn.execute("SELECT day, workday FROM holiday_days").fetchall()}
+        except psycopg.Error:
+            return [], {}  # check_database reports it
+        return groups, overrides
+
+    def check_postgres(self) -> None:
+        """PostgreSQL (`database.url`): reachable, its schema version; backups are pg_dump's."""
+        import psycopg
+
+        where = self.cfg.database.url.split("@")[-1]
+        try:
+            with psycopg.connect(self.cfg.database.url, connect_timeout=5) as conn:
+                found = conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
+                row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone() \
+                    if found and found[0] else (0,)
+                size = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        except psycopg.Error as exc:
+            self.add("problem", "db_pg_unreachable", "db_pg_unreachable_fix", where=where, error=str(exc).strip())
+            return
+        version = int(row[0]) if row else 0
+        self.add("ok", "db_pg_ok", where=where, size=self.size(int(size[0]) if size else 0), version=version)
+        latest = available_migrations()[-1][0]
+        if version > latest:
+            self.add("problem", "db_too_new", "db_too_new_fix", version=version, latest=latest)
+        elif version < latest:
+            self.add("problem", "db_pending", "db_pending_fix", count=latest - version, version=version, latest=latest)
+
     def check_database(self) -> None:
+        if self.cfg.database.url:
+            self.check_postgres()
+            return
         path = Path(self.cfg.database.path)
         if not path.is_file():
             self.add("problem", "db_missing", "db_missing_fix", path=path)

@@ -24,7 +24,7 @@ CLI_ACTOR = Actor(0, is_super_admin=True)  # the operator at the console
 
 async def run_faq_cli(cfg: Config, command: str, args: argparse.Namespace) -> int:
     lang = cfg.bot.locale
-    db = await Database.open(cfg.database.path, backup_dir=cfg.backup.directory(cfg.database.path))
+    db = await Database.open(cfg.database.location, backup_dir=cfg.backup.directory(cfg.database.path))
     try:
         services = build_services(cfg, db, SystemClock())
         await start_services(services)

@@ -37,7 +37,11 @@ log = logging.getLogger(__name__)
 
 def run_bot(config: Config) -> None:
     """Blocks until SIGINT/SIGTERM. The database opens before polling starts and closes after.
-    `<db>.lock` is held meanwhile, so `restore` (or a second bot on the same database) refuses."""
+    `<db>.lock` is held meanwhile, so `restore` (or a second bot on the same database) refuses. On
+    PostgreSQL (`database.url`) several workers may run: nothing to lock, the server coordinates them."""
+    if config.database.shared:
+        _run_bot(config)
+        return
     with run_lock(config.database.path):
         _run_bot(config)
 
@@ -49,7 +53,7 @@ def _run_bot(config: Config) -> None:
     async def post_init(app: App) -> None:
         backups = config.backup
         folder = backups.directory(config.database.path)
-        db = await Database.open(config.database.path, backup_dir=folder)
+        db = await Database.open(config.database.location, backup_dir=folder)
         state["db"] = db
         services = build_services(config, db, clock)
         # The daily checked backup ([backup] time), run by the tick like every scheduled thing.
@@ -57,7 +61,7 @@ def _run_bot(config: Config) -> None:
             db, config.tz, folder, backups.at, (backups.keep_daily, backups.keep_weekly, backups.keep_monthly),
             on_failure=services.alerts.backup_failed,
         )
-        if backups.at is not None:
+        if backups.at is not None and not config.database.shared:  # PostgreSQL: pg_dump, the server's tools
             services.producers.append(backup_service.produce)
             services.wakeups.append(backup_service.next_due)
             services.health.backups = backup_service

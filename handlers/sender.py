@@ -365,6 +365,12 @@ def render(row_lang: str | None, body: Body) -> tuple[str, InlineKeyboardMarkup 
     return text, keyboard
 
 
+def _bot_id(bot: Bot) -> int:
+    """The bot's id, the number before the colon of its token (not a secret)."""
+    head = bot.token.split(":", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
 class OutboxSender:
     def __init__(self, db: Database, clock: Clock, roster: RosterService, pacer: Pacer | None = None,
                  tz: tzinfo = UTC, stale_after: timedelta | None = None) -> None:
@@ -439,7 +445,8 @@ class OutboxSender:
         while True:
             self._wake.clear()  # before draining: a wake during the drain brings another drain
             try:
-                await self.drain(bot)
+                if await self.db.hold_sender_lock(_bot_id(bot)):  # on PostgreSQL one worker per bot sends
+                    await self.drain(bot)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -519,24 +526,42 @@ class OutboxSender:
             return sent
 
     async def _deliver(self, bot: Bot, row: OutboxRow, patient: bool = True) -> str:
-        """'sent', 'failed', 'retry', or 'skipped' (someone else is sending it or has just sent it)."""
+        """'sent', 'failed', 'retry', or 'skipped' (someone else is sending it or has just sent it).
+        On PostgreSQL the row is also locked in a side transaction while it is sent (another worker
+        skips it) and its outcome is written in that transaction (storage.pg)."""
         if not self._claim(row.id):
             return "skipped"
-        outcome, chat_id = "retry", None
+        outcome, chat_id, tell = "retry", None, None
         try:
-            outcome, chat_id = await self._deliver_claimed(bot, row, patient)
+            async with self.db.side_transaction() as side:
+                if side is not None and not await outbox.lock_pending(side, row.id):
+                    outcome = "elsewhere"  # another worker is sending it, or has sent it
+                else:
+                    outcome, chat_id, tell = await self._deliver_claimed(bot, row, patient, side)
         finally:
-            self._release(row.id, outcome != "retry", chat_id)
-        return outcome
+            self._release(row.id, outcome not in ("retry", "elsewhere"), chat_id)
+        if tell is not None:  # after the row's transaction: it holds no lock while others write
+            await self._tell_chair(row, tell)
+        return "skipped" if outcome == "elsewhere" else outcome
+
+    @contextlib.asynccontextmanager
+    async def _writing(self, side: Any) -> AsyncIterator[Any]:
+        """Where a row's outcome is written: the side transaction that holds it, else a transaction."""
+        if side is not None:
+            yield side
+            return
+        async with self.db.transaction() as conn:
+            yield conn
 
     async def _lang(self, chat_id: int, row_lang: str | None) -> str | None:
         if row_lang:
             return row_lang
         return await self.roster.lang_for(chat_id, chat_id if chat_id > 0 else None, chat_id > 0)
 
-    async def _deliver_claimed(self, bot: Bot, row: OutboxRow, patient: bool) -> tuple[str, int | None]:
-        """'sent' (and where to), 'failed' (given up: marked, chair told) or 'retry' (left pending).
-        Not `patient`: one try here (the rate limiter has retried already), then left for later."""
+    async def _deliver_claimed(self, bot: Bot, row: OutboxRow, patient: bool,
+                               side: Any = None) -> tuple[str, int | None, str | None]:
+        """'sent' (and where to), 'failed' (given up: marked; the error to tell the chair) or 'retry'
+        (left pending). Not `patient`: one try here (the rate limiter has retried already), then left for later."""
         body = mark_late(decode_body(row.body), row.due_at, self.clock.now(), self.tz)
         targets = [row.chat_id] + ([row.fallback_chat_id] if row.fallback_chat_id else [])
         error = ""
@@ -547,25 +572,24 @@ class OutboxSender:
                 text, keyboard = render(lang, body)
             except (KeyError, ValueError, IndexError) as exc:  # a bad row must not block the queue
                 log.error("outbox row %s cannot be rendered: %r", row.id, exc)
-                await self._finish(row, f"render: {exc!r}")
-                return "failed", None
+                await self._finish(row, f"render: {exc!r}", side=side)
+                return "failed", None, None
             outcome = await self._send_with_retry(bot, chat_id, text, keyboard, attempts,
                                                   self.max_attempts if patient else 1)
             if outcome == "sent":
-                async with self.db.transaction() as conn:
+                async with self._writing(side) as conn:
                     await outbox.mark_sent(conn, row.id, self.clock.now(), attempts)
                 self.sent_count += 1
                 self._log_uncertain(row, attempts)
-                return "sent", chat_id
+                return "sent", chat_id, None
             if outcome == "retry_later":
-                async with self.db.transaction() as conn:
+                async with self._writing(side) as conn:
                     await outbox.record_attempts(conn, row.id, attempts)
                 self._log_uncertain(row, attempts)
-                return "retry", None
+                return "retry", None, None
             error = outcome
-        await self._finish(row, error, attempts)
-        await self._tell_chair(row, error)
-        return "failed", None
+        await self._finish(row, error, attempts, side)
+        return "failed", None, error
 
     @staticmethod
     def _log_uncertain(row: OutboxRow, attempts: list[str]) -> None:
@@ -574,9 +598,9 @@ class OutboxSender:
             log.warning("outbox row %s to %s: %d attempt(s) got no answer and were repeated, so it may "
                         "have arrived more than once (%s)", row.id, row.chat_id, uncertain, ",".join(attempts))
 
-    async def _finish(self, row: OutboxRow, error: str, attempts: list[str] | None = None) -> None:
+    async def _finish(self, row: OutboxRow, error: str, attempts: list[str] | None = None, side: Any = None) -> None:
         log.warning("outbox row %s to %s given up: %s", row.id, row.chat_id, error)
-        async with self.db.transaction() as conn:
+        async with self._writing(side) as conn:
             await outbox.mark_failed(conn, row.id, error, self.clock.now(), attempts)
 
     async def _tell_chair(self, row: OutboxRow, error: str) -> None:

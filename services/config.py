@@ -41,6 +41,17 @@ class TelegramConfig:
 class DatabaseConfig:
     path: str = "zhiwei.db"
     keep_sent_days: int = 60  # sent/failed outbox rows and the duty-notice journal; 0 = keep for ever
+    url: str = ""  # postgresql://… : PostgreSQL instead of the SQLite file (several workers may share it)
+
+    @property
+    def location(self) -> str:
+        """What `Database.open` is given: the PostgreSQL URL when set, else the SQLite file."""
+        return self.url or self.path
+
+    @property
+    def shared(self) -> bool:
+        """On PostgreSQL: several processes may use the database (no file lock, no file backups)."""
+        return bool(self.url)
 
 
 _Time = time  # BackupConfig has a field named `time`

@@ -168,12 +168,13 @@ class MonthlyReportService:
 
 async def _faq_counts(conn: aiosqlite.Connection, org_id: int, start: datetime, end: datetime) -> tuple[int, ...]:
     cur = await conn.execute(
-        "SELECT COUNT(*), COALESCE(SUM(decision = 'answer'), 0) FROM faq_asked WHERE org_id = ? AND at >= ? AND at < ?",
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN decision = 'answer' THEN 1 ELSE 0 END), 0) FROM faq_asked"
+        " WHERE org_id = ? AND at >= ? AND at < ?",
         (org_id, to_db(start), to_db(end)),
     )
     asked, answered = await cur.fetchone() or (0, 0)
     cur = await conn.execute(
-        "SELECT COUNT(*), COALESCE(SUM(status = 'answered'), 0) FROM faq_unanswered"
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN status = 'answered' THEN 1 ELSE 0 END), 0) FROM faq_unanswered"
         " WHERE org_id = ? AND at >= ? AND at < ?",
         (org_id, to_db(start), to_db(end)),
     )

@@ -84,7 +84,12 @@ class Database:
     async def open(cls, path: str | Path, migrate: bool = True, backup_dir: str | Path | None = None) -> Database:
         """Open (creating) the database and apply pending migrations. When an existing database
         has pending migrations, a checked copy `pre-migrate-vN-….db` goes to `backup_dir` (default:
-        a `backups` folder next to the database) first; if that copy fails nothing is migrated."""
+        a `backups` folder next to the database) first; if that copy fails nothing is migrated.
+        A `postgresql://` URL opens PostgreSQL instead (storage.pg: same migrations, same repositories)."""
+        if is_url(path):
+            from storage.pg import PgDatabase
+
+            return await PgDatabase.open_url(str(path), migrate=migrate)
         conn = await aiosqlite.connect(str(path), isolation_level=None)
         conn.row_factory = sqlite3.Row
         # Takes effect on a new file (before any table); an older one keeps its mode until VACUUM.
@@ -179,10 +184,24 @@ class Database:
                 continue
             async with self.transaction() as conn:
                 for statement in _split_sql(sql):
-                    await conn.execute(statement)
-                await conn.execute(f"PRAGMA user_version = {version}")
+                    await conn.execute(self._migration_statement(statement))
+                await self._set_version(conn, version)
             applied.append(version)
         return applied
+
+    # What differs between the engines (storage.pg.PgDatabase overrides these).
+    def _migration_statement(self, statement: str) -> str:
+        return statement
+
+    async def _set_version(self, conn: aiosqlite.Connection, version: int) -> None:
+        await conn.execute(f"PRAGMA user_version = {version}")
+
+    async def _begin_write(self) -> None:
+        """Start the writer's transaction (the writer lock is held)."""
+        await self._conn.execute("BEGIN IMMEDIATE")
+
+    async def _begin_read(self, reader: aiosqlite.Connection) -> None:
+        await reader.execute("BEGIN")
 
     def _unit(self) -> _Unit | None:
         """The unit of work this task has open on this database (a task it started does not share it)."""
@@ -232,7 +251,7 @@ class Database:
     async def _begin_unit(self, unit: _Unit) -> None:
         await self._lock.acquire()
         try:
-            await self._conn.execute("BEGIN IMMEDIATE")
+            await self._begin_write()
             unit.begun = True
             if unit.hooks is not None:
                 await unit.hooks.begun(self._conn)
@@ -283,7 +302,7 @@ class Database:
             return
         reader = await readers.get()
         try:
-            await reader.execute("BEGIN")
+            await self._begin_read(reader)
             try:
                 yield reader
             finally:
@@ -311,7 +330,7 @@ class Database:
             await self._conn.execute(f"RELEASE {name}")
             return
         async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
+            await self._begin_write()
             try:
                 yield self._conn
             except BaseException:
@@ -331,16 +350,32 @@ class Database:
             unit.suspended = True
         try:
             async with self._lock:
-                await self._conn.execute("PRAGMA secure_delete = ON")
+                await self._secure_delete(True)
             try:
                 yield
             finally:
                 async with self._lock:
-                    await self._conn.execute("PRAGMA secure_delete = OFF")
-                    await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    await self._secure_delete(False)
         finally:
             if unit is not None:
                 unit.suspended = False
+
+    async def _secure_delete(self, on: bool) -> None:
+        await self._conn.execute(f"PRAGMA secure_delete = {'ON' if on else 'OFF'}")
+        if not on:
+            await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    @asynccontextmanager
+    async def side_transaction(self) -> AsyncIterator[aiosqlite.Connection | None]:
+        """A transaction of its own beside the writer, for row locks held across a slow step (the
+        outbox sender's claim while it sends; storage.pg). None on SQLite: one process sends, and
+        the caller writes through `transaction()`."""
+        yield None
+
+    async def hold_sender_lock(self, bot_id: int) -> bool:
+        """Whether this process is (now) the one sender for this bot: always on SQLite (one process);
+        on PostgreSQL a session advisory lock, kept until the process ends (storage.pg)."""
+        return True
 
     async def incremental_vacuum(self, step: int = 2000) -> int:
         """Give free pages back to the file system, `step` pages per short hold of the writer.
@@ -389,6 +424,17 @@ class Database:
         await asyncio.to_thread(partial.unlink, missing_ok=True)
         await self.backup(partial)
         await asyncio.to_thread(backup.finish, partial, final)
+
+
+def on_postgres(conn: aiosqlite.Connection) -> bool:
+    """Whether a connection from `read()`/`transaction()` is PostgreSQL's (storage.pg), for the few
+    queries that read the catalogue."""
+    return getattr(conn, "dialect", "sqlite") == "postgresql"
+
+
+def is_url(target: str | Path) -> bool:
+    """Whether `database.url` / a CLI argument names a PostgreSQL server rather than a SQLite file."""
+    return str(target).startswith(("postgresql://", "postgres://"))
 
 
 def _read_only_uri(path: str) -> str:

@@ -419,8 +419,10 @@ class RotaFlow:
 
 async def save_flow(conn: aiosqlite.Connection, flow: RotaFlow, now: datetime) -> None:
     await conn.execute(
-        """INSERT OR REPLACE INTO rota_flows(chat_id, user_id, org_id, period, start, member_ids, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?)""",
+        """INSERT INTO rota_flows(chat_id, user_id, org_id, period, start, member_ids, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chat_id, user_id) DO UPDATE SET org_id = excluded.org_id,
+           period = excluded.period, start = excluded.start, member_ids = excluded.member_ids,
+           updated_at = excluded.updated_at""",
         (flow.chat_id, flow.user_id, flow.org_id, flow.period, flow.start.isoformat() if flow.start else None,
          json.dumps(list(flow.member_ids)), to_db(now)),
     )

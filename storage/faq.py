@@ -254,7 +254,8 @@ async def reopen(conn: aiosqlite.Connection, item_id: int, member_user_id: int) 
 async def start_answering(conn: aiosqlite.Connection, chat_id: int, user_id: int, item_id: int,
                           now: datetime) -> None:
     await conn.execute(
-        "INSERT OR REPLACE INTO faq_answering(chat_id, user_id, item_id, at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO faq_answering(chat_id, user_id, item_id, at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT(chat_id, user_id) DO UPDATE SET item_id = excluded.item_id, at = excluded.at",
         (chat_id, user_id, item_id, to_db(now)),
     )
 
@@ -272,7 +273,8 @@ async def stop_answering(conn: aiosqlite.Connection, chat_id: int, user_id: int)
 
 
 async def ask_village(conn: aiosqlite.Connection, user_id: int, item_id: int | None, now: datetime) -> None:
-    await conn.execute("INSERT OR REPLACE INTO village_asked(user_id, item_id, at) VALUES (?, ?, ?)",
+    await conn.execute("INSERT INTO village_asked(user_id, item_id, at) VALUES (?, ?, ?)"
+                       " ON CONFLICT(user_id) DO UPDATE SET item_id = excluded.item_id, at = excluded.at",
                        (user_id, item_id, to_db(now)))
 
 

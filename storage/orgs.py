@@ -76,8 +76,9 @@ async def chats_of(conn: aiosqlite.Connection, org_ids: list[int]) -> dict[tuple
 async def move_chat(conn: aiosqlite.Connection, old_chat_id: int, new_chat_id: int) -> bool:
     """Follow a group → supergroup migration. True when a binding moved."""
     cur = await conn.execute("UPDATE chats SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
-    await conn.execute(
-        "UPDATE OR IGNORE chat_prefs SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)
+    await conn.execute(  # unless the new chat has its own already (both engines: no UPDATE OR IGNORE)
+        "UPDATE chat_prefs SET chat_id = ? WHERE chat_id = ? AND NOT EXISTS"
+        " (SELECT 1 FROM chat_prefs WHERE chat_id = ?)", (new_chat_id, old_chat_id, new_chat_id)
     )
     return cur.rowcount > 0
 

@@ -99,6 +99,15 @@ async def pending(conn: aiosqlite.Connection, limit: int = 1000, after_id: int =
     return [_row(r) for r in await cur.fetchall()]
 
 
+async def lock_pending(conn: aiosqlite.Connection, row_id: int) -> bool:
+    """PostgreSQL, in the sender's side transaction: take this row while it is sent, unless another
+    worker holds it (SKIP LOCKED) or it is no longer pending. The lock goes with the transaction, or
+    with the connection when the process dies, and the row is then anyone's again."""
+    cur = await conn.execute(
+        "SELECT id FROM outbox WHERE id = ? AND status = 'pending' FOR UPDATE SKIP LOCKED", (row_id,))
+    return await cur.fetchone() is not None
+
+
 async def last_id(conn: aiosqlite.Connection) -> int:
     """The newest row's id (0 when empty): inside a write transaction, the rows it adds come after it."""
     cur = await conn.execute("SELECT COALESCE(MAX(id), 0) FROM outbox")

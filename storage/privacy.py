@@ -17,6 +17,7 @@ from typing import Any
 
 import aiosqlite
 
+from storage.db import on_postgres
 from storage.models import to_db
 
 
@@ -192,6 +193,14 @@ async def erase(conn: aiosqlite.Connection, s: Subject, labels: dict[int, str], 
 
 async def text_columns(conn: aiosqlite.Connection) -> dict[str, list[str]]:
     """table → its TEXT columns, read from sqlite_master (so new tables are covered)."""
+    if on_postgres(conn):
+        cur = await conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()"
+            " AND data_type = 'text' AND table_name != 'schema_version' ORDER BY table_name, ordinal_position")
+        columns: dict[str, list[str]] = {}
+        for table, column in await cur.fetchall():
+            columns.setdefault(str(table), []).append(str(column))
+        return columns
     cur = await conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
     found: dict[str, list[str]] = {}
     for (table,) in await cur.fetchall():
@@ -203,6 +212,14 @@ async def text_columns(conn: aiosqlite.Connection) -> dict[str, list[str]]:
 
 
 async def _key_columns(conn: aiosqlite.Connection, table: str) -> list[str]:
+    if on_postgres(conn):
+        cur = await conn.execute(
+            "SELECT k.column_name FROM information_schema.table_constraints c"
+            " JOIN information_schema.key_column_usage k"
+            " ON k.constraint_name = c.constraint_name AND k.table_schema = c.table_schema"
+            " WHERE c.table_schema = current_schema() AND c.table_name = ? AND c.constraint_type = 'PRIMARY KEY'"
+            " ORDER BY k.ordinal_position", (table,))
+        return [str(r[0]) for r in await cur.fetchall()] or ["ctid"]
     info = await conn.execute(f"PRAGMA table_info({table})")
     pk = sorted((r["pk"], r["name"]) for r in await info.fetchall() if r["pk"])
     if pk:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import aiosqlite
 
+from storage.db import on_postgres
 from storage.models import to_db
 
 
@@ -20,7 +21,7 @@ async def prune_outbox(conn: aiosqlite.Connection, before: datetime, kept_prefix
     starts with one of `kept_prefixes` (with `only`: just the rows whose key starts with it). Rows deleted."""
     keep = "".join(" AND dedupe NOT LIKE ? ESCAPE '\\'" for _ in kept_prefixes)
     patterns = [_like(p) for p in kept_prefixes]
-    which = f"(dedupe IS NULL OR (1{keep}))"
+    which = f"(dedupe IS NULL OR (1 = 1{keep}))"
     if only is not None:
         which, patterns = "dedupe LIKE ? ESCAPE '\\'", [_like(only)]
     cur = await conn.execute(
@@ -52,6 +53,24 @@ class TableSize:
 
 async def table_sizes(conn: aiosqlite.Connection) -> list[TableSize]:
     """Every table with its row count and, where SQLite has the dbstat table, its bytes on disk."""
+    sizes: dict[str, int] | None
+    if on_postgres(conn):
+        cur = await conn.execute(
+            "SELECT table_name, pg_total_relation_size(quote_ident(table_name)) FROM information_schema.tables"
+            " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name")
+        pg_sizes = {str(r[0]): int(r[1]) for r in await cur.fetchall()}
+        names, sizes = list(pg_sizes), pg_sizes
+    else:
+        names, sizes = await _sqlite_sizes(conn)
+    found = []
+    for name in names:
+        cur = await conn.execute(f'SELECT COUNT(*) FROM "{name}"')
+        row = await cur.fetchone()
+        found.append(TableSize(name, int(row[0]) if row else 0, sizes.get(name, 0) if sizes is not None else None))
+    return sorted(found, key=lambda s: (-(s.bytes or 0), -s.rows, s.name))
+
+
+async def _sqlite_sizes(conn: aiosqlite.Connection) -> tuple[list[str], dict[str, int] | None]:
     cur = await conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
     )
@@ -65,12 +84,7 @@ async def table_sizes(conn: aiosqlite.Connection) -> list[TableSize]:
         sizes = {str(r[0]): int(r[1]) for r in await cur.fetchall()}
     except aiosqlite.OperationalError:
         sizes = None  # no dbstat in this build of SQLite
-    found = []
-    for name in names:
-        cur = await conn.execute(f'SELECT COUNT(*) FROM "{name}"')
-        row = await cur.fetchone()
-        found.append(TableSize(name, int(row[0]) if row else 0, sizes.get(name, 0) if sizes is not None else None))
-    return sorted(found, key=lambda s: (-(s.bytes or 0), -s.rows, s.name))
+    return names, sizes
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,10 @@ class FileInfo:
 
 
 async def file_info(conn: aiosqlite.Connection) -> FileInfo:
+    if on_postgres(conn):  # PostgreSQL's 8 KiB pages; autovacuum reuses the free space
+        cur = await conn.execute("SELECT current_setting('block_size')::bigint, pg_database_size(current_database())")
+        size, total = await cur.fetchone() or (8192, 0)
+        return FileInfo(int(size), int(total) // int(size), 0, "autovacuum")
     values = []
     for pragma in ("page_size", "page_count", "freelist_count", "auto_vacuum"):
         cur = await conn.execute(f"PRAGMA {pragma}")

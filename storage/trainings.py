@@ -136,8 +136,8 @@ async def starting_between(conn: aiosqlite.Connection, start: datetime, end: dat
     """Not cancelled trainings of every organisation starting in (start, end] (the first `limit`)."""
     cur = await conn.execute(
         """SELECT * FROM trainings WHERE cancelled_at IS NULL AND starts_at > ? AND starts_at <= ?
-           ORDER BY starts_at, id LIMIT ?""",
-        (to_db(start), to_db(end), limit),
+           ORDER BY starts_at, id""" + (" LIMIT ?" if limit >= 0 else ""),
+        (to_db(start), to_db(end), *([limit] if limit >= 0 else [])),
     )
     return [_training(r) for r in await cur.fetchall()]
 

@@ -16,10 +16,12 @@ from tests.botapi_stub import BotApiStub
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_bot(stub: BotApiStub, db: Path, token: str, config: Path | None = None,
+def start_bot(stub: BotApiStub, db: Path | str, token: str, config: Path | None = None,
               ready: str = "getUpdates") -> subprocess.Popen[str]:
-    """Start the bot on `db` and return once it calls `ready` (polling for updates, or setWebhook)."""
-    env = {**os.environ, "TELEGRAM_TOKEN": token, "TELEGRAM_BASE_URL": stub.base_url, "BOT_DB": str(db)}
+    """Start the bot on `db` (a SQLite file, or a postgresql:// URL) and return once it calls `ready`
+    (polling for updates, or setWebhook)."""
+    where = {"BOT_DATABASE_URL": db} if str(db).startswith("postgresql://") else {"BOT_DB": str(db)}
+    env = {**os.environ, "TELEGRAM_TOKEN": token, "TELEGRAM_BASE_URL": stub.base_url, **where}
     args = [sys.executable, "-m", "bot", "run", *(["--config", str(config)] if config else [])]
     mark = len(stub.calls)
     proc = subprocess.Popen(args, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import math
+import os
 import shutil
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from bot.simulator import Persona, UpdateFactory
 from handlers.scheduling import next_due
 from services.clock import SimClock
 from storage.db import Database
+from tests import pg_support
 
 WORK = -1001000000001
 PUBLIC = -1001000000002
@@ -115,14 +117,41 @@ async def _demo_template() -> Path:
     return _TEMPLATE
 
 
+# TEST_HARNESS_ENGINE=postgresql (with TEST_DATABASE_URL): every harness on its own PostgreSQL database,
+# the demo ones created from a seeded template database (a check of every flow on that engine).
+PG_HARNESS = os.environ.get("TEST_HARNESS_ENGINE") == "postgresql" and bool(pg_support.TEST_URL)
+_PG_TEMPLATE: str | None = None
+PG_HARNESS_DBS: dict[str, str] = {}  # tmp_path → the harness's database (a restart opens it again)
+
+
+async def _pg_location(tmp_path: Any, from_template: bool) -> str:
+    global _PG_TEMPLATE
+    known = PG_HARNESS_DBS.get(str(tmp_path))
+    if known is not None:
+        return known
+    if from_template and _PG_TEMPLATE is None:
+        _PG_TEMPLATE = await pg_support.create_database()
+        atexit.register(pg_support.drop_databases_now, [_PG_TEMPLATE])
+        world = load_world()
+        cfg = from_mapping({"admins": {"super_admins": world.super_admins}}, env={})
+        db = await Database.open(_PG_TEMPLATE)
+        await seed(db, world, SimClock(START), cfg.tz, cfg.duty.handoff)
+        await db.close()
+    url = await pg_support.create_database(template=_PG_TEMPLATE if from_template else None)
+    PG_HARNESS_DBS[str(tmp_path)] = url
+    return url
+
+
 async def make_harness(tmp_path: Any, demo: bool = True, config: Config | None = None,
                        start: datetime = START) -> Harness:
     world = load_world()
     cfg = config or from_mapping({"admins": {"super_admins": world.super_admins}}, env={})
     clock = SimClock(start)
-    path = Path(tmp_path) / "test.db"
+    path: str | Path = Path(tmp_path) / "test.db"
     from_template = demo and config is None and start == START
-    if from_template:
+    if PG_HARNESS:
+        path = await _pg_location(tmp_path, from_template)
+    elif from_template:
         shutil.copyfile(await _demo_template(), path)
     db = await Database.open(path)
     if demo and not from_template:

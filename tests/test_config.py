@@ -88,3 +88,12 @@ def test_run_without_token_is_a_clear_error(tmp_path: Path) -> None:
                             env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
     assert result.returncode == 2
     assert "TELEGRAM_TOKEN" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_database_url_selects_postgresql() -> None:
+    assert from_mapping({}, env={}).database.location == "zhiwei.db"
+    cfg = from_mapping({}, env={"BOT_DATABASE_URL": "postgresql://zw:pw@db:5432/zhiwei"})
+    assert cfg.database.location == "postgresql://zw:pw@db:5432/zhiwei" and cfg.database.shared
+    with pytest.raises(ConfigError, match=r"database\.url must be a postgresql:// URL") as err:
+        from_mapping({"database": {"url": "mysql://root:pw@db/zhiwei"}}, env={})
+    assert "pw" not in str(err.value)  # the password is not echoed

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from services import duty_notices
 from storage.db import Database
 from tests.harness import Harness
+from tests.pg_support import Databases
 
 pytestmark = pytest.mark.handler
 
@@ -23,8 +23,8 @@ async def _count(db: Database) -> int:
         return int(row[0]) if row else 0
 
 
-async def test_a_read_completes_while_a_write_transaction_is_open(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "r.db")
+async def test_a_read_completes_while_a_write_transaction_is_open(dbs: Databases) -> None:
+    db = await Database.open(await dbs("r.db"))
     held, release = asyncio.Event(), asyncio.Event()
 
     async def writer() -> None:
@@ -47,8 +47,8 @@ async def test_a_read_completes_while_a_write_transaction_is_open(tmp_path: Path
         await db.close()
 
 
-async def test_reads_cannot_write(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "r.db")
+async def test_reads_cannot_write(dbs: Databases) -> None:
+    db = await Database.open(await dbs("r.db"))
     try:
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
             async with db.read() as conn:
@@ -58,8 +58,8 @@ async def test_reads_cannot_write(tmp_path: Path) -> None:
         await db.close()
 
 
-async def test_a_read_block_sees_one_snapshot(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "r.db")
+async def test_a_read_block_sees_one_snapshot(dbs: Databases) -> None:
+    db = await Database.open(await dbs("r.db"))
     try:
         async with db.read() as conn:
             cur = await conn.execute("SELECT COUNT(*) FROM chat_prefs")

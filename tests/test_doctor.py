@@ -16,6 +16,7 @@ from bot.config import Config, from_mapping
 from bot.doctor import run_doctor
 from storage import backup
 from storage.db import Database
+from tests import pg_support
 from tests.botapi_stub import BotApiStub
 
 pytestmark = pytest.mark.e2e
@@ -219,3 +220,27 @@ async def test_operator_chat(stub: BotApiStub, tmp_path: Path) -> None:
     stub.remove_chat(-1009876543210)
     code, out = await doctor(config(stub, db, ops={"operator_chat_id": -1009876543210}))
     assert code == 1 and "❌ 运维通知的聊天 -1009876543210 找不到" in out and "把机器人拉进群" in out
+
+
+@pytest.mark.skipif(not pg_support.TEST_URL, reason=pg_support.NO_SERVER)
+async def test_on_postgresql_the_database_and_its_groups_are_read_from_the_server(stub: BotApiStub) -> None:
+    url = await pg_support.create_database()
+    try:
+        db = await Database.open(url)
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO orgs(id, name, created_at, created_by)"
+                               " VALUES (1, '青石村妇联', '2026-01-01', 1)")
+            await conn.execute("INSERT INTO chats(chat_id, org_id, kind, title, bound_at) "
+                               "VALUES (?, 1, 'work', '执委群', '')", (WORK,))
+            await conn.execute("INSERT INTO chats(chat_id, org_id, kind, title, bound_at) "
+                               "VALUES (?, 1, 'public', '妇女之家', '')", (PUBLIC,))
+        await db.close()
+        code, out = await doctor(config(stub, Path("unused.db"), database={"url": url}))
+        assert code == 0, out
+        assert "数据库：PostgreSQL" in out and "备份请用 pg_dump" in out
+        assert "青石村妇联 · 执委工作群「执委群」：机器人在群里" in out
+    finally:
+        await pg_support.drop_database(url)
+    code, out = await doctor(config(stub, Path("unused.db"), database={"url": "postgresql://nobody@127.0.0.1:9/none"}))
+    assert code == 1
+    assert "❌ 连不上 PostgreSQL 数据库 127.0.0.1:9/none" in out

@@ -11,6 +11,7 @@ import pytest
 
 from bot.simulator import Persona
 from tests.harness import PUBLIC, WORK, Harness
+from tests.pg_support import table_names
 
 pytestmark = pytest.mark.handler
 
@@ -27,9 +28,7 @@ async def snapshot(h: Harness) -> dict[str, list[tuple[object, ...]]]:
     """Every table's rows, but the users table (pressing a button records that the user exists)."""
     out: dict[str, list[tuple[object, ...]]] = {}
     async with h.db.read() as conn:
-        cur = await conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-        tables = [r[0] for r in await cur.fetchall()]
-        for table in tables:
+        for table in await table_names(conn):
             if table in ("users", "schema_migrations"):
                 continue
             cur = await conn.execute(f"SELECT * FROM {table}")

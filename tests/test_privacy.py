@@ -19,6 +19,7 @@ from bot.fake_api import ApiCall
 from bot.simulator import Persona
 from services.privacy import Scrubber, replace_name, replace_username
 from tests.harness import PUBLIC, WORK, Harness, make_harness
+from tests.pg_support import table_names
 
 pytestmark = pytest.mark.handler
 
@@ -42,8 +43,7 @@ async def leftovers(h: Harness, user_id: int, needles: list[str]) -> list[str]:
     number = re.compile(rf"(?<!\d){user_id}(?!\d)")
     found = []
     async with h.db.read() as conn:
-        cur = await conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-        tables = [str(r[0]) for r in await cur.fetchall()]
+        tables = await table_names(conn)
         assert {"users", "members", "ledger_entries", "outbox", "audit_log", "review_results"} <= set(tables)
         for table in tables:
             cur = await conn.execute(f"SELECT * FROM {table}")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ from services.reminders import ReminderService
 from services.timeparse import parse_when
 from storage import outbox
 from storage.db import Database
+from tests.pg_support import Databases
 
 pytestmark = pytest.mark.unit
 
@@ -101,8 +102,8 @@ def test_lateness_classes() -> None:
 
 
 @pytest.fixture
-async def db(tmp_path: Path):
-    database = await Database.open(tmp_path / "sched.db")
+async def db(dbs: Databases):
+    database = await Database.open(await dbs("sched.db"))
     yield database
     await database.close()
 
@@ -224,12 +225,12 @@ class RecordingBot:
         self.sent.append((chat_id, text))
 
 
-async def test_a_crash_between_claim_and_send_loses_nothing(tmp_path: Path) -> None:
+async def test_a_crash_between_claim_and_send_loses_nothing(dbs: Databases) -> None:
     from handlers.sender import OutboxSender
     from services.roster import RosterService
 
     clock = SimClock(START)
-    first = await Database.open(tmp_path / "crash.db")
+    first = await Database.open(await dbs("crash.db"))
     svc = ReminderService(first, clock, TZ, grace_hours=6)
     when, rest = parse_when("10分钟后 交材料", START)
     await svc.create(7, None, -100, when, rest)
@@ -237,7 +238,7 @@ async def test_a_crash_between_claim_and_send_loses_nothing(tmp_path: Path) -> N
     await svc.produce(clock.now())  # claimed and queued … and the process dies before sending
     await first.close()
 
-    second = await Database.open(tmp_path / "crash.db")  # the restart
+    second = await Database.open(await dbs("crash.db"))  # the restart
     await ReminderService(second, clock, TZ, grace_hours=6).produce(clock.now())  # claims nothing new
     bot = RecordingBot()
     sender = OutboxSender(second, clock, RosterService(second, clock, frozenset()))
@@ -282,3 +283,68 @@ async def test_network_trouble_keeps_a_chats_messages_in_order(db: Database) -> 
     bot.down = False
     assert await sender.drain(bot) == 3  # type: ignore[arg-type]
     assert [t for c, t in bot.sent if c == -100] == ["⏰ 提醒：第一条", "⏰ 提醒：第二条"]
+
+
+# --- several workers on one database (PostgreSQL: issue #15; SQLite: two processes on one file) ----------
+
+
+async def test_two_workers_ticking_at_once_produce_each_reminder_once(dbs: Databases) -> None:
+    clock = SimClock(START)
+    first = await Database.open(await dbs("workers.db"))
+    second = await Database.open(await dbs("workers.db"))
+    svc = ReminderService(first, clock, TZ, grace_hours=6)
+    for i in range(20):
+        when, rest = parse_when(f"10分钟后 第{i}件事", START)
+        await svc.create(7, None, -100 - i, when, rest)
+    clock.advance(timedelta(minutes=10))
+    workers = [ReminderService(db, clock, TZ, grace_hours=6) for db in (first, second)]
+    for _ in range(3):  # both ticks at the same moment, again and again
+        await asyncio.gather(*(w.produce(clock.now()) for w in workers))
+    found = await pending_bodies(first)
+    assert sorted(b["text"] for _, b in found) == sorted(f"第{i}件事" for i in range(20))
+    await first.close()
+    await second.close()
+
+
+class SlowBot(RecordingBot):
+    async def send_message(self, chat_id: int, text: str, **kwargs: Any) -> None:
+        await asyncio.sleep(0.01)
+        await super().send_message(chat_id, text, **kwargs)
+
+
+async def test_two_senders_on_postgres_never_send_a_row_twice(dbs: Databases) -> None:
+    """Each row is locked (FOR UPDATE SKIP LOCKED) while it is sent: two workers draining the same
+    outbox at once send every row exactly once between them."""
+    if not dbs.pg:
+        pytest.skip("SQLite: one process sends (the file lock of `run`)")
+    from handlers.sender import OutboxSender
+    from services.roster import RosterService
+
+    clock = SimClock(START)
+    first = await Database.open(await dbs("senders.db"))
+    second = await Database.open(await dbs("senders.db"))
+    async with first.transaction() as conn:
+        await outbox.enqueue(conn, [Outgoing(1000 + i, "outbox.verbatim", {"text": {"$html": f"第{i}条"}})
+                                    for i in range(60)], clock.now())
+    bots = [SlowBot(), SlowBot()]
+    senders = [OutboxSender(db, clock, RosterService(db, clock, frozenset())) for db in (first, second)]
+    await asyncio.gather(*(s.drain(b) for s, b in zip(senders, bots, strict=True)))  # type: ignore[arg-type]
+    sent = bots[0].sent + bots[1].sent
+    assert sorted(sent) == sorted((1000 + i, f"第{i}条") for i in range(60))
+    assert bots[0].sent and bots[1].sent  # both took part
+    async with first.read() as conn:
+        assert await outbox.count(conn, "sent") == 60
+    await first.close()
+    await second.close()
+
+
+async def test_one_sender_per_bot_and_the_next_takes_over_when_it_dies(dbs: Databases) -> None:
+    first = await Database.open(await dbs("lock.db"))
+    second = await Database.open(await dbs("lock.db"))
+    assert await first.hold_sender_lock(123456)
+    assert await first.hold_sender_lock(123456)  # kept
+    assert await second.hold_sender_lock(123456) is (not dbs.pg)  # SQLite: one process, always its own
+    assert await second.hold_sender_lock(654321)  # another bot: its own sender
+    await first.close()  # the process dies: its session (and lock) with it
+    assert await second.hold_sender_lock(123456)
+    await second.close()
