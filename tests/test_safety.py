@@ -380,6 +380,26 @@ def test_a_hint_of_disappearing_is_a_concern_not_an_alarm_and_a_busy_day_is_neit
     assert detect("别找我了 我去赶集", True) is None
     assert not any(pattern.search(squeeze("别找我了 我去赶集")) for _, pattern, _ in SIGNALS)
 
+
+# Lessons of held-out set P (its first run is in docs/benchmarks.md), in other words than the set's.
+@pytest.mark.parametrize("text", [
+    "俺今年15 爹妈要我过了年跟邻村一个四十岁的结婚", "修车铺那个老头总把放学的女孩叫进后屋",
+    "隔壁一晚上哐哐响 孩子哭了半天 现在没声了",
+    "路边有个姑娘被两个男的硬往车里塞", "他刚才勒我脖子 我缓了半天 他现在在屋里看电视", "安眠药我攒够了 这辈子就这样了",
+    "我婆婆被她儿子关在牛棚 两天没给饭吃", "有个网上认识的人要带俺女儿去外地 她才十四",
+    "我表妹刚打电话说厂里把她锁在宿舍出不来",
+    "佢话今晚要我条命",
+])
+def test_a_minors_wedding_a_back_room_sounds_next_door_and_a_saved_up_farewell_are_danger(text: str) -> None:
+    assert detect(text, True) is not None and detect(text, False) is not None, text
+
+
+@pytest.mark.parametrize("text", [
+    "打死我都不吃那个苦瓜了", "那年他把我打进医院 后来离了 现在过得挺好", "今年16号去镇上赶集", "在看电视 没啥事",
+])
+def test_idioms_a_past_told_as_past_and_dates_raise_no_alarm(text: str) -> None:
+    assert detect(text, True) is None and detect(text, False) is None, text
+
 # --- concern: short of an alarm, a person still looks --------------------------------------------
 
 CONCERN = "要是明天还是这样 以后就别找我了"  # a hint the rules and the model do not read as an alarm
