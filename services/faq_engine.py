@@ -211,7 +211,7 @@ def fold(text: str) -> str:
 
 # Bump when `normalise`, `fold` or `Tokenizer.tokens_of_normalised` change in a way the constants and
 # libraries below do not show: stored entry tokens are then segmented again at the next start.
-NORMALISE_VERSION = 1
+NORMALISE_VERSION = 2
 
 
 def _normalisation_version() -> str:
@@ -425,6 +425,9 @@ class Tokenizer:
                     canonical = self._canon.get(gram, gram) == gram
                     if gram != word and self._freq.get(gram) and gram not in STOP_WORDS and canonical:
                         found.append(gram)
+            latin = _LATIN_WORD.fullmatch(word)
+            if latin is not None and latin.group(1) and latin.group(2):  # hpv疫苗 → hpv as well
+                found.append(latin.group(1))
             subs = tuple(found)
             if len(self._sub_cache) < 100_000:
                 self._sub_cache[word] = subs
@@ -1318,6 +1321,7 @@ class FaqIndex:
         return dataclasses.replace(first, also=(second.candidates[0], second.best, second.kind == "answer"))
 
 
+_LATIN_WORD = re.compile(r"([a-z0-9]{2,})([\u3400-\u9fff]+)")  # a dictionary word led by Latin letters
 _MARKUP = re.compile(r"</?[a-zA-Z][^<>]{0,40}>|&[a-z]{2,6};")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _LATIN_RUN = re.compile(r"[a-z]+(?: [a-z]+)*")
