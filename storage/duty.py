@@ -123,9 +123,11 @@ async def orgs_duty_due(conn: aiosqlite.Connection, now: datetime) -> list[tuple
 async def set_duty_wakes(conn: aiosqlite.Connection, wakes: list[tuple[int, int, datetime | None]]) -> None:
     """(org id, change count read before, next wake or None for no rotation); an organisation changed
     since keeps its NULL."""
+    stored: dict[datetime | None, str] = {None: NO_WAKE}  # a batch's wakes share a few moments
     await conn.executemany(
         "UPDATE orgs SET duty_next_at = ? WHERE id = ? AND duty_changes = ?",
-        [(to_db(at) if at is not None else NO_WAKE, org_id, changes) for org_id, changes, at in wakes],
+        [(stored[at] if at in stored else stored.setdefault(at, to_db(at)), org_id, changes)  # type: ignore[arg-type]
+         for org_id, changes, at in wakes],
     )
 
 

@@ -38,11 +38,13 @@ class Outgoing:
         return encode_body(self.key, self.params, self.buttons)
 
 
+# One encoder for every body (json.dumps with options builds a new one per call); the same output.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 def encode_body(key: str, params: Mapping[str, Any], buttons: Buttons = ()) -> str:
-    return json.dumps(
-        {"key": key, "params": dict(params), "buttons": [[list(b) for b in row] for row in buttons]},
-        ensure_ascii=False, default=str,
-    )
+    return _ENCODER.encode(
+        {"key": key, "params": dict(params), "buttons": [[list(b) for b in row] for row in buttons] if buttons else []})
 
 
 @dataclass(frozen=True)
