@@ -34,6 +34,9 @@ Ranking
   (both fields, idf included; LRU, at most `CACHE_POSTINGS` elements, dropped when the scope changes,
   the deployment-wide ones' biggest pre-computed by `warm`), summed with one `bincount` per part,
   each slot's sum in the same order as ever; the top k are picked without sorting all documents.
+  The vectors a question needs and the cache lacks are worked out together: their postings gathered
+  into one array per part and scored in one numpy pass (the same floats as one token at a time), so
+  a cold question costs a few numpy calls per part, not a dozen per token.
 
   Stored tokens: `doc_tokens` (each phrasing, the tags, the answer) are stored with each entry
   together with `fingerprint` (the tokenizer's signature: dictionary, synonyms, word lists,
