@@ -59,6 +59,8 @@ async def prepare(n: int, base: Path) -> None:
     finally:
         await db.close()
     _copy(work, base)
+    for p in base.parent.glob(work.name + "*"):
+        p.unlink()
 
 
 async def once(n: int, base: Path, warm: bool) -> tuple[float, float, float, int]:
