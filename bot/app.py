@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import gc
 import logging
-from datetime import UTC, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telegram import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, Update
@@ -76,6 +77,9 @@ HANDLER_MODULES = (calendar, core, duty, faq, holidays, monthly_report, ops, pri
 App = Application[Any, Any, Any, Any, Any, Any]
 
 
+Producer = Callable[[datetime], Awaitable[None]]  # the tick's work: enqueue what fell due by then
+Wakeup = Callable[[datetime], Awaitable[datetime | None]]  # its next due moment after a tick at then
+
 def build_services(config: Config, db: Database, clock: Clock) -> Services:
     duty_config = config.duty
     admins = frozenset(config.admins.super_admins)
@@ -112,32 +116,26 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
     )
     services.sender.listener = health.note_outcome  # failed attempts no rate limiter counted
     retention = RetentionService(db, config.tz, config.database.keep_sent_days)
-    # What the scheduler tick runs, in this order (each one idempotent: see handlers/scheduling.py).
-    services.producers.extend([
-        functools.partial(duty_notices.produce, services.duty),
-        services.reminders.produce,
-        services.monthly_report.produce,
-        services.review.notices.produce,
-        services.tasks.produce,
-        services.trainings.produce,
-        functools.partial(services.faq.produce, tz=config.tz),
-        services.holidays.produce,
-        alerts.produce,  # the outbox stuck / moving again, to the operator
+    # What the scheduler tick runs, in this order, each with its wake-up: no later than the next moment
+    # it may have something to do (each producer idempotent: see handlers/scheduling.py).
+    scheduled: list[tuple[Producer, Wakeup]] = [
+        (functools.partial(duty_notices.produce, services.duty),
+         functools.partial(duty_notices.next_due, services.duty)),
+        (services.reminders.produce, services.reminders.next_due),
+        (services.monthly_report.produce, services.monthly_report.next_due),
+        (services.review.notices.produce, services.review.notices.next_due),
+        (services.tasks.produce, services.tasks.next_due),
+        (services.trainings.produce, services.trainings.next_due),
+        (functools.partial(services.faq.produce, tz=config.tz),
+         functools.partial(services.faq.next_due, tz=config.tz)),
+        (services.holidays.produce, services.holidays.next_due),
+        (alerts.produce, alerts.next_due),  # the outbox stuck / moving again, to the operator
         # Once a day: sent messages and duty-notice claims older than [database] keep_sent_days.
-        retention.produce,
-    ])
-    services.wakeups.extend([
-        functools.partial(duty_notices.next_due, services.duty),
-        services.reminders.next_due,
-        services.monthly_report.next_due,
-        services.review.notices.next_due,
-        services.tasks.next_due,
-        services.trainings.next_due,
-        functools.partial(services.faq.next_due, tz=config.tz),
-        services.holidays.next_due,
-        alerts.next_due,
-        retention.next_due,
-    ])
+        (retention.produce, retention.next_due),
+    ]
+    for produce, wakeup in scheduled:
+        services.producers.append(produce)
+        services.wakeups.append(wakeup)
     services.tickers.append(scheduler_tick)
     return services
 

@@ -93,7 +93,10 @@ class DutyService:
         self.wakes_cleared = False  # the duty producer works every wake out again once per process
         # The duty producer's rotations between ticks: org id → (orgs.duty_changes it was read at, rotation).
         self.kept_rotations: dict[int, tuple[int, Rotation | None]] = {}
-        self._shifts: dict[int, tuple[Rotation, list[Shift], list[str]]] = {}  # see `situation`
+        # see `situation`: org id → (rotation, a run of its shifts, their refs, the situations made of them)
+        self._shifts: dict[int, tuple[Rotation, list[Shift], list[str], list[Situation | None]]] = {}
+        self._eves: dict[datetime, tuple[date, datetime]] = {}  # a shift's start → its eve's day and notice time
+        self._today: tuple[datetime, date] | None = None  # the last `now` asked and its local date
         self.grace = timedelta(hours=grace_hours)
 
     def today(self) -> date:
@@ -432,11 +435,29 @@ class DutyService:
             if shift is None:
                 self._shifts.pop(org_id, None)
                 return Situation(org_id, current, None, found[:2], None, tuple(x.start.isoformat() for x in found[:2]))
-            run = (current, found, [x.start.isoformat() for x in found])
+            run = (current, found, [x.start.isoformat() for x in found], [None] * len(found))
             self._shifts[org_id] = run
-        shifts, refs = run[1], run[2]
+        shifts, refs, made = run[1], run[2], run[3]
         i = next(j for j, x in enumerate(shifts) if x.start <= now < x.end)
-        return Situation(org_id, current, shifts[i], shifts[i:i + 2], refs[i], tuple(refs[i:i + 2]))
+        found_s = made[i]
+        if found_s is None:  # the same for every moment of this shift: made once
+            found_s = made[i] = Situation(org_id, current, shifts[i], shifts[i:i + 2], refs[i], tuple(refs[i:i + 2]))
+        return found_s
+
+    def _eve(self, start: datetime) -> tuple[date, datetime]:
+        """The day before the shift starting at `start` and the eve notice's moment on it."""
+        found = self._eves.get(start)
+        if found is None:
+            if len(self._eves) > 4096:  # shift starts are shared by many organisations: a few a day
+                self._eves.clear()
+            day = start.astimezone(self.tz).date() - timedelta(days=1)
+            found = self._eves[start] = (day, datetime.combine(day, self.notice_time, self.tz))
+        return found
+
+    def _local_day(self, now: datetime) -> date:
+        if self._today is None or self._today[0] is not now:
+            self._today = (now, now.astimezone(self.tz).date())
+        return self._today[1]
 
     def next_wake(self, current: Rotation, now: datetime) -> datetime:
         return self.wake(self.situation(0, current, now), now)
@@ -453,7 +474,7 @@ class DutyService:
             if nxt.start <= now:
                 continue
             times.append(nxt.start)
-            eve = datetime.combine(nxt.start.astimezone(self.tz).date() - timedelta(days=1), self.notice_time, self.tz)
+            eve = self._eve(nxt.start)[1]
             if eve > now:
                 times.append(eve)
             break
@@ -481,11 +502,10 @@ class DutyService:
         for nxt, ref in zip(s.upcoming, s.upcoming_refs, strict=True):
             if nxt.start <= now:
                 continue
-            eve_day = nxt.start.astimezone(self.tz).date() - timedelta(days=1)
-            eve = datetime.combine(eve_day, self.notice_time, self.tz)
+            eve_day, eve = self._eve(nxt.start)
             # Only on the eve itself: a rotation set on the day of its first hand-off gets no
             # "明天起" notice that day (the hand-off notice comes at the start).
-            on_eve = now.astimezone(self.tz).date() == eve_day
+            on_eve = self._local_day(now) == eve_day
             if on_eve and eve <= now < nxt.start and ("eve", ref) not in claimed:
                 planned.append(Planned("eve", ref, Notice("eve", s.org_id, nxt, s.current.period)))
             break

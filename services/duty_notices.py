@@ -6,9 +6,10 @@ neither lose a claimed notice nor send one twice."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
@@ -26,12 +27,22 @@ def shift_range(shift: Shift) -> dict[str, Any]:
     return text("duty.range_many", first=fmt.day(shift.first_day), last=fmt.day(shift.last_day))
 
 
+class Person(Protocol):
+    """Whom a message names (a roster row, or just its name: storage.members.Named)."""
+
+    @property
+    def display_name(self) -> str: ...
+
+    @property
+    def user_id(self) -> int | None: ...
+
+
 @dataclass(frozen=True)
 class Lookup:
     """What the messages of a batch of notices name: the groups, the people, the chairs."""
 
     chats: dict[tuple[int, str], int]
-    people: dict[int, Member]
+    people: Mapping[int, Person]
     chairs: dict[int, list[Member]]
 
     def name(self, member_id: int | None) -> tuple[str, int | None]:
@@ -89,16 +100,25 @@ CHUNK = 100
 YIELD_EVERY = 25  # organisations worked out between two chances for the loop to run a command
 
 
-async def _looked_at(service: DutyService, conn: aiosqlite.Connection, changes: dict[int, int],
-                     now: datetime) -> dict[int, Situation]:
-    """The situation of each organisation with a rotation. A rotation is read again only when its
-    organisation's change count (read before it) is not the one it was kept with."""
+async def _refresh(service: DutyService, conn: aiosqlite.Connection, changes: dict[int, int]) -> None:
+    """Read again the rotations whose organisation's change count (read before them) is not the one
+    they were kept with (a warm tick reads nothing)."""
     kept = service.kept_rotations
     stale = [org_id for org_id, count in changes.items() if org_id not in kept or kept[org_id][0] != count]
     if stale:
         fresh = await service.rotations(conn, stale)
         for org_id in stale:
             kept[org_id] = (changes[org_id], fresh.get(org_id))
+
+
+def _stale(service: DutyService, changes: dict[int, int]) -> bool:
+    kept = service.kept_rotations
+    return any(org_id not in kept or kept[org_id][0] != count for org_id, count in changes.items())
+
+
+async def _situations(service: DutyService, changes: dict[int, int], now: datetime) -> dict[int, Situation]:
+    """The situation of each organisation with a (kept, see `_refresh`) rotation."""
+    kept = service.kept_rotations
     found = {}
     for i, org_id in enumerate(changes, 1):
         current = kept[org_id][1]
@@ -126,7 +146,8 @@ async def _evidence(conn: aiosqlite.Connection, found: dict[int, Situation]) -> 
     for org_id, kind, ref in claimed:
         by_org.setdefault(org_id, set()).add((kind, ref))
     stored = {start: to_db(start) for start in starts}
-    return {org_id: (frozenset(by_org.get(org_id, ())),
+    none: frozenset[tuple[str, str]] = frozenset()
+    return {org_id: (frozenset(by_org[org_id]) if org_id in by_org else none,
                      s.shift is not None and (org_id, stored[s.shift.start]) in checked)
             for org_id, s in found.items()}
 
@@ -143,25 +164,17 @@ def _plans(service: DutyService, found: dict[int, Situation], evidence: dict[int
 
 
 async def _claim(service: DutyService, conn: aiosqlite.Connection, found: dict[int, Situation],
-                 changes: dict[int, int], seen: dict[int, Evidence], planned: dict[int, list[Planned]],
-                 now: datetime) -> list[Outgoing]:
-    """Inside the transaction: claim what is due for these organisations and build the outbox
-    messages. What may have changed since the read is read again (claims, check-ins, and the rotation
-    of an organisation changed since); an organisation whose inputs are the same keeps its plan."""
+                 changes: dict[int, int], now: datetime) -> list[Outgoing]:
+    """Inside the transaction: decide what is due for these organisations, claim it and build the
+    outbox messages. The claims and check-ins are read here (what `plan` decides on is what is
+    journaled); an organisation whose rotation changed since it was read is left to the next tick
+    (its wake stays to be worked out, so that tick comes at once)."""
     stored = await duty.changes_of(conn, list(found))
-    moved = [org_id for org_id in found if stored.get(org_id) != changes[org_id]]
-    if moved:
-        found = dict(found)
-        again = await _looked_at(service, conn, {org_id: stored.get(org_id, -1) for org_id in moved}, now)
-        for org_id in moved:
-            if org_id in again:
-                found[org_id] = again[org_id]
-            else:
-                del found[org_id]
-    evidence = await _evidence(conn, found)
-    redo = {org_id: s for org_id, s in found.items() if org_id in moved or evidence[org_id] != seen.get(org_id)}
-    plans = {org_id: planned[org_id] for org_id in found if org_id not in redo and org_id in planned}
-    plans.update(_plans(service, redo, evidence, now))
+    if any(stored.get(org_id) != changes[org_id] for org_id in found):
+        found = {org_id: s for org_id, s in found.items() if stored.get(org_id) == changes[org_id]}
+    plans = _plans(service, found, await _evidence(conn, found), now)
+    if not plans:
+        return []
     await duty.claim_notices(conn, [(org_id, p.kind, p.ref) for org_id, ps in plans.items() for p in ps], now)
     handing = [org_id for org_id, ps in plans.items() if any(p.kind == "handoff" and p.notice for p in ps)]
     notes = await duty.take_handovers_of(conn, handing, now)
@@ -171,7 +184,7 @@ async def _claim(service: DutyService, conn: aiosqlite.Connection, found: dict[i
         wanted.update(m for m in (notice.shift.member_id, notice.next_shift.member_id if notice.next_shift else None)
                       if m is not None)
     wanted.update(m for ns in notes.values() for m, _ in ns)
-    people = await members.by_ids(conn, wanted)
+    people = await members.names_of(conn, wanted)
     org_ids = list(plans)
     look = Lookup(await orgs.chats_of(conn, org_ids), people,
                   await members.chairs_of(conn, sorted({n.org_id for n in notices if n.kind == "chair_alert"})))
@@ -188,10 +201,11 @@ async def _claim(service: DutyService, conn: aiosqlite.Connection, found: dict[i
 
 async def produce(service: DutyService, now: datetime) -> None:
     """Every duty notice that fell due. Only organisations whose stored next wake
-    (`orgs.duty_next_at`) has come are looked at, in batches: their rotations, claims and check-ins
-    are read in a few set-based queries beside the writer (a quiet tick is one indexed query and takes
-    no write lock), decided in Python (`DutyService.plan`), and a batch with something due is
-    journaled and put in the outbox in one short transaction; the next wakes are stored with it."""
+    (`orgs.duty_next_at`) has come are looked at, in batches: their rotations are read (when changed
+    since the last tick) beside the writer (a quiet tick is one indexed query and takes no write
+    lock) and their shifts worked out; then, in one short transaction per batch, their claims and
+    check-ins are read in a few set-based queries, what fell due is decided in Python
+    (`DutyService.plan`), journaled and put in the outbox, and the next wakes are stored with it."""
     if not service.wakes_cleared:  # the notice times in the config may have changed since they were stored
         async with service.db.transaction() as conn:
             await duty.rotation_changed(conn)
@@ -200,17 +214,15 @@ async def produce(service: DutyService, now: datetime) -> None:
         candidates = await duty.orgs_duty_due(conn, now)
     for i in range(0, len(candidates), CHUNK):
         chunk = dict(candidates[i:i + CHUNK])
-        async with service.db.read() as conn:
-            found = await _looked_at(service, conn, chunk, now)
-            seen = await _evidence(conn, found)
-        await asyncio.sleep(0)  # a command's read may run between the rotations and the plans
-        planned = _plans(service, found, seen, now)
+        if _stale(service, chunk):
+            async with service.db.read() as conn:
+                await _refresh(service, conn, chunk)
+        found = await _situations(service, chunk, now)
         wakes = [(org_id, changes, service.wake(found[org_id], now) if org_id in found else None)
                  for org_id, changes in chunk.items()]
         async with service.db.transaction() as conn:
-            if planned:
-                due = {org_id: found[org_id] for org_id in planned}
-                await outbox.enqueue(conn, await _claim(service, conn, due, chunk, seen, planned, now), now)
+            if found:
+                await outbox.enqueue(conn, await _claim(service, conn, found, chunk, now), now)
             await duty.set_duty_wakes(conn, wakes)
 
 

@@ -34,6 +34,9 @@ Ranking
   (both fields, idf included; LRU, at most `CACHE_POSTINGS` elements, dropped when the scope changes,
   the deployment-wide ones' biggest pre-computed by `warm`), summed with one `bincount` per part,
   each slot's sum in the same order as ever; the top k are picked without sorting all documents.
+  The vectors a question needs and the cache lacks are worked out together: their postings gathered
+  into one array per part and scored in one numpy pass (the same floats as one token at a time), so
+  a cold question costs a few numpy calls per part, not a dozen per token.
 
   Stored tokens: `doc_tokens` (each phrasing, the tags, the answer) are stored with each entry
   together with `fingerprint` (the tokenizer's signature: dictionary, synonyms, word lists,
@@ -631,6 +634,28 @@ class _Part:
         return new
 
 
+class _Gathered:
+    """One part's postings of the tokens `FaqIndex._contributions` scores together."""
+
+    __slots__ = ("coefs", "ends", "fields", "lengths", "slots", "starts", "units")
+
+    def __init__(self) -> None:
+        self.slots: array.array[int] = array.array("i")
+        self.units: array.array[int] = array.array("H")
+        self.coefs: list[float] = []
+        self.lengths: list[int] = []
+        self.fields: list[int] = []
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def add(self, posting: tuple[array.array[int], array.array[int]], coef: float, field_: int) -> None:
+        self.slots.extend(posting[0])
+        self.units.extend(posting[1])
+        self.coefs.append(coef)
+        self.lengths.append(len(posting[0]))
+        self.fields.append(field_)
+
+
 class FaqIndex:
     """BM25 over inverted indexes of two fields (questions+tags, answer), maintained incrementally, in
     parts: the deployment-wide entries, and each organisation's own. A question from an organisation
@@ -1054,59 +1079,100 @@ class FaqIndex:
     def _contribution(self, tid: int, org_id: int | None) -> tuple[_Contribution, _Contribution] | None:
         """The slots a token scores in each part of `org_id`'s scope (deployment-wide, own) and their BM25
         contributions over both fields, question field first (cached)."""
+        return self._contributions([tid], org_id)[0]
+
+    def _contributions(self, tids: Sequence[int], org_id: int | None
+                       ) -> list[tuple[_Contribution, _Contribution] | None]:
+        """`_contribution` of each token id, those not cached worked out together: per part, their
+        postings (each token's question field, then its answer field) are gathered into one array and
+        scored in one pass, element by element as one token at a time would be (the same floats)."""
         key, shared, own = self._scope(org_id)
-        cached = self._cache.get((key, tid))
-        if cached is not None:
-            self._cache.move_to_end((key, tid))
-            return cached
+        cache = self._cache
+        out: list[tuple[_Contribution, _Contribution] | None] = [None] * len(tids)
+        missing: list[int] = []
+        for i, tid in enumerate(tids):
+            got = cache.get((key, tid))
+            if got is None:
+                missing.append(i)
+            else:
+                cache.move_to_end((key, tid))
+                out[i] = got
+        if not missing:
+            return out
         parts = (shared, own) if own is not None else (shared,)
         n = sum(len(part) for part in parts)
         k1p1 = self.k1 + 1.0
-        found: list[list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]]] = [[], []]
-        for f, weight in ((0, 1.0), (1, self.answer_weight)):
-            if weight <= 0:
-                continue
-            fields = [part.q if f == 0 else part.a for part in parts]
-            postings = [fld.postings.get(tid) for fld in fields]
-            df = sum(len(p[0]) for p in postings if p is not None)
-            if df == 0:
-                continue
-            idf = self._idf_of(df, n)
-            total = sum(fld.total for fld in fields)
-            avgdl = total / UNIT / n if n else 1.0
-            for i, (part, fld, p) in enumerate(zip(parts, fields, postings, strict=True)):
-                if p is None:
+        answer_weight = self.answer_weight
+        idf_of = self._idf_of
+        # Per part: the gathered postings and, per run (a token's postings in one field), its coefficient
+        # (field weight × idf × (k1 + 1)), length and field; each token's first and last element.
+        gathered = [_Gathered() for _ in parts]
+        q_postings = [part.q.postings for part in parts]
+        a_postings = [part.a.postings for part in parts] if answer_weight > 0 else []
+        for i in missing:
+            tid = tids[i]
+            for g in gathered:
+                g.starts.append(len(g.slots))
+            for f, weight, by_part in ((0, 1.0, q_postings), (1, answer_weight, a_postings)):
+                if not by_part:
                     continue
-                slots = np.frombuffer(p[0], dtype=np.int32)
-                tf = np.frombuffer(p[1], dtype=np.uint16) / UNIT
-                norm = fld.norms(self.k1, avgdl, len(part.docs))
-                found[i].append((slots.copy(), (weight * idf * k1p1) * tf / (tf + norm[slots])))
-                del slots  # release the buffer export so the posting array can grow again
-        if not found[0] and not found[1]:
-            return None
-        # A slot may appear twice (question and answer field): bincount in `_scores` adds them up.
-        joined = [
-            (_NO_SLOTS, _NO_VALUES) if not got else got[0] if len(got) == 1 else
-            (np.concatenate([got[0][0], got[1][0]]), np.concatenate([got[0][1], got[1][1]]))
-            for got in found
-        ]
-        result = (joined[0], joined[1])
-        self._cache[(key, tid)] = result
-        self._cache_tids.setdefault(key, set()).add(tid)
-        self._cached += len(result[0][0]) + len(result[1][0])
-        while self._cached > CACHE_POSTINGS and len(self._cache) > 1:
-            (old_key, old_tid), ((g, _), (o, _)) = self._cache.popitem(last=False)
+                found = [p.get(tid) for p in by_part]
+                df = sum(len(p[0]) for p in found if p is not None)
+                if df == 0:
+                    continue
+                coef = weight * idf_of(df, n) * k1p1
+                for g, p in zip(gathered, found, strict=True):
+                    if p is not None:
+                        g.add(p, coef, f)
+            for g in gathered:
+                g.ends.append(len(g.slots))
+        scored: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]] = []
+        for part, g in zip(parts, gathered, strict=True):
+            if not g.slots:
+                scored.append((_NO_SLOTS, _NO_VALUES))
+                continue
+            size = len(part.docs)
+            norms = [part.q.norms(self.k1, sum(x.q.total for x in parts) / UNIT / n if n else 1.0, size)]
+            if answer_weight > 0:
+                norms.append(part.a.norms(self.k1, sum(x.a.total for x in parts) / UNIT / n if n else 1.0, size))
+            slots = np.frombuffer(g.slots, dtype=np.int32)
+            tf = np.frombuffer(g.units, dtype=np.uint16) / UNIT
+            runs = np.array(g.lengths, dtype=np.intp)
+            if len(norms) > 1 and any(g.fields):
+                norm = np.concatenate(norms)[slots + np.repeat(np.array(g.fields, dtype=np.intp) * size, runs)]
+            else:
+                norm = norms[0][slots]
+            scored.append((slots, np.repeat(np.array(g.coefs, dtype=np.float64), runs) * tf / (tf + norm)))
+        for at, i in enumerate(missing):
+            joined: list[_Contribution] = []
+            for g, (slots, values) in zip(gathered, scored, strict=True):
+                start, end = g.starts[at], g.ends[at]
+                joined.append((slots[start:end].copy(), values[start:end].copy()) if end > start
+                              else (_NO_SLOTS, _NO_VALUES))
+            if len(joined) == 1:
+                joined.append((_NO_SLOTS, _NO_VALUES))
+            if not len(joined[0][0]) and not len(joined[1][0]):
+                continue
+            result = (joined[0], joined[1])
+            tid = tids[i]
+            cache[(key, tid)] = result
+            self._cache_tids.setdefault(key, set()).add(tid)
+            self._cached += len(result[0][0]) + len(result[1][0])
+            out[i] = result
+        while self._cached > CACHE_POSTINGS and len(cache) > 1:
+            (old_key, old_tid), ((shared_slots, _), (own_slots, _)) = cache.popitem(last=False)
             self._cache_tids[old_key].discard(old_tid)
-            self._cached -= len(g) + len(o)
-        return result
+            self._cached -= len(shared_slots) + len(own_slots)
+        return out
 
     def _scores(self, tokens: Sequence[str], org_id: int | None
                 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None] | None:
         """Scores per slot of the deployment-wide part and of the organisation's part (None when it has
         none, or when no token is indexed); only the postings of the query tokens are read. Each slot's
         sum runs in token order, question field first, whatever the parts."""
-        parts = [c for t in tokens if (tid := self._vocab.get(t)) is not None
-                 and (c := self._contribution(tid, org_id)) is not None]
+        vocab = self._vocab
+        tids = [vocab[t] for t in tokens if t in vocab]
+        parts = [c for c in self._contributions(tids, org_id) if c is not None]
         if not parts:
             return None
         _, shared, own = self._scope(org_id)
@@ -1169,7 +1235,9 @@ class FaqIndex:
             s = float(shared_scores[slot])
             ranked.append((s, doc.entry.id, doc, s))
         ranked.sort(key=lambda r: (-r[0], r[1]))
-        wanted = {tid: self._q_idf(tid, org_id) for t in tokens if (tid := self._vocab.get(t)) is not None}
+        n = len(shared) + (len(own) if own is not None else 0)
+        wanted = {tid: self._idf_of(shared.q.df(tid) + (own.q.df(tid) if own is not None else 0), n)
+                  for t in tokens if (tid := self._vocab.get(t)) is not None}
         return [self._candidate(doc, s, wanted) for _, _, doc, s in ranked[:k]]
 
     def _candidate(self, doc: _Doc, score: float, wanted: Mapping[int, float]) -> Candidate:

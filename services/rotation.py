@@ -42,7 +42,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
-from typing import Literal
+from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -243,10 +243,9 @@ def _segments(versions: Sequence[RotationVersion], cal: WorkdayCalendar) -> list
     return segs
 
 
-@dataclass(frozen=True)
-class _Raw:
+class _Raw(NamedTuple):  # a tuple: many are made per tick (the duty producer works out every rotation)
     version: RotationVersion
-    index: int
+    cycle: int  # the shift's index (Shift.index)
     start: datetime
     end: datetime
     first_day: date
@@ -311,7 +310,7 @@ def _next_available(raw: _Raw, base: int, absent: int, ov: _Overrides) -> int | 
 
 def _resolve(raw: _Raw, ov: _Overrides) -> Shift:
     members = raw.version.member_ids
-    base = members[raw.index % len(members)]
+    base = members[raw.cycle % len(members)]
     holder, unresolved = base, False
     reason: Reason = "base"
     for o in ov.ordered:
@@ -327,7 +326,7 @@ def _resolve(raw: _Raw, ov: _Overrides) -> Shift:
                 continue  # stale: the shift is no longer hers
             holder, reason, unresolved = o.replacement_id, o.kind, False
     return Shift(
-        index=raw.index,
+        index=raw.cycle,
         start=raw.start,
         end=raw.end,
         first_day=raw.first_day,

@@ -71,18 +71,18 @@ class RotationInputs:
 async def rotation_inputs(conn: aiosqlite.Connection, org_ids: list[int]) -> dict[int, RotationInputs]:
     """Versions, overrides and days off of many organisations in three queries (those with a rotation)."""
     found: dict[int, RotationInputs] = {}
-    cur = await conn.execute(f"SELECT * FROM rotation_versions WHERE org_id IN ({_marks(org_ids)})"
-                             " ORDER BY org_id, id", org_ids)
-    for r in await cur.fetchall():
+    rows = await conn.execute_fetchall(f"SELECT * FROM rotation_versions WHERE org_id IN ({_marks(org_ids)})"
+                                       " ORDER BY org_id, id", org_ids)
+    for r in rows:
         found.setdefault(r["org_id"], RotationInputs([], [], [])).versions.append(_version(r))
-    cur = await conn.execute(f"SELECT * FROM duty_overrides WHERE org_id IN ({_marks(org_ids)})"
-                             " ORDER BY org_id, created_at, id", org_ids)
-    for r in await cur.fetchall():
+    rows = await conn.execute_fetchall(f"SELECT * FROM duty_overrides WHERE org_id IN ({_marks(org_ids)})"
+                                       " ORDER BY org_id, created_at, id", org_ids)
+    for r in rows:
         if r["org_id"] in found:
             found[r["org_id"]].overrides.append(_override(r))
-    cur = await conn.execute(f"SELECT org_id, day FROM local_days_off WHERE org_id IN ({_marks(org_ids)})"
-                             " ORDER BY org_id, day", org_ids)
-    for r in await cur.fetchall():
+    rows = await conn.execute_fetchall(f"SELECT org_id, day FROM local_days_off WHERE org_id IN ({_marks(org_ids)})"
+                                       " ORDER BY org_id, day", org_ids)
+    for r in rows:
         if r[0] in found:
             found[r[0]].days_off.append(date.fromisoformat(r[1]))
     return found
@@ -90,8 +90,8 @@ async def rotation_inputs(conn: aiosqlite.Connection, org_ids: list[int]) -> dic
 
 async def changes_of(conn: aiosqlite.Connection, org_ids: list[int]) -> dict[int, int]:
     """Each organisation's count of rotation changes (orgs.duty_changes)."""
-    cur = await conn.execute(f"SELECT id, duty_changes FROM orgs WHERE id IN ({_marks(org_ids)})", org_ids)
-    return {int(r[0]): int(r[1]) for r in await cur.fetchall()}
+    rows = await conn.execute_fetchall(f"SELECT id, duty_changes FROM orgs WHERE id IN ({_marks(org_ids)})", org_ids)
+    return {int(r[0]): int(r[1]) for r in rows}
 
 
 async def orgs_with_rotation(conn: aiosqlite.Connection) -> list[int]:
@@ -112,20 +112,22 @@ async def rotation_changed(conn: aiosqlite.Connection, org_id: int | None = None
 
 async def orgs_duty_due(conn: aiosqlite.Connection, now: datetime) -> list[tuple[int, int]]:
     """(org id, change count) of the organisations whose duty notices may be due: two index look-ups."""
-    cur = await conn.execute(
+    rows = await conn.execute_fetchall(
         "SELECT id, duty_changes FROM orgs WHERE duty_next_at IS NULL"
         " UNION ALL SELECT id, duty_changes FROM orgs WHERE duty_next_at <= ? ORDER BY 1",
         (to_db(now),),
     )
-    return [(int(r[0]), int(r[1])) for r in await cur.fetchall()]
+    return [(int(r[0]), int(r[1])) for r in rows]
 
 
 async def set_duty_wakes(conn: aiosqlite.Connection, wakes: list[tuple[int, int, datetime | None]]) -> None:
     """(org id, change count read before, next wake or None for no rotation); an organisation changed
     since keeps its NULL."""
+    stored: dict[datetime | None, str] = {None: NO_WAKE}  # a batch's wakes share a few moments
     await conn.executemany(
         "UPDATE orgs SET duty_next_at = ? WHERE id = ? AND duty_changes = ?",
-        [(to_db(at) if at is not None else NO_WAKE, org_id, changes) for org_id, changes, at in wakes],
+        [(stored[at] if at in stored else stored.setdefault(at, to_db(at)), org_id, changes)  # type: ignore[arg-type]
+         for org_id, changes, at in wakes],
     )
 
 
@@ -243,10 +245,10 @@ async def claims_among(conn: aiosqlite.Connection, org_ids: list[int], refs: set
     """(org id, kind, ref) of the notices claimed for these organisations with these refs."""
     if not org_ids or not refs:
         return set()
-    cur = await conn.execute(
+    rows = await conn.execute_fetchall(
         f"SELECT org_id, kind, ref FROM sent_notices WHERE org_id IN ({_marks(org_ids)}) AND ref IN ({_marks(refs)})",
         [*org_ids, *refs])
-    return {(int(r[0]), str(r[1]), str(r[2])) for r in await cur.fetchall()}
+    return {(int(r[0]), str(r[1]), str(r[2])) for r in rows}
 
 
 async def claim_notices(conn: aiosqlite.Connection, claims: list[tuple[int, str, str]], now: datetime) -> None:
@@ -281,9 +283,9 @@ async def checked_in_among(conn: aiosqlite.Connection, org_ids: list[int],
     if not org_ids or not starts:
         return set()
     keys = [to_db(s) for s in starts]
-    cur = await conn.execute(f"SELECT org_id, shift_start FROM checkins WHERE org_id IN ({_marks(org_ids)})"
-                             f" AND shift_start IN ({_marks(keys)})", [*org_ids, *keys])
-    return {(int(r[0]), str(r[1])) for r in await cur.fetchall()}
+    rows = await conn.execute_fetchall(f"SELECT org_id, shift_start FROM checkins WHERE org_id IN ({_marks(org_ids)})"
+                                       f" AND shift_start IN ({_marks(keys)})", [*org_ids, *keys])
+    return {(int(r[0]), str(r[1])) for r in rows}
 
 
 async def checkins_between(conn: aiosqlite.Connection, org_id: int, start: datetime, end: datetime) -> dict[str, int]:
@@ -377,12 +379,12 @@ async def take_handovers_of(conn: aiosqlite.Connection, org_ids: list[int],
     """`take_handovers` for many organisations at once."""
     if not org_ids:
         return {}
-    cur = await conn.execute(
+    rows = await conn.execute_fetchall(
         f"SELECT id, org_id, member_id, content FROM handover_notes WHERE org_id IN ({_marks(org_ids)})"
         " AND delivered_at IS NULL ORDER BY id", org_ids)
     found: dict[int, list[tuple[int, str]]] = {}
     ids = []
-    for r in await cur.fetchall():
+    for r in rows:
         found.setdefault(int(r["org_id"]), []).append((int(r["member_id"]), str(r["content"])))
         ids.append(r["id"])
     if ids:

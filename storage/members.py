@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import date, datetime
+from typing import NamedTuple
 
 import aiosqlite
 
@@ -113,6 +114,24 @@ async def by_ids(conn: aiosqlite.Connection, member_ids: set[int]) -> dict[int, 
     marks = ",".join("?" * len(member_ids))
     cur = await conn.execute(f"SELECT * FROM members WHERE id IN ({marks})", tuple(member_ids))
     return {m.id: m for m in map(_member, await cur.fetchall())}
+
+
+class Named(NamedTuple):
+    """A roster row's name and account, all a message needs to name someone."""
+
+    id: int
+    display_name: str
+    user_id: int | None
+
+
+async def names_of(conn: aiosqlite.Connection, member_ids: set[int]) -> dict[int, Named]:
+    """`by_ids`, the names only (the duty producer names thousands of people per tick)."""
+    if not member_ids:
+        return {}
+    marks = ",".join("?" * len(member_ids))
+    rows = await conn.execute_fetchall(f"SELECT id, display_name, user_id FROM members WHERE id IN ({marks})",
+                                       tuple(member_ids))
+    return {r[0]: Named(r[0], r[1], r[2]) for r in rows}
 
 
 async def chairs_of(conn: aiosqlite.Connection, org_ids: list[int]) -> dict[int, list[Member]]:

@@ -69,8 +69,8 @@ async def chats_of(conn: aiosqlite.Connection, org_ids: list[int]) -> dict[tuple
     if not org_ids:
         return {}
     marks = ",".join("?" * len(org_ids))
-    cur = await conn.execute(f"SELECT org_id, kind, chat_id FROM chats WHERE org_id IN ({marks})", org_ids)
-    return {(int(r[0]), str(r[1])): int(r[2]) for r in await cur.fetchall()}
+    rows = await conn.execute_fetchall(f"SELECT org_id, kind, chat_id FROM chats WHERE org_id IN ({marks})", org_ids)
+    return {(int(r[0]), str(r[1])): int(r[2]) for r in rows}
 
 
 async def move_chat(conn: aiosqlite.Connection, old_chat_id: int, new_chat_id: int) -> bool:
