@@ -246,6 +246,10 @@ class PgConnection:
             return PgCursor([], cur.rowcount, int(rows[0][0]) if rows else None)
         return PgCursor(rows, cur.rowcount)
 
+    async def execute_fetchall(self, sql: str, parameters: Iterable[Any] = ()) -> list[Row]:
+        """aiosqlite's one-round-trip read: the statement's rows."""
+        return await (await self.execute(sql, parameters)).fetchall()
+
     async def executemany(self, sql: str, seq_of_parameters: Iterable[Iterable[Any]]) -> PgCursor:
         statement = translate(sql)
         total = 0
