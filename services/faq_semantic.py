@@ -9,7 +9,7 @@ On the development set, out of fold, this doubled the questions answered directl
 (docs/benchmarks.md).
 
 The model loads lazily (about 0.3 s, plus about 2 s for its first sentence); `warm()` does both
-off the event loop at start. Entry vectors are cached per phrasing set (LRU), question vectors
+off the event loop at start. Phrasing vectors are cached per phrasing (LRU), question vectors
 per text, so a question decided twice (strict, then lenient) is embedded once.
 """
 
@@ -29,7 +29,7 @@ import numpy.typing as npt
 # (no labels involved): the logistic fit has no standardisation of its own.
 SIM_MEAN = 0.504
 SIM_SD = 0.165
-ENTRY_CACHE = 8192  # entries (each a few phrasings × 512 floats: about 8 KB)
+PHRASING_CACHE = 16384  # phrasings, 512 floats each: about 32 MB
 QUERY_CACHE = 1024
 
 Vector = npt.NDArray[np.float32]
@@ -45,7 +45,7 @@ class Semantic:
     def __init__(self) -> None:
         self._model: Any = None
         self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple[str, ...], Vector] = OrderedDict()
+        self._entries: OrderedDict[str, Vector] = OrderedDict()  # phrasing → its vector
         self._queries: OrderedDict[str, Vector] = OrderedDict()
 
     def warm(self) -> None:
@@ -80,16 +80,19 @@ class Semantic:
         return found
 
     def phrasings(self, questions: Sequence[str]) -> Vector:
-        key = tuple(questions)
-        found = self._entries.get(key)
-        if found is None:
-            found = self.encode(key)
-            self._entries[key] = found
-            if len(self._entries) > ENTRY_CACHE:
+        """One row per phrasing. Cached per phrasing, not per entry: a county's villages keep copies of
+        the same entries, mostly with the same phrasings, and each is embedded once."""
+        missing = [q for q in dict.fromkeys(questions) if q not in self._entries]
+        if missing:
+            for text, vector in zip(missing, self.encode(missing), strict=True):
+                self._entries[text] = vector
+            while len(self._entries) > PHRASING_CACHE:
                 self._entries.popitem(last=False)
-        else:
-            self._entries.move_to_end(key)
-        return found
+        rows = []
+        for q in questions:
+            self._entries.move_to_end(q)
+            rows.append(self._entries[q])
+        return np.stack(rows)
 
     def similarity(self, text: str, questions: Sequence[str]) -> float:
         """The best cosine between `text` and any of an entry's phrasings."""

@@ -30,7 +30,10 @@ def test_vectors_are_unit_length_and_cached_per_text_and_per_phrasing_set() -> N
     vectors = s.encode(["产假多少天", "两癌筛查免费吗"])
     assert vectors.shape[0] == 2 and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert s.query("产假多少天") is s.query("产假多少天")
-    assert s.phrasings(("产假多少天", "生孩子休几天")) is s.phrasings(("产假多少天", "生孩子休几天"))
+    first = s.phrasings(("产假多少天", "生孩子休几天"))
+    again = s.phrasings(("青石村 生孩子休几天", "生孩子休几天", "产假多少天"))  # a village's copy shares two
+    assert np.array_equal(first, again[[2, 1]]) and first.shape[0] == 2 and again.shape[0] == 3
+    assert len(s._entries) == 3  # each phrasing embedded once
     assert s.similarity("产假多少天", []) == 0.0
 
 
