@@ -33,9 +33,8 @@ PHRASING_CACHE = 16384  # phrasings, 512 floats each: about 32 MB
 QUERY_CACHE = 1024
 
 Vector = npt.NDArray[np.float32]
-# What carries no meaning for the encoder and only pulls a question away from its entry: markup and
-# symbols (letters, digits, CJK and sentence punctuation stay).
-_MARKUP = re.compile(r"<[^<>]{0,40}>|&[a-z]{2,6};")
+# What carries no meaning for the encoder and only pulls a question away from its entry: symbols
+# (letters, digits, CJK and sentence punctuation stay; markup is gone already: `FaqIndex.query_tokens`).
 _SYMBOLS = re.compile(r"[^\w\s，。？！、,.?!]+")
 
 
@@ -67,7 +66,6 @@ class Semantic:
         return unit
 
     def query(self, text: str) -> Vector:
-        text = _MARKUP.sub(" ", text)
         text = _SYMBOLS.sub(" ", text).strip() or text
         found = self._queries.get(text)
         if found is None:
