@@ -82,9 +82,11 @@ class InFlight:
     """How many outbox sends may be in flight at once: started, and their "sent" not yet written.
     Each is a message a worker killed at that moment would send again, so there are only as many as
     needed: `fixed` (> 0) pins the number; 0 (auto) keeps Telegram's `per_second` at the measured
-    time from a send's start to its record (round trip and commit): 1 while that is under 1/30 s."""
+    time from a send's start to its record (round trip and commit), with some headroom: 1 while
+    that is under about 20 ms."""
 
     SMOOTHING = 0.3
+    HEADROOM = 1.5  # against jitter: one more in flight once a send's hold nears 1/30 s
 
     def __init__(self, fixed: int = 0, per_second: int = GLOBAL_PER_SECOND, ceiling: int = LANES,
                  now: Callable[[], float] = time.monotonic) -> None:
@@ -101,7 +103,7 @@ class InFlight:
     def limit(self) -> int:
         if self.fixed > 0:
             return self.fixed
-        return max(1, min(self.ceiling, math.ceil(self.hold * self.per_second)))
+        return max(1, min(self.ceiling, math.ceil(self.hold * self.per_second * self.HEADROOM)))
 
     async def acquire(self) -> None:
         while self.busy >= self.limit:

@@ -766,6 +766,11 @@ class FaqIndex:
             self._part(org_id)
         return [d.entry for part in self._parts.values() for d in part.docs if d is not None]
 
+    def organisations(self) -> list[int | None]:
+        """Every part: None (the deployment-wide entries) first, then each organisation with entries,
+        indexed or deferred."""
+        return [None, *(o for o in self._parts if o is not None), *self._pending]
+
     def entries_of(self, org_id: int | None) -> list[Entry]:
         """The entries stored under exactly `org_id` (None: the deployment-wide ones)."""
         part = self._part(org_id)

@@ -426,7 +426,7 @@ async def test_a_fixed_limit_of_one_keeps_one_send_in_flight_however_many_chats_
     h.services.sender.in_flight = InFlight(fixed=1)
     chats = await _queue_private_rows(h, 12, "一次一条")
     bot = SlowBot(0.01)
-    await h.services.sender.drain(bot)  # type: ignore[arg-type]
+    await h.services.sender.drain(bot)
     assert sorted(c for c in bot.sent if c in chats) == chats  # nothing lost
     assert bot.most_open == 1 and h.services.sender.in_flight.most_busy == 1
     assert h.services.sender.in_flight.busy == 0  # every place given back
@@ -435,20 +435,26 @@ async def test_a_fixed_limit_of_one_keeps_one_send_in_flight_however_many_chats_
 async def test_auto_sends_one_at_a_time_when_telegram_answers_fast_and_more_when_it_is_far(h: Harness) -> None:
     from handlers.sender import InFlight
 
-    fast = InFlight()
-    h.services.sender.in_flight = fast
-    await h.services.sender.drain(SlowBot(0.0))  # type: ignore[arg-type]
-    chats = await _queue_private_rows(h, 10, "近")
-    near = SlowBot(0.002)
-    await h.services.sender.drain(near)  # type: ignore[arg-type]
-    assert sorted(c for c in near.sent if c in chats) == chats
-    assert fast.limit == 1 and near.most_open == 1
+    clock = FakeTime()
+    near = InFlight(now=clock.now)
+    for _ in range(20):  # sends answered and recorded 5 ms after they started
+        await near.acquire()
+        started = clock.now()
+        clock.t += 0.005
+        near.release(started)
+    assert near.limit == 1 and near.most_busy == 1
+    for _ in range(20):  # now 100 ms each: one at a time would be 10 a second
+        await near.acquire()
+        started = clock.now()
+        clock.t += 0.1
+        near.release(started)
+    assert near.limit == 5  # ceil(0.1 s × 30 a second × 1.5)
 
     far_gate = InFlight()
     h.services.sender.in_flight = far_gate
     chats = await _queue_private_rows(h, 24, "远")
     far = SlowBot(0.2)  # 200 ms away: one at a time would be 5 a second, not 30
-    await h.services.sender.drain(far)  # type: ignore[arg-type]
+    await h.services.sender.drain(far)
     assert sorted(c for c in far.sent if c in chats) == chats
     assert far_gate.limit >= 6  # ceil(0.2 s × 30 a second)
     assert 1 < far.most_open <= far_gate.ceiling
