@@ -1328,6 +1328,9 @@ class FaqIndex:
         offered on a lower bar. `split`: look for a second question in the same message."""
         model = model or answer_model()
         text, tokens = self.query_tokens(query, org_id)
+        parts = question_parts(query) if split else []
+        if len(parts) > 1:  # the message and each of its questions through the encoder in one call
+            get_semantic().prefetch([text, *(self.query_tokens(part, org_id)[0] for part in parts)])
         found = detect(query, private)
         danger = found.category if found is not None else None
         violence = found is not None and found.category != "self_harm"

@@ -91,3 +91,25 @@ async def test_the_background_embedding_keeps_every_phrasing_of_the_base_and_of_
     finally:
         get_semantic()._kept.clear()  # the process's encoder: other tests see it as it was
         await db.close()
+
+
+def test_a_message_with_several_questions_goes_through_the_encoder_once() -> None:
+    index = FaqIndex.build(load_shipped_entries())
+    s = get_semantic()
+    s.warm()
+    calls: list[int] = []
+    encode = s.encode
+
+    def counted(texts: list[str]) -> object:
+        calls.append(len(texts))
+        return encode(texts)
+
+    s.phrasings([q for e in index.entries() for q in e.questions])  # the entries' side, cached beforehand
+    s._queries.clear()
+    s.encode = counted  # type: ignore[method-assign, assignment]
+    try:
+        decision = index.decide("他出轨了，离婚能要赔偿吗？我在家带了十年娃，还能不能再要点家务补偿")
+    finally:
+        del s.encode
+    assert decision.kind in ("answer", "suggest")
+    assert len(calls) == 1 and calls[0] >= 3  # the message and its questions together
