@@ -13,7 +13,9 @@ Look-alikes are told apart by framing (`FRAMES`): a hypothetical (如果, 万一
 question (怎么认定, 算不算, 怎么申请), the past and resolved (去年, 以前, 现在好了), news or a story
 (新闻, 电视剧, 听说). A framed message is danger only when it also carries a present-time marker or a
 signal that is never framed (救命). Everyday hyperbole (累死了, 笑死, 想死你了, 打疫苗, 杀猪菜) matches
-no signal at all.
+no signal at all. Some danger words mean something else where they stand (`DEFUSE`: 快递跟踪中, 活够了 as a
+口头禅, a broken 锁, a cat 关 in a shed, 敌敌畏 for aphids): they are taken out of what the rules and the
+model read (`reading`), and any other danger word in the same message still counts.
 
 The rules alone miss wordings nobody wrote a pattern for. `detect` therefore asks a small learned
 model (`DangerModel`): logistic regression over the characters and character pairs and triples of the
