@@ -407,7 +407,9 @@ def test_idioms_a_past_told_as_past_and_dates_raise_no_alarm(text: str) -> None:
     "首饰都留给闺女了 遗言也写好了", "存折过户给儿子了 信留好了在抽屉里 就这样了", "信已经写好了 放在桌上 就这样吧",
     "她喝了半瓶棚里那个药 吐白沫了 快叫车", "我嫂子把仓库里那瓶药灌下去了 现在叫不醒",
     "前院那个傻丫头被两个外地男人拽走了 往河滩那边去了", "老公又发疯 拿绳子把我捆在椅子上 孩子在旁边哭",
-    "伊共我缚起来 囡仔咧吼", "他把我绑床腿上了",
+    "伊共我缚起来 囡仔咧吼", "他把我绑床腿上了", "haizi xia ku le ta zai za dongxi",
+    "卡里的钱都转给我姐了 信在枕头下面",
+    "三婶喝了那个除草的药 现在口吐白沫 谁会开车", "他拿胶带封住我的嘴 绑在椅子上", "伊将我缚佇眠床",
 ])
 def test_pinyin_violence_a_giving_farewell_poison_drunk_a_girl_taken_and_being_tied_are_danger(text: str) -> None:
     assert detect(text, True) is not None and detect(text, False) is not None, text
@@ -419,6 +421,8 @@ def test_pinyin_violence_a_giving_farewell_poison_drunk_a_girl_taken_and_being_t
     "我家门锁坏了 锁不上 谁有换锁师傅电话", "小孙子把卧室门锁了 在里面玩不出来 皮得很", "狗让邻居关院子里了 叫了一宿",
     "羊喝了沟里的水 嘴边有白沫 兽医站电话多少", "地里红蜘蛛多 借点乐果", "这百草枯兑多少水打玉米地",
     "有人给我家十五的丫头提亲 我给回了 孩子还要上学", "我爹没了 兄弟说出嫁的闺女没份 宅基地我能分不",
+    "顺丰的件跟踪不到了", "孩子哭着说不想活了 哄了几句就笑了", "有人想给俺家十六的丫头订亲 俺说啥也不同意 娃得念书",
+    "果园要打药 百草枯哪里有卖", "这些年攒的首饰 给闺女当嫁妆", "信写好了 明天寄给她",
 ])
 def test_parcels_habits_outbursts_broken_locks_pets_pesticide_a_refused_match_and_inheritance_raise_no_alarm(
         text: str) -> None:
