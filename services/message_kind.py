@@ -269,7 +269,8 @@ def understand(
     decision = index.decide(text, org_id=org_id, private=private)
     reading = read(vocabulary, text, decision, private, org_id)
     if reading.kind == "question" and decision.kind == "decline":
-        # In private she wrote to us on purpose: the lowest bar, and what only it lets through
-        # (a long shot) also goes to a person (`plan`: "suggest_pass").
-        decision = index.decide(text, org_id=org_id, private=private, lenient="private" if private else True)
+        # A real question: candidates on the lowest bar, and what only that bar lets through (a long
+        # shot) also goes to a person (`plan`: "suggest_pass"). In a group too: a declined question
+        # gets a reply there and goes to a person anyway, so the long shots cost no extra message.
+        decision = index.decide(text, org_id=org_id, private=private, lenient="private")
     return reading, decision

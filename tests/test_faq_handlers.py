@@ -369,6 +369,17 @@ async def test_a_long_shot_in_private_offers_choices_and_passes_the_question_on(
     assert any(c.chat_id == WORK and "房贷" in c.text for c in calls)  # and a person has it
 
 
+async def test_a_long_shot_in_the_group_offers_choices_there_and_passes_the_question_on(h: Harness) -> None:
+    # Declined at the group's bar it would get a reply and go to a person anyway: the closest entries
+    # come with that reply, at no extra message.
+    calls = await h.send(PUBLIC, GUEST, "离婚了房子是婚前他爸妈买的写他名 俺跟着还了几年房贷 能分多少")
+    reply = next(c for c in calls if c.chat_id == PUBLIC)
+    assert "不太有把握" in reply.text and "值班的执委" in reply.text
+    assert reply.params["reply_markup"]["inline_keyboard"]
+    assert any(c.chat_id == WORK and "房贷" in c.text for c in calls)
+    assert len([c for c in calls if c.chat_id == PUBLIC]) == 1  # one reply in the group
+
+
 async def test_answers_are_shown_in_traditional_under_zh_tw(h: Harness) -> None:
     guest = h.person(GUEST)
     await h.say(guest.user_id, guest, "/lang 繁體")
