@@ -27,6 +27,7 @@ from handlers.scheduling import TICK_LOOP, TickLoop
 from handlers.sender import Pacer, PacingLimiter
 from services.backups import BackupService
 from services.clock import SystemClock
+from services.outbox import bot_id_of, run_as_bot
 from services.updates import UpdateJournal
 from storage.backup import run_lock
 from storage.db import Database
@@ -55,6 +56,7 @@ def _run_bot(config: Config) -> None:
         folder = backups.directory(config.database.path)
         db = await Database.open(config.database.location, backup_dir=folder)
         state["db"] = db
+        await run_as_bot(db, bot_id_of(config.telegram.token))  # its rows, its organisations
         services = build_services(config, db, clock)
         # The daily checked backup ([backup] time), run by the tick like every scheduled thing.
         backup_service = BackupService(

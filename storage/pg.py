@@ -40,7 +40,7 @@ from psycopg.adapt import Dumper, Loader
 from psycopg.rows import RowMaker
 from psycopg.types import TypeInfo
 
-from storage.db import READERS, Database
+from storage.db import READERS, Database, stamp_bot
 
 WRITER_LOCK = (0x5A57, 1)  # pg_advisory_xact_lock(classid, objid): the one writer at a time
 MIGRATE_LOCK = (0x5A57, 2)  # held while a process checks and applies migrations
@@ -400,6 +400,7 @@ class PgDatabase(Database):
                 self._side = asyncio.Queue()
                 for _ in range(SIDE_CONNECTIONS):
                     side = await PgConnection.connect(self.url, self._pg.identity_tables)
+                    stamp_bot(side, self.bot_id)
                     self._side_all.append(side)
                     self._side.put_nowait(side)
         queue = self._side
