@@ -72,6 +72,8 @@ _UNIT: ContextVar[_Unit | None] = ContextVar("unit", default=None)
 class Database:
     """Owns the writer connection and the readers. Open with `await Database.open(path)`."""
 
+    backup_suffix = ".db"  # a backup file's name ends so (".dump" on PostgreSQL: storage.pg_dump)
+
     def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
