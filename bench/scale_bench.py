@@ -317,6 +317,8 @@ async def run(db: Database, cfg: Config, clock: SimClock, n: int, days: int, rng
                 else:
                     await tick(services, moment)
                 await mark_sent(db, clock.now())
+                if is_url(db.path):  # autovacuum's part in a real day (thousands of ticks): outside the timing
+                    await db.vacuum_incremental()
         end = await sizes(db)
         keep = getattr(cfg.database, "keep_sent_days", 0) or 365  # 0 (or before retention): kept for ever
 

@@ -255,12 +255,11 @@ class PgConnection:
 
     async def executemany(self, sql: str, seq_of_parameters: Iterable[Iterable[Any]]) -> PgCursor:
         statement = translate(sql)
-        total = 0
         try:
             async with self.raw.cursor() as cur:
-                for parameters in seq_of_parameters:
-                    await cur.execute(statement, list(parameters))
-                    total += max(cur.rowcount, 0)
+                # psycopg sends the rows in pipeline mode: one round trip for the batch, not one a row
+                await cur.executemany(statement, [list(parameters) for parameters in seq_of_parameters])
+                total = max(cur.rowcount, 0)  # summed over the rows
         except psycopg.Error as exc:
             raise _as_sqlite_error(exc) from exc
         return PgCursor([], total)
