@@ -142,10 +142,13 @@ async def bot_of(conn: aiosqlite.Connection, org_id: int) -> int | None:
 
 async def adopt_unowned(conn: aiosqlite.Connection, bot_id: int) -> tuple[int, int, int]:
     """Give `bot_id` every organisation, pending outbox row and active reminder that has no bot yet
-    (made before bots were recorded). (organisations, rows, reminders) adopted."""
+    (made before bots were recorded), and the journal of updates handled. (organisations, rows,
+    reminders) adopted."""
     cur = await conn.execute("UPDATE orgs SET bot_id = ? WHERE bot_id IS NULL", (bot_id,))
     found_orgs = max(cur.rowcount, 0)
     cur = await conn.execute("UPDATE outbox SET bot_id = ? WHERE bot_id IS NULL AND status = 'pending'", (bot_id,))
     found_rows = max(cur.rowcount, 0)
     cur = await conn.execute("UPDATE reminders SET bot_id = ? WHERE bot_id IS NULL AND status = 'active'", (bot_id,))
-    return found_orgs, found_rows, max(cur.rowcount, 0)
+    found_reminders = max(cur.rowcount, 0)
+    await conn.execute("UPDATE processed_updates SET bot_id = ? WHERE bot_id = 0", (bot_id,))  # not counted
+    return found_orgs, found_rows, found_reminders

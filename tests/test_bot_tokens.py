@@ -16,7 +16,7 @@ from services.outbox import Outgoing, bot_id_of, decode_body, run_as_bot
 from services.reminders import ReminderService
 from services.roster import RosterService
 from services.timeparse import parse_when
-from storage import orgs, outbox
+from storage import orgs, outbox, updates
 from storage.db import Database
 from tests.pg_support import Databases
 
@@ -129,6 +129,7 @@ async def test_legacy_organisations_and_rows_are_adopted_by_the_first_bot_to_sta
         await conn.execute("INSERT INTO outbox(org_id, chat_id, body, due_at, created_at) VALUES (?, -5, ?, ?, ?)",
                            (legacy.id, Outgoing(-5, "outbox.verbatim", {"text": {"$html": "旧行"}}).body(),
                             "2026-09-29T01:00:00+00:00", "2026-09-29T01:00:00+00:00"))
+        await conn.execute("INSERT INTO processed_updates(update_id, at) VALUES (7, '2026-09-29T01:00:00+00:00')")
     await old.close()
 
     db_a, db_b = await Database.open(location), await Database.open(location)  # upgraded
@@ -147,6 +148,8 @@ async def test_legacy_organisations_and_rows_are_adopted_by_the_first_bot_to_sta
             assert await orgs.bot_of(conn, legacy.id) == A
             assert await outbox.pending(conn, bot_id=B) == []
             assert [r.chat_id for r in await outbox.pending(conn, bot_id=A)] == [-5]
+        async with db_b.read() as conn:  # the journal of handled updates was the legacy bot's too
+            assert await updates.seen(conn, 7, A) and not await updates.seen(conn, 7, B)
         async with db_b.transaction() as conn:  # B's worker writes for the legacy organisation: A sends it
             await outbox.enqueue(conn, [row(-5, "新行", legacy.id)], now)
         assert (await bots_of_rows(db_b))["新行"] == A
@@ -158,3 +161,24 @@ async def test_legacy_organisations_and_rows_are_adopted_by_the_first_bot_to_sta
 def test_bot_id_of_a_token() -> None:
     assert bot_id_of("123456:ABC-def") == 123456
     assert bot_id_of("not-a-token") == 0
+
+
+async def test_update_ids_are_journaled_per_bot(dbs: Databases) -> None:
+    """Each bot counts its own update ids: one bot's handled update 42 is not another's."""
+    from services.clock import SimClock as Clock
+    from services.updates import UpdateJournal
+
+    location = await dbs("updates.db")
+    db_a, db_b = await Database.open(location), await Database.open(location)
+    try:
+        db_a.set_bot(A)
+        db_b.set_bot(B)
+        journal_a, journal_b = UpdateJournal(db_a, Clock(START)), UpdateJournal(db_b, Clock(START))
+        await journal_a.mark(42)
+        assert await journal_a.seen(42)
+        assert not await journal_b.seen(42)
+        await journal_b.mark(42)
+        assert await journal_b.seen(42)
+    finally:
+        await db_a.close()
+        await db_b.close()
