@@ -73,7 +73,7 @@ _SECTIONS: dict[str, type[Any]] = {
 # The expected type of every key (tuple/dict contents are checked separately).
 _TYPES: dict[str, dict[str, type[Any] | tuple[type[Any], ...]]] = {
     "telegram": {"token": str, "base_url": str, "webhook_url": str, "webhook_listen": str, "webhook_port": int,
-                 "webhook_secret": str},
+                 "webhook_secret": str, "max_in_flight": int},
     "database": {"path": str, "keep_sent_days": int, "url": str},
     "backup": {"time": str, "dir": str, "keep_daily": int, "keep_weekly": int, "keep_monthly": int},
     "bot": {"timezone": str, "locale": str},
@@ -184,6 +184,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("telegram.base_url must start with http:// or https://")
     if cfg.telegram.webhook_url and not re.match(r"^https?://[^/]+", cfg.telegram.webhook_url):
         raise ConfigError("telegram.webhook_url must be a full URL such as https://bot.example.org/telegram")
+    if not 0 <= cfg.telegram.max_in_flight <= 32:
+        raise ConfigError(f"telegram.max_in_flight must be 0 (auto) to 32, got {cfg.telegram.max_in_flight!r}")
     if not 1 <= cfg.telegram.webhook_port <= 65535:
         raise ConfigError(f"telegram.webhook_port must be 1–65535, got {cfg.telegram.webhook_port!r}")
     if cfg.telegram.webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", cfg.telegram.webhook_secret):

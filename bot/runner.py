@@ -111,10 +111,13 @@ def _run_bot(config: Config) -> None:
             web = WebServer(services, *address)
             await web.start()
             state["web"] = web
+        # Every FAQ phrasing through the sentence encoder once, in a worker thread, so no village's
+        # first question waits for it (about 100 s of one core for a county's 100,000 entries).
+        state["embed"] = app.create_task(services.faq.embed_all(), name="faq-embed")
         log.info("bot ready: %s", (await app.bot.get_me()).username)
 
     async def post_stop(app: App) -> None:
-        for name in ("ticks", "sender"):
+        for name in ("ticks", "sender", "embed"):
             task = state.get(name)
             if task is not None:
                 task.cancel()

@@ -17,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -77,6 +78,83 @@ class _Window:
             self.starts.popleft()
 
 
+class InFlight:
+    """How many outbox sends may be in flight at once: started, and their "sent" not yet written.
+    Each is a message a worker killed at that moment would send again, so there are only as many as
+    needed: `fixed` (> 0) pins the number; 0 (auto) keeps Telegram's `per_second` at the measured
+    time from a send's start to its record (round trip and commit), with some headroom: 1 while
+    that is under about 20 ms."""
+
+    SMOOTHING = 0.3
+    HEADROOM = 1.5  # against jitter: one more in flight once a send's hold nears 1/30 s
+
+    def __init__(self, fixed: int = 0, per_second: int = GLOBAL_PER_SECOND, ceiling: int = LANES,
+                 now: Callable[[], float] = time.monotonic) -> None:
+        self.fixed = fixed
+        self.per_second = per_second
+        self.ceiling = ceiling
+        self.now = now
+        self.busy = 0
+        self.most_busy = 0  # the most ever in flight at once (tests, benchmarks)
+        self.hold = 0.0  # smoothed seconds from a send's start to its record
+        self._waiting: list[asyncio.Future[None]] = []
+
+    @property
+    def limit(self) -> int:
+        if self.fixed > 0:
+            return self.fixed
+        return max(1, min(self.ceiling, math.ceil(self.hold * self.per_second * self.HEADROOM)))
+
+    async def acquire(self) -> None:
+        while self.busy >= self.limit:
+            turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiting.append(turn)
+            try:
+                await turn
+            finally:
+                if turn in self._waiting:
+                    self._waiting.remove(turn)
+        self.busy += 1
+        self.most_busy = max(self.most_busy, self.busy)
+
+    def release(self, started: float | None) -> None:
+        self.busy -= 1
+        if started is not None:
+            held = max(0.0, self.now() - started)
+            self.hold = held if self.hold == 0.0 else self.hold + self.SMOOTHING * (held - self.hold)
+        waiting, self._waiting = self._waiting, []
+        for turn in waiting:  # all look again: the limit may have changed too
+            if not turn.done():
+                turn.set_result(None)
+
+
+@dataclass
+class InFlightTicket:
+    """One outbox row's place among the sends in flight, taken by the pacer right before the send
+    starts (not while it waits for a chat's window) and given back once the row's outcome is written,
+    or as soon as an attempt certainly failed (nothing arrived, nothing can repeat)."""
+
+    gate: InFlight
+    started: float | None = None
+    held: bool = False
+
+    async def take(self) -> None:
+        if not self.held:
+            await self.gate.acquire()
+            self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.gate.release(self.started)
+            self.started = None
+
+
+# The ticket of the outbox row being sent in this task (set by OutboxSender._deliver; the pacer takes
+# it right before the send starts).
+IN_FLIGHT: ContextVar[InFlightTicket | None] = ContextVar("in_flight", default=None)
+
+
 @dataclass
 class Pacer:
     """Waits before each send so Telegram's limits hold, counted from when each send starts: an even
@@ -130,12 +208,19 @@ class Pacer:
 
     @contextlib.asynccontextmanager
     async def slot(self, chat_id: int) -> AsyncIterator[None]:
+        ticket = IN_FLIGHT.get()
         if not self.enabled:
-            yield
+            if ticket is not None:
+                await ticket.take()
+                ticket.started = ticket.started or self.now()
+            with _give_back_on_failure(ticket):
+                yield
             return
         chat = self._chat_window(chat_id)
         while True:
             await self._wait_until(chat.ready_at())  # outside the lock: a busy group holds up nobody
+            if ticket is not None:
+                await ticket.take()  # outside the lock too: the sends in flight finish without it
             async with self._lock:
                 if chat.ready_at() > self.now():
                     continue  # another send into this chat took the turn meanwhile
@@ -147,8 +232,11 @@ class Pacer:
                 self._next_slot = started + 1.0 / self.per_second
                 if self.journal is not None and chat_id < 0:
                     self.journal.record(chat_id, self.wall())
+                if ticket is not None and ticket.started is None:
+                    ticket.started = started
                 break
-        yield
+        with _give_back_on_failure(ticket):
+            yield
         if len(self._chats) > 10_000:
             self._forget_idle_chats()
 
@@ -157,6 +245,18 @@ class Pacer:
         for key, window in list(self._chats.items()):
             if not window.starts or now - window.starts[-1] > window.width + WINDOW_MARGIN:
                 del self._chats[key]
+
+
+@contextlib.contextmanager
+def _give_back_on_failure(ticket: InFlightTicket | None) -> Iterator[None]:
+    """An attempt that certainly failed (an error answer, refused) leaves nothing to repeat: its row
+    gives its place back while it waits to try again. No answer at all keeps the place."""
+    try:
+        yield
+    except Exception as exc:
+        if ticket is not None and classify(exc) not in UNCERTAIN_OUTCOMES:
+            ticket.release()
+        raise
 
 
 # The outcomes of the attempts of the send under way (set by the outbox around one send; the rate
@@ -373,12 +473,13 @@ def _bot_id(bot: Bot) -> int:
 
 class OutboxSender:
     def __init__(self, db: Database, clock: Clock, roster: RosterService, pacer: Pacer | None = None,
-                 tz: tzinfo = UTC, stale_after: timedelta | None = None) -> None:
+                 tz: tzinfo = UTC, stale_after: timedelta | None = None, max_in_flight: int = 0) -> None:
         self.tz = tz
         self.db = db
         self.clock = clock
         self.roster = roster
         self.pacer = pacer or Pacer(enabled=False)
+        self.in_flight = InFlight(max_in_flight)
         self.background = False
         self._wake = asyncio.Event()
         self._draining = asyncio.Lock()
@@ -532,6 +633,8 @@ class OutboxSender:
         if not self._claim(row.id):
             return "skipped"
         outcome, chat_id, tell = "retry", None, None
+        ticket = InFlightTicket(self.in_flight)  # taken by the pacer right before the send starts
+        token = IN_FLIGHT.set(ticket)
         try:
             async with self.db.side_transaction() as side:
                 if side is not None and not await outbox.lock_pending(side, row.id):
@@ -539,6 +642,8 @@ class OutboxSender:
                 else:
                     outcome, chat_id, tell = await self._deliver_claimed(bot, row, patient, side)
         finally:
+            IN_FLIGHT.reset(token)
+            ticket.release()  # its outcome is written (the side transaction has committed)
             self._release(row.id, outcome not in ("retry", "elsewhere"), chat_id)
         if tell is not None:  # after the row's transaction: it holds no lock while others write
             await self._tell_chair(row, tell)
@@ -618,6 +723,13 @@ class OutboxSender:
             async with self.db.transaction() as conn:
                 await outbox.enqueue(conn, note, self.clock.now())
 
+    def _slot(self, bot: Bot, chat_id: int) -> contextlib.AbstractAsyncContextManager[None]:
+        """Where a send waits its turn: the bot's own pacing limiter when it has one (as in `run`: it
+        paces every request and takes the row's place in flight), else this sender's pacer."""
+        if not self.pacer.enabled and isinstance(getattr(bot, "rate_limiter", None), PacingLimiter):
+            return contextlib.nullcontext()
+        return self.pacer.slot(chat_id)
+
     async def _send_with_retry(self, bot: Bot, chat_id: int, text: str,
                                keyboard: InlineKeyboardMarkup | None, attempts: list[str],
                                max_attempts: int | None = None) -> str:
@@ -632,7 +744,7 @@ class OutboxSender:
             token = ATTEMPT_LOG.set(attempts)
             failure: Exception | None = None
             try:
-                async with self.pacer.slot(chat_id):
+                async with self._slot(bot, chat_id):
                     await bot.send_message(
                         chat_id, parts[done], parse_mode=ParseMode.HTML,
                         reply_markup=keyboard if done == len(parts) - 1 else None,

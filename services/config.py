@@ -35,6 +35,9 @@ class TelegramConfig:
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
     webhook_secret: str = ""
+    # Scheduled messages sent at once and not yet recorded as sent (0 = auto: as few as keep ~30 a
+    # second at the measured round trip). A worker killed mid-send sends at most these again.
+    max_in_flight: int = 0
 
 
 @dataclass(frozen=True)

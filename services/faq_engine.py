@@ -766,6 +766,11 @@ class FaqIndex:
             self._part(org_id)
         return [d.entry for part in self._parts.values() for d in part.docs if d is not None]
 
+    def organisations(self) -> list[int | None]:
+        """Every part: None (the deployment-wide entries) first, then each organisation with entries,
+        indexed or deferred."""
+        return [None, *(o for o in self._parts if o is not None), *self._pending]
+
     def entries_of(self, org_id: int | None) -> list[Entry]:
         """The entries stored under exactly `org_id` (None: the deployment-wide ones)."""
         part = self._part(org_id)
@@ -1323,6 +1328,9 @@ class FaqIndex:
         offered on a lower bar. `split`: look for a second question in the same message."""
         model = model or answer_model()
         text, tokens = self.query_tokens(query, org_id)
+        parts = question_parts(query) if split else []
+        if len(parts) > 1:  # the message and each of its questions through the encoder in one call
+            get_semantic().prefetch([text, *(self.query_tokens(part, org_id)[0] for part in parts)])
         found = detect(query, private)
         danger = found.category if found is not None else None
         violence = found is not None and found.category != "self_harm"

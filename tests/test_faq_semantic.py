@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from services.faq_engine import FaqIndex, load_shipped_entries
+from services.faq_engine import Entry, FaqIndex, load_shipped_entries
 from services.faq_semantic import Semantic, get_semantic
 
 pytestmark = pytest.mark.unit
@@ -51,3 +53,63 @@ def test_the_decision_sees_the_embedding() -> None:
     text, tokens = index.query_tokens("离婚了娃归谁")
     features = index.fit_features(text, index.search_tokens(tokens, 3), tokens)
     assert {"emb_top1", "emb_top2", "emb_diff", "emb_agree"} <= features.keys()
+
+
+def test_kept_phrasings_are_not_embedded_again_and_give_the_same_similarity() -> None:
+    s = Semantic()
+    phrasings = ["离婚后孩子抚养费给多少？", "前夫不给抚养费怎么办？", "青石村的姐妹问：抚养费怎么算"]
+    before = s.similarity("他好几个月没给娃的生活费", phrasings)
+    fresh = s.phrasings(phrasings)
+    other = Semantic()
+    assert other.keep(phrasings) == 3 and other.keep(phrasings[:2]) == 0 and other.kept == 3
+    kept = other.phrasings(phrasings)
+    assert other._entries == {}  # nothing embedded on demand
+    assert np.allclose(np.linalg.norm(kept, axis=1), 1.0, atol=1e-5)
+    assert float(np.max(np.abs(kept @ fresh.T - fresh @ fresh.T))) < 0.002  # 8 bits move a cosine by little
+    assert abs(other.similarity("他好几个月没给娃的生活费", phrasings) - before) < 0.002
+
+
+async def test_the_background_embedding_keeps_every_phrasing_of_the_base_and_of_each_village(
+        tmp_path: Path) -> None:
+    from services.clock import SystemClock
+    from services.faq import FaqService
+    from storage.db import Database
+
+    db = await Database.open(tmp_path / "embed.db")
+    try:
+        service = FaqService(db, SystemClock())
+        await service.load()
+        index = service.index
+        assert index is not None
+        index.add(Entry("own-1", ("青石村妇女之家几点开门",), "每天下午开门。", (), "", "", "2026-11-01", 5))
+        semantic = get_semantic()
+        await service.embed_all()
+        wanted = {q for org in index.organisations() for e in index.entries_of(org) for q in e.questions}
+        assert "青石村妇女之家几点开门" in wanted and len(wanted) > 200
+        assert all(q in semantic._kept for q in wanted)
+        assert await service.embed_all() == 0  # a second run embeds nothing again
+    finally:
+        get_semantic()._kept.clear()  # the process's encoder: other tests see it as it was
+        await db.close()
+
+
+def test_a_message_with_several_questions_goes_through_the_encoder_once() -> None:
+    index = FaqIndex.build(load_shipped_entries())
+    s = get_semantic()
+    s.warm()
+    calls: list[int] = []
+    encode = s.encode
+
+    def counted(texts: list[str]) -> object:
+        calls.append(len(texts))
+        return encode(texts)
+
+    s.phrasings([q for e in index.entries() for q in e.questions])  # the entries' side, cached beforehand
+    s._queries.clear()
+    s.encode = counted  # type: ignore[method-assign, assignment]
+    try:
+        decision = index.decide("他出轨了，离婚能要赔偿吗？我在家带了十年娃，还能不能再要点家务补偿")
+    finally:
+        del s.encode
+    assert decision.kind in ("answer", "suggest")
+    assert len(calls) == 1 and calls[0] >= 3  # the message and its questions together

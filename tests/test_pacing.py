@@ -388,3 +388,102 @@ async def test_the_same_update_sent_again_after_a_crash_is_handled_once(h: Harne
     fresh = h.factory.message(WORK, h.person("赵霞"), "/duty")  # a new update is handled as usual
     await h.app.process_update(fresh)
     assert len(h.api.calls) > again
+
+
+# --- sends in flight: what a worker killed mid-send would repeat (issue #15) -------------------------
+
+
+class SlowBot:
+    """Accepts every send after `round_trip` seconds; counts how many are answered at once."""
+
+    def __init__(self, round_trip: float) -> None:
+        self.round_trip = round_trip
+        self.open = 0
+        self.most_open = 0
+        self.sent: list[int] = []
+
+    async def send_message(self, chat_id: int, text: str, **kwargs: Any) -> None:
+        self.open += 1
+        self.most_open = max(self.most_open, self.open)
+        try:
+            await asyncio.sleep(self.round_trip)
+            self.sent.append(chat_id)
+        finally:
+            self.open -= 1
+
+
+async def _queue_private_rows(h: Harness, n: int, tag: str) -> list[int]:
+    chats = [7_000_000 + i for i in range(n)]
+    async with h.db.transaction() as conn:
+        await outbox.enqueue(conn, [Outgoing(c, "outbox.lines", {"lines": [f"{tag}{c}"]}, dedupe=f"{tag}:{c}")
+                                    for c in chats], h.clock.now())
+    return chats
+
+
+async def test_a_fixed_limit_of_one_keeps_one_send_in_flight_however_many_chats_wait(h: Harness) -> None:
+    from handlers.sender import InFlight
+
+    h.services.sender.in_flight = InFlight(fixed=1)
+    chats = await _queue_private_rows(h, 12, "一次一条")
+    bot = SlowBot(0.01)
+    await h.services.sender.drain(bot)
+    assert sorted(c for c in bot.sent if c in chats) == chats  # nothing lost
+    assert bot.most_open == 1 and h.services.sender.in_flight.most_busy == 1
+    assert h.services.sender.in_flight.busy == 0  # every place given back
+
+
+async def test_auto_sends_one_at_a_time_when_telegram_answers_fast_and_more_when_it_is_far(h: Harness) -> None:
+    from handlers.sender import InFlight
+
+    clock = FakeTime()
+    near = InFlight(now=clock.now)
+    for _ in range(20):  # sends answered and recorded 5 ms after they started
+        await near.acquire()
+        started = clock.now()
+        clock.t += 0.005
+        near.release(started)
+    assert near.limit == 1 and near.most_busy == 1
+    for _ in range(20):  # now 100 ms each: one at a time would be 10 a second
+        await near.acquire()
+        started = clock.now()
+        clock.t += 0.1
+        near.release(started)
+    assert near.limit == 5  # ceil(0.1 s × 30 a second × 1.5)
+
+    far_gate = InFlight()
+    h.services.sender.in_flight = far_gate
+    chats = await _queue_private_rows(h, 24, "远")
+    far = SlowBot(0.2)  # 200 ms away: one at a time would be 5 a second, not 30
+    await h.services.sender.drain(far)
+    assert sorted(c for c in far.sent if c in chats) == chats
+    assert far_gate.limit >= 6  # ceil(0.2 s × 30 a second)
+    assert 1 < far.most_open <= far_gate.ceiling
+
+
+async def test_a_send_that_certainly_failed_gives_its_place_back_and_one_without_answer_keeps_it() -> None:
+    from handlers.sender import IN_FLIGHT, InFlight, InFlightTicket
+
+    gate = InFlight(fixed=1)
+    pacer = Pacer(enabled=False)
+
+    async def attempt(failure: Exception) -> InFlightTicket:
+        ticket = InFlightTicket(gate)
+        token = IN_FLIGHT.set(ticket)
+        try:
+            with pytest.raises(type(failure)):
+                async with pacer.slot(5):
+                    raise failure
+        finally:
+            IN_FLIGHT.reset(token)
+        return ticket
+
+    refused = await attempt(BadRequest("chat not found"))
+    assert gate.busy == 0 and not refused.held  # nothing arrived: nothing to repeat
+    unanswered = await attempt(TimedOut())
+    assert gate.busy == 1 and unanswered.held  # it may have arrived: it keeps its place
+    waiting = asyncio.ensure_future(gate.acquire())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()  # the next send waits for it
+    unanswered.release()
+    await asyncio.wait_for(waiting, 1)
+    assert gate.busy == 1

@@ -400,6 +400,57 @@ def test_a_minors_wedding_a_back_room_sounds_next_door_and_a_saved_up_farewell_a
 def test_idioms_a_past_told_as_past_and_dates_raise_no_alarm(text: str) -> None:
     assert detect(text, True) is None and detect(text, False) is None, text
 
+
+# Lessons of held-out set R (its first run is in docs/benchmarks.md), in other words than the set's.
+@pytest.mark.parametrize("text", [
+    "ta you zai za chuang hu wo hao pa", "laogong he zui le zai chuai men haizi yizhi ku",
+    "首饰都留给闺女了 遗言也写好了", "存折过户给儿子了 信留好了在抽屉里 就这样了", "信已经写好了 放在桌上 就这样吧",
+    "她喝了半瓶棚里那个药 吐白沫了 快叫车", "我嫂子把仓库里那瓶药灌下去了 现在叫不醒",
+    "前院那个傻丫头被两个外地男人拽走了 往河滩那边去了", "老公又发疯 拿绳子把我捆在椅子上 孩子在旁边哭",
+    "伊共我缚起来 囡仔咧吼", "他把我绑床腿上了", "haizi xia ku le ta zai za dongxi",
+    "卡里的钱都转给我姐了 信在枕头下面",
+    "三婶喝了那个除草的药 现在口吐白沫 谁会开车", "他拿胶带封住我的嘴 绑在椅子上", "伊将我缚佇眠床",
+])
+def test_pinyin_violence_a_giving_farewell_poison_drunk_a_girl_taken_and_being_tied_are_danger(text: str) -> None:
+    assert detect(text, True) is not None and detect(text, False) is not None, text
+
+
+@pytest.mark.parametrize("text", [
+    "物流信息一直显示跟踪中 是不是丢件了", "订单跟踪到县城就不动了", "我奶奶九十了 天天说活够了 口头禅 饭吃得可香了",
+    "儿子没考好嚷嚷不想活了 一会儿就跑出去玩了", "心里烦 但我没想不开 就是想说说", "大门的锁不好使了 谁会修",
+    "我家门锁坏了 锁不上 谁有换锁师傅电话", "小孙子把卧室门锁了 在里面玩不出来 皮得很", "狗让邻居关院子里了 叫了一宿",
+    "羊喝了沟里的水 嘴边有白沫 兽医站电话多少", "地里红蜘蛛多 借点乐果", "这百草枯兑多少水打玉米地",
+    "有人给我家十五的丫头提亲 我给回了 孩子还要上学", "我爹没了 兄弟说出嫁的闺女没份 宅基地我能分不",
+    "顺丰的件跟踪不到了", "孩子哭着说不想活了 哄了几句就笑了", "有人想给俺家十六的丫头订亲 俺说啥也不同意 娃得念书",
+    "果园要打药 百草枯哪里有卖", "这些年攒的首饰 给闺女当嫁妆", "信写好了 明天寄给她",
+])
+def test_parcels_habits_outbursts_broken_locks_pets_pesticide_a_refused_match_and_inheritance_raise_no_alarm(
+        text: str) -> None:
+    assert detect(text, True) is None and detect(text, False) is None, text
+
+
+@pytest.mark.parametrize("text", [
+    "快递员一直跟踪我", "他口头禅是弄死你 今天真拿刀追我", "我没想不开 他又打我了 现在躲在厕所",
+    "地里蚜虫多 她喝了敌敌畏", "他把狗关起来 又把我锁屋里",
+])
+def test_a_defused_word_leaves_the_other_danger_words_of_the_message(text: str) -> None:
+    assert detect(text, True) is not None and detect(text, False) is not None, text
+
+
+def test_pinyin_for_us_and_for_trousers_names_no_signal() -> None:
+    for text in ("zamen cun mingtian kaihui", "haizi kuzi mai duo da de"):
+        assert not any(pattern.search(squeeze(text)) for _, pattern, _ in SIGNALS), text
+
+
+def test_a_bystander_asking_whether_to_report_a_childs_bruises_is_a_question_a_person_looks_at() -> None:
+    from services.danger import concern
+
+    asked = "隔壁那家小孩脸上常有伤 要不要报 找谁报"
+    assert detect(asked, True) is None and detect(asked, False) is None
+    assert concern(asked, True) and concern(asked, False)
+    # going on now, it is danger whatever she asks
+    assert detect("隔壁那家小孩刚才又被打了 脸上都是伤 要不要报警", False) is not None
+
 # --- concern: short of an alarm, a person still looks --------------------------------------------
 
 CONCERN = "要是明天还是这样 以后就别找我了"  # a hint the rules and the model do not read as an alarm
