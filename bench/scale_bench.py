@@ -2,6 +2,7 @@
 during it, and the database's size at the default retention.
 
     .venv/bin/python -m bench.scale_bench [--orgs 500] [--days 7] [--baseline 2] [--tables] [--profile]
+    .venv/bin/python -m bench.scale_bench --database-url postgresql://USER@HOST/DB --orgs 200 --baseline 0
 
 Builds N organisations (12 members, both groups bound, a daily rotation, two open tasks) through the
 product's own storage and services, then lives `--days` days of ticks at the times things fall due
@@ -22,6 +23,10 @@ The baseline, in the same run: the first `--baseline` hand-off ticks also run on
 database taken just before them, with the duty producer as it was (per organisation, awaited
 queries: bench/scale_reference.py); both ticks are timed (with /duty read during each) and must
 write the same outbox rows, claims and wakes. `--tables`: each table's MB per 1,000 org-years.
+
+`--database-url`: on PostgreSQL instead (a fresh database created on that server and dropped at the
+end; the URL's own database is only used to create it). Sizes are read after VACUUM (ANALYZE), as
+autovacuum keeps them; the baseline (a file copy) is SQLite's only.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ from bot.config import Config, from_mapping
 from services.clock import SimClock
 from services.retention import CLAIMED, CLAIMED_KEEP
 from storage import duty, members, orgs, retention, tasks
-from storage.db import Database
+from storage.db import Database, is_url
 from storage.models import to_db
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -146,6 +151,8 @@ async def duty_reads(services: object, n: int, now: datetime, rng: random.Random
 
 
 async def sizes(db: Database) -> dict[str, int]:
+    if is_url(db.path):
+        await db.vacuum_incremental()  # PostgreSQL: VACUUM (ANALYZE), what autovacuum keeps up with
     async with db.read() as conn:
         found = await retention.table_sizes(conn)
     ROWS.update({s.name: s.rows for s in found})
@@ -201,17 +208,44 @@ async def same_rows(a: Database, b: Database, moment: datetime) -> int:
     return counts[0]
 
 
-async def main(n: int, days: int, baseline: int, tables: bool) -> str:
+async def main(n: int, days: int, baseline: int, tables: bool, url: str = "") -> str:
     rng = random.Random(15)
     with tempfile.TemporaryDirectory(prefix="scale-") as folder:
         cfg = from_mapping({"admins": {"super_admins": [1]}}, env={})
         clock = SimClock(START)
-        db = await Database.open(Path(folder) / "scale.db")
+        fresh = await create_pg_database(url) if url else ""
         try:
-            line = await run(db, cfg, clock, n, days, rng, folder, baseline, tables)
+            db = await Database.open(fresh or Path(folder) / "scale.db")
+            try:
+                line = await run(db, cfg, clock, n, days, rng, folder, 0 if fresh else baseline, tables)
+            finally:
+                await db.close()
         finally:
-            await db.close()
+            if fresh:
+                await drop_pg_database(url, fresh)
     return line
+
+
+async def create_pg_database(url: str) -> str:
+    """A new database on the server of `url` for this run; its URL."""
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    name = f"scale_{uuid.uuid4().hex[:12]}"
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute(f"CREATE DATABASE {name}")
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+async def drop_pg_database(url: str, fresh: str) -> None:
+    from urllib.parse import urlsplit
+
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute(f"DROP DATABASE IF EXISTS {urlsplit(fresh).path.lstrip('/')} WITH (FORCE)")
 
 
 def faq_fields() -> str:
@@ -283,6 +317,8 @@ async def run(db: Database, cfg: Config, clock: SimClock, n: int, days: int, rng
                 else:
                     await tick(services, moment)
                 await mark_sent(db, clock.now())
+                if is_url(db.path):  # autovacuum's part in a real day (thousands of ticks): outside the timing
+                    await db.vacuum_incremental()
         end = await sizes(db)
         keep = getattr(cfg.database, "keep_sent_days", 0) or 365  # 0 (or before retention): kept for ever
 
@@ -313,8 +349,10 @@ async def run(db: Database, cfg: Config, clock: SimClock, n: int, days: int, rng
               f" ({before / max(after, 1e-9):.1f}× faster; CPU ms {statistics.median(ref_cpu):.0f} →"
               f" {statistics.median(now_cpu):.0f}), duty_p99_ms_during_tick={p99_of(ref_during):.1f} →"
               f" {p99:.1f}; the same {compared} outbox rows, claims and wakes")
-    return (f"scale orgs={n} quiet_tick_ms={statistics.median(quiet):.0f} busy_tick_ms={statistics.median(busy):.0f}"
-            f" duty_p99_ms_during_tick={p99:.1f} db_mb_per_1000_org_years={mb:.0f}")
+    engine = " engine=postgresql" if is_url(db.path) else ""
+    return (f"scale{engine} orgs={n} quiet_tick_ms={statistics.median(quiet):.0f}"
+            f" busy_tick_ms={statistics.median(busy):.0f} duty_p99_ms_during_tick={p99:.1f}"
+            f" db_mb_per_1000_org_years={mb:.0f}")
 
 
 def p99_of(values: list[float]) -> float:
@@ -332,8 +370,10 @@ if __name__ == "__main__":
     parser.add_argument("--no-reads", action="store_true", help="no /duty reads beside the busy ticks")
     parser.add_argument("--faq", action="store_true",
                         help="append the FAQ's county figures (bench/faq_county.py at 100,000 entries: minutes)")
+    parser.add_argument("--database-url", default="",
+                        help="run on PostgreSQL: a fresh database on this server (created, then dropped)")
     args = parser.parse_args()
     args_profile = args.profile
     READS = not args.no_reads
-    line = asyncio.run(main(args.orgs, args.days, args.baseline, args.tables))
+    line = asyncio.run(main(args.orgs, args.days, args.baseline, args.tables, args.database_url))
     print(line + (faq_fields() if args.faq else ""))

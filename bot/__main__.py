@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         from storage.backup import scheduled_name
 
         folder = Path(args.dir) if args.dir else cfg.backup.directory(cfg.database.path)
-        target = Path(args.file) if args.file else folder / scheduled_name(datetime.now(cfg.tz))
+        suffix = ".dump" if cfg.database.shared else ".db"  # PostgreSQL: pg_dump -Fc (storage/pg_dump.py)
+        target = Path(args.file) if args.file else folder / scheduled_name(datetime.now(cfg.tz), suffix)
         if target.exists():
             print(t(None, "cli.backup_exists", target=target), file=sys.stderr)
             return 1
@@ -173,6 +174,8 @@ async def _backup(cfg: Config, target: Path) -> int:
     from storage.backup import BackupError
     from storage.db import Database
 
+    if cfg.database.shared:
+        return await asyncio.to_thread(_backup_pg, cfg, target)
     if not await asyncio.to_thread(Path(cfg.database.path).is_file):
         print(t(None, "backup_cli.no_database", path=cfg.database.path), file=sys.stderr)
         return 1
@@ -191,9 +194,63 @@ async def _backup(cfg: Config, target: Path) -> int:
     return 0
 
 
+def _backup_pg(cfg: Config, target: Path) -> int:
+    from storage import pg_dump
+    from storage.backup import BackupError
+
+    try:
+        pg_dump.dump(cfg.database.url, target)
+    except BackupError as exc:
+        key = {"no_tool": "pg_no_tool", "verify_failed": "pg_verify_failed"}.get(exc.code, "pg_dump_failed")
+        print(t(None, f"backup_cli.{key}", command=exc.detail, target=target, problem=exc.detail), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _restore_pg(cfg: Config, source: Path) -> int:
+    """PostgreSQL: refused while a bot process holds a sender's lock on the database; a checked dump
+    of the current contents first (pre-restore-….dump), then pg_restore in one transaction."""
+    from storage import pg_dump
+    from storage.backup import BackupError
+    from storage.pg import PgDatabase
+
+    async def running() -> int:
+        db = await PgDatabase.open_url(cfg.database.url, migrate=False)
+        try:
+            return await db.senders_running()
+        finally:
+            await db.close()
+
+    where = cfg.database.url.split("@")[-1]
+    try:
+        count = asyncio.run(running())
+    except Exception as exc:
+        print(t(None, "cli.db_error", error=exc), file=sys.stderr)
+        return 1
+    if count:
+        print(t(None, "backup_cli.pg_restore_in_use", count=count), file=sys.stderr)
+        return 1
+    try:
+        safety = pg_dump.restore(cfg.database.url, source, cfg.backup.directory(cfg.database.path),
+                                 datetime.now(cfg.tz))
+    except BackupError as exc:
+        key = {"no_tool": "pg_no_tool", "bad_file": "pg_restore_bad_file", "not_ours": "restore_not_ours",
+               "restore_failed": "pg_restore_failed", "verify_failed": "pg_verify_failed"}.get(exc.code,
+                                                                                             "pg_dump_failed")
+        print(t(None, f"backup_cli.{key}", command=exc.detail, file=source, problem=exc.detail, target=source,
+                db=where), file=sys.stderr)
+        return 1
+    print(t(None, "backup_cli.pg_restored", file=source, db=where))
+    print(t(None, "backup_cli.safety_copy", target=safety))
+    return 0
+
+
 def _restore(cfg: Config, source: Path) -> int:
     from storage import backup
     from storage.db import available_migrations
+
+    if cfg.database.shared:
+        return _restore_pg(cfg, source)
 
     db_path = Path(cfg.database.path)
     try:

@@ -1,5 +1,7 @@
 """`python -m bot stats-db` (table sizes, while the bot runs too) and `python -m bot vacuum` (prune
-now, then VACUUM the file into incremental auto-vacuum; the bot must be stopped)."""
+now, then VACUUM the file into incremental auto-vacuum; the bot must be stopped). On PostgreSQL
+(`database.url`): the database's and each table's size (rows as the planner's estimate), and
+prune + `VACUUM (ANALYZE)`, both safe while the bots run."""
 
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ def _file_size(path: Path) -> int:
 def stats_db(cfg: Config) -> int:
     import asyncio
 
+    if cfg.database.shared:
+        return asyncio.run(_pg_stats(cfg))
     path = Path(cfg.database.path)
     if not path.exists():
         print(t(None, "db_cli.no_database", path=path), file=sys.stderr)
@@ -41,6 +45,25 @@ def stats_db(cfg: Config) -> int:
         print(f"{size.name:<24} {size.rows:>10} {_mb(size.bytes):>9}")
     if info.auto_vacuum != "incremental":
         print(t(None, "db_cli.vacuum_hint"))
+    return 0
+
+
+async def _pg_stats(cfg: Config) -> int:
+    try:
+        db = await Database.open(cfg.database.url, migrate=False)
+    except Exception as exc:
+        print(t(None, "cli.db_error", error=exc), file=sys.stderr)
+        return 1
+    try:
+        async with db.read() as conn:
+            sizes, info = await retention.table_sizes(conn, estimate=True), await retention.file_info(conn)
+    finally:
+        await db.close()
+    print(t(None, "db_cli.header_pg", db=db.path, mb=_mb(info.pages * info.page_size),
+            keep=cfg.database.keep_sent_days))
+    print(f"{'table':<24} {'rows (est.)':>12} {'MB':>9}")
+    for size in sizes:
+        print(f"{size.name:<24} {size.rows:>12} {_mb(size.bytes):>9}")
     return 0
 
 
@@ -68,6 +91,10 @@ async def _vacuum(cfg: Config) -> int:
 def vacuum(cfg: Config) -> int:
     import asyncio
 
+    if cfg.database.shared:  # PostgreSQL: VACUUM (ANALYZE) beside the running bots
+        code = asyncio.run(_vacuum(cfg))
+        print(t(None, "db_cli.vacuumed_pg", db=cfg.database.url.split("@")[-1]))
+        return code
     if not Path(cfg.database.path).exists():
         print(t(None, "db_cli.no_database", path=cfg.database.path), file=sys.stderr)
         return 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import shutil
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -263,6 +264,9 @@ class Doctor:
             self.add("problem", "db_too_new", "db_too_new_fix", version=version, latest=latest)
         elif version < latest:
             self.add("problem", "db_pending", "db_pending_fix", count=latest - version, version=version, latest=latest)
+        if shutil.which("pg_dump") is None:
+            self.add("problem", "db_pg_no_dump", "db_pg_no_dump_fix")
+        self.check_backups(Path(self.cfg.database.path), exists=True)
 
     def check_database(self) -> None:
         if self.cfg.database.url:
@@ -287,13 +291,15 @@ class Doctor:
                          version=found.version, latest=latest)
         self.check_backups(path)
 
-    def check_backups(self, db_path: Path) -> None:
+    def check_backups(self, db_path: Path, exists: bool | None = None) -> None:
+        """The newest backup in the folder; none at all is a problem once the database `exists`
+        (default: the SQLite file is there; on PostgreSQL the server's database)."""
         folder = self.cfg.backup.directory(str(db_path))
         if self.cfg.backup.at is None:
             self.add("info", "backup_off")
         last = backup.latest(folder)
         if last is None:
-            if db_path.is_file():
+            if db_path.is_file() if exists is None else exists:
                 self.add("problem", "backup_none", "backup_none_fix", dir=folder)
             return
         when, file = last

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,9 @@ from handlers.scheduling import TICK_LOOP, TickLoop
 from handlers.sender import Pacer, PacingLimiter
 from services.backups import BackupService
 from services.clock import SystemClock
+from services.outbox import bot_id_of, run_as_bot
 from services.updates import UpdateJournal
+from storage import pg_dump
 from storage.backup import run_lock
 from storage.db import Database
 from storage.send_journal import SendJournal
@@ -55,13 +58,18 @@ def _run_bot(config: Config) -> None:
         folder = backups.directory(config.database.path)
         db = await Database.open(config.database.location, backup_dir=folder)
         state["db"] = db
+        await run_as_bot(db, bot_id_of(config.telegram.token))  # its rows, its organisations
         services = build_services(config, db, clock)
         # The daily checked backup ([backup] time), run by the tick like every scheduled thing.
         backup_service = BackupService(
             db, config.tz, folder, backups.at, (backups.keep_daily, backups.keep_weekly, backups.keep_monthly),
             on_failure=services.alerts.backup_failed,
         )
-        if backups.at is not None and not config.database.shared:  # PostgreSQL: pg_dump, the server's tools
+        if backups.at is not None and config.database.shared and shutil.which("pg_dump") is None:
+            log.warning("scheduled backups skipped: pg_dump is not on PATH (install the PostgreSQL client, e.g."
+                        " apt-get install postgresql-client; or back up from elsewhere: %s)",
+                        pg_dump.shown(pg_dump.dump_command(config.database.url, folder / "zhiwei.dump")))
+        elif backups.at is not None:  # PostgreSQL: pg_dump -Fc, one worker at a time (storage/pg_dump.py)
             services.producers.append(backup_service.produce)
             services.wakeups.append(backup_service.next_due)
             services.health.backups = backup_service

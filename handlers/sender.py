@@ -466,8 +466,8 @@ def render(row_lang: str | None, body: Body) -> tuple[str, InlineKeyboardMarkup 
 
 
 def _bot_id(bot: Bot) -> int:
-    """The bot's id, the number before the colon of its token (not a secret)."""
-    head = bot.token.split(":", 1)[0]
+    """The bot's id, the number before the colon of its token (not a secret; 0 for a stand-in without one)."""
+    head = str(getattr(bot, "token", "")).split(":", 1)[0]
     return int(head) if head.isdigit() else 0
 
 
@@ -523,7 +523,7 @@ class OutboxSender:
         now stays pending for the sender (woken in `run`, drained after the update otherwise), which
         retries it with backoff; a chat whose row must wait gets nothing after it. Returns rows sent."""
         async with self.db.read() as conn:
-            rows = await outbox.pending_between(conn, after_id, up_to)
+            rows = await outbox.pending_between(conn, after_id, up_to, _bot_id(bot))
         # The reply first, then the rest of her chat's rows, then the other chats (each in order).
         rows.sort(key=lambda row: (row.chat_id != first_chat, decode_body(row.body).key != "outbox.verbatim"))
         sent = 0
@@ -567,7 +567,7 @@ class OutboxSender:
             last_id = 0
             while True:
                 async with self.db.read() as conn:
-                    rows = await outbox.pending(conn, limit=5000, after_id=last_id)
+                    rows = await outbox.pending(conn, limit=5000, after_id=last_id, bot_id=_bot_id(bot))
                 if not rows:
                     return total
                 last_id = rows[-1].id

@@ -74,19 +74,30 @@ class BackupService:
             await self.backup_now(now)
 
     async def backup_now(self, now: datetime) -> Path | None:
-        target = self.folder / backup.scheduled_name(now.astimezone(self.tz))
+        target = self.folder / backup.scheduled_name(now.astimezone(self.tz), self.db.backup_suffix)
         try:
             await self.db.backup_verified(target)
             deleted = await asyncio.to_thread(backup.prune, self.folder, *self.keep)
+        except backup.BackupError as exc:
+            if exc.code != "busy":
+                await self._failed(now, target, exc)
+                return None
+            log.info("scheduled backup: another worker is writing one now")  # its file makes today's done
+            return None
         except Exception as exc:
-            self._failed_at = now
-            log.exception("scheduled backup to %s failed", target)
-            if self.on_failure is not None:
-                try:
-                    await self.on_failure(target, f"{type(exc).__name__}: {exc}")
-                except Exception:
-                    log.exception("could not report the failed backup")
+            await self._failed(now, target, exc)
             return None
         self._failed_at = None
         log.info("backup written and checked: %s (%d old ones pruned)", target, len(deleted))
         return target
+
+    async def _failed(self, now: datetime, target: Path, exc: Exception) -> None:
+        """Logged, reported to the operator, retried an hour later."""
+        self._failed_at = now
+        log.error("scheduled backup to %s failed", target, exc_info=exc)
+        if self.on_failure is not None:
+            try:
+                await self.on_failure(target, f"{type(exc).__name__}: {exc}")
+            except Exception:
+                log.exception("could not report the failed backup")
+

@@ -9,15 +9,20 @@ Telegram accepted it. `dedupe` makes producers idempotent: they may run on every
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 # The outbox's record lives with its repository (storage.outbox); re-exported for the producers.
+from storage import orgs
+from storage.db import Database
 from storage.outbox import UNCERTAIN_OUTCOMES, Buttons, Outgoing, encode_body
 
-__all__ = ["UNCERTAIN_OUTCOMES", "Body", "Buttons", "Lateness", "Outgoing", "decode_body", "encode_body",
-           "lateness", "text", "verbatim"]
+log = logging.getLogger(__name__)
+
+__all__ = ["UNCERTAIN_OUTCOMES", "Body", "Buttons", "Lateness", "Outgoing", "bot_id_of", "decode_body",
+           "encode_body", "lateness", "run_as_bot", "text", "verbatim"]
 
 ON_TIME_SLACK = timedelta(minutes=5)
 
@@ -54,3 +59,23 @@ def lateness(due_at: datetime, now: datetime, grace: timedelta) -> Lateness:
     if behind <= ON_TIME_SLACK:
         return "on_time"
     return "late" if behind <= grace else "stale"
+
+
+def bot_id_of(token: str) -> int:
+    """A bot's id, the number before the colon of its token (not a secret; 0 when it has none),
+    as the sender takes its rows (handlers.sender._bot_id)."""
+    head = token.split(":", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+async def run_as_bot(db: Database, bot_id: int) -> None:
+    """At start: this process runs as `bot_id` (several tokens may share one PostgreSQL database).
+    Organisations, pending rows and active reminders from before bots were recorded (no bot) are
+    adopted by the first bot that starts (logged): until then one database served one token, so they
+    are that bot's."""
+    db.set_bot(bot_id)
+    async with db.transaction() as conn:
+        found = await orgs.adopt_unowned(conn, bot_id)
+    if any(found):
+        log.warning("bot %s adopted %d organisation(s), %d pending outbox row(s) and %d reminder(s) that "
+                    "had no bot (set up before bots were recorded)", bot_id, *found)

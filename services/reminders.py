@@ -167,7 +167,7 @@ class ReminderService:
                          if state == "late" else "",
                          "repeat_line": text("reminders.repeat_line", repeat=fmt.recurrence(rule)) if rule else ""},
                         buttons=tuple(tuple((k, d.format(id=reminder.id)) for k, d in row) for row in BUTTONS),
-                        org_id=reminder.org_id,
+                        org_id=reminder.org_id, bot_id=reminder.bot_id,
                         dedupe=f"rem:{reminder.id}:{to_db(due_at)}", due_at=due_at,
                     ))
                 if rule is None:
@@ -205,7 +205,8 @@ class ReminderService:
                 target, fallback = chairs[0].user_id, (work.chat_id if work else None)
         ids = ",".join(str(r.id) for r in missed)
         return Outgoing(target, "reminders.stale_summary", {"count": len(missed), "lines": lines},
-                        org_id=org_id, fallback_chat_id=fallback, dedupe=f"rem-stale:{ids}:{to_db(now)}")
+                        org_id=org_id, fallback_chat_id=fallback, dedupe=f"rem-stale:{ids}:{to_db(now)}",
+                        bot_id=missed[0].bot_id)
 
     def _show(self, moment: datetime | None) -> fmt.Text | str:
         """The moment as a nested text (rendered in the reader's language at send time)."""

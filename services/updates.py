@@ -14,7 +14,7 @@ import aiosqlite
 
 from services.clock import Clock
 from storage import updates
-from storage.db import Database
+from storage.db import Database, conn_bot
 
 # The update being handled, when `run` journals updates (set before any handler runs).
 _CURRENT: ContextVar[int | None] = ContextVar("journaled_update", default=None)
@@ -29,7 +29,7 @@ async def mark_in(conn: aiosqlite.Connection, now: datetime) -> None:
     """Inside the caller's transaction: the journaled update being handled (if any) is done."""
     update_id = _CURRENT.get()
     if update_id is not None:
-        await updates.mark(conn, update_id, now)
+        await updates.mark(conn, update_id, now, conn_bot(conn))
 
 KEPT = timedelta(days=2)  # Telegram keeps an unacknowledged update at most 24 hours
 PRUNE_EVERY = 500  # marks between deleting the old ones
@@ -43,12 +43,12 @@ class UpdateJournal:
 
     async def seen(self, update_id: int) -> bool:
         async with self.db.read() as conn:
-            return await updates.seen(conn, update_id)
+            return await updates.seen(conn, update_id, self.db.bot_id)
 
     async def mark(self, update_id: int) -> None:
         now = self.clock.now()
         self._marks += 1
         async with self.db.transaction() as conn:
-            await updates.mark(conn, update_id, now)
+            await updates.mark(conn, update_id, now, self.db.bot_id)
             if self._marks % PRUNE_EVERY == 1:
                 await updates.prune(conn, now - KEPT)

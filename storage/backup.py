@@ -4,8 +4,10 @@ Kinds of files in the backup folder, told apart by name:
   zhiwei-YYYYMMDD-HHMMSS.db        scheduled or `python -m bot backup` — pruned by the retention rule
   pre-migrate-vN-YYYYMMDD-HHMMSS.db  taken before migrations ran on an existing database — kept
   pre-restore-YYYYMMDD-HHMMSS.db   the database a restore replaced — kept
-A backup is written as `<name>.partial` and renamed only after PRAGMA integrity_check said ok, so
-a file with a backup's name is always a complete, checked copy.
+On PostgreSQL the same names end in `.dump` (pg_dump's custom format, storage/pg_dump.py).
+A backup is written as `<name>.partial` and renamed only after PRAGMA integrity_check said ok (on
+PostgreSQL: pg_restore read the whole archive), so a file with a backup's name is always a complete,
+checked copy.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-SCHEDULED = re.compile(r"^zhiwei-(\d{8})-(\d{6})\.db$")
-ANY_BACKUP = re.compile(r"^(?:zhiwei|pre-migrate-v\d+|pre-restore)-(\d{8})-(\d{6})\.db$")
+SCHEDULED = re.compile(r"^zhiwei-(\d{8})-(\d{6})\.(?:db|dump)$")
+ANY_BACKUP = re.compile(r"^(?:zhiwei|pre-migrate-v\d+|pre-restore)-(\d{8})-(\d{6})\.(?:db|dump)$")
 
 
 class BackupError(Exception):
@@ -50,8 +52,9 @@ def stamp(now: datetime) -> str:
     return now.strftime("%Y%m%d-%H%M%S")
 
 
-def scheduled_name(now: datetime) -> str:
-    return f"zhiwei-{stamp(now)}.db"
+def scheduled_name(now: datetime, suffix: str = ".db") -> str:
+    """A scheduled backup's name (`suffix` ".dump" for a PostgreSQL archive)."""
+    return f"zhiwei-{stamp(now)}{suffix}"
 
 
 def check_file(path: Path) -> FileCheck:

@@ -72,6 +72,8 @@ _UNIT: ContextVar[_Unit | None] = ContextVar("unit", default=None)
 class Database:
     """Owns the writer connection and the readers. Open with `await Database.open(path)`."""
 
+    backup_suffix = ".db"  # a backup file's name ends so (".dump" on PostgreSQL: storage.pg_dump)
+
     def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
@@ -79,6 +81,13 @@ class Database:
         self._readers: asyncio.Queue[aiosqlite.Connection] | None = None  # None: reads use the writer
         self._all_readers: list[aiosqlite.Connection] = []
         self._blocking: sqlite3.Connection | None = None
+        self.bot_id: int | None = None  # the bot of this process (set_bot); None in tools and tests
+
+    def set_bot(self, bot_id: int | None) -> None:
+        """The bot this process runs as (several tokens may share a PostgreSQL database): what it adds
+        to the outbox without an organisation's bot is sent by it, organisations it sets up are its."""
+        self.bot_id = bot_id
+        stamp_bot(self._conn, bot_id)
 
     @classmethod
     async def open(cls, path: str | Path, migrate: bool = True, backup_dir: str | Path | None = None) -> Database:
@@ -430,6 +439,20 @@ def on_postgres(conn: aiosqlite.Connection) -> bool:
     """Whether a connection from `read()`/`transaction()` is PostgreSQL's (storage.pg), for the few
     queries that read the catalogue."""
     return getattr(conn, "dialect", "sqlite") == "postgresql"
+
+
+_BOT_ATTR = "zhiwei_bot_id"
+
+
+def stamp_bot(conn: object, bot_id: int | None) -> None:
+    """Mark a writing connection with the process's bot (read by `conn_bot`)."""
+    setattr(conn, _BOT_ATTR, bot_id)
+
+
+def conn_bot(conn: object) -> int | None:
+    """The bot of the process a connection from `transaction()` belongs to (None: not set)."""
+    bot = getattr(conn, _BOT_ATTR, None)
+    return bot if isinstance(bot, int) else None
 
 
 def is_url(target: str | Path) -> bool:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import aiosqlite
 
+from storage.db import conn_bot
 from storage.models import ChatBinding, ChatKind, Org, from_db, to_db
 
 
@@ -19,9 +20,14 @@ def _binding(row: sqlite3.Row) -> ChatBinding:
 
 
 async def create(conn: aiosqlite.Connection, name: str, created_by: int, now: datetime) -> Org:
-    cur = await conn.execute(
-        "INSERT INTO orgs(name, created_at, created_by) VALUES (?, ?, ?)", (name, to_db(now), created_by)
-    )
+    """A new organisation, belonging to the bot of this process (set up through it)."""
+    bot = conn_bot(conn)
+    if bot is None:  # no bot in this process (tools, tests): the column keeps its default
+        cur = await conn.execute(
+            "INSERT INTO orgs(name, created_at, created_by) VALUES (?, ?, ?)", (name, to_db(now), created_by))
+    else:
+        cur = await conn.execute("INSERT INTO orgs(name, created_at, created_by, bot_id) VALUES (?, ?, ?, ?)",
+                                 (name, to_db(now), created_by, bot))
     assert cur.lastrowid is not None
     return Org(cur.lastrowid, name, now, created_by)
 
@@ -125,3 +131,24 @@ async def set_chat_lang(conn: aiosqlite.Connection, chat_id: int, lang: str) -> 
         "INSERT INTO chat_prefs(chat_id, lang) VALUES (?, ?) ON CONFLICT(chat_id) DO UPDATE SET lang = excluded.lang",
         (chat_id, lang),
     )
+
+
+async def bot_of(conn: aiosqlite.Connection, org_id: int) -> int | None:
+    """The bot an organisation belongs to (None: not recorded, set up before several tokens)."""
+    cur = await conn.execute("SELECT bot_id FROM orgs WHERE id = ?", (org_id,))
+    row = await cur.fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
+async def adopt_unowned(conn: aiosqlite.Connection, bot_id: int) -> tuple[int, int, int]:
+    """Give `bot_id` every organisation, pending outbox row and active reminder that has no bot yet
+    (made before bots were recorded), and the journal of updates handled. (organisations, rows,
+    reminders) adopted."""
+    cur = await conn.execute("UPDATE orgs SET bot_id = ? WHERE bot_id IS NULL", (bot_id,))
+    found_orgs = max(cur.rowcount, 0)
+    cur = await conn.execute("UPDATE outbox SET bot_id = ? WHERE bot_id IS NULL AND status = 'pending'", (bot_id,))
+    found_rows = max(cur.rowcount, 0)
+    cur = await conn.execute("UPDATE reminders SET bot_id = ? WHERE bot_id IS NULL AND status = 'active'", (bot_id,))
+    found_reminders = max(cur.rowcount, 0)
+    await conn.execute("UPDATE processed_updates SET bot_id = ? WHERE bot_id = 0", (bot_id,))  # not counted
+    return found_orgs, found_rows, found_reminders

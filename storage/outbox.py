@@ -12,6 +12,7 @@ from typing import Any
 
 import aiosqlite
 
+from storage.db import conn_bot
 from storage.models import from_db, to_db
 
 # Outcomes of one send attempt (recorded per outbox row, counted by the rate limiter):
@@ -34,6 +35,7 @@ class Outgoing:
     dedupe: str | None = None
     fallback_chat_id: int | None = None
     due_at: datetime | None = None
+    bot_id: int | None = None  # the bot that sends it; None: the organisation's, else the process's
 
     def body(self) -> str:
         return encode_body(self.key, self.params, self.buttons)
@@ -68,17 +70,21 @@ class OutboxRow:
 
 
 async def enqueue(conn: aiosqlite.Connection, msgs: Iterable[Outgoing], now: datetime) -> int:
-    """Add the messages (inside the caller's transaction); a known `dedupe` is skipped. Rows added."""
+    """Add the messages (inside the caller's transaction); a known `dedupe` is skipped. Rows added.
+    Each row's bot (who sends it, several tokens on one database): the message's own `bot_id`, else
+    its organisation's bot, else the bot of this process (`storage.db.conn_bot`; None in tools and
+    tests: any bot's sender takes it). Filled in by the INSERT itself (the organisation's by its key)."""
     created = to_db(now)
+    process_bot = conn_bot(conn)
     due: dict[datetime, str] = {}  # a batch's rows mostly share a few due times
     rows = [(msg.org_id, msg.chat_id, msg.fallback_chat_id, msg.lang, msg.body(), msg.dedupe,
              (due.get(msg.due_at) or due.setdefault(msg.due_at, to_db(msg.due_at))) if msg.due_at else created,
-             created) for msg in msgs]
+             created, msg.bot_id, msg.org_id, process_bot) for msg in msgs]
     if not rows:
         return 0
     cur = await conn.executemany(
-        "INSERT OR IGNORE INTO outbox(org_id, chat_id, fallback_chat_id, lang, body, dedupe, due_at, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        "INSERT OR IGNORE INTO outbox(org_id, chat_id, fallback_chat_id, lang, body, dedupe, due_at, created_at,"
+        " bot_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, (SELECT bot_id FROM orgs WHERE id = ?), ?))", rows)
     return max(cur.rowcount, 0)
 
 
@@ -102,9 +108,17 @@ def _row(r: aiosqlite.Row) -> OutboxRow:
                      from_db(r["due_at"]), r["attempts"])
 
 
-async def pending(conn: aiosqlite.Connection, limit: int = 1000, after_id: int = 0) -> list[OutboxRow]:
+def _for_bot(bot_id: int | None) -> tuple[str, tuple[int, ...]]:
+    """The rows one bot's sender takes: its own and those of no bot (None: every row)."""
+    return ("", ()) if bot_id is None else (" AND (bot_id IS NULL OR bot_id = ?)", (bot_id,))
+
+
+async def pending(conn: aiosqlite.Connection, limit: int = 1000, after_id: int = 0,
+                  bot_id: int | None = None) -> list[OutboxRow]:
+    """Pending rows after `after_id`, in order; with `bot_id`, only that bot's and those of no bot."""
+    mine, arg = _for_bot(bot_id)
     cur = await conn.execute(
-        "SELECT * FROM outbox WHERE status = 'pending' AND id > ? ORDER BY id LIMIT ?", (after_id, limit)
+        f"SELECT * FROM outbox WHERE status = 'pending' AND id > ?{mine} ORDER BY id LIMIT ?", (after_id, *arg, limit)
     )
     return [_row(r) for r in await cur.fetchall()]
 
@@ -125,10 +139,13 @@ async def last_id(conn: aiosqlite.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-async def pending_between(conn: aiosqlite.Connection, after_id: int, up_to: int) -> list[OutboxRow]:
-    """The pending rows with after_id < id <= up_to, in order."""
+async def pending_between(conn: aiosqlite.Connection, after_id: int, up_to: int,
+                          bot_id: int | None = None) -> list[OutboxRow]:
+    """The pending rows with after_id < id <= up_to, in order (with `bot_id`: as `pending`)."""
+    mine, arg = _for_bot(bot_id)
     cur = await conn.execute(
-        "SELECT * FROM outbox WHERE status = 'pending' AND id > ? AND id <= ? ORDER BY id", (after_id, up_to)
+        f"SELECT * FROM outbox WHERE status = 'pending' AND id > ? AND id <= ?{mine} ORDER BY id",
+        (after_id, up_to, *arg)
     )
     return [_row(r) for r in await cur.fetchall()]
 

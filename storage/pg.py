@@ -40,11 +40,14 @@ from psycopg.adapt import Dumper, Loader
 from psycopg.rows import RowMaker
 from psycopg.types import TypeInfo
 
-from storage.db import READERS, Database
+from storage import pg_dump
+from storage.backup import BackupError
+from storage.db import READERS, Database, stamp_bot
 
 WRITER_LOCK = (0x5A57, 1)  # pg_advisory_xact_lock(classid, objid): the one writer at a time
 MIGRATE_LOCK = (0x5A57, 2)  # held while a process checks and applies migrations
 SENDER_LOCK = 0x5A58  # pg_try_advisory_lock(SENDER_LOCK, hash of the bot id): the one sender per bot
+BACKUP_LOCK = (0x5A57, 3)  # held while one worker runs the scheduled pg_dump
 SIDE_CONNECTIONS = 8  # connections for the sender's row claims (sends in flight at once)
 
 
@@ -252,12 +255,11 @@ class PgConnection:
 
     async def executemany(self, sql: str, seq_of_parameters: Iterable[Iterable[Any]]) -> PgCursor:
         statement = translate(sql)
-        total = 0
         try:
             async with self.raw.cursor() as cur:
-                for parameters in seq_of_parameters:
-                    await cur.execute(statement, list(parameters))
-                    total += max(cur.rowcount, 0)
+                # psycopg sends the rows in pipeline mode: one round trip for the batch, not one a row
+                await cur.executemany(statement, [list(parameters) for parameters in seq_of_parameters])
+                total = max(cur.rowcount, 0)  # summed over the rows
         except psycopg.Error as exc:
             raise _as_sqlite_error(exc) from exc
         return PgCursor([], total)
@@ -385,13 +387,38 @@ class PgDatabase(Database):
         return 0  # autovacuum gives space back on PostgreSQL
 
     async def vacuum_incremental(self) -> None:
-        await self._pg.execute("VACUUM")
+        """`python -m bot vacuum`: VACUUM (ANALYZE) every table now (autovacuum does it anyway; this
+        marks the space of pruned rows reusable at once and refreshes the planner's row counts).
+        Safe while the bot runs (no table is locked against reads or writes)."""
+        async with self._lock:
+            await self._pg.execute("VACUUM (ANALYZE)")
+
+    backup_suffix = pg_dump.SUFFIX
 
     async def backup(self, target: str | Path) -> None:
-        raise RuntimeError("the database is on PostgreSQL: back it up with pg_dump (docs/operations.md)")
+        await self.backup_verified(target)
 
     async def backup_verified(self, target: str | Path) -> None:
-        await self.backup(target)
+        """A checked `pg_dump -Fc` into `target` (storage.pg_dump; BackupError "no_tool" without
+        pg_dump on PATH, "busy" while another worker runs one: the scheduled backup runs once)."""
+        self._refuse_in_unit("a backup")
+        conn = await PgConnection.connect(self.url)  # the lock's own session: gone if this process dies
+        try:
+            cur = await conn.execute("SELECT pg_try_advisory_lock(?, ?)", BACKUP_LOCK)
+            row = await cur.fetchone()
+            if row is None or not row[0]:
+                raise BackupError("busy", "another worker is writing a backup")
+            await asyncio.to_thread(pg_dump.dump, self.url, Path(target))
+        finally:
+            await conn.close()
+
+    async def senders_running(self) -> int:
+        """How many bot processes hold a sender's lock on this database (a running bot has one)."""
+        cur = await self._pg.execute(
+            "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = ? AND database ="
+            " (SELECT oid FROM pg_database WHERE datname = current_database())", (SENDER_LOCK,))
+        row = await cur.fetchone()
+        return int(row[0]) if row else 0
 
     @asynccontextmanager
     async def side_transaction(self) -> AsyncIterator[aiosqlite.Connection | None]:
@@ -400,6 +427,7 @@ class PgDatabase(Database):
                 self._side = asyncio.Queue()
                 for _ in range(SIDE_CONNECTIONS):
                     side = await PgConnection.connect(self.url, self._pg.identity_tables)
+                    stamp_bot(side, self.bot_id)
                     self._side_all.append(side)
                     self._side.put_nowait(side)
         queue = self._side

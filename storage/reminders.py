@@ -7,6 +7,7 @@ from datetime import datetime
 
 import aiosqlite
 
+from storage.db import conn_bot
 from storage.models import from_db, to_db
 
 
@@ -21,19 +22,20 @@ class Reminder:
     next_at: datetime | None
     status: str
     created_at: datetime
+    bot_id: int | None = None  # the bot it was set through (sends it when it has no organisation)
 
 
 def _row(r: aiosqlite.Row) -> Reminder:
     return Reminder(r["id"], r["org_id"], r["chat_id"], r["created_by"], r["text"], r["rule"],
-                    from_db(r["next_at"]) if r["next_at"] else None, r["status"], from_db(r["created_at"]))
+                    from_db(r["next_at"]) if r["next_at"] else None, r["status"], from_db(r["created_at"]), r["bot_id"])
 
 
 async def add(conn: aiosqlite.Connection, org_id: int | None, chat_id: int, created_by: int, text: str,
               rule: str | None, next_at: datetime, now: datetime) -> int:
     cur = await conn.execute(
-        "INSERT INTO reminders(org_id, chat_id, created_by, text, rule, next_at, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (org_id, chat_id, created_by, text, rule, to_db(next_at), to_db(now)),
+        "INSERT INTO reminders(org_id, chat_id, created_by, text, rule, next_at, created_at, bot_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (org_id, chat_id, created_by, text, rule, to_db(next_at), to_db(now), conn_bot(conn)),
     )
     assert cur.lastrowid is not None
     return cur.lastrowid

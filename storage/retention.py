@@ -51,9 +51,24 @@ class TableSize:
     bytes: int | None  # table and its indexes (dbstat); None when SQLite lacks dbstat
 
 
-async def table_sizes(conn: aiosqlite.Connection) -> list[TableSize]:
-    """Every table with its row count and, where SQLite has the dbstat table, its bytes on disk."""
+async def table_sizes(conn: aiosqlite.Connection, estimate: bool = False) -> list[TableSize]:
+    """Every table with its row count and, where SQLite has the dbstat table, its bytes on disk.
+    On PostgreSQL its bytes with indexes and TOAST (pg_total_relation_size); with `estimate` the
+    planner's row count (pg_class.reltuples, kept by autovacuum/ANALYZE: no scan of a big table),
+    counted only for a table never analysed."""
     sizes: dict[str, int] | None
+    if on_postgres(conn) and estimate:
+        cur = await conn.execute(
+            "SELECT c.relname, c.reltuples, pg_total_relation_size(c.oid) FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema()"
+            " AND c.relkind IN ('r', 'p') ORDER BY c.relname")
+        estimated = []
+        for name, rows, total in await cur.fetchall():
+            if rows is None or float(rows) < 0:  # never vacuumed nor analysed: count it
+                count = await (await conn.execute(f'SELECT COUNT(*) FROM "{name}"')).fetchone()
+                rows = count[0] if count else 0
+            estimated.append(TableSize(str(name), int(float(rows)), int(total)))
+        return sorted(estimated, key=lambda s: (-(s.bytes or 0), -s.rows, s.name))
     if on_postgres(conn):
         cur = await conn.execute(
             "SELECT table_name, pg_total_relation_size(quote_ident(table_name)) FROM information_schema.tables"

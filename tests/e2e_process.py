@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,9 @@ def start_bot(stub: BotApiStub, db: Path | str, token: str, config: Path | None 
               ready: str = "getUpdates") -> subprocess.Popen[str]:
     """Start the bot on `db` (a SQLite file, or a postgresql:// URL) and return once it calls `ready`
     (polling for updates, or setWebhook)."""
-    where = {"BOT_DATABASE_URL": db} if str(db).startswith("postgresql://") else {"BOT_DB": str(db)}
+    where = {"BOT_DB": str(db)}
+    if str(db).startswith("postgresql://"):  # the file path still places the sends journal and backups
+        where = {"BOT_DATABASE_URL": str(db), "BOT_DB": str(Path(tempfile.mkdtemp(prefix="zw-e2e-")) / "zhiwei.db")}
     env = {**os.environ, "TELEGRAM_TOKEN": token, "TELEGRAM_BASE_URL": stub.base_url, **where}
     args = [sys.executable, "-m", "bot", "run", *(["--config", str(config)] if config else [])]
     mark = len(stub.calls)

@@ -236,8 +236,8 @@ async def test_on_postgresql_the_database_and_its_groups_are_read_from_the_serve
                                "VALUES (?, 1, 'public', '妇女之家', '')", (PUBLIC,))
         await db.close()
         code, out = await doctor(config(stub, Path("unused.db"), database={"url": url}))
-        assert code == 0, out
-        assert "数据库：PostgreSQL" in out and "备份请用 pg_dump" in out
+        assert code == 1, out  # no pg_dump backup in the folder yet
+        assert "数据库：PostgreSQL" in out and "备份用 pg_dump" in out and "备份目录里还没有备份" in out
         assert "青石村妇联 · 执委工作群「执委群」：机器人在群里" in out
     finally:
         await pg_support.drop_database(url)
