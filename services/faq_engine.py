@@ -103,6 +103,7 @@ import unicodedata
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 import jieba
@@ -149,6 +150,7 @@ ORG_BOOST_LOCAL = 1.5
 LOCAL_DETAIL_WORDS = frozenset({"哪里", "几号", "几点", "哪天", "电话", "地址", "开门", "有人", "村里", "镇上", "镇",
                                 "村委会", "礼拜天", "周末", "星期", "时间", "地方"})
 CACHE_POSTINGS = 2_000_000  # per-token score vectors kept between queries (12 bytes each)
+READ_KEPT = 256  # questions whose tokens are remembered (`query_tokens`)
 SOUND_WORDS = 4  # indexed words a sound key stands for (`FaqIndex.sound_alikes`)
 PART_SOUND_WORDS = 8  # kept per part, before the parts of a scope are merged
 
@@ -696,6 +698,7 @@ class FaqIndex:
         self._cached = 0
         self._idf: OrderedDict[int | None, dict[str, float]] = OrderedDict()
         self.version = 0  # bumped on every change anywhere
+        self._read: OrderedDict[tuple[str, int | None, tuple[int, int]], tuple[str, tuple[str, ...]]] = OrderedDict()
         # Sound key (fuzzy pinyin, syllables apart / run together for typed pinyin) → the canonical words
         # of the synonym variants that sound so; each part keeps the same for the words it indexed first.
         self._sounds: _SoundTables = ({}, {})
@@ -730,6 +733,7 @@ class FaqIndex:
         new._cache = OrderedDict(self._cache)
         new._cache_tids = {scope: set(tids) for scope, tids in self._cache_tids.items()}
         new._idf = OrderedDict((scope, dict(w)) for scope, w in self._idf.items())
+        new._read = OrderedDict()
         return new
 
     @property
@@ -980,7 +984,7 @@ class FaqIndex:
                 owner = [-1] * len(text)
                 for k, (start, end) in enumerate(words):
                     owner[start:end] = [k] * (end - start)
-            syllables = lazy_pinyin(run.group(0))
+            syllables = _run_syllables(run.group(0))
             if len(syllables) != len(run.group(0)):
                 continue
             for n in (2, 3, 4):
@@ -1003,10 +1007,18 @@ class FaqIndex:
 
     def query_tokens(self, query: str, org_id: int | None = None) -> tuple[str, list[str]]:
         """(normalised text, distinct tokens with their sound-alikes in `org_id`'s scope) of a question
-        (markup pasted with it, <b>…</b> or &amp;, is not part of it)."""
-        text = normalise(_MARKUP.sub(" ", query))
-        tokens = list(dict.fromkeys(self.tokenizer.tokens_of_normalised(text)))
-        return text, tokens + self.sound_alikes(text, tokens, org_id)
+        (markup pasted with it, <b>…</b> or &amp;, is not part of it). The last few are remembered
+        while the scope is unchanged: one message is read several times (whole, its parts, again
+        leniently)."""
+        key = (query, org_id, self.scope_version(org_id))
+        found = self._read.get(key)
+        if found is None:
+            text = normalise(_MARKUP.sub(" ", query))
+            tokens = list(dict.fromkeys(self.tokenizer.tokens_of_normalised(text)))
+            found = self._read[key] = (text, tuple(tokens + self.sound_alikes(text, tokens, org_id)))
+            if len(self._read) > READ_KEPT:
+                self._read.popitem(last=False)
+        return found[0], list(found[1])
 
     # -- scoring -----------------------------------------------------------------------------------
 
@@ -1403,6 +1415,13 @@ _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _LATIN_RUN = re.compile(r"[a-z]+(?: [a-z]+)*")
 # Sounds a speaker of another dialect often merges (模糊音), so either spelling finds the word.
 _FUZZY_SOUNDS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("ing", "in"), ("eng", "en"), ("ang", "an"), ("l", "n"))
+
+
+@lru_cache(maxsize=8192)
+def _run_syllables(run: str) -> tuple[str, ...]:
+    """Toneless pinyin of a run of Chinese characters (pypinyin reads polyphones by their neighbours,
+    so per run, not per character; the runs of a message's parts are those of the message)."""
+    return tuple(lazy_pinyin(run))
 
 
 def sound_key(syllables: Sequence[str], between: str = "-") -> str:

@@ -305,3 +305,12 @@ def test_two_questions_in_one_message(index: FaqIndex) -> None:
     assert d.also is not None and d.also[1].id == "folic-acid"
     single = index.decide("怀孕了有免费产检吗？")
     assert single.also is None  # one question: nothing more
+
+
+def test_a_remembered_reading_of_a_question_is_read_again_once_the_scope_changes() -> None:
+    index = FaqIndex.build(load_shipped_entries())
+    assert "合作社" not in index.query_tokens("蚕桑合作舍分红", 5)[1]
+    assert index.query_tokens("蚕桑合作舍分红", 5) == index.query_tokens("蚕桑合作舍分红", 5)
+    index.add(Entry("own-coop", ("蚕桑合作社分红",), "年底分。", (), "", "", "2026-11-01", 5))
+    assert "合作社" in index.query_tokens("蚕桑合作舍分红", 5)[1]  # the village's new word, heard in the typo
+    assert "合作社" not in index.query_tokens("蚕桑合作舍分红", 6)[1]  # another village's scope
