@@ -1005,6 +1005,38 @@ class FaqIndex:
                         found[word] = None
         return [w for w in found if w not in tokens]
 
+    def spell_pinyin(self, text: str, org_id: int | None = None) -> str:
+        """Typed pinyin written in the characters of the scope's words that sound so (shengyu jintie能拿多少
+        → 生育津贴能拿多少; qisu lihun → 起诉离婚), so the question is read, ranked and embedded as if typed
+        in characters. Longest groups of syllables first; a word of Latin letters the scope knows
+        (hpv) and anything that sounds like no word of the scope stay as they are."""
+        if not _LATIN_RUN.search(text):
+            return text
+        _, shared, own = self._scope(org_id)
+
+        def spelled(run: re.Match[str]) -> str:
+            latin = run.group(0).split()
+            out: list[str] = []
+            i = 0
+            while i < len(latin):
+                for n in range(min(4, len(latin) - i), 0, -1):
+                    group = latin[i:i + n]
+                    if n == 1 and self._known(group[0], shared, own):
+                        words = []  # a Latin word of the scope's own (hpv, app)
+                    else:
+                        key = sound_key(group, "")
+                        words = self._sound_words(key, True, shared, own) or _question_words().get(key, [])
+                    if words:
+                        out.append(words[0])
+                        i += n
+                        break
+                else:
+                    out.append(f" {latin[i]} ")
+                    i += 1
+            return "".join(out)
+
+        return re.sub(r" {2,}", " ", _LATIN_RUN.sub(spelled, text)).strip()
+
     def query_tokens(self, query: str, org_id: int | None = None) -> tuple[str, list[str]]:
         """(normalised text, distinct tokens with their sound-alikes in `org_id`'s scope) of a question
         (markup pasted with it, <b>…</b> or &amp;, is not part of it). The last few are remembered
@@ -1013,7 +1045,7 @@ class FaqIndex:
         key = (query, org_id, self.scope_version(org_id))
         found = self._read.get(key)
         if found is None:
-            text = normalise(_MARKUP.sub(" ", query))
+            text = self.spell_pinyin(normalise(_MARKUP.sub(" ", query)), org_id)
             tokens = list(dict.fromkeys(self.tokenizer.tokens_of_normalised(text)))
             found = self._read[key] = (text, tuple(tokens + self.sound_alikes(text, tokens, org_id)))
             if len(self._read) > READ_KEPT:
@@ -1415,6 +1447,23 @@ _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _LATIN_RUN = re.compile(r"[a-z]+(?: [a-z]+)*")
 # Sounds a speaker of another dialect often merges (模糊音), so either spelling finds the word.
 _FUZZY_SOUNDS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("ing", "in"), ("eng", "en"), ("ang", "an"), ("l", "n"))
+
+
+# The everyday words of a question, for typed pinyin only (`FaqIndex.spell_pinyin`): not entry words,
+# so never heard in a typo of characters (`sound_alikes`).
+_QUESTION_WORDS_TEXT = """
+    怎么 怎么办 怎样 咋办 什么 为什么 多少 多少钱 多久 哪里 在哪 哪个 哪些 几天 几个月 几岁 能不能 可不可以
+    可以 要不要 需要 申请 办理 条件 手续 材料 电话 免费 要钱 收费 有没有 是不是 还能 给不给 算不算 合法 违法
+    规定 找谁 去哪 老公 孩子 女儿 儿子 婆婆 妇联 村里 单位 老板 法院 派出所 报警 离婚 结婚 怀孕 生孩子
+"""
+
+
+@lru_cache(maxsize=1)
+def _question_words() -> dict[str, list[str]]:
+    table: dict[str, list[str]] = {}
+    for word in _QUESTION_WORDS_TEXT.split():
+        table.setdefault(sound_key(lazy_pinyin(word), ""), []).append(word)
+    return table
 
 
 @lru_cache(maxsize=8192)

@@ -314,3 +314,15 @@ def test_a_remembered_reading_of_a_question_is_read_again_once_the_scope_changes
     index.add(Entry("own-coop", ("蚕桑合作社分红",), "年底分。", (), "", "", "2026-11-01", 5))
     assert "合作社" in index.query_tokens("蚕桑合作舍分红", 5)[1]  # the village's new word, heard in the typo
     assert "合作社" not in index.query_tokens("蚕桑合作舍分红", 6)[1]  # another village's scope
+
+
+def test_typed_pinyin_is_read_in_the_characters_of_the_words_that_sound_so() -> None:
+    index = FaqIndex.build(load_shipped_entries())
+    assert index.spell_pinyin("qisu lihun去哪个法院") == "起诉离婚去哪个法院"
+    assert index.spell_pinyin("hpv yimiao农村女孩免费打吗") == "hpv 疫苗农村女孩免费打吗"  # hpv is a word of ours
+    assert index.spell_pinyin("baohuling zenme shenqing") == "人身安全保护令怎么申请"  # a question's own words too
+    assert index.spell_pinyin("xyzzy 产假几天") == "xyzzy 产假几天"  # what sounds like nothing stays
+    for question, entry in (("shengyu jintie能拿多少", "maternity-allowance"),
+                            ("baohuling zenme shenqing", "protection-order-apply")):
+        decision = index.decide(question)
+        assert decision.kind == "answer" and decision.best is not None and decision.best.id == entry
