@@ -492,6 +492,15 @@ def test_a_bystander_asking_whether_to_report_a_child_heard_beaten_is_a_question
     for text in ("广场舞比赛要不要报名", "医药费能不能报销"):
         assert not concern(text, False), text
 
+async def test_a_bystander_in_the_group_asking_whether_to_report_gets_the_entry_there_and_a_person_looks(
+        h: Harness) -> None:
+    asked = "对门天天听见小孩哭喊 还有打东西的响声 我们要不要去村里反映一下"
+    calls = await h.send(PUBLIC, GUEST, asked)
+    said = [c for c in calls if c.chat_id == PUBLIC and c.method == "sendMessage"]
+    assert said and "faq:q:dv-mandatory-report" in str(said[0].params.get("reply_markup"))  # the mandatory-report entry
+    alert = next(c for c in calls if c.chat_id == WORK)
+    assert asked in alert.text
+
 # --- concern: short of an alarm, a person still looks --------------------------------------------
 
 CONCERN = "要是明天还是这样 以后就别找我了"  # a hint the rules and the model do not read as an alarm
