@@ -229,8 +229,8 @@ _THING = (r"柴|木头|树|竹|麦|稻|谷|玉米|高粱|草|秸秆|庄稼|地|�
 _CHORE = r"劈|砍|割|锄|挖|刨|铲|捆|拴|绑|扎|系|吊|拽|拉|牵|剁|锯|钉|敲|修|剪|套"
 _ON_PERSON = (r"追|(?:往|朝|冲|对)着?(?:我|俺|她|他|人|孩子|娃)|(?:砍|劈|打|抽|勒|捆|绑|拴|吊|砸|捅)(?:了)?(?:我|俺|她|人|孩子|娃)"
               r"|把(?:我|俺|她|人|孩子|娃)|吓唬|威胁|比划|比画|架在|抵着|顶着|脖子|上吊|想不开|不想活|寻死|要(?:砍|劈|杀)")
-# Leisure that falls or jumps (蹦极 from a bridge, 跳水, a roller coaster), and 吓死 said of it.
-_LEISURE = r"蹦极|跳伞|跳水|滑翔|过山车|跳楼机|游乐场|游乐园|水上乐园|游泳|玩水|秋千|滑梯|攀岩|景区|旅游"
+# Leisure that falls or jumps (蹦极 from a bridge, 跳水, a roller coaster).
+_LEISURE = r"蹦极|跳伞|跳水|滑翔|过山车|跳楼机|游乐场|游乐园|水上乐园|游泳|玩水|秋千|滑梯|攀岩"
 DEFUSE: tuple[tuple[re.Pattern[str], re.Pattern[str] | None, re.Pattern[str] | None], ...] = tuple(
     (re.compile(pattern), re.compile(needs) if needs else None, re.compile(unless) if unless else None)
     for pattern, needs, unless in (
@@ -250,7 +250,7 @@ DEFUSE: tuple[tuple[re.Pattern[str], re.Pattern[str] | None, re.Pattern[str] | N
         (rf"(?P<w>(?:{_TOOL})\w{{0,10}}?(?:{_CHORE})\w{{0,8}}?(?:{_THING}))|(?P<v>(?:{_TOOL})\w{{0,6}}?(?:{_THING})\w{{0,6}}?(?:{_CHORE}))",
          "", _ON_PERSON),
         (rf"(?P<w>(?:{_TOOL})\w{{0,3}}(?:拴|牵|套|拽|拉|捆|绑|吊))", r"猪|牛|羊|驴|马|骡|牲口|狗|鸡|鸭|鹅|兽医|下崽|难产", _ON_PERSON),
-        (rf"(?:{_LEISURE})\w{{0,16}}?(?P<w>从?(?:桥|楼|崖|山|台|高处)上?\w{{0,2}}?跳下去|跳下去|吓死)"
+        (rf"(?:{_LEISURE})\w{{0,16}}?(?P<w>从?(?:桥|楼|崖|山|台|高处)上?\w{{0,2}}?跳下去|跳下去)"
          rf"|(?P<v>从?(?:桥|楼|崖|山|台|高处)上?\w{{0,2}}?跳下去|跳下去)(?=\w{{0,8}}(?:{_LEISURE}))", "",
          r"想不开|不想活|寻死|自杀|轻生|活着没|一了百了|遗书|再见|永别|对不起"),
         # a call for hands to pull an animal or a cart out of a ditch (牛掉沟里了 快来人), no person hurt
@@ -294,7 +294,7 @@ def defuse(s: str) -> str:
 _REPORT = r"(?:举报|反映|报(?!名|销|到|班|考|账|团|纸|价|酬|复|道|表|税|社|刊|喜|恩|答|仇|志|废))"
 REPORT_ASK = re.compile(rf"(?:该不该|要不要|能不能|可不可以|应不应该|需不需要|用不用)\w{{0,3}}{_REPORT}|报给谁|(?:找|向|跟|给)谁\w{{0,2}}{_REPORT}"
                         rf"|往哪\w{{0,2}}{_REPORT}"
-                        r"|怎么报|报哪|该报警吗|该不该管|要不要管")
+                        rf"|怎么{_REPORT}|报哪|该报警吗|该不该管|要不要管")
 # The child is safe elsewhere now (现在娃已经送外婆家了): with a bystander asking how to report, what
 # she saw is told as over, whatever 现在 says.
 SETTLED = re.compile(r"(?:孩子|娃|小孩|闺女|女儿|儿子|孙子|孙女|小姑娘|丫头)\w{0,3}(?:已经|早就?|都)\w{0,2}(?:被)?(?:送|接|带|搬|住)"

@@ -487,17 +487,18 @@ def test_a_tool_pills_or_a_door_turned_on_a_person_stay_danger(text: str) -> Non
 def test_a_bystander_asking_whether_to_report_a_child_heard_beaten_is_a_question_a_person_looks_at() -> None:
     from services.danger import concern
 
-    asked = "对门天天听见小孩哭喊 还有打东西的响声 我们要不要去村里反映一下"
+    asked = "对门天天听见小孩哭喊 还有打东西的响声 我们要不要去反映一下"
     assert detect(asked, False) is None and concern(asked, False) and concern(asked, True)
     for text in ("广场舞比赛要不要报名", "医药费能不能报销"):
         assert not concern(text, False), text
 
 async def test_a_bystander_in_the_group_asking_whether_to_report_gets_the_entry_there_and_a_person_looks(
         h: Harness) -> None:
-    asked = "对门天天听见小孩哭喊 还有打东西的响声 我们要不要去村里反映一下"
+    asked = "对门天天听见小孩哭喊 还有打东西的响声 我们要不要去反映一下"
     calls = await h.send(PUBLIC, GUEST, asked)
     said = [c for c in calls if c.chat_id == PUBLIC and c.method == "sendMessage"]
-    assert said and "faq:q:dv-mandatory-report" in str(said[0].params.get("reply_markup"))  # the mandatory-report entry
+    offered = said[0].text + str(said[0].params.get("reply_markup")) if said else ""
+    assert "看到邻居家孩子被打" in offered or "faq:q:dv-mandatory-report" in offered  # the mandatory-report entry
     alert = next(c for c in calls if c.chat_id == WORK)
     assert asked in alert.text
 
