@@ -462,7 +462,8 @@ def test_gas_or_charcoal_behind_shut_windows_and_a_head_held_under_water_are_dan
 
 
 @pytest.mark.parametrize("text", [
-    "公公用绳子把麻袋扎紧 装了一车玉米", "拿麻绳把柴火捆好背下山", "拿绳子把牛牵回去了", "下午拿镰刀割了两亩麦子 腰都直不起来",
+    "公公用绳子把麻袋扎紧 装了一车玉米", "拿麻绳把柴火捆好背下山", "拿绳子把牛牵回去了",
+    "下午拿镰刀割了两亩麦子 腰都直不起来",
     "他抡着斧子劈了一院子柴", "我家驴跑了 拿绳子套住才拉回来", "下崽的时候兽医用绳子往外拉 小牛犊总算出来了",
     "拿锄头挖了一上午地 手上起泡了",
     "星期天去游乐园坐过山车 吓死我了 再也不坐了", "儿子在景区玩蹦极 从山崖上跳下去 我在下面腿都软了",
@@ -478,7 +479,7 @@ def test_tools_on_things_and_animals_leisure_locked_out_a_bike_lock_prescribed_p
 
 @pytest.mark.parametrize("text", [
     "他劈完柴 拿着斧头追我", "他拿绳子把我捆在床上", "安眠药我攒了一把 今晚全吃了", "医生开的安眠药 我一次全吞了",
-    "他把我锁在门外 钥匙也收走了 外面下着雪", "他拿着镰刀说要砍死我",
+    "他把我锁在门外 钥匙也收走了 外面下着雪", "他拿着镰刀说要砍死我", "孩子已经送我妈家了 他还在打我 能不能报警",
 ])
 def test_a_tool_pills_or_a_door_turned_on_a_person_stay_danger(text: str) -> None:
     assert detect(text, True) is not None and detect(text, False) is not None, text
@@ -489,7 +490,9 @@ def test_a_bystander_asking_whether_to_report_a_child_heard_beaten_is_a_question
 
     asked = "对门天天听见小孩哭喊 还有打东西的响声 我们要不要去反映一下"
     assert detect(asked, False) is None and concern(asked, False) and concern(asked, True)
-    for text in ("广场舞比赛要不要报名", "医药费能不能报销"):
+    settled = "前几天看见楼上小孩被他妈用衣架抽 现在孩子已经接到奶奶家了 这种事可以向谁举报"
+    assert detect(settled, True) is None and concern(settled, True)
+    for text in ("广场舞比赛要不要报名", "医药费能不能报销", "春蕾计划怎么报名"):
         assert not concern(text, False), text
 
 async def test_a_bystander_in_the_group_asking_whether_to_report_gets_the_entry_there_and_a_person_looks(
