@@ -470,6 +470,7 @@ def test_gas_or_charcoal_behind_shut_windows_and_a_head_held_under_water_are_dan
     "钥匙落单位了 被关在门外进不去 只好去邻居家坐着 哈哈",
     "电瓶车的链条锁被人撬了 晚上锁车记得锁两道", "医生给我开了安眠药 睡前吃半片 会不会上瘾",
     "前几天看见楼上小孩被他妈用衣架抽 现在孩子已经接到奶奶家了 这种事可以向谁举报",
+    "冬天烧炭取暖 门窗别关严 小心中毒", "煤气灶打开了 窗户关上了 油烟好大", "给娃洗头 把他的头按在盆里冲",
     "把我表嫂也拉进群吧 她刚嫁过来", "我也想去看庙会 就是家里走不开", "快来人搭把手 我家驴陷泥坑里了 拉不出来",
 ])
 def test_tools_on_things_and_animals_leisure_locked_out_a_bike_lock_prescribed_pills_and_the_group_raise_no_alarm(
