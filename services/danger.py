@@ -72,6 +72,9 @@ _LETTER = (r"(?:信|遗言)\w{0,2}(?:都|也)?(?:写好|留好|写完)|(?:写|�
 _CLOSED = rf"{_LETTER}|就这样吧|就这样了|没啥牵挂|没什么牵挂|了无牵挂"
 FAREWELL_GIVING = rf"{_GIVEN}\w{{0,30}}(?:{_CLOSED})|(?:{_CLOSED})\w{{0,30}}{_GIVEN}|(?:{_LETTER})\w{{0,24}}(?:就这样吧|就这样了)"
 
+_FUMES = r"(?:(?:煤气|燃气|天然气|液化气)\w{0,4}?(?:打开|拧开|开|放)(?:了|着|开)?|烧(?:了|着)?\w{0,3}?(?:炭|碳)|(?:炭|碳)(?:盆|火)\w{0,2}(?:点|烧)(?:了|着|上))"
+_SHUT = r"(?:门窗|窗户|窗子|门和窗|门|窗)\w{0,4}?(?:都|全|也)?(?<![别不勿])(?<!不要)(?:关|封|堵|糊)(?:得)?(?:严|死|紧|好|上|住)"
+
 _SIGNALS: tuple[tuple[Category, str, bool], ...] = (
     # (category, pattern, needs a present-time marker or a second signal)
     ("help", r"救命|救救|救我|救明|就命|快来人|来人啊|快来救|帮我报(?:个)?警|帮忙报(?:个)?警|报个警|快报警|替我报警|帮我打110"
@@ -135,6 +138,9 @@ _SIGNALS: tuple[tuple[Category, str, bool], ...] = (
                   r"|药\w{0,2}攒|攒(?:了)?\w{0,4}药|(?:该|都)交代(?:的|好|清楚)|" + FAREWELL_GIVING +
                   r"|往嘴里(?:灌|倒)|(?:喝|吃|灌|吞)了?\w{0,12}(?:口吐|吐|冒)白沫|(?:口吐|吐|冒)白沫\w{0,12}(?:叫不醒|不醒|没反应|昏|抽|医院|卫生院|120|车)"
                   r"|(?:地里|田里|棚里|仓库|柜里|柜子里|窗台|院里)\w{0,4}(?:那|一|半)瓶\w{0,4}(?:东西|药|水)?\w{0,2}(?:喝|灌)(?:了|下)", False),
+    # gas let in, or charcoal burnt, with the doors and windows shut tight (not a warning, not for warmth)
+    ("self_harm", rf"^(?!.*(?:取暖|暖和|烤火|注意|小心|当心|提醒|漏|泄|味|通风|开窗|做饭|炒菜|烧水|修|灶|油烟|炖|煮|锅|热水器|洗澡)).*?(?:{_FUMES}\w{{0,10}}{_SHUT}|{_SHUT}\w{{0,10}}{_FUMES})"
+                  r"|(?:烧炭|烧碳|开煤气|开燃气)\w{0,2}自杀", False),
     ("self_harm", r"(?:说|要|想|闹着)要?(?:喝药|喝农药|跳河|跳楼|寻死|上吊|自杀)"
                   r"|buxianghuo|xiangtiao(?:he|lou|jiang)|xiangsile|busiangcuo", False),
     ("self_harm", r"(?:河|江|湖|水库|井|桥|楼顶|天台|悬崖)(?:边|上|口|这边|那边|旁)|不想回去了|不想回家了|就(?:不用|别|不要)(?:再)?找我了|以后(?:也)?(?:不用|别|不要)(?:再)?找我|再也(?:不用|别)找我|找不到我了", True),
@@ -169,7 +175,7 @@ SIGNALS: tuple[tuple[Category, re.Pattern[str], bool], ...] = tuple(
 # marker (and never to 救命).
 FRAMES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("joke", re.compile(r"开玩笑|玩笑|哈哈|逗你|砍一刀|拼多多|表情包|段子|气得\w{0,3}想|气死|原来是|虚惊|说说而已|活该"
-                        r"|逗不逗|你试试|打牌|再输|笑得不行|减肥|嘴上\w{0,3}说|太好吃|好吃|好笑|笑死|太好看|可爱|停不下来|辅导作业|作业|打死(?:我)?(?:也|都)不|(?:催|烦|气|累|忙|逼)得想(?:跳|死)|玩(?:警察|抓坏人|过家家|捉迷藏|游戏)|警察抓小偷|辣得|辣死|呛得|热得|热死|晒晕|热晕|加班到|又是加班|麻将|三缺一|斗地主")),
+                        r"|逗不逗|你试试|打牌|再输|笑得不行|减肥|嘴上\w{0,3}说|太好吃|好吃|好笑|笑死|太好看|可爱|停不下来|辅导作业|作业|打死(?:我)?(?:也|都)不|(?:催|烦|气|累|忙|逼)得想(?:跳|死)|玩(?:警察|抓坏人|过家家|捉迷藏|游戏)|警察抓小偷|辣得|辣死|呛得(?!直?咳|喘不|没气|翻白眼)|热得|热死|晒晕|热晕|加班到|又是加班|麻将|三缺一|斗地主")),
     ("negated", re.compile(r"(?:不|没|没有|从来不|从不|倒是不)(?:打|动手打|动手|骂|打骂)(?:我|俺|孩子|娃)|不打人|没动过手")),
     ("hypothetical", re.compile(r"如果|要是|假如|万一|假设|假若|若是|一旦|以防|防止|预防|怎么防")),
     ("information", re.compile(
@@ -205,7 +211,9 @@ FAREWELL = re.compile(
 # Danger words that mean something else where they stand: a parcel's tracking (跟踪中), a habit of
 # speech (活够了 as her 口头禅), an outburst forgotten at once (说不想活了 转头就去玩), 没想不开, a lock
 # that is broken (锁不上, 修锁), a child locking a door in play, a pet or livestock shut in or tied,
-# pesticide for the field (敌敌畏 for aphids). The word (group "w") is taken out of the text before the
+# pesticide for the field (敌敌畏 for aphids), a tool at work on things or animals (斧头劈柴, 绳子捆坛子),
+# leisure that jumps (蹦极 from a bridge), hands called for an animal in a ditch, locked out without a
+# key, a bicycle's lock, sleeping pills a doctor prescribed, someone added to the group (拉进群), 走不开. The word (group "w") is taken out of the text before the
 # rules and the model read it, so any other danger word in the same message still counts.
 # (pattern, what the message must also say, what it must not say)
 _SELF = r"活够了|不想活了?|想死|死了算了|活着没意思|活腻了?|不活了"
@@ -214,6 +222,15 @@ _ANIMAL = (r"(?<![和跟与同])(?:猫咪|狗狗|小狗|小猫|猫(?!眼)|狗(?!
 _POISON = r"敌敌畏|百草枯|农药|乐果|除草剂|杀虫剂|老鼠药"
 _PESTS = r"蚜虫|虫子|虫害|生虫|长虫|打药|喷药|喷洒|打虫|杀虫|除草|兑|稀释|庄稼|果树|菜地|棉花|防治|红蜘蛛|菜青虫|病虫"
 _NOT_SWALLOWED = r"(?<!喝)(?<!喝了)(?<!吃)(?<!吃了)(?<!吞)(?<!灌)"
+# A tool at work on a thing or an animal (斧头劈柴, 绳子捆坛子, 拿绳子拴住羊, 兽医拿绳子拽猪崽), not on a person.
+_TOOL = r"绳子|麻绳|绳|斧头|斧子|柴刀|砍刀|镰刀|锄头|铁锹|锹|锤子|榔头|扳手|剪刀"
+_THING = (r"柴|木头|树|竹|麦|稻|谷|玉米|高粱|草|秸秆|庄稼|地|田|土|坑|沟|雪|冰|坛|罐|缸|箱|行李|包裹|袋|筐|篓|被子|货|车|钉|板|篱笆"
+          r"|栅栏|骨头|排骨|肉|猪|牛|羊|驴|马|骡|牲口|狗|鸡|鸭|鹅")
+_CHORE = r"劈|砍|割|锄|挖|刨|铲|捆|拴|绑|扎|系|吊|拽|拉|牵|剁|锯|钉|敲|修|剪|套"
+_ON_PERSON = (r"追|(?:往|朝|冲|对)着?(?:我|俺|她|他|人|孩子|娃)|(?:砍|劈|打|抽|勒|捆|绑|拴|吊|砸|捅)(?:了)?(?:我|俺|她|人|孩子|娃)"
+              r"|把(?:我|俺|她|人|孩子|娃)|吓唬|威胁|比划|比画|架在|抵着|顶着|脖子|上吊|想不开|不想活|寻死|要(?:砍|劈|杀)")
+# Leisure that falls or jumps (蹦极 from a bridge, 跳水, a roller coaster).
+_LEISURE = r"蹦极|跳伞|跳水|滑翔|过山车|跳楼机|游乐场|游乐园|水上乐园|游泳|玩水|秋千|滑梯|攀岩"
 DEFUSE: tuple[tuple[re.Pattern[str], re.Pattern[str] | None, re.Pattern[str] | None], ...] = tuple(
     (re.compile(pattern), re.compile(needs) if needs else None, re.compile(unless) if unless else None)
     for pattern, needs, unless in (
@@ -230,6 +247,30 @@ DEFUSE: tuple[tuple[re.Pattern[str], re.Pattern[str] | None, re.Pattern[str] | N
         (rf"{_ANIMAL}(?:(?:让|被|给|叫)\w{{0,3}}?)?(?:又|也|都|一直)?(?P<w>关|锁|困|反锁|拴|绑)", "", ""),
         (rf"把{_ANIMAL}(?:又|也|都)?(?P<w>关|锁|困|反锁|拴|绑)", "", ""),
         (rf"{_ANIMAL}\w{{0,16}}?(?P<w>白沫)", "", ""),
+        (rf"(?P<w>(?:{_TOOL})\w{{0,10}}?(?:{_CHORE})\w{{0,8}}?(?:{_THING}))|(?P<v>(?:{_TOOL})\w{{0,6}}?(?:{_THING})\w{{0,6}}?(?:{_CHORE}))",
+         "", _ON_PERSON),
+        (rf"(?P<w>(?:{_TOOL})\w{{0,3}}(?:拴|牵|套|拽|拉|捆|绑|吊))", r"猪|牛|羊|驴|马|骡|牲口|狗|鸡|鸭|鹅|兽医|下崽|难产", _ON_PERSON),
+        (rf"(?:{_LEISURE})\w{{0,16}}?(?P<w>从?(?:桥|楼|崖|山|台|高处)上?\w{{0,2}}?跳下去|跳下去)"
+         rf"|(?P<v>从?(?:桥|楼|崖|山|台|高处)上?\w{{0,2}}?跳下去|跳下去)(?=\w{{0,8}}(?:{_LEISURE}))", "",
+         r"想不开|不想活|寻死|自杀|轻生|活着没|一了百了|遗书|再见|永别|对不起"),
+        # a call for hands to pull an animal or a cart out of a ditch (牛掉沟里了 快来人), no person hurt
+        (r"(?P<w>快来(?:几个|两个|个)?人|快来|来人啊|来人)",
+         r"(?:猪|牛|羊|驴|马|骡|牲口|狗|车|三轮|拖拉机|摩托)\w{0,6}(?:掉|陷|卡|翻|跌|栽|滑|跑)(?:进|到|下|在|了)?\w{0,3}(?:沟|坑|井|河|塘|泥|窖|崖|坡|田|地)",
+         r"(?:人|孩子|娃|老人|老公|男人|我|俺|她|他)(?:也|都)?(?:掉|摔|压|砸|伤|被|困)|救命|顶伤|踢伤|咬伤|撞伤|压住|流血|出血|晕|不动了"),
+        # locked out (忘带钥匙) is not locked in
+        (r"(?P<w>(?:被)?(?:锁|关)在(?:了)?(?:门外|外面|外头|屋外|院外|大门外|门口))|(?P<v>(?:在)?(?:门口|门外|楼下|院外)(?=\w{0,2}(?:蹲|等|守|站|坐)))",
+         r"钥匙|进不去|进不了", r"把(?:我|俺|她|孩子|娃)|不让(?:我|俺|她)?进|不开门|赶出|撵出|(?:打|骂)(?:我|俺|她)|冻"),
+        # a lock on a bicycle or an e-bike (锁链 cut, 锁车锁牢点)
+        (r"(?:车|摩托|单车)(?:子)?(?:上)?(?:的)?(?:链条|链子|u型|大)?(?P<w>锁)|(?P<v>锁)(?=链|头(?!\w{0,2}(?:我|她))|(?:好|牢|上)?(?:电动车|自行车|摩托车?|单车|三轮车?|车子|车)(?!里|内|中))",
+         "", r"把(?:我|俺|她|孩子|娃|人|老人)\w{0,4}锁|(?:锁|关)(?:在)?车(?:里|内)"),
+        # sleeping pills a doctor prescribed, a tablet or two, asked about
+        (r"(?P<w>安眠药|安眠片)", r"医生开|大夫开|医院开|开的|处方|医嘱|说明书|[一两半12]片|吃几片|一次几片|有没有事|副作用|上瘾|依赖",
+         r"攒|一把|一瓶|整瓶|一板|全(?:吃|吞|喝)|都吃|都吞|吃光|吃完|好多片|几十片|一大把|不想活|想不开|不想醒|死|叫不醒|昏|白沫|再见|对不起"),
+        # the group: add someone to it (把我大姑子拉进群)
+        (r"(?P<w>(?:把\w{0,6}?)?拉(?:\w{0,2}(?:进|到|入)(?:群|来|咱|我们|这|本))(?:群|来)?)", r"群", r"车|屋|房|地里|林子|山|不让|打|绑|关|锁"),
+        # 走不开: too busy to leave, not kept in; 跟着去: going along, not followed
+        (r"(?P<w>走不开)", "", r"不让|关|锁|看着我|守着|拦|打|伤|疼|血|断"),
+        (r"(?P<w>跟着)(?=(?:你们|大家|她们|他们|姐妹们)?(?:一起|一块)?(?:去|来|玩|旅游|出去|学))", "", r"男|陌生|有人|一直|偷偷|尾随|跟踪|害怕|怕"),
         (rf"{_NOT_SWALLOWED}(?P<w>{_POISON})(?=\w{{0,12}}(?:{_PESTS}))|(?:{_PESTS})\w{{0,12}}?{_NOT_SWALLOWED}(?P<v>{_POISON})",
          "", r"喝|吞|灌下|想不开|不想活|寻死|白沫|叫不醒"),
     )
@@ -250,8 +291,27 @@ def defuse(s: str) -> str:
 
 # A bystander asking whether or where to report what she has seen (a neighbour's child bruised):
 # a question, answered (and looked at), when nothing says it is going on now.
-REPORT_ASK = re.compile(r"(?:该不该|要不要|能不能|可不可以|应不应该|需不需要|用不用)\w{0,2}报|报给谁|找谁报|向谁报|往哪报|跟谁报"
-                        r"|怎么报|报哪|该报警吗|该不该管|要不要管")
+_REPORT = r"(?:举报|反映|报(?!名|销|到|班|考|账|团|纸|价|酬|复|道|表|税|社|刊|喜|恩|答|仇|志|废))"
+REPORT_ASK = re.compile(rf"(?:该不该|要不要|能不能|可不可以|应不应该|需不需要|用不用)\w{{0,3}}{_REPORT}|报给谁|(?:找|向|跟|给)谁\w{{0,2}}{_REPORT}"
+                        rf"|往哪\w{{0,2}}{_REPORT}"
+                        rf"|怎么{_REPORT}|报哪|该报警吗|该不该管|要不要管")
+# The child is safe elsewhere now (现在娃已经送外婆家了): with a bystander asking how to report, what
+# she saw is told as over, whatever 现在 says.
+SETTLED = re.compile(r"(?:孩子|娃|小孩|闺女|女儿|儿子|孙子|孙女|小姑娘|丫头)\w{0,3}(?:已经|早就?|都)\w{0,2}(?:被)?(?:送|接|带|搬|住)"
+                     r"(?:到|去|回|在)?\w{0,6}(?:家|那儿|那里|那边|学校)")
+
+SEEN_HARM = re.compile(r"孩子|娃|小孩|闺女|女儿|儿子|女人|媳妇|老婆|老人|婆婆|打|哭|骂|伤|抽|虐|饿|关|锁|青|紫|血")
+
+
+def asks_to_report(s: str) -> bool:
+    """A bystander asks whether or where to report harm she has seen or heard (the squeezed text `s`).
+    Not an alarm by itself: a question, answered, and a person looks (`concern`)."""
+    return REPORT_ASK.search(s) is not None and SEEN_HARM.search(s) is not None
+
+
+def _reported_as_over(s: str) -> bool:
+    """A bystander asks how to report with nothing going on now, or with the child safe elsewhere now."""
+    return asks_to_report(s) and (NOW.search(s) is None or (SETTLED.search(s) is not None and FIRST_PERSON.search(s) is None))
 
 # Harm to a child, or a woman bought and kept, is danger however it is told (hearsay, "她说", a
 # relative's story): never framed away either.
@@ -271,7 +331,11 @@ ALWAYS: tuple[tuple[Category, re.Pattern[str]], ...] = (
         r"|(?:孩子|娃|小孩)\w{0,6}(?:被|挨)\w{0,4}(?:打|烫|饿|关)\w{0,4}(?:又|天天|经常|老是)"
         r"|(?:孩子|娃|小孩)\w{0,4}(?:天天|经常|老是|总是|整天)(?:挨)?饿|垃圾堆\w{0,2}(?:找|翻|捡)吃"
         r"|一个人在家\w{0,3}(?:好几天|几天|好些天|[两三四五]天)|(?:娃|孩子|小孩)\w{0,12}(?:饭都没得?吃|没饭吃)"
-        r"|(?:几|[两三四五])天没见(?:着|到)?\w{0,6}(?:小孩|孩子|娃)\w{0,16}(?:叫|哭|喊)")),
+        r"|(?:几|[两三四五])天没见(?:着|到)?\w{0,6}(?:小孩|孩子|娃)\w{0,16}(?:叫|哭|喊)"
+        # a head held under water
+        r"|^(?!.*(?:洗头|洗脸|洗澡|游泳|憋气|潜水)).*?把\w{0,6}?(?:孩子|娃|小孩|孙女|孙子|闺女|女儿|儿子|宝宝|她|他|人|我|俺)\w{0,2}(?:的)?(?:头|脑袋|脸)\w{0,2}(?:往|朝|按|摁|压|浸|塞)"
+        r"\w{0,2}?(?:进|到|在)?\w{0,2}?(?:水缸|水盆|水桶|脸盆|澡盆|盆|缸|桶|水里|河里|塘里|池子|水池|水沟)(?!\w{0,6}洗)"
+        r"|^(?!.*(?:洗头|洗脸|洗澡|游泳|憋气|潜水)).*?(?:头|脑袋|脸)\w{0,3}(?:按|摁|压|浸)(?:进|到|在)\w{0,3}水\w{0,10}(?:呛|不动|没气|挣扎|喘不)")),
     ("abduction", re.compile(
         r"买来的(?:媳妇|老婆|女人|姑娘)?|花钱买(?:了|来)?(?:个|的)?(?:媳妇|老婆|女人)|被卖(?:到|给|了)"
         r"|(?:非|硬|逼|强迫|非要|硬要|逼着|强行)(?:让|叫|要)?(?:她|闺女|女儿|孩子|娃)\w{0,8}嫁"
@@ -371,7 +435,7 @@ def _match_rules(text: str, s: str) -> Danger | None:
             if all(m.end() <= a or m.start() >= b for a, b in spans):
                 spans.append(m.span())
     joking = FRAMES[0][1].search(s) is not None or LAUGHING.search(text) is not None
-    asks_to_report = REPORT_ASK.search(s) is not None and NOW.search(s) is None
+    reports = _reported_as_over(s)
     farewell = FAREWELL.search(s) if hits else None
     if farewell is not None:
         return Danger("self_harm", farewell.group(0))
@@ -379,7 +443,7 @@ def _match_rules(text: str, s: str) -> Danger | None:
         for category, pattern in ALWAYS:
             m = pattern.search(s)
             # fiction told before the harm frames it (电视剧里那个后爸…); 叫小姑娘进屋看电视 does not
-            if m is not None and not _told_before(FICTION, s, m.end()) and not (category == "child" and asks_to_report):
+            if m is not None and not _told_before(FICTION, s, m.end()) and not (category == "child" and reports):
                 return Danger(category, m.group(0))
     if not hits:
         return None
@@ -387,7 +451,7 @@ def _match_rules(text: str, s: str) -> Danger | None:
         if joking and len(hits) == 1:
             return None  # 救命 这道题谁会 哈哈 / 😂: a plea in jest and nothing else
         return Danger("help", next(m for c, m, _ in hits if c == "help"))
-    now = NOW.search(s) is not None
+    now = NOW.search(s) is not None and not reports
     strong = [h for h in hits if not h[2]]
     if not strong and not now and len(spans) < 2:
         return None
@@ -414,6 +478,8 @@ def is_framed(s: str, now: bool | None = None, harm_end: int | None = None) -> b
     … 他还在客厅看电视) is what happens around her, not a frame."""
     now = NOW.search(s) is not None if now is None else now
     first_person = FIRST_PERSON.search(s) is not None
+    if not first_person and SETTLED.search(s) is not None and REPORT_ASK.search(s) is not None:
+        return True  # a bystander asks how to report what is over (the child safe elsewhere now)
     for name, pattern in FRAMES:
         if name == "someone_else" and first_person:
             continue
@@ -530,6 +596,6 @@ def concern(text: str, private: bool = True) -> bool:
     s, _, p = _assessed(text)
     if EMOJI_PLEA.search(text) or any(pattern.search(s) for _, pattern, _ in SIGNALS):
         return True
-    if any(pattern.search(s) for _, pattern in ALWAYS) or FAREWELL.search(s):
+    if any(pattern.search(s) for _, pattern in ALWAYS) or FAREWELL.search(s) or asks_to_report(s):
         return True
     return p is not None and p >= CONCERN_FLOOR["private" if private else "public"]

@@ -38,7 +38,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
-from services.danger import Danger, concern, detect, squeeze
+from services.danger import Danger, asks_to_report, concern, detect, squeeze
 from services.faq_engine import GENERIC_WORDS, Decision, FaqIndex
 from services.learned import LogisticModel, char_grams, shipped
 
@@ -208,8 +208,10 @@ def read(vocabulary: Vocabulary, text: str, decision: Decision | None = None, pr
         decision = vocabulary.index.decide(text, org_id=org_id, private=private)
     p, topic = question_probability(vocabulary, text, decision, org_id)
     asked = asks(text)
-    # In private she wrote to us on purpose: a question form with any policy word is a question too.
-    if p >= question_model().thresholds.get("private" if private else "public", 0.5) or (private and asked and topic > 0):
+    # In private she wrote to us on purpose: a question form with any policy word is a question too;
+    # so is a bystander asking whether to report what she has seen (该不该去反映), in either chat.
+    if (p >= question_model().thresholds.get("private" if private else "public", 0.5) or (private and asked and topic > 0)
+            or asks_to_report(squeeze(text))):
         return Reading("question", topic=topic, asks=asked, p=p, concern=worry)
     return Reading("chatter" if asked else "other", topic=topic, asks=asked, p=p, concern=worry)
 

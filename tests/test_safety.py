@@ -451,6 +451,61 @@ def test_a_bystander_asking_whether_to_report_a_childs_bruises_is_a_question_a_p
     # going on now, it is danger whatever she asks
     assert detect("隔壁那家小孩刚才又被打了 脸上都是伤 要不要报警", False) is not None
 
+# Lessons of held-out set S (its first run is in docs/benchmarks.md), in other words than the set's.
+@pytest.mark.parametrize("text", [
+    "燃气我已经打开了 窗户全都封死了 妈 对不起", "天然气开着 门和窗都关紧了 你们别怪我",
+    "屋里烧了一盆炭 窗子都糊严了 不想再撑了", "门窗我都堵死了 炭盆也点上了",
+    "我刚看见隔壁男人把他闺女的脑袋往水盆里摁 孩子呛得直咳", "他把娃的头按进水桶里 娃一直在挣扎",
+])
+def test_gas_or_charcoal_behind_shut_windows_and_a_head_held_under_water_are_danger(text: str) -> None:
+    assert detect(text, True) is not None and detect(text, False) is not None, text
+
+
+@pytest.mark.parametrize("text", [
+    "公公用绳子把麻袋扎紧 装了一车玉米", "拿麻绳把柴火捆好背下山", "拿绳子把牛牵回去了",
+    "下午拿镰刀割了两亩麦子 腰都直不起来",
+    "他抡着斧子劈了一院子柴", "我家驴跑了 拿绳子套住才拉回来", "下崽的时候兽医用绳子往外拉 小牛犊总算出来了",
+    "拿锄头挖了一上午地 手上起泡了",
+    "星期天去游乐园坐过山车 吓死我了 再也不坐了", "儿子在景区玩蹦极 从山崖上跳下去 我在下面腿都软了",
+    "钥匙落单位了 被关在门外进不去 只好去邻居家坐着 哈哈",
+    "电瓶车的链条锁被人撬了 晚上锁车记得锁两道", "医生给我开了安眠药 睡前吃半片 会不会上瘾",
+    "前几天看见楼上小孩被他妈用衣架抽 现在孩子已经接到奶奶家了 这种事可以向谁举报",
+    "冬天烧炭取暖 门窗别关严 小心中毒", "煤气灶打开了 窗户关上了 油烟好大", "给娃洗头 把他的头按在盆里冲",
+    "把我表嫂也拉进群吧 她刚嫁过来", "我也想去看庙会 就是家里走不开", "快来人搭把手 我家驴陷泥坑里了 拉不出来",
+])
+def test_tools_on_things_and_animals_leisure_locked_out_a_bike_lock_prescribed_pills_and_the_group_raise_no_alarm(
+        text: str) -> None:
+    assert detect(text, True) is None and detect(text, False) is None, text
+
+
+@pytest.mark.parametrize("text", [
+    "他劈完柴 拿着斧头追我", "他拿绳子把我捆在床上", "安眠药我攒了一把 今晚全吃了", "医生开的安眠药 我一次全吞了",
+    "他把我锁在门外 钥匙也收走了 外面下着雪", "他拿着镰刀说要砍死我", "孩子已经送我妈家了 他还在打我 能不能报警",
+])
+def test_a_tool_pills_or_a_door_turned_on_a_person_stay_danger(text: str) -> None:
+    assert detect(text, True) is not None and detect(text, False) is not None, text
+
+
+def test_a_bystander_asking_whether_to_report_a_child_heard_beaten_is_a_question_a_person_looks_at() -> None:
+    from services.danger import concern
+
+    asked = "对门天天听见小孩哭喊 还有打东西的响声 我们要不要去反映一下"
+    assert detect(asked, False) is None and concern(asked, False) and concern(asked, True)
+    settled = "前几天看见楼上小孩被他妈用衣架抽 现在孩子已经接到奶奶家了 这种事可以向谁举报"
+    assert detect(settled, True) is None and concern(settled, True)
+    for text in ("广场舞比赛要不要报名", "医药费能不能报销", "春蕾计划怎么报名"):
+        assert not concern(text, False), text
+
+async def test_a_bystander_in_the_group_asking_whether_to_report_gets_the_entry_there_and_a_person_looks(
+        h: Harness) -> None:
+    asked = "对门天天听见小孩哭喊 还有打东西的响声 我们要不要去反映一下"
+    calls = await h.send(PUBLIC, GUEST, asked)
+    said = [c for c in calls if c.chat_id == PUBLIC and c.method == "sendMessage"]
+    offered = said[0].text + str(said[0].params.get("reply_markup")) if said else ""
+    assert "看到邻居家孩子被打" in offered or "faq:q:dv-mandatory-report" in offered  # the mandatory-report entry
+    alert = next(c for c in calls if c.chat_id == WORK)
+    assert asked in alert.text
+
 # --- concern: short of an alarm, a person still looks --------------------------------------------
 
 CONCERN = "要是明天还是这样 以后就别找我了"  # a hint the rules and the model do not read as an alarm
