@@ -110,7 +110,7 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
         privacy=PrivacyService(db, clock, duty_service, admins),
         holidays=HolidayService(db, clock, config.tz, admins),
         sender=OutboxSender(db, clock, roster, tz=config.tz, stale_after=timedelta(hours=grace),
-                            max_in_flight=config.telegram.max_in_flight),
+                            max_in_flight=in_flight_limit(config)),
         health=health,
         alerts=alerts,
         calendars=DutyCalendarService(db, clock, config.tz, duty_service),
@@ -139,6 +139,15 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
         services.wakeups.append(wakeup)
     services.tickers.append(scheduler_tick)
     return services
+
+
+def in_flight_limit(config: Config) -> int:
+    """Outbox sends in flight at once (`telegram.max_in_flight`; 0 = auto). On PostgreSQL auto is one:
+    several workers share the outbox, a worker's death is an expected event there, and another
+    worker then sends again what was in flight."""
+    if config.telegram.max_in_flight:
+        return config.telegram.max_in_flight
+    return 1 if config.database.shared else 0
 
 
 async def start_services(services: Services) -> None:

@@ -487,3 +487,13 @@ async def test_a_send_that_certainly_failed_gives_its_place_back_and_one_without
     unanswered.release()
     await asyncio.wait_for(waiting, 1)
     assert gate.busy == 1
+
+
+def test_on_postgresql_auto_keeps_one_send_in_flight_and_a_number_set_is_kept() -> None:
+    from bot.app import in_flight_limit
+    from bot.config import from_mapping
+
+    assert in_flight_limit(from_mapping({}, env={})) == 0  # SQLite: auto, by the round trip
+    shared = {"database": {"url": "postgresql://bot@127.0.0.1/zhiwei"}}
+    assert in_flight_limit(from_mapping(shared, env={})) == 1  # several workers: one in flight
+    assert in_flight_limit(from_mapping({**shared, "telegram": {"max_in_flight": 4}}, env={})) == 4
