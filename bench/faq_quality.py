@@ -5,7 +5,8 @@ asked from that organisation's chats, so shipped entries compete with them as th
 
     python -m bench.faq_quality                    # the held-out test set
     python -m bench.faq_quality --set dev --misses # the development set, listing every miss
-    python -m bench.faq_quality --fit              # fit faq_data/answer_model.json on the dev set
+    python -m bench.faq_quality --fit              # fit faq_data/rerank_model.json and answer_model.json
+                                                   # on the dev set
 
 A line: {"q", "expect": [entry ids, none for a near miss], "kind": on_topic|two|org|near_miss, "style"}.
 direct right: the decision is "answer" and its entry is expected. precision: right answers / all
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.message_kinds import FAQ_DATA, fit_logistic, out_of_fold
-from services.faq_engine import ANSWER_MODEL, Entry, FaqIndex, load_shipped_entries
+from services.faq_engine import ANSWER_MODEL, RERANK_K, RERANK_MODEL, Entry, FaqIndex, load_shipped_entries
 from services.learned import LogisticModel
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
@@ -124,7 +125,40 @@ def evaluate(index: FaqIndex, rows: Sequence[Row], misses: bool = False) -> tupl
     return {k: (v[0], v[1]) for k, v in sorted(tally.items())}, elapsed / max(len(rows), 1) * 1000
 
 
-def fit(index: FaqIndex, rows: Sequence[Row]) -> LogisticModel:
+def fit_rerank(index: FaqIndex, rows: Sequence[Row]) -> LogisticModel:
+    """P(this candidate is an expected entry) over `FaqIndex.rerank_features` of BM25's first RERANK_K,
+    for the on-topic questions whose expected entry is among them; hit@1 out of fold (folds by
+    question) against BM25's order goes to stderr."""
+    import random
+
+    groups: list[tuple[list[dict[str, float]], list[bool]]] = []
+    for row in rows:
+        if row.kind == "near_miss":
+            continue
+        text, tokens = index.query_tokens(row.q, EVAL_ORG)
+        candidates = index.search_tokens(tokens, RERANK_K, EVAL_ORG)
+        labels = [c.id in row.expect for c in candidates]
+        if len(candidates) > 1 and any(labels):
+            groups.append((index.rerank_features(text, tokens, candidates, EVAL_ORG), labels))
+    order = list(range(len(groups)))
+    random.Random(7).shuffle(order)
+    folds = 5
+    right = 0
+    for k in range(folds):
+        out = set(order[k::folds])
+        xs = [x for i in order if i not in out for x in groups[i][0]]
+        y = [v for i in order if i not in out for v in groups[i][1]]
+        model = fit_logistic(xs, y, L2, False)
+        for i in out:
+            xs_i, labels = groups[i]
+            best = max(range(len(xs_i)), key=lambda j: (model.probability(xs_i[j]), -j))
+            right += labels[best]
+    bm25 = sum(labels[0] for _, labels in groups)
+    print(f"re-ranking, out of fold: first right {right}/{len(groups)} against BM25's {bm25}", file=sys.stderr)
+    return fit_logistic([x for xs, _ in groups for x in xs], [v for _, y in groups for v in y], L2, False)
+
+
+def fit(index: FaqIndex, rows: Sequence[Row], rerank: LogisticModel | None = None) -> LogisticModel:
     """P(the top entry answers the question) over `FaqIndex.fit_features`; thresholds from out-of-fold
     probabilities: answer = the lowest with precision ≥ MIN_PRECISION and near misses answered ≤
     MAX_NEAR_MISS_ANSWERED; suggest = the best trade of on-topic questions whose top entry is right
@@ -132,7 +166,7 @@ def fit(index: FaqIndex, rows: Sequence[Row]) -> LogisticModel:
     xs, y, kinds = [], [], []
     for row in rows:
         text, tokens = index.query_tokens(row.q, EVAL_ORG)
-        candidates = index.search_tokens(tokens, 3, EVAL_ORG)
+        candidates = index.ranked(text, tokens, 3, EVAL_ORG, rerank)
         if not candidates:
             continue
         xs.append(index.fit_features(text, candidates, tokens, EVAL_ORG))
@@ -189,7 +223,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     rows, org_entries = load_set("dev" if args.fit else args.set)
     index = build_index(org_entries)
     if args.fit:
-        model = fit(index, rows)
+        rerank = fit_rerank(index, rows)
+        (FAQ_DATA / RERANK_MODEL).write_text(
+            json.dumps(rerank.to_dict(), ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+        print(f"{RERANK_MODEL}: {rerank.weights}")
+        model = fit(index, rows, rerank)
         (FAQ_DATA / ANSWER_MODEL).write_text(
             json.dumps(model.to_dict(), ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
         print(f"{ANSWER_MODEL}: {model.weights}, thresholds {model.thresholds}")

@@ -24,8 +24,11 @@ class LogisticModel:
     weights: dict[str, float]
     thresholds: dict[str, float] = field(default_factory=dict)  # named decision points, e.g. "public"
 
+    def logit(self, x: Features) -> float:
+        return self.bias + sum(self.weights.get(name, 0.0) * value for name, value in x.items())
+
     def probability(self, x: Features) -> float:
-        z = self.bias + sum(self.weights.get(name, 0.0) * value for name, value in x.items())
+        z = self.logit(x)
         return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
 
     def to_dict(self) -> dict[str, object]:
