@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.faq_quality import load_set
+from bench.faq_quality import SETS, load_set
 from services.clock import SystemClock
 from services.faq import FaqService
 from services.faq_engine import DocTokens, Entry, FaqIndex, Tokenizer, get_tokenizer, load_shipped_entries
@@ -199,7 +199,7 @@ def questions(c: County, n: int, seed: int = SEED) -> list[Question]:
     """Four in five about shipped topics (dev and held-out questions), one in five about the asker's own
     entries; each from a random village."""
     rng = random.Random(seed + 1)
-    topical = [r for name in ("dev", "test") for r in load_set(name)[0] if r.kind in ("on_topic", "two")]
+    topical = [r for name in SETS for r in load_set(name)[0] if r.kind in ("on_topic", "two")]
     out = []
     for _ in range(n):
         village = rng.choice(c.villages)

@@ -1,12 +1,14 @@
 """FAQ decision quality on question sets written apart from the knowledge base (tests/data/):
-faq_dev.jsonl to fit and tune on, faq_test.jsonl held out; each with its organisation's own entries
+faq_dev.jsonl to fit and tune on (entries gained phrasings from its misses), faq_calib.jsonl to fit on
+and choose the decision's bars on (never used to edit entries or rules), faq_test.jsonl held out (scored,
+never fitted or tuned on); each with its organisation's own entries
 (faq_<set>_org.jsonl, one phrasing each, as chairs write them), indexed for organisation EVAL_ORG and
 asked from that organisation's chats, so shipped entries compete with them as they do in a village.
 
     python -m bench.faq_quality                    # the held-out test set
     python -m bench.faq_quality --set dev --misses # the development set, listing every miss
     python -m bench.faq_quality --fit              # fit faq_data/rerank_model.json and answer_model.json
-                                                   # on the dev set
+                                                   # on dev + calib, bars on calib
 
 A line: {"q", "expect": [entry ids, none for a near miss], "kind": on_topic|two|org|near_miss, "style"}.
 direct right: the decision is "answer" and its entry is expected. precision: right answers / all
@@ -30,6 +32,8 @@ from services.learned import LogisticModel
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 EVAL_ORG = 1
+SETS = ("dev", "calib", "test")
+FITTED_ON = ("dev", "calib")  # weights on both; thresholds on the calibration set (the last)
 ON_TOPIC = ("on_topic", "two", "org")
 # Thresholds of the answer model (chosen on out-of-fold probabilities of the dev set):
 L2 = 0.3  # the fit's ridge penalty (chosen out of fold on the development set among 0.1, 0.3, 1, 3)
@@ -125,14 +129,14 @@ def evaluate(index: FaqIndex, rows: Sequence[Row], misses: bool = False) -> tupl
     return {k: (v[0], v[1]) for k, v in sorted(tally.items())}, elapsed / max(len(rows), 1) * 1000
 
 
-def fit_rerank(index: FaqIndex, rows: Sequence[Row]) -> LogisticModel:
+def fit_rerank(sets: Sequence[tuple[FaqIndex, Sequence[Row]]]) -> LogisticModel:
     """P(this candidate is an expected entry) over `FaqIndex.rerank_features` of BM25's first RERANK_K,
     for the on-topic questions whose expected entry is among them; hit@1 out of fold (folds by
     question) against BM25's order goes to stderr."""
     import random
 
     groups: list[tuple[list[dict[str, float]], list[bool]]] = []
-    for row in rows:
+    for index, row in ((index, row) for index, rows in sets for row in rows):
         if row.kind == "near_miss":
             continue
         text, tokens = index.query_tokens(row.q, EVAL_ORG)
@@ -158,13 +162,17 @@ def fit_rerank(index: FaqIndex, rows: Sequence[Row]) -> LogisticModel:
     return fit_logistic([x for xs, _ in groups for x in xs], [v for _, y in groups for v in y], L2, False)
 
 
-def fit(index: FaqIndex, rows: Sequence[Row], rerank: LogisticModel | None = None) -> LogisticModel:
-    """P(the top entry answers the question) over `FaqIndex.fit_features`; thresholds from out-of-fold
-    probabilities: answer = the lowest with precision ≥ MIN_PRECISION and near misses answered ≤
-    MAX_NEAR_MISS_ANSWERED; suggest = the best trade of on-topic questions whose top entry is right
-    against near misses (NEAR_MISS_SUGGEST_COST)."""
-    xs, y, kinds = [], [], []
-    for row in rows:
+def fit(sets: Sequence[tuple[FaqIndex, Sequence[Row]]], rerank: LogisticModel | None = None) -> LogisticModel:
+    """P(the top entry answers the question) over `FaqIndex.fit_features`, fitted on every set; thresholds
+    from the out-of-fold probabilities of the last set's questions only (the calibration set: written
+    apart from the knowledge base and never used to edit it, so its questions are as far from the
+    entries' phrasings as a village's are; the development set's are closer, since entries gained
+    phrasings from its misses, and a bar chosen on them answers fresh questions too readily):
+    answer = the lowest with precision ≥ MIN_PRECISION and near misses answered ≤ MAX_NEAR_MISS_ANSWERED;
+    suggest = the best trade of on-topic questions whose top entry is right against near misses
+    (NEAR_MISS_SUGGEST_COST)."""
+    xs, y, kinds, calibrating = [], [], [], []
+    for i, index, row in ((i, index, row) for i, (index, rows) in enumerate(sets) for row in rows):
         text, tokens = index.query_tokens(row.q, EVAL_ORG)
         candidates = index.ranked(text, tokens, 3, EVAL_ORG, rerank)
         if not candidates:
@@ -172,7 +180,12 @@ def fit(index: FaqIndex, rows: Sequence[Row], rerank: LogisticModel | None = Non
         xs.append(index.fit_features(text, candidates, tokens, EVAL_ORG))
         y.append(candidates[0].id in row.expect)
         kinds.append(row.kind)
-    held = out_of_fold(xs, y, L2, False)
+        calibrating.append(i == len(sets) - 1)
+    all_held = out_of_fold(xs, y, L2, False)
+    fitted_xs, fitted_y = xs, y
+    held = [p for p, c in zip(all_held, calibrating, strict=True) if c]
+    y = [v for v, c in zip(y, calibrating, strict=True) if c]
+    kinds = [k for k, c in zip(kinds, calibrating, strict=True) if c]
     near = [p for p, k in zip(held, kinds, strict=True) if k == "near_miss"]
     good = [p for p, k, ok in zip(held, kinds, y, strict=True) if k != "near_miss" and ok]
     on_topic = sum(k != "near_miss" for k in kinds)
@@ -207,7 +220,7 @@ def fit(index: FaqIndex, rows: Sequence[Row], rerank: LogisticModel | None = Non
         if band and sum(band) / len(band) >= MIN_TENTATIVE_PRECISION:
             tentative_at = t
     print(f"tentative from {tentative_at:.2f}", file=sys.stderr)
-    model = fit_logistic(xs, y, L2, False)
+    model = fit_logistic(fitted_xs, fitted_y, L2, False)
     suggest_at = min(suggest_at, answer_at)
     return LogisticModel(model.bias, model.weights, {
         "answer": answer_at, "tentative": max(tentative_at, suggest_at), "suggest": suggest_at,
@@ -216,23 +229,23 @@ def fit(index: FaqIndex, rows: Sequence[Row], rerank: LogisticModel | None = Non
 
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--set", default="test", choices=("dev", "test"))
+    ap.add_argument("--set", default="test", choices=SETS)
     ap.add_argument("--misses", action="store_true", help="list every miss on stderr")
     ap.add_argument("--fit", action="store_true", help=f"fit services/faq_data/{ANSWER_MODEL} on the dev set")
     args = ap.parse_args(argv)
-    rows, org_entries = load_set("dev" if args.fit else args.set)
-    index = build_index(org_entries)
     if args.fit:
-        rerank = fit_rerank(index, rows)
+        sets = [(build_index(org), rows) for rows, org in (load_set(name) for name in FITTED_ON)]
+        rerank = fit_rerank(sets)
         (FAQ_DATA / RERANK_MODEL).write_text(
             json.dumps(rerank.to_dict(), ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
         print(f"{RERANK_MODEL}: {rerank.weights}")
-        model = fit(index, rows, rerank)
+        model = fit(sets, rerank)
         (FAQ_DATA / ANSWER_MODEL).write_text(
             json.dumps(model.to_dict(), ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
         print(f"{ANSWER_MODEL}: {model.weights}, thresholds {model.thresholds}")
         return
-    results, ms = evaluate(index, rows, args.misses)
+    rows, org_entries = load_set(args.set)
+    results, ms = evaluate(build_index(org_entries), rows, args.misses)
     print(f"question set: {args.set} ({len(rows)} questions, {len(org_entries)} own entries)")
     print("| measure | result | rate |")
     print("| --- | --- | --- |")

@@ -215,6 +215,9 @@ _FILLER_RE = re.compile("|".join(re.escape(f) for f in sorted(FILLERS, key=len, 
 _DIALECT_MAP = dict(DIALECT)
 _DIALECT_RE = re.compile("|".join(re.escape(d) for d, _ in sorted(DIALECT, key=lambda p: -len(p[0]))))
 _SPACES = re.compile(r"\s+")
+# 离 alone after a wish or a permission is 离婚 (我能离不, 想离, 他不让离): without it the sound
+# reader hears 能离 as 能力. Not before a character that makes 离 another word (离开, 离家, 距离 …).
+_DIVORCE_VERB = re.compile(r"(?<=[能想要敢让意就肯])离(?![婚开家职校休异谱奇别世岗任线境去散间题子])")
 # An age (19岁, 十九周岁, 两岁) stands for the concept 年龄: the entries speak of ages generically.
 _AGE = re.compile(r"(?:\d{1,3}|[一二三四五六七八九十两]{1,3})(?:周岁|岁)")
 AGE_TOKEN = "年龄"
@@ -227,7 +230,7 @@ def fold(text: str) -> str:
 
 # Bump when `normalise`, `fold` or `Tokenizer.tokens_of_normalised` change in a way the constants and
 # libraries below do not show: stored entry tokens are then segmented again at the next start.
-NORMALISE_VERSION = 2
+NORMALISE_VERSION = 3
 
 
 def _normalisation_version() -> str:
@@ -237,7 +240,7 @@ def _normalisation_version() -> str:
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover - installed with the package
         opencc_version = "?"
     return "|".join([str(NORMALISE_VERSION), str(jieba.__version__), opencc_version, unicodedata.unidata_version,
-                     _NOISE.pattern, _AGE.pattern, AGE_TOKEN])
+                     _NOISE.pattern, _AGE.pattern, AGE_TOKEN, _DIVORCE_VERB.pattern])
 
 
 def normalise(text: str) -> str:
@@ -245,6 +248,7 @@ def normalise(text: str) -> str:
     s = _NOISE.sub(" ", fold(text))
     s = _FILLER_RE.sub(" ", s)
     s = _DIALECT_RE.sub(lambda m: _DIALECT_MAP[m.group(0)], s)
+    s = _DIVORCE_VERB.sub("离婚", s)
     return _SPACES.sub(" ", s).strip()
 
 
@@ -295,6 +299,7 @@ class Candidate:
     question: str  # the entry's phrasing closest to the query (the "您是不是想问" button text)
     score: float
     org_id: int | None = None
+    likely: float | None = None  # P(the entry asked about), `rerank_model`; None: BM25's order kept
 
 
 DecisionKind = Literal["answer", "suggest", "decline", "danger"]
@@ -1353,7 +1358,8 @@ class FaqIndex:
         logits = [model.logit(f) + (OWN_LOGIT if c.org_id is not None else 0.0)
                   for f, c in zip(features, candidates, strict=True)]
         order = sorted(range(len(candidates)), key=lambda i: (-logits[i], i))
-        return [candidates[i] for i in order[:k]]
+        return [dataclasses.replace(candidates[i], likely=1 / (1 + math.exp(-max(min(logits[i], 30.0), -30.0))))
+                for i in order[:k]]
 
     def rerank_features(self, text: str, tokens: Sequence[str], candidates: Sequence[Candidate],
                         org_id: int | None = None) -> list[dict[str, float]]:
@@ -1430,6 +1436,12 @@ class FaqIndex:
             "char_dice": 2 * both / (len(asked) + len(stored)) if asked or stored else 0.0,
             "char_contained": both / len(stored) if stored else 0.0,
             "own_entry": float(top.org_id is not None),
+            # the re-ranking's belief in the first entry and its lead over the second (a neighbouring
+            # entry nearly as likely: 保护令怎么申请 / 保护令管哪些事)
+            "rerank_top": top.likely if top.likely is not None else 1.0,
+            "rerank_lead": (top.likely - candidates[1].likely
+                            if top.likely is not None and len(candidates) > 1 and candidates[1].likely is not None
+                            else 1.0),
             "local_own": float(top.org_id is not None and not LOCAL_ASK_WORDS.isdisjoint(tokens)),
             "local_shipped": float(top.org_id is None and not LOCAL_ASK_WORDS.isdisjoint(tokens)),
             "one_word": float(len(tokens) == 1),
