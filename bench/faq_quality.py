@@ -32,8 +32,8 @@ from services.learned import LogisticModel
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 EVAL_ORG = 1
-SETS = ("dev", "calib", "test")
-FITTED_ON = ("dev", "calib")  # weights on both; thresholds on the calibration set (the last)
+SETS = ("dev", "dev2", "calib", "test")
+FITTED_ON = ("dev", "dev2", "calib")  # weights on both; thresholds on the calibration set (the last)
 ON_TOPIC = ("on_topic", "two", "org")
 # Thresholds of the answer model (chosen on out-of-fold probabilities of the dev set):
 L2 = 0.3  # the fit's ridge penalty (chosen out of fold on the development set among 0.1, 0.3, 1, 3)

@@ -154,12 +154,14 @@ RERANK_K = 8
 # own chats comes first when it is about as likely as a shipped entry (development set: own entries first
 # 82% → 90% with the re-ranking, all questions first unchanged; 0.5–2 tried).
 OWN_LOGIT = 1.0
+OWN_LOGIT_LOCAL = 2.0  # after a local detail (LOCAL_ASK_WORDS); 1 and 3 tried
 LOCAL_DETAIL_WORDS = frozenset({"哪里", "几号", "几点", "哪天", "电话", "地址", "开门", "有人", "村里", "镇上", "镇",
                                 "村委会", "礼拜天", "周末", "星期", "时间", "地方"})
 # A question after a detail only the village knows (a date, a place, this year's quota): what a
 # village's own entry may hold and a shipped entry never does (decision features local_own/local_shipped).
-LOCAL_ASK_WORDS = LOCAL_DETAIL_WORDS | frozenset({"县里", "乡", "乡里", "今年", "去年", "截止", "名额", "几楼", "剩",
-                                                  "村委会", "主任", "村妇联", "楼上", "社区", "村头"})
+LOCAL_ASK_WORDS = frozenset({"几号", "几点", "哪天", "地址", "开门", "镇上", "镇", "村委会", "礼拜天", "周末", "星期",
+                             "县里", "乡", "乡里", "今年", "去年", "截止", "名额", "几楼", "剩", "主任", "村妇联",
+                             "楼上", "村头"})
 CACHE_POSTINGS = 2_000_000  # per-token score vectors kept between queries (12 bytes each)
 READ_KEPT = 256  # questions whose tokens are remembered (`query_tokens`)
 SOUND_WORDS = 4  # indexed words a sound key stands for (`FaqIndex.sound_alikes`)
@@ -1355,7 +1357,8 @@ class FaqIndex:
         if model is None:
             return candidates[:k]
         features = self.rerank_features(text, tokens, candidates, org_id)
-        logits = [model.logit(f) + (OWN_LOGIT if c.org_id is not None else 0.0)
+        own = OWN_LOGIT_LOCAL if not LOCAL_ASK_WORDS.isdisjoint(tokens) else OWN_LOGIT
+        logits = [model.logit(f) + (own if c.org_id is not None else 0.0)
                   for f, c in zip(features, candidates, strict=True)]
         order = sorted(range(len(candidates)), key=lambda i: (-logits[i], i))
         return [dataclasses.replace(candidates[i], likely=1 / (1 + math.exp(-max(min(logits[i], 30.0), -30.0))))
@@ -1385,6 +1388,8 @@ class FaqIndex:
             covered = sum(v for t, v in wanted.items() if t in phrasing)
             phrasing_total = sum(self._q_idf(tid, org_id) for tid in phrasing) or 1.0
             anywhere = sum(v for t, v in wanted.items() if doc.has_term(t))
+            in_answer = set(doc.a_terms())
+            answered = sum(v for t, v in wanted.items() if t in in_answer)
             dice = 0.0
             for question in doc.entry.questions:
                 stored = _bigrams(question)
@@ -1400,6 +1405,7 @@ class FaqIndex:
                 "cov_recall": covered / phrasing_total,
                 "cov_prec": covered / total,
                 "anywhere": anywhere / total,
+                "in_answer": answered / total,
                 "dice": dice,
             })
         return rows
