@@ -1375,26 +1375,40 @@ class FaqIndex:
         total = sum(wanted.values()) or 1.0
         semantic = get_semantic()
         query = semantic.query(text)
-        sims = [float(np.max(semantic.phrasings(q) @ query)) if (q := self._doc(c).entry.questions) else 0.0
-                for c in candidates]
+        questions = [self._doc(c).entry.questions for c in candidates]
+        every = [q for qs in questions for q in qs]
+        cosines = (semantic.phrasings(every) @ query).tolist() if every else []  # one pass for all eight
+        sims, at = [], 0
+        for qs in questions:
+            sims.append(max(cosines[at : at + len(qs)], default=0.0))
+            at += len(qs)
         best_sim = max(sims)
         asked = _bigrams(text)
         first = candidates[0].score
+        idf = dict(wanted)  # idf of the phrasings' words, looked up once per call
         rows = []
         for i, c in enumerate(candidates):
             doc = self._doc(c)
-            phrasing = max(doc.phrasings(), key=lambda p: sum(v for t, v in wanted.items() if t in p) - 0.01 * len(p),
-                           default=set())
-            covered = sum(v for t, v in wanted.items() if t in phrasing)
-            phrasing_total = sum(self._q_idf(tid, org_id) for tid in phrasing) or 1.0
-            anywhere = sum(v for t, v in wanted.items() if doc.has_term(t))
-            in_answer = set(doc.a_terms())
-            answered = sum(v for t, v in wanted.items() if t in in_answer)
-            dice = 0.0
-            for question in doc.entry.questions:
-                stored = _bigrams(question)
-                if asked or stored:
-                    dice = max(dice, 2 * len(asked & stored) / (len(asked) + len(stored)))
+            n_q, n_a = doc.packed[0], doc.packed[1]
+            q_terms, a_terms = set(doc.packed[2 : 2 + n_q]), set(doc.packed[2 + n_q : 2 + n_q + n_a])
+            phrasings = doc.phrasings()
+            best_k, covered, phrasing = 0, 0.0, set()
+            if phrasings:
+                best_k = max(range(len(phrasings)), key=lambda k: (
+                    sum(v for t, v in wanted.items() if t in phrasings[k]) - 0.01 * len(phrasings[k]), -k))
+                phrasing = phrasings[best_k]
+                covered = sum(v for t, v in wanted.items() if t in phrasing)
+            phrasing_total = 0.0
+            for tid in phrasing:
+                value = idf.get(tid)
+                if value is None:
+                    value = idf[tid] = self._q_idf(tid, org_id)
+                phrasing_total += value
+            anywhere = sum(v for t, v in wanted.items() if t in q_terms or t in a_terms)
+            answered = sum(v for t, v in wanted.items() if t in a_terms)
+            # shared character pairs with the closest phrasing (the one shown as the entry's question)
+            stored = _bigrams(doc.entry.questions[best_k]) if doc.entry.questions else frozenset()
+            dice = 2 * len(asked & stored) / (len(asked) + len(stored)) if asked or stored else 0.0
             rows.append({
                 "bm_rel": c.score / first if first > 0 else 0.0,
                 "bm_log": math.log1p(c.score),
@@ -1402,7 +1416,7 @@ class FaqIndex:
                 "emb": (sims[i] - SIM_MEAN) / SIM_SD,
                 "emb_gap": (sims[i] - best_sim) / SIM_SD,
                 "emb_best": float(sims[i] == best_sim),
-                "cov_recall": covered / phrasing_total,
+                "cov_recall": covered / (phrasing_total or 1.0),
                 "cov_prec": covered / total,
                 "anywhere": anywhere / total,
                 "in_answer": answered / total,
