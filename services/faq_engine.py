@@ -181,6 +181,10 @@ DIALECT: tuple[tuple[str, str], ...] = (
     ("咋整", "怎么办"), ("咋办", "怎么办"), ("咋弄", "怎么办"), ("咋样", "怎么样"), ("咋", "怎么"),
     ("干嘛", "干什么"), ("干啥", "干什么"), ("啥", "什么"), ("甚么", "什么"), ("俺们", "我们"), ("俺", "我"),
     ("咱们", "我们"), ("木有", "没有"), ("莫得", "没有"), ("晓得", "知道"),
+    # 东北, 西南, 湘, 粤 (whole words only where a character alone means other things: 削苹果, 唔该)
+    ("嘎哈", "干什么"), ("干哈", "干什么"), ("削俺", "打我"), ("削我", "打我"), ("啥子", "什么"), ("么子", "什么"),
+    ("咋个", "怎么"), ("屋头", "家里"), ("冇得", "没有"), ("冇", "没有"), ("系咪", "是不是"), ("使唔使", "用不用"),
+    ("唔使", "不用"), ("点样", "怎么样"), ("边度", "哪里"), ("乜嘢", "什么"), ("佢", "他"), ("俾", "给"),
 )
 
 # Function words, pronouns, generic verbs and question words that say nothing about the topic. Words
@@ -232,7 +236,7 @@ def fold(text: str) -> str:
 
 # Bump when `normalise`, `fold` or `Tokenizer.tokens_of_normalised` change in a way the constants and
 # libraries below do not show: stored entry tokens are then segmented again at the next start.
-NORMALISE_VERSION = 3
+NORMALISE_VERSION = 4
 
 
 def _normalisation_version() -> str:

@@ -78,6 +78,10 @@ def test_normalise_fillers_and_dialect() -> None:
     assert normalise("俺想问下啥是家暴") == "什么是家暴"
     assert normalise("俺家娃咋办") == "我家娃怎么办"
     assert normalise("离婚冷静期是咋回事") == "离婚冷静期是"
+    assert normalise("他喝完酒就削俺 上哪找人做主") == "他喝完酒就打我 上哪找人做主"
+    assert normalise("做产检使唔使俾钱") == "做产检用不用给钱"
+    assert normalise("村委会有冇母婴室") == "村委会有没有母婴室"
+    assert normalise("削苹果") == "削苹果"  # 削 alone is not 打
 
 
 # --- tokens and synonyms ---------------------------------------------------------------------------
