@@ -1519,14 +1519,13 @@ class FaqIndex:
             long_shot = right < model.thresholds["suggest_lenient"]  # offered on the private bar only
             whole = Decision("answer" if sure else "suggest", best, candidates, confidence, margin, right=right,
                              tentative=tentative, long_shot=long_shot)
-        return self._two_questions(query, org_id, private, model, whole) if split else whole
+        return self._two_questions(parts, org_id, private, model, whole) if split else whole
 
-    def _two_questions(self, query: str, org_id: int | None, private: bool, model: LogisticModel,
+    def _two_questions(self, parts: Sequence[str], org_id: int | None, private: bool, model: LogisticModel,
                        whole: Decision) -> Decision:
         """A message with two questions (我能离婚吗，孩子归谁？): each part decided alone. The first part
         answered directly is the answer; a second entry another part points to is answered too when
         that part is answered directly, else offered as a button (up to two questions)."""
-        parts = question_parts(query)
         if len(parts) < 2:
             return whole
         found: dict[tuple[str, int | None], Decision] = {}
