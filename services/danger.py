@@ -567,6 +567,18 @@ def _features(s: str, rule: Danger | None) -> dict[str, float]:
     return found
 
 
+# A reply saying why she did not answer (我在呢 刚在地里没看手机): with no danger word and nothing about
+# anyone hurting or watching her, the model's hunch (我在, 刚才, 手机) is no alarm and no look.
+MISSED_MESSAGE = re.compile(r"(?:没|没有|没顾上|顾不上|忘了)(?:看|听见|听到|注意|瞅)(?:手机|消息|信息|微信|电话|群)"
+                            r"|手机(?:没在身上|没在身边|没带|静音|落在)|(?:才|刚)(?:看到|看见|瞅见)(?:消息|信息|微信|群|你的)")
+_NOT_JUST_BUSY = re.compile(r"他|老公|男人|不让|不敢|怕|躲|哭|疼|痛|伤|血|打|骂|关|锁|抢|收|砸|救|跟|偷偷|死|跑")
+
+
+def busy_reply(s: str) -> bool:
+    """The squeezed `s` only says she was busy and missed the message (`MISSED_MESSAGE`)."""
+    return MISSED_MESSAGE.search(s) is not None and _NOT_JUST_BUSY.search(s) is None
+
+
 MODEL_FILE = "danger_model.json"
 FRAMED_ALONE = 0.5  # the model's bar without a rule when the message is framed as a look-alike
 
@@ -627,7 +639,7 @@ def _decide(text: str, s: str, rule: Danger | None, p: float, private: bool, mod
     framed = is_framed(s) or LAUGHING.search(text) is not None or len(s) < len(squeeze(text))
     if framed and not over_frame(s):
         bar = max(bar, FRAMED_ALONE)
-    if p < bar:
+    if p < bar or busy_reply(s):
         return None  # no rule named it: the model alone must be sure
     for category, pattern, _ in SIGNALS:
         m = pattern.search(s)
@@ -672,7 +684,7 @@ def concern(text: str, private: bool = True) -> bool:
         return False
     if any(pattern.search(s) for _, pattern, _ in SIGNALS) or asks_to_report(s):
         return True
-    if p is None:
+    if p is None or busy_reply(s):
         return False
     chat = "private" if private else "public"
     bar = CONCERN_FLOOR[chat]

@@ -538,6 +538,16 @@ def test_what_makes_a_mishap_or_a_game_serious_keeps_the_words_a_person_looks_at
     assert "杀了他" in reading("儿子打游戏 他爸冲进去拿刀要杀了他")
 
 
+def test_a_reply_saying_she_missed_the_message_is_no_alarm_and_no_look_unless_someone_is_named() -> None:
+    from services.danger import concern
+
+    for text in ("我在这呢 刚才在棚里摘辣椒没听见手机响", "我在呢 刚才在地里没看手机", "在的在的 刚才做饭没顾上看群"):
+        assert detect(text, True) is None and detect(text, False) is None, text
+        assert not concern(text, True) and not concern(text, False), text
+    for text in ("我在 刚才手机被他抢了 现在才看到消息", "我躲在柴房 刚才没敢看手机 他在外面找我"):
+        assert detect(text, True) is not None and detect(text, False) is not None, text
+
+
 @pytest.mark.parametrize("text", [
     "派出所已经给他发了告诫书 前几天他来家里砸过门 我当时躲去了娘家 现在他人在外省打工 这样他会被拘留不",
     "去年他打我那次我躲到邻居家 现在他被拘留了 还能判刑吗",
