@@ -57,9 +57,12 @@ _WEAPON = (r"(?:刀|菜刀|斧头|斧子|棍|棒|锄头|镰刀|剪刀|枪|铁锹
 
 # Present-time markers: what is said is going on now or has just happened and may go on.
 NOW = re.compile(
-    r"正在|在打|还在|现在|刚才|刚刚|刚(?:被|把|又|打|动)|又(?:开始|来|打|动手|喝|发疯|发酒疯|闹)|又在|此刻|这会|马上|立刻|快来"
+    r"正在|在打|还在|现在|刚才|刚刚|刚(?:被|把|又|打|动|发)|又(?:开始|来|打|动手|喝|发疯|发酒疯|闹)|又在|此刻|这会|马上|立刻|快来"
     r"|今晚|今天晚上|今天|天天|昨晚|昨天晚上|成晚|一直在|不停|没完|门外|外面|躲|不敢出|不敢回|吓死|好怕|害怕|怕死|救|半天|一个多小时|好久|半夜"
     r"|好疼|疼死|疼得|好痛|痛死|痛得|紧来"
+    # on his way within minutes; a crying or a beating that has not stopped; hands called for
+    r"|(?:\d+|[一二两三四五六七八九十半]+)(?:来)?分钟(?:就|以后|后|内)?(?:到|过来|赶到|回来)|在路上了|往(?:我)?这(?:边|儿)?(?:赶|来)"
+    r"|(?:还|一直|都)没停|没停过|半个?(?:钟头|小时)|个把(?:钟头|小时)|谁离得近|离得近的|赶紧过去|赶快过去|快过去"
     r"|zhengzai|xianzai|gangcai|ganggang|menwai|wopa|haopa|haipa|kuailai"  # pinyin without tones
 )
 
@@ -106,6 +109,13 @@ _SIGNALS: tuple[tuple[Category, str, bool], ...] = (
     ("violence", r"掐(?:住|着)?(?:我|俺|她)?(?:的)?脖子|勒(?:住|着)?(?:我|俺|她)?(?:的)?脖子|掐我|勒我|喘不上气|踢(?:我)?(?:的)?肚子"
                  r"|往死里(?:打|弄|整|揍)|(?:头|脑袋)\w{0,3}(?:往|朝)\w{0,3}(?:墙|地|桌)\w{0,2}(?:上)?(?:撞|磕|砸)|往墙上撞|眼神都?散了|(?:被|把)\w{0,6}拖(?:到|出|进)\w{0,3}(?:院|屋|外|门|地)|(?:孕妇|怀孕|怀着|孕)\w{0,12}(?:有血|流血|见红)|zadongxi|beituidao|tuidaole|打得(?:我)?(?:浑身|满脸|头破血流|流血|出血|站不起|起不来|爬不起)|打出血|流了好多血|满脸是血"
                  r"|头破血流|打断|打骨折|打晕|打昏|推下|推倒|动不了|拦不住|吊起来打", False),
+    # choked: held by the throat without letting go, or the face turning purple under the hands
+    ("violence", r"(?:掐|勒|捂)(?:着|住)(?:我|俺|她|他|娃|孩子|小孩|闺女|女儿|儿子|宝宝|人)?(?:的)?(?:脖子|嘴|口鼻|鼻子)?"
+                 r"(?:不撒手|不松手|不放手|不松开|不肯松|死不松)"
+                 r"|(?:掐|勒|捂)\w{0,12}(?:脸|嘴唇|嘴)\w{0,2}?(?:都|已经|全|憋得?|发|变)?(?:紫|青紫|发紫|发青)", False),
+    # beaten with a household object (衣架, 鞋底, 擀面杖): with a present-time marker
+    ("violence", r"(?:用|拿|抄起|抡起|操起)(?:着)?\w{0,2}?(?:衣架|衣服架|晾衣杆|鞋底|拖鞋|扫帚|笤帚|擀面杖|竹条|竹竿|藤条|柳条|树条|鸡毛掸子|掸子|木棍|棍子|铁丝|电线|皮带|腰带|火钳)"
+                 r"\w{0,3}(?:抽|打|揍|砸|敲|往\w{0,3}身上)", True),
     ("weapon", rf"(?:拿|举|提|抄|掏|握|拎|带|抡|攥|操|用)(?:着|起|出|了)?(?:一)?(?:把|根|个|瓶)?{_WEAPON}", False),
     ("weapon", rf"{_WEAPON}(?:架|顶|抵|对|指|比划|比画|砍|捅)(?:在|着)?", False),
     ("weapon", r"刀子|砍刀|动刀|亮刀|挥刀|开枪", False),
@@ -142,18 +152,21 @@ _SIGNALS: tuple[tuple[Category, str, bool], ...] = (
     ("self_harm", rf"^(?!.*(?:取暖|暖和|烤火|注意|小心|当心|提醒|漏|泄|味|通风|开窗|做饭|炒菜|烧水|修|灶|油烟|炖|煮|锅|热水器|洗澡)).*?(?:{_FUMES}\w{{0,10}}{_SHUT}|{_SHUT}\w{{0,10}}{_FUMES})"
                   r"|(?:烧炭|烧碳|开煤气|开燃气)\w{0,2}自杀", False),
     ("self_harm", r"(?:说|要|想|闹着)要?(?:喝药|喝农药|跳河|跳楼|寻死|上吊|自杀)"
+                  r"|(?:要|想|准备|打算|作势|闹着|爬上去|爬到)\w{0,2}?往\w{0,2}?(?:下|河里|江里|水里|湖里|井里|楼下|桥下)跳"
+                  r"|往(?:河|江|湖|水库|井|楼|桥)\w{0,2}(?:里|下)跳"
                   r"|buxianghuo|xiangtiao(?:he|lou|jiang)|xiangsile|busiangcuo", False),
     ("self_harm", r"(?:河|江|湖|水库|井|桥|楼顶|天台|悬崖)(?:边|上|口|这边|那边|旁)|不想回去了|不想回家了|就(?:不用|别|不要)(?:再)?找我了|以后(?:也)?(?:不用|别|不要)(?:再)?找我|再也(?:不用|别)找我|找不到我了", True),
     ("violence", r"咚咚|哐哐|砰砰", True),
     ("violence", r"(?:女人|女的|孩子|娃|小孩)\w{0,3}(?:叫|哭|喊)\w{0,6}(?:好久|半天|一直)", True),
     ("violence", r"没(?:了)?动静了|没声了|(?:躺|倒)(?:在)?地上\w{0,3}不动|不动了|(?:躺|倒)在床上\w{0,3}起不来|(?:[两三四五几]天|好几天)没(?:吃东西|吃饭|饭吃)", True),
     ("child", r"踢飞|把(?:孩子|娃|小孩)(?:打|踢|摔)(?:晕|伤|飞|出血)", False),
-    ("child", r"(?:打|揍|踢|抽|掐)(?:着|了)?(?:孩子|娃|小孩|儿子|女儿|闺女|宝宝)|(?:孩子|娃|小孩|宝宝)\w{0,4}(?:被|挨)\w{0,6}打", True),
+    ("child", r"(?:打|揍|踢|抽|掐)(?:着|了)?(?:孩子|娃|小孩|儿子|女儿|闺女|宝宝)|(?:孩子|娃|小孩|宝宝)\w{0,4}(?:被|挨)\w{0,6}(?:打|抽|揍|踢|掐|拧|扇)", True),
     ("followed", r"跟踪|尾随|盯梢|(?:一直|有人|有个|男的|男人|陌生人|那人|那个人|他|一辆车|车)\w{0,6}跟着(?:我|俺|她)"
                  r"|跟(?:着|了)?(?:我|俺)(?:到|回|一路|进|走了|好久|半天|好远)|被人跟|被跟", False),
     ("followed", r"(?:楼下|门口|门外|窗外|窗户外|院子里|院外)\w{0,4}(?:等|守|转|蹲|堵|站)|堵(?:我|在我)"
                  r"|在(?:我家|俺家)?(?:楼下|门口|门外|窗外|院子里)|窗户?(?:底下|下面|外面)\w{0,3}(?:站|蹲|有人)|附近转"
                  r"|门口(?:蹲|守|等|一直敲)|找到我(?:住|家)", True),
+    ("followed", r"(?:晓得|知道|找到|打听到|查到|问到)(?:了)?(?:我|俺)(?:们|们娘俩|娘俩)?\w{0,2}?(?:在哪|住哪|住在哪|躲在哪|躲哪|的住处|的地址|住的地方|躲的地方)", True),
     ("break_in", r"翻墙|翻进|撬(?:我家|俺家|我|俺)?(?:的)?(?:大)?(?:门|锁|窗)|(?:闯|冲|翻|爬|钻|摸)(?:进|到|入)\w{0,3}(?:我家|俺家|家里|屋|院|房|卧室)"
                  r"|(?:敲|砸|踹|撞|踢|拍)(?:我家|俺家|我|俺)?(?:的)?(?:门|窗)|(?:门|窗)\w{0,3}(?:被)?(?:人)?(?:踹|撬|砸|撞|踢)开?"
                  r"|(?:踹|撬|砸|撞|踢)开|拧(?:门)?把手|拉(?:了)?(?:一下)?门|入室|进贼|有贼|小偷在", False),
@@ -229,6 +242,16 @@ _THING = (r"柴|木头|树|竹|麦|稻|谷|玉米|高粱|草|秸秆|庄稼|地|�
 _CHORE = r"劈|砍|割|锄|挖|刨|铲|捆|拴|绑|扎|系|吊|拽|拉|牵|剁|锯|钉|敲|修|剪|套"
 _ON_PERSON = (r"追|(?:往|朝|冲|对)着?(?:我|俺|她|他|人|孩子|娃)|(?:砍|劈|打|抽|勒|捆|绑|拴|吊|砸|捅)(?:了)?(?:我|俺|她|人|孩子|娃)"
               r"|把(?:我|俺|她|人|孩子|娃)|吓唬|威胁|比划|比画|架在|抵着|顶着|脖子|上吊|想不开|不想活|寻死|要(?:砍|劈|杀)")
+# A trivial mishap (a haircut, a burnt dish, a lost game, a phone dropped), and what would make the
+# same words distress (someone hurting her, a life that cannot go on, a means).
+_MISHAP = (r"头发|(?:烫|剪|做|染)了个?头|剪毁|剪坏|剪短|剪太短|剪秃|烫坏|染坏|烫头|理发|发型|刘海|做饭|烧糊|糊了|煮糊|炒糊|打碎|摔碎|弄坏|摔坏|屏幕碎"
+           r"|游戏|输了|上分|掉分|排位|胖了|长胖|长肉|体重|称了|减肥|堵车|迟到|排队|丢人|尴尬|社死|出糗|穿错|走错|坐错|买错|彩票"
+           r"|外卖|奶茶|追剧|大结局|掉链子|广场舞|跳错|唱错|忘词")
+_DISTRESS = (r"打(?!游戏|牌|麻将|球|工|针|扮|扫|折|碎|错)|揍|欺负|家暴|动手|过不下去|活不下去|撑不下去|熬不下去|没意思|没盼头|没意义"
+             r"|一了百了|农药|药|绳|刀|跳|遗书|再见|对不起|拖累|以后|天天|每天|一直|好久|这日子|累了|太苦|绝望|离婚")
+_GAME = r"吃鸡|王者|游戏|和平精英|荣耀|英雄联盟|lol|cf|穿越火线|绝地|开黑|排位|上分|副本|打怪|手游|网游|电竞|枪战|射击|打僵尸|植物大战"
+# Names villagers give dogs (大黄, 旺财): a pet following her is no one following her.
+_PET_NAME = r"大黄|小黄|阿黄|大黑|小黑|阿黑|旺财|来福|小白|大白|花花|豆豆|球球|黑子|虎子"
 # Leisure that falls or jumps (蹦极 from a bridge, 跳水, a roller coaster).
 _LEISURE = r"蹦极|跳伞|跳水|滑翔|过山车|跳楼机|游乐场|游乐园|水上乐园|游泳|玩水|秋千|滑梯|攀岩"
 DEFUSE: tuple[tuple[re.Pattern[str], re.Pattern[str] | None, re.Pattern[str] | None], ...] = tuple(
@@ -250,8 +273,8 @@ DEFUSE: tuple[tuple[re.Pattern[str], re.Pattern[str] | None, re.Pattern[str] | N
         (rf"(?P<w>(?:{_TOOL})\w{{0,10}}?(?:{_CHORE})\w{{0,8}}?(?:{_THING}))|(?P<v>(?:{_TOOL})\w{{0,6}}?(?:{_THING})\w{{0,6}}?(?:{_CHORE}))",
          "", _ON_PERSON),
         (rf"(?P<w>(?:{_TOOL})\w{{0,3}}(?:拴|牵|套|拽|拉|捆|绑|吊))", r"猪|牛|羊|驴|马|骡|牲口|狗|鸡|鸭|鹅|兽医|下崽|难产", _ON_PERSON),
-        (rf"(?:{_LEISURE})\w{{0,16}}?(?P<w>从?(?:桥|楼|崖|山|台|高处)上?\w{{0,2}}?跳下去|跳下去)"
-         rf"|(?P<v>从?(?:桥|楼|崖|山|台|高处)上?\w{{0,2}}?跳下去|跳下去)(?=\w{{0,8}}(?:{_LEISURE}))", "",
+        (rf"(?:{_LEISURE})\w{{0,16}}?(?P<w>从?(?:桥|楼|崖|山|台|高处)上?\w{{0,2}}?跳下去|跳下去|往下跳)"
+         rf"|(?P<v>从?(?:桥|楼|崖|山|台|高处)上?\w{{0,2}}?跳下去|跳下去|往下跳)(?=\w{{0,8}}(?:{_LEISURE}))", "",
          r"想不开|不想活|寻死|自杀|轻生|活着没|一了百了|遗书|再见|永别|对不起"),
         # a call for hands to pull an animal or a cart out of a ditch (牛掉沟里了 快来人), no person hurt
         (r"(?P<w>快来(?:几个|两个|个)?人|快来|来人啊|来人)",
@@ -271,6 +294,21 @@ DEFUSE: tuple[tuple[re.Pattern[str], re.Pattern[str] | None, re.Pattern[str] | N
         # 走不开: too busy to leave, not kept in; 跟着去: going along, not followed
         (r"(?P<w>走不开)", "", r"不让|关|锁|看着我|守着|拦|打|伤|疼|血|断"),
         (r"(?P<w>跟着)(?=(?:你们|大家|她们|他们|姐妹们)?(?:一起|一块)?(?:去|来|玩|旅游|出去|学))", "", r"男|陌生|有人|一直|偷偷|尾随|跟踪|害怕|怕"),
+        # 想死的心都有 after a haircut gone wrong or a dish burnt; 不想活了 too when she laughs about it
+        (r"(?P<w>想死的心(?:都|也)?有)", _MISHAP, _DISTRESS),
+        (rf"(?P<w>{_SELF})", rf"^(?=.*(?:哈哈|呵呵|嘻嘻|hhh|笑死|开玩笑|逗你))(?=.*(?:{_MISHAP}))", _DISTRESS),
+        # killing shouted in a video game (吃鸡, 王者): the game's, not a threat
+        (r"(?P<w>杀(?:人|杀+)(?:杀人)*|杀了?(?:你|他|她|他们|对面)|弄死(?:你|他|对面)|打死(?:你|他|对面)|干掉(?:你|他|对面)?)",
+         _GAME, r"刀|棍|真要|威胁|报警|要杀我|杀我|砍我|打我|打俺|冲我|对我"),
+        # a dog or a goose that follows her home (大黄跟了一路), not a man
+        (rf"(?:{_ANIMAL}|{_PET_NAME})\w{{0,4}}?(?:(?:一直|老是|总是|也|都)\w{{0,2}})?(?P<w>跟(?:着|了|在))", "",
+         r"男|陌生|有人|那人|那个人|(?<!大)(?<!小)他|车|尾随|跟踪|害怕|好怕"),
+        (r"(?P<w>跟(?:着|了)(?:我|俺)?(?:一路|好久|半天|好远))", rf"(?:{_ANIMAL}|{_PET_NAME})\w{{0,4}}?跟",
+         r"男|陌生|有人|那人|那个人|(?<!大)(?<!小)他|车|尾随|跟踪|害怕|好怕"),
+        # a parent's yearly 再不回来就打断你的腿, laughed about
+        (r"(?P<w>打断(?:我的|你的|他的|她的|我|你)?腿)",
+         r"^(?=.*(?:再不|要是|敢|如果|不\w{0,8}就))(?=.*(?:哈哈|呵呵|每年|每次|年年|老这么说|总这么说|都这么说|口头禅|吓唬|说说而已|开玩笑|嘴上))",
+         r"真的?打|已经|打了|疼|血|棍|刀|报警|救|拿|肿|青|紫"),
         (rf"{_NOT_SWALLOWED}(?P<w>{_POISON})(?=\w{{0,12}}(?:{_PESTS}))|(?:{_PESTS})\w{{0,12}}?{_NOT_SWALLOWED}(?P<v>{_POISON})",
          "", r"喝|吞|灌下|想不开|不想活|寻死|白沫|叫不醒"),
     )
@@ -385,6 +423,22 @@ NOW_OVER_FRAME = re.compile(
     r"|很怕|好怕|害怕|联系不上|打不通|电话(?:也)?不接|找不到(?:她|人)|不见了|帮忙找|快(?:去|帮)"
     r"|(?<!得)(?:说|要|想)要?(?:跳|喝药|寻死|自杀|上吊)|天天(?:关|锁)|一直(?:关|锁)着|(?:现在|还在|正在|一直)\w{0,2}(?:口吐|吐|冒)白沫|关机|明天就走|干得出来|说到做到|(?:他|他们|老公|男人|婆婆)(?:说|讲|放话)\w{0,8}(?:要是|敢)\w{0,10}就|偷偷发")
 
+# He is far away now (在外地, 被拘留): what she tells with 躲, 又来, 害怕 is over, and a framed message (a
+# question about punishment) stays a question, unless a plea or something going on right now is said.
+AWAY = re.compile(r"(?:他|老公|男人|丈夫|前夫|那人|那个人|对方|他们)\w{0,2}?(?:现在|目前|如今|已经|早就)?(?:人)?"
+                  r"(?:在外地|去了?外地|到外地|回外地|在外省|去了?外省|在外面打工|在外打工|出去打工|出门打工|外出打工|打工去了"
+                  r"|被抓|被拘|拘留|关进去|抓进去|被带走|进去了|判了|坐牢)")
+STILL_OVER = re.compile(r"救命|救我|救救|快来|正在|还在|门外|此刻|刚才|刚刚|今晚|联系不上|打不通|不见了|说到做到|干得出来"
+                        r"|明天就|(?:要|就|已经|又)回来|回来了|到家|到村|找来|偷偷")
+
+
+def over_frame(s: str) -> bool:
+    """Something in `s` says the danger is going on now whatever frames it (`NOW_OVER_FRAME`); with
+    him far away (`AWAY`) only a plea or what is happening right now does."""
+    if NOW_OVER_FRAME.search(s) is None:
+        return False
+    return AWAY.search(s) is None or STILL_OVER.search(s) is not None
+
 
 # She speaks of herself as the one hurt: a news/third-person frame (邻居家, 那家) does not apply then.
 FIRST_PERSON = re.compile(r"把我|把俺|我被|俺被|(?:打|勒|掐|砍|锁|关|踢|跟着|跟了)(?:我|俺)|我家门|我躲|我跑|我现在|我在|俺在")
@@ -456,13 +510,13 @@ def _match_rules(text: str, s: str) -> Danger | None:
     if not strong and not now and len(spans) < 2:
         return None
     harm_end = min(end for _, end in spans) if spans else None
-    if (is_framed(s, now, harm_end) or joking) and NOW_OVER_FRAME.search(s) is None:
+    if (is_framed(s, now, harm_end) or joking) and not over_frame(s):
         return None
     category, matched, _ = (strong or hits)[0]
     return Danger(category, matched)
 
 
-ONGOING = re.compile(r"刚(?:给我|发|打电话|说)|哪个村的|谁家的|谁认识她|天快黑|偷偷|借(?:别人|人家|邻居)?的?手机|天了|好些天|好多天|几天了|一直|天天|又|今天|现在|刚才|刚刚|正在|还在|明天就|下个月就")
+ONGOING = re.compile(r"不撒手|不松手|不放手|(?:还|一直|都)没停|半个?(?:钟头|小时)|刚(?:给我|发|打电话|说)|哪个村的|谁家的|谁认识她|天快黑|偷偷|借(?:别人|人家|邻居)?的?手机|天了|好些天|好多天|几天了|一直|天天|又|今天|现在|刚才|刚刚|正在|还在|明天就|下个月就")
 
 
 def _told_before(pattern: re.Pattern[str], s: str, end: int) -> bool:
@@ -506,11 +560,23 @@ def _features(s: str, rule: Danger | None) -> dict[str, float]:
     if rule is not None:
         names += ["r:any", f"r:{rule.category}"]
     names += [f"s:{category}:{int(needs_now)}" for category, pattern, needs_now in SIGNALS if pattern.search(s)]
-    names += [name for name, pattern in (("now", NOW), ("now_over_frame", NOW_OVER_FRAME),
-                                         ("first_person", FIRST_PERSON)) if pattern.search(s)]
+    names += [name for name, pattern in (("now", NOW), ("first_person", FIRST_PERSON)) if pattern.search(s)]
+    names += ["now_over_frame"] if over_frame(s) else []
     names += [f"f:{name}" for name, pattern in FRAMES if pattern.search(s)]
     found.update(dict.fromkeys(names, 1.0))
     return found
+
+
+# A reply saying why she did not answer (我在呢 刚在地里没看手机): with no danger word and nothing about
+# anyone hurting or watching her, the model's hunch (我在, 刚才, 手机) is no alarm and no look.
+MISSED_MESSAGE = re.compile(r"(?:没|没有|没顾上|顾不上|忘了)(?:看|听见|听到|注意|瞅)(?:手机|消息|信息|微信|电话|群)"
+                            r"|手机(?:没在身上|没在身边|没带|静音|落在)|(?:才|刚)(?:看到|看见|瞅见)(?:消息|信息|微信|群|你的)")
+_NOT_JUST_BUSY = re.compile(r"他|老公|男人|不让|不敢|怕|躲|哭|疼|痛|伤|血|打|骂|关|锁|抢|收|砸|救|跟|偷偷|死|跑")
+
+
+def busy_reply(s: str) -> bool:
+    """The squeezed `s` only says she was busy and missed the message (`MISSED_MESSAGE`)."""
+    return MISSED_MESSAGE.search(s) is not None and _NOT_JUST_BUSY.search(s) is None
 
 
 MODEL_FILE = "danger_model.json"
@@ -571,9 +637,9 @@ def _decide(text: str, s: str, rule: Danger | None, p: float, private: bool, mod
     bar = model.thresholds.get(f"{chat}_alone", model.thresholds.get(chat, 0.5))
     # 他不打我, 如果…, 去年…, or danger words defused (快递跟踪中): the model alone needs more than a hunch
     framed = is_framed(s) or LAUGHING.search(text) is not None or len(s) < len(squeeze(text))
-    if framed and NOW_OVER_FRAME.search(s) is None:
+    if framed and not over_frame(s):
         bar = max(bar, FRAMED_ALONE)
-    if p < bar:
+    if p < bar or busy_reply(s):
         return None  # no rule named it: the model alone must be sure
     for category, pattern, _ in SIGNALS:
         m = pattern.search(s)
@@ -585,6 +651,24 @@ def _decide(text: str, s: str, rule: Danger | None, p: float, private: bool, mod
 # The model's bar for "a person should look at this" (far below the alarm's); higher in a group, where
 # most messages are chatter and each look is a member on duty interrupted.
 CONCERN_FLOOR = {"private": 0.05, "public": 0.08}
+# Care and training that sound like harm to the model (打针, 输液, 防身术): with no danger word at all, its
+# hunch is enough for a look only at the alarm's bar.
+CARE_OR_TRAINING = re.compile(r"打针|打吊针|打点滴|输液|挂水|吊瓶|打疫苗|接种|体检|复查|拔牙|补牙|防身术|防身|跆拳道|武术|散打|练拳|拳击|健身")
+
+# Told as over and settled well (以前他打我 后来离了 现在过得挺好; 戒了酒 已经三年没那样了): with the past
+# framing it and nothing recent, no one needs to look.
+RESOLVED = re.compile(r"(?:现在|如今|这几年|这些年)\w{0,4}(?:日子)?过得(?:挺|很|可|还|蛮|都)?(?:好|不错|红火|舒心)"
+                      r"|(?:现在|如今)\w{0,4}(?:挺|很|可|蛮|也)?(?:和睦|幸福|恩爱)|反倒\w{0,2}和睦"
+                      r"|已经(?:[一两三四五六七八九十几]+|好几)年没(?:那样|动手|动过手|打|闹)|好几年没(?:那样|动手|动过手|打过)"
+                      r"|戒了酒|改好了|早改了|彻底改了")
+RECENT = re.compile(r"又|还在|正在|刚才|刚刚|今天|今晚|昨天|昨晚|天天|最近|这几天|这两天|这阵子|这些天|前两天|前几天")
+
+
+def settled_story(s: str) -> bool:
+    """The squeezed `s` tells of harm that is over and settled well, with nothing recent (`RESOLVED`)."""
+    past = dict(FRAMES)["past"]
+    return (RESOLVED.search(s) is not None and past.search(s) is not None and RECENT.search(s) is None
+            and not over_frame(s))
 
 
 @lru_cache(maxsize=4096)
@@ -594,8 +678,17 @@ def concern(text: str, private: bool = True) -> bool:
     1 in 100 chatter messages or fewer, a third to a half of the look-alikes, under a tenth of the
     questions, and every danger message; what it costs is a member on duty reading a message."""
     s, _, p = _assessed(text)
-    if EMOJI_PLEA.search(text) or any(pattern.search(s) for _, pattern, _ in SIGNALS):
+    if EMOJI_PLEA.search(text) or any(pattern.search(s) for _, pattern in ALWAYS) or FAREWELL.search(s):
         return True
-    if any(pattern.search(s) for _, pattern in ALWAYS) or FAREWELL.search(s) or asks_to_report(s):
+    if settled_story(s):
+        return False
+    if any(pattern.search(s) for _, pattern, _ in SIGNALS) or asks_to_report(s):
         return True
-    return p is not None and p >= CONCERN_FLOOR["private" if private else "public"]
+    if p is None or busy_reply(s):
+        return False
+    chat = "private" if private else "public"
+    bar = CONCERN_FLOOR[chat]
+    model = shipped_model()
+    if CARE_OR_TRAINING.search(s) and model is not None:
+        bar = max(bar, model.thresholds.get(f"{chat}_alone", model.thresholds.get(chat, 0.5)))
+    return p >= bar

@@ -7,14 +7,19 @@ import pytest
 
 from bench.message_kinds import evaluate, load
 from services.faq_engine import FaqIndex, load_shipped_entries
-from services.message_kind import Vocabulary
+from services.message_kind import Vocabulary, plan, understand
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.fixture(scope="module")
-def results() -> dict[str, tuple[int, int]]:
-    return evaluate(Vocabulary(FaqIndex.build(load_shipped_entries())), load("test"))
+def vocabulary() -> Vocabulary:
+    return Vocabulary(FaqIndex.build(load_shipped_entries()))
+
+
+@pytest.fixture(scope="module")
+def results(vocabulary: Vocabulary) -> dict[str, tuple[int, int]]:
+    return evaluate(vocabulary, load("test"))
 
 
 def rate(results: dict[str, tuple[int, int]], name: str) -> float:
@@ -37,3 +42,24 @@ def test_group_stays_quiet_and_questions_are_taken(results: dict[str, tuple[int,
     assert rate(results, "chatter silent (public)") >= 0.93
     assert rate(results, "question answered/suggested (public)") >= 0.85
     assert rate(results, "question not ignored (private)") >= 0.9
+
+
+# Lessons of held-out set T, in other words than the set's: a question about what she hid from, with him
+# far away now, and a left-behind child's care asked about in the group are questions, not danger or chatter.
+@pytest.mark.parametrize("text", [
+    "派出所已经给他发了告诫书 前几天他来家里砸过门 我当时躲去了娘家 现在他人在外省打工 这样他会被拘留不",
+    "去年他打我那次我躲到邻居家 现在他被拘留了 还能判刑吗",
+    "开春要去广东进厂 闺女交给她奶奶带 需要开啥证明不",
+])
+def test_questions_of_set_t_in_other_words_are_answered_or_suggested(vocabulary: Vocabulary, text: str) -> None:
+    for private in (True, False):
+        reading, decision = understand(vocabulary, text, private=private)
+        assert reading.kind == "question", (text, private)
+        assert plan(reading, decision.kind, private, decision.long_shot) in (
+            "answer", "suggest", "suggest_pass", "suggest_concern"), (text, private)
+
+
+def test_a_reply_that_she_missed_the_message_stays_silent_in_the_group(vocabulary: Vocabulary) -> None:
+    text = "我在这呢 刚才在棚里摘辣椒没听见手机响"
+    reading, decision = understand(vocabulary, text, private=False)
+    assert plan(reading, decision.kind, False, decision.long_shot) == "silent"

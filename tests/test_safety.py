@@ -496,6 +496,66 @@ def test_a_bystander_asking_whether_to_report_a_child_heard_beaten_is_a_question
     for text in ("广场舞比赛要不要报名", "医药费能不能报销", "春蕾计划怎么报名"):
         assert not concern(text, False), text
 
+# Lessons of held-out set T (its first run is in docs/benchmarks.md), in other words than the set's.
+@pytest.mark.parametrize("text", [
+    "她男人勒着她脖子不松手 她嘴唇都发紫了", "婆婆捂着娃的嘴不放手", "他掐住闺女 闺女脸憋得发青",
+    "后爸拿擀面杖打小孩 打了半个小时了还没停", "对门那家又用鞋底抽娃 娃一直哭 到现在都没停",
+    "他知道我躲哪了 说十分钟就过来收拾我", "前夫打听到我住的地方了 说今晚让我好看", "他打听到我住哪了 放话说要我好看",
+    "桥上有个小伙子作势要往下跳 谁在附近赶紧过去", "有个女的爬到楼顶了 想往下跳 快报警",
+])
+def test_a_choke_that_does_not_let_go_a_beating_with_a_hanger_that_goes_on_him_on_his_way_and_a_jump_are_danger(
+        text: str) -> None:
+    assert detect(text, True) is not None and detect(text, False) is not None, text
+
+
+@pytest.mark.parametrize("text", [
+    "烫了个头 烫得跟鸡窝一样 想死的心都有", "炒个菜全烧糊了 想死的心都有", "排位连输八把 想死的心都有",
+    "外孙玩和平精英 半夜还在喊杀人 杀杀杀", "儿子打王者 一直喊杀了他杀了他", "家里的大鹅跟了我一路 撵都撵不走",
+    "邻居家小黑天天跟着我去上班", "我爸说我再考不及格就打断我的腿 哈哈 年年都这么说",
+    "下午带老人去卫生院输液 群里活动我请个假", "女儿报了个跆拳道班 教练教她怎么踢人",
+    "我姑以前老挨姑父打 后来姑父戒了酒 现在两口子挺和睦", "前些年她男人也动过手 早改了 如今日子过得红火",
+])
+def test_a_mishap_idiom_a_game_a_dog_a_parents_yearly_threat_care_and_a_settled_story_need_no_one(text: str) -> None:
+    from services.danger import concern
+
+    assert detect(text, True) is None and detect(text, False) is None, text
+    assert not concern(text, True) and not concern(text, False), text
+
+
+@pytest.mark.parametrize("text", [
+    "剪了个头发 回家又被他骂 日子过不下去了 想死的心都有", "狗跟着我 有个男的也一直跟着我",
+    "以前他也打过我 后来改了 这两天又开始动手了", "他现在在外地 可昨晚打电话说明天就回来弄死我 保护令有用吗",
+    "他被拘留了 可他弟弟现在就在门外砸门 救命",
+])
+def test_distress_a_man_following_something_recent_or_him_coming_back_keep_the_alarm(text: str) -> None:
+    assert detect(text, True) is not None and detect(text, False) is not None, text
+
+
+def test_what_makes_a_mishap_or_a_game_serious_keeps_the_words_a_person_looks_at() -> None:
+    from services.danger import concern, reading
+
+    assert "不想活" in reading("头发剪坏了 不想活了 哈哈 他还打我") and concern("头发剪坏了 不想活了 哈哈 他还打我")
+    assert "杀了他" in reading("儿子打游戏 他爸冲进去拿刀要杀了他")
+
+
+def test_a_reply_saying_she_missed_the_message_is_no_alarm_and_no_look_unless_someone_is_named() -> None:
+    from services.danger import concern
+
+    for text in ("我在这呢 刚才在棚里摘辣椒没听见手机响", "我在呢 刚才在地里没看手机", "在的在的 刚才做饭没顾上看群"):
+        assert detect(text, True) is None and detect(text, False) is None, text
+        assert not concern(text, True) and not concern(text, False), text
+    for text in ("我在 刚才手机被他抢了 现在才看到消息", "我躲在柴房 刚才没敢看手机 他在外面找我"):
+        assert detect(text, True) is not None and detect(text, False) is not None, text
+
+
+@pytest.mark.parametrize("text", [
+    "派出所已经给他发了告诫书 前几天他来家里砸过门 我当时躲去了娘家 现在他人在外省打工 这样他会被拘留不",
+    "去年他打我那次我躲到邻居家 现在他被拘留了 还能判刑吗",
+])
+def test_hiding_told_as_over_with_him_far_away_now_is_a_question_not_an_alarm(text: str) -> None:
+    assert detect(text, True) is None and detect(text, False) is None, text
+
+
 async def test_a_bystander_in_the_group_asking_whether_to_report_gets_the_entry_there_and_a_person_looks(
         h: Harness) -> None:
     asked = "对门天天听见小孩哭喊 还有打东西的响声 我们要不要去反映一下"
