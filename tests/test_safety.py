@@ -617,3 +617,25 @@ async def test_concern_from_a_woman_of_no_known_village_reaches_the_county(h: Ha
     assert "110" in reply.text and "县妇联" in reply.text and "哪个村" in reply.text
     county = next(c for c in calls if c.chat_id == COUNTY)
     assert "请尽快看一下（村子不明）" in county.text and CONCERN in county.text
+
+
+# Set U's lessons (its first run: a woman dragged into a van in the group, a sister's relayed threat
+# from an unknown woman), in other words.
+@pytest.mark.parametrize("text", [
+    "刚才路口两个男的把一个姑娘往小轿车里塞 往县城那边开走了", "村口有人把个小女孩往三轮车里拽 她一直在喊",
+    "我姐打电话说她老公扬言要杀她 你们帮我想个办法", "我闺女微信上说她男人要弄死她 替我想想办法",
+])
+def test_someone_dragged_into_a_vehicle_and_a_relayed_threat_with_a_plea_are_danger(text: str) -> None:
+    assert detect(text, True) is not None and detect(text, False) is not None, text
+
+
+@pytest.mark.parametrize("text", [
+    "昨晚看了个纪录片 讲被拐卖的妇女 看哭了", "催收的电话都打到我娘家去了 烦得很", "网贷催债的短信天天打给我 这合法吗",
+])
+def test_a_documentary_and_debt_collectors_calls_are_no_alarm(text: str) -> None:
+    assert detect(text, True) is None and detect(text, False) is None, text
+
+
+@pytest.mark.parametrize("text", ["他打电话叫他兄弟来打我 现在在路上了", "催债的上门来了 拿棍子打我"])
+def test_a_call_that_brings_blows_keeps_the_alarm(text: str) -> None:
+    assert detect(text, True) is not None, text
