@@ -121,9 +121,13 @@ class Semantic:
                 self._entries[text] = vector
             while len(self._entries) > PHRASING_CACHE:
                 self._entries.popitem(last=False)
+        kept_rows = [self._kept.get(q) for q in questions]
+        if all(row is not None for row in kept_rows):  # the usual case once `keep` has run: one pass
+            block = np.stack(kept_rows).astype(np.float32)  # type: ignore[arg-type]
+            unit: Vector = block / np.linalg.norm(block, axis=1, keepdims=True)
+            return unit
         rows = []
-        for q in questions:
-            kept = self._kept.get(q)
+        for q, kept in zip(questions, kept_rows, strict=True):
             if kept is not None:
                 row = kept.astype(np.float32)
                 rows.append(row / np.linalg.norm(row))
@@ -138,9 +142,12 @@ class Semantic:
             return 0.0
         return float(np.max(self.phrasings(questions) @ self.query(text)))
 
-    def features(self, text: str, candidates: Sequence[Sequence[str]]) -> dict[str, float]:
-        """What the decision sees, for the ranked candidates' phrasings (first = BM25's best)."""
-        sims = [self.similarity(text, questions) for questions in candidates[:3]]
+    def features(self, text: str, candidates: Sequence[Sequence[str]],
+                 cosines: Sequence[float | None] = ()) -> dict[str, float]:
+        """What the decision sees, for the ranked candidates' phrasings (first = the ranking's best);
+        `cosines`: their best cosines when the ranking worked them out already."""
+        sims = [cos if i < len(cosines) and (cos := cosines[i]) is not None else self.similarity(text, questions)
+                for i, questions in enumerate(candidates[:3])]
         if not sims:
             return {}
         scaled = [(s - SIM_MEAN) / SIM_SD for s in sims]
