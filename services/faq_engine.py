@@ -114,7 +114,7 @@ from pypinyin import lazy_pinyin
 
 from services.danger import Danger, detect
 from services.faq_semantic import SIM_MEAN, SIM_SD, get_semantic
-from services.learned import LogisticModel, shipped
+from services.learned import LogisticModel, shipped, sigmoid
 
 __all__ = [
     "Candidate",
@@ -1315,11 +1315,7 @@ class FaqIndex:
 
     def _candidate(self, doc: _Doc, score: float, wanted: Mapping[int, float]) -> Candidate:
         e = doc.entry
-        best_i, best_w = 0, -1.0
-        for i, phrasing in enumerate(doc.phrasings()):
-            w = sum(v for t, v in wanted.items() if t in phrasing) - 0.01 * len(phrasing)
-            if w > best_w:
-                best_i, best_w = i, w
+        best_i = _closest(doc.phrasings(), wanted)
         question = e.questions[best_i] if e.questions else e.id
         return Candidate(e.id, question, score, e.org_id)
 
@@ -1367,7 +1363,7 @@ class FaqIndex:
         logits = [model.logit(f) + (own if c.org_id is not None else 0.0)
                   for f, c in zip(features, candidates, strict=True)]
         order = sorted(range(len(candidates)), key=lambda i: (-logits[i], i))
-        return [dataclasses.replace(candidates[i], likely=1 / (1 + math.exp(-max(min(logits[i], 30.0), -30.0))),
+        return [dataclasses.replace(candidates[i], likely=sigmoid(logits[i]),
                                     cosine=features[i]["emb"] * SIM_SD + SIM_MEAN)
                 for i in order[:k]]
 
@@ -1396,15 +1392,11 @@ class FaqIndex:
         rows = []
         for i, c in enumerate(candidates):
             doc = self._doc(c)
-            n_q, n_a = doc.packed[0], doc.packed[1]
-            q_terms, a_terms = set(doc.packed[2 : 2 + n_q]), set(doc.packed[2 + n_q : 2 + n_q + n_a])
+            q_terms, a_terms = set(doc.q_terms()), set(doc.a_terms())
             phrasings = doc.phrasings()
-            best_k, covered, phrasing = 0, 0.0, set()
-            if phrasings:
-                best_k = max(range(len(phrasings)), key=lambda k: (
-                    sum(v for t, v in wanted.items() if t in phrasings[k]) - 0.01 * len(phrasings[k]), -k))
-                phrasing = phrasings[best_k]
-                covered = sum(v for t, v in wanted.items() if t in phrasing)
+            best_k = _closest(phrasings, wanted)
+            phrasing = phrasings[best_k] if phrasings else set()
+            covered = sum(v for t, v in wanted.items() if t in phrasing)
             phrasing_total = 0.0
             for tid in phrasing:
                 value = idf.get(tid)
@@ -1443,8 +1435,8 @@ class FaqIndex:
         known_denom = self.max_score(known, org_id)
         shared = sum(self.idf(t, org_id) for t in known if t not in GENERIC_WORDS and doc.has_term(self._vocab[t]))
         wanted = {tid: self._q_idf(tid, org_id) for t in known if (tid := self._vocab[t]) is not None}
-        phrasing = max(doc.phrasings(), key=lambda p: sum(v for t, v in wanted.items() if t in p) - 0.01 * len(p),
-                       default=set())
+        phrasings = doc.phrasings()
+        phrasing = phrasings[_closest(phrasings, wanted)] if phrasings else set()
         phrasing_total = sum(self._q_idf(tid, org_id) for tid in phrasing)
         covered = sum(v for t, v in wanted.items() if t in phrasing)
         asked, stored = _bigrams(query), _bigrams(top.question)
@@ -1608,6 +1600,17 @@ def question_parts(query: str) -> list[str]:
     a long story tells first and asks at the end)."""
     parts = [p.strip(" ，,、") for p in _QUESTION_BREAKS.split(query)]
     return [p for p in parts if len(p) >= MIN_PART_CHARS][-4:]
+
+
+def _closest(phrasings: Sequence[set[int]], wanted: Mapping[int, float]) -> int:
+    """The phrasing holding most of the question's weight (`wanted`: token id → weight), a little
+    against long ones; the first of equals; 0 for an entry without phrasings."""
+    best_i, best_w = 0, -math.inf
+    for i, phrasing in enumerate(phrasings):
+        w = sum(v for t, v in wanted.items() if t in phrasing) - 0.01 * len(phrasing)
+        if w > best_w:
+            best_i, best_w = i, w
+    return best_i
 
 
 @lru_cache(maxsize=16384)

@@ -18,6 +18,11 @@ from importlib import resources
 Features = Mapping[str, float]
 
 
+def sigmoid(z: float) -> float:
+    """The logistic function, clamped so that exp never overflows."""
+    return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
+
+
 @dataclass(frozen=True, slots=True)
 class LogisticModel:
     bias: float
@@ -28,8 +33,7 @@ class LogisticModel:
         return self.bias + sum(self.weights.get(name, 0.0) * value for name, value in x.items())
 
     def probability(self, x: Features) -> float:
-        z = self.logit(x)
-        return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
+        return sigmoid(self.logit(x))
 
     def to_dict(self) -> dict[str, object]:
         return {"bias": self.bias, "thresholds": self.thresholds, "weights": self.weights}
