@@ -639,3 +639,28 @@ def test_a_documentary_and_debt_collectors_calls_are_no_alarm(text: str) -> None
 @pytest.mark.parametrize("text", ["他打电话叫他兄弟来打我 现在在路上了", "催债的上门来了 拿棍子打我"])
 def test_a_call_that_brings_blows_keeps_the_alarm(text: str) -> None:
     assert detect(text, True) is not None, text
+
+
+# Set V's lessons (its first run: a child telling of her mother pinned down and beaten, a neighbour
+# hearing a woman beaten for half an hour; keys locked in, locked out, children's fight made up), in
+# other words.
+@pytest.mark.parametrize("text", [
+    "我爸把我妈摁在炕上揍 我吓得不敢出声", "他骑在我身上扇我耳光", "对门男的在打女的 叫得很惨 都二十分钟了",
+])
+def test_pinned_down_and_beaten_and_a_woman_heard_beaten_now_are_danger(text: str) -> None:
+    assert detect(text, True) is not None and detect(text, False) is not None, text
+
+
+@pytest.mark.parametrize("text", [
+    "钥匙反锁在家里了 哪位有开锁的电话", "出门忘拿钥匙 把自己关门外了 等我妈回来开",
+    "俩娃抢玩具打起来了 这会儿又一起玩了",
+])
+def test_keys_locked_in_locked_out_and_a_childrens_fight_made_up_are_no_alarm(text: str) -> None:
+    assert detect(text, True) is None and detect(text, False) is None, text
+
+
+@pytest.mark.parametrize("text", [
+    "钥匙锁车里了 娃还在车里哭", "他把我关在门外不让进屋 外面好冷", "去年他把我摁地上打 现在又开始了",
+])
+def test_someone_shut_in_or_out_with_the_keys_and_a_beating_that_is_back_keep_the_alarm(text: str) -> None:
+    assert detect(text, True) is not None, text
