@@ -1434,6 +1434,9 @@ class FaqIndex:
         known = [t for t in tokens if self._known(t, shared_part, own_part)]
         known_denom = self.max_score(known, org_id)
         shared = sum(self.idf(t, org_id) for t in known if t not in GENERIC_WORDS and doc.has_term(self._vocab[t]))
+        # the rarest word she asks about that the entry never mentions (奖金, 模板, 幼儿园: a fact it lacks)
+        missing = max((self.idf(t, org_id) for t in known
+                       if t not in GENERIC_WORDS and not doc.has_term(self._vocab[t])), default=0.0)
         wanted = {tid: self._q_idf(tid, org_id) for t in known if (tid := self._vocab[t]) is not None}
         phrasings = doc.phrasings()
         phrasing = phrasings[_closest(phrasings, wanted)] if phrasings else set()
@@ -1464,9 +1467,33 @@ class FaqIndex:
             "local_own": float(top.org_id is not None and not LOCAL_ASK_WORDS.isdisjoint(tokens)),
             "local_shipped": float(top.org_id is None and not LOCAL_ASK_WORDS.isdisjoint(tokens)),
             "one_word": float(len(tokens) == 1),
+            "missing_rarest": missing / known_denom if known_denom > 0 else 0.0,
+            **self._tail_features(query, candidates[0], org_id),
             **get_semantic().features(query, [self._doc(c).entry.questions for c in candidates],
                                       [c.cosine for c in candidates]),
         }
+
+    def _tail_features(self, query: str, top: Candidate, org_id: int | None) -> dict[str, float]:
+        """Where a long message asks at its end (a story, then the question; voice-to-text without
+        stops: its last TAIL_CHARS characters), does BM25 on the asking part alone put the same entry
+        first, and how well does that entry score on it (against the part's summed idf)?"""
+        parts = question_parts(query)
+        if len(parts) >= 2:
+            tail = ""
+            while parts and len(tail) < TAIL_MIN_CHARS:  # 能分多少 alone says little: the part before it too
+                tail = parts.pop() + tail
+            if not parts:
+                return {"tail": 0.0, "tail_agree": 0.0, "tail_confidence": 0.0}
+        elif len(query) >= 2 * TAIL_CHARS:
+            tail = query[-TAIL_CHARS:]
+        else:
+            return {"tail": 0.0, "tail_agree": 0.0, "tail_confidence": 0.0}
+        tail_tokens = self.query_tokens(tail, org_id)[1]
+        found = self.search_tokens(tail_tokens, 3, org_id)
+        same = next((c for c in found if c.id == top.id and c.org_id == top.org_id), None)
+        denom = self.max_score(tail_tokens, org_id)
+        return {"tail": 1.0, "tail_agree": float(bool(found) and found[0].id == top.id),
+                "tail_confidence": min(same.score / denom, 2.0) if same is not None and denom > 0 else 0.0}
 
     def decide(
         self, query: str, org_id: int | None = None, k: int = 3, *, private: bool = False,
@@ -1524,15 +1551,19 @@ class FaqIndex:
         that part is answered directly, else offered as a button (up to two questions)."""
         if len(parts) < 2:
             return whole
-        found: dict[tuple[str, int | None], Decision] = {}
-        if whole.kind == "answer" and whole.best is not None:
-            found[(whole.best.id, whole.best.org_id)] = whole
+        found: dict[tuple[str, int | None], Decision] = {}  # in the order she asks
         for part in parts:
             d = self.decide(part, org_id, private=private, model=model, split=False)
             if d.kind in ("answer", "suggest") and d.best is not None:
                 key = (d.best.id, d.best.org_id)
                 if key not in found or (d.kind == "answer" and found[key].kind != "answer"):
                     found[key] = d
+        if whole.kind == "answer" and whole.best is not None:
+            key = (whole.best.id, whole.best.org_id)
+            if key in found:
+                found[key] = whole if found[key].kind != "answer" else found[key]
+            else:
+                found = {key: whole, **found}
         answered = [d for d in found.values() if d.kind == "answer"]
         if not answered:
             return whole
@@ -1593,6 +1624,8 @@ def sound_key(syllables: Sequence[str], between: str = "-") -> str:
 _QUESTION_BREAKS = re.compile(
     r"[？?。！!；;，,\n]+|还有就是|还有|另外|再问一下|再问下|还想问一下|还想问|顺便问一下|顺便问下|顺便问")
 MIN_PART_CHARS = 4
+TAIL_CHARS = 14  # a message without stops asks in about its last this many characters
+TAIL_MIN_CHARS = 8  # the asking part of a message cut into parts: its last parts up to this many characters
 
 
 def question_parts(query: str) -> list[str]:

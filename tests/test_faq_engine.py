@@ -375,3 +375,27 @@ def test_an_own_entry_about_as_likely_as_a_shipped_one_comes_first(shipped: list
 def test_li_alone_after_a_wish_is_divorce(index: FaqIndex, question: str, reads: str, not_read: str) -> None:
     tokens = index.query_tokens(question)[1]
     assert reads in tokens and not_read not in tokens
+
+
+def _features(index: FaqIndex, question: str) -> tuple[str, dict[str, float]]:
+    text, tokens = index.query_tokens(question)
+    candidates = index.ranked(text, tokens, 3)
+    return candidates[0].id, index.fit_features(text, candidates, tokens)
+
+
+def test_a_story_is_judged_also_by_the_question_at_its_end(index: FaqIndex) -> None:
+    story = "我结婚十二年了，老公脾气一直不好，这两年开始动手。上个月把我推倒了。人身安全保护令怎么申请？"
+    top, features = _features(index, story)
+    assert top == "protection-order-apply"
+    assert features["tail"] == 1.0 and features["tail_agree"] == 1.0 and features["tail_confidence"] > 0.5
+    # voice-to-text without stops: its last characters are the asking part
+    _, run_on = _features(index, "我老公喝了酒就打我打得鼻青脸肿的我不知道该找谁报警有没有用啊")
+    assert run_on["tail"] == 1.0 and run_on["tail_agree"] == 1.0
+    _, short = _features(index, "保护令怎么申请")
+    assert short["tail"] == 0.0 and short["tail_agree"] == 0.0  # a short question has no separate end
+
+
+def test_a_rare_word_the_entry_never_mentions_counts_against_it(index: FaqIndex) -> None:
+    assert _features(index, "春蕾计划是干啥的")[1]["missing_rarest"] == 0.0
+    top, features = _features(index, "春蕾月季怎么养")  # a rose named 春蕾, not the programme
+    assert top == "spring-bud" and features["missing_rarest"] > 0.2
