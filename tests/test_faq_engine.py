@@ -313,11 +313,11 @@ def test_two_questions_in_one_message(index: FaqIndex) -> None:
 
 def test_a_remembered_reading_of_a_question_is_read_again_once_the_scope_changes() -> None:
     index = FaqIndex.build(load_shipped_entries())
-    assert "合作社" not in index.query_tokens("蚕桑合作舍分红", 5)[1]
-    assert index.query_tokens("蚕桑合作舍分红", 5) == index.query_tokens("蚕桑合作舍分红", 5)
-    index.add(Entry("own-coop", ("蚕桑合作社分红",), "年底分。", (), "", "", "2026-11-01", 5))
-    assert "合作社" in index.query_tokens("蚕桑合作舍分红", 5)[1]  # the village's new word, heard in the typo
-    assert "合作社" not in index.query_tokens("蚕桑合作舍分红", 6)[1]  # another village's scope
+    assert "养蜂场" not in index.query_tokens("养蜂厂分红", 5)[1]
+    assert index.query_tokens("养蜂厂分红", 5) == index.query_tokens("养蜂厂分红", 5)
+    index.add(Entry("own-coop", ("养蜂场分红",), "年底分。", (), "", "", "2026-11-01", 5))
+    assert "养蜂场" in index.query_tokens("养蜂厂分红", 5)[1]  # the village's new word, heard in the typo
+    assert "养蜂场" not in index.query_tokens("养蜂厂分红", 6)[1]  # another village's scope
 
 
 def test_typed_pinyin_is_read_in_the_characters_of_the_words_that_sound_so() -> None:
@@ -336,9 +336,9 @@ def test_typed_pinyin_is_read_in_the_characters_of_the_words_that_sound_so() -> 
 
 
 @pytest.mark.parametrize(("question", "bm25_first", "wanted"), [
-    ("邻居打娃能报警不", "dv-where-to-get-help", "dv-mandatory-report"),
-    ("懷孕了產檢有補助嗎", "pregnant-worker-protection", "prenatal-care"),
-    ("离婚后前夫老骚拢我", "child-support", "stalking-protection-order"),
+    ("起诉离昏要交多少钱", "divorce-hidden-property", "divorce-litigation"),
+    ("孕妇能不能干重活", "mother-health-express", "pregnant-worker-protection"),
+    ("分居满两年法院是不是一定判离", "divorce-refused-again", "divorce-litigation"),
 ])
 def test_the_re_ranking_puts_the_entry_asked_about_first_where_bm25_did_not(
         index: FaqIndex, question: str, bm25_first: str, wanted: str) -> None:
