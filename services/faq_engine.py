@@ -279,26 +279,33 @@ class Entry:
     referral: str = ""
     updated_at: str = ""
     org_id: int | None = None
+    # Only the first `shown` phrasings are shown to people (the question over an answer, a button);
+    # the rest are variants in village speech (俺…咋整, voice-to-text) the search matches but nobody
+    # reads. 0: all are shown.
+    shown: int = 0
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], org_id: int | None = None) -> Entry:
-        """From a knowledge_base.jsonl row (or the like); `org_id` from the row when it has one."""
+        """From a knowledge_base.jsonl row (or the like); `org_id` from the row when it has one; its
+        "variants" (match-only phrasings) follow its "questions"."""
         questions = d["questions"]
         if isinstance(questions, str):
             questions = [questions]
+        variants = [str(v) for v in d.get("variants") or () if str(v) not in questions]
         tags = d.get("tags") or ()
         if isinstance(tags, str):
             tags = [t for t in re.split(r"[,，、;；\s]+", tags) if t]
         row_org = d.get("org_id")
         return cls(
             id=str(d["id"]),
-            questions=tuple(str(q) for q in questions),
+            questions=tuple(str(q) for q in [*questions, *variants]),
             answer=str(d["answer"]),
             tags=tuple(str(t) for t in tags),
             source=str(d.get("source") or ""),
             referral=str(d.get("referral") or ""),
             updated_at=str(d.get("updated_at") or ""),
             org_id=int(row_org) if row_org is not None else org_id,
+            shown=len(questions) if variants else 0,
         )
 
 
@@ -1318,7 +1325,8 @@ class FaqIndex:
 
     def _candidate(self, doc: _Doc, score: float, wanted: Mapping[int, float]) -> Candidate:
         e = doc.entry
-        best_i = _closest(doc.phrasings(), wanted)
+        phrasings = doc.phrasings()
+        best_i = _closest(phrasings[: e.shown] if e.shown else phrasings, wanted)
         question = e.questions[best_i] if e.questions else e.id
         return Candidate(e.id, question, score, e.org_id)
 
