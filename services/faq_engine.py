@@ -1505,11 +1505,13 @@ class FaqIndex:
 
     def _general_rarity(self, word: str) -> float:
         """How rare `word` is in general Chinese: log(total / frequency) from jieba's dictionary, / 20
-        (about 1 for the rarest words; words outside the dictionary count as rare)."""
+        (about 1 for the rarest words); 0 for a word outside the dictionary (进厂, a typo: unknown, not
+        known to be rare)."""
         freq = self.tokenizer.general_freq()
         total = self._general_total or sum(freq.values())
         self._general_total = total
-        return min(math.log(total / max(freq.get(word, 0), 1)) / 20, 1.0)
+        count = freq.get(word, 0)
+        return min(math.log(total / count) / 20, 1.0) if count > 0 else 0.0
 
     def _tail_features(self, query: str, top: Candidate, org_id: int | None) -> dict[str, float]:
         """Where a long message asks at its end (a story, then the question; voice-to-text without

@@ -282,8 +282,10 @@ def test_huge_and_odd_input_does_not_break(index: FaqIndex) -> None:
 
 
 def test_held_out_quality_does_not_regress() -> None:
-    """The held-out question set (never tuned on) through bench/faq_quality.py: floors well under the
-    figures the README reports, so a change that breaks ranking or the decision fails here."""
+    """The held-out question set (set W, never tuned on) through bench/faq_quality.py: floors under
+    (and a ceiling over) the figures the README reports, so a change that breaks ranking or the
+    decision fails here. The near-miss ceiling is over W's 6.2%, not at the issue's 3%: a test states
+    what holds, the README what is missing."""
     from bench.faq_quality import build_index, evaluate, load_set
 
     rows, own = load_set("test")
@@ -294,10 +296,11 @@ def test_held_out_quality_does_not_regress() -> None:
         return good / total
 
     assert len(rows) >= 300 and results["near misses declined"][1] >= 80
-    assert rate("hit@3") >= 0.9 and rate("hit@1") >= 0.8
-    assert rate("answered or suggested, right (on-topic)") >= 0.65
+    assert rate("hit@3") >= 0.93 and rate("hit@1") >= 0.85
+    assert rate("answered or suggested, right (on-topic)") >= 0.8
+    assert rate("direct answers, right (on-topic)") >= 0.6
     assert rate("precision of direct answers") >= 0.9
-    assert rate("near misses answered directly (wrongly)") <= 0.06
+    assert rate("near misses answered directly (wrongly)") <= 0.1
     assert rate("own entries hit@3") >= 0.8
 
 
@@ -399,3 +402,16 @@ def test_a_rare_word_the_entry_never_mentions_counts_against_it(index: FaqIndex)
     assert _features(index, "春蕾计划是干啥的")[1]["missing_rarest"] == 0.0
     top, features = _features(index, "春蕾月季怎么养")  # a rose named 春蕾, not the programme
     assert top == "spring-bud" and features["missing_rarest"] > 0.2
+
+
+def test_variants_are_matched_but_never_shown() -> None:
+    entry = Entry.from_dict({"id": "own-order", "questions": ["保护令怎么申请？"],
+                             "variants": ["俺想叫法院管住他不准再来俺家咋整"], "answer": "向法院申请。"}, org_id=7)
+    assert entry.questions == ("保护令怎么申请？", "俺想叫法院管住他不准再来俺家咋整") and entry.shown == 1
+    index = FaqIndex.build([entry])
+    found = index.search("想叫法院管住他不准再来俺家", 1, 7)
+    assert found and found[0].id == "own-order" and found[0].question == "保护令怎么申请？"
+    plain = Entry.from_dict({"id": "x", "questions": ["a？", "b？"], "answer": "c"})
+    assert plain.shown == 0  # without variants every phrasing may be shown
+    shipped = load_shipped_entries()
+    assert all(0 < e.shown < len(e.questions) for e in shipped)  # every shipped entry has variants

@@ -45,7 +45,9 @@ def test_group_stays_quiet_and_questions_are_taken(results: dict[str, tuple[int,
 
 
 # Lessons of held-out set T, in other words than the set's: a question about what she hid from, with him
-# far away now, and a left-behind child's care asked about in the group are questions, not danger or chatter.
+# far away now, and a left-behind child's care asked about in the group are questions, not danger or chatter,
+# and never left unanswered: answered, offered, or (where the FAQ decision cannot vouch for an entry:
+# 进厂, 开春 are words no entry holds) passed to a person, as a question or as a concern.
 @pytest.mark.parametrize("text", [
     "派出所已经给他发了告诫书 前几天他来家里砸过门 我当时躲去了娘家 现在他人在外省打工 这样他会被拘留不",
     "去年他打我那次我躲到邻居家 现在他被拘留了 还能判刑吗",
@@ -56,7 +58,7 @@ def test_questions_of_set_t_in_other_words_are_answered_or_suggested(vocabulary:
         reading, decision = understand(vocabulary, text, private=private)
         assert reading.kind == "question", (text, private)
         assert plan(reading, decision.kind, private, decision.long_shot) in (
-            "answer", "suggest", "suggest_pass", "suggest_concern"), (text, private)
+            "answer", "suggest", "suggest_pass", "suggest_concern", "decline_pass", "concern"), (text, private)
 
 
 def test_a_reply_that_she_missed_the_message_stays_silent_in_the_group(vocabulary: Vocabulary) -> None:
