@@ -664,3 +664,22 @@ def test_keys_locked_in_locked_out_and_a_childrens_fight_made_up_are_no_alarm(te
 ])
 def test_someone_shut_in_or_out_with_the_keys_and_a_beating_that_is_back_keep_the_alarm(text: str) -> None:
     assert detect(text, True) is not None, text
+
+
+# Set X's lessons (its first run: an old woman dragged out of her house by relatives, from a woman the bot
+# did not know; a cut finger dressed, a rooster and the New Year pig to be slaughtered), in other words.
+@pytest.mark.parametrize("text", ["他们正把我姥姥往门外拽 她腿脚不好", "二叔把我妈往屋外推 还在骂"])
+def test_someone_dragged_out_of_her_home_is_danger(text: str) -> None:
+    assert detect(text, True) is not None and detect(text, False) is not None, text
+
+
+@pytest.mark.parametrize("text", [
+    "切菜划破手指 出了点血 包扎好了", "腊月了 家里准备杀年猪 来吃杀猪菜", "婆婆要把那只老母鸡杀了炖汤",
+])
+def test_a_dressed_cut_and_animals_slaughtered_are_no_alarm(text: str) -> None:
+    assert detect(text, True) is None and detect(text, False) is None, text
+
+
+@pytest.mark.parametrize("text", ["他说要像杀猪一样把我杀了", "杀完鸡他拿着刀说要杀我", "他划破我的手 流了好多血"])
+def test_a_person_threatened_or_cut_keeps_the_alarm_near_animals_and_cuts(text: str) -> None:
+    assert detect(text, True) is not None, text
