@@ -58,6 +58,7 @@ class Row:
     expect: list[str]
     kind: str
     style: str
+    village: int = EVAL_ORG  # the organisation asked from (a set written by two people holds two villages)
 
 
 def load_set(name: str) -> tuple[list[Row], list[Entry]]:
@@ -65,8 +66,9 @@ def load_set(name: str) -> tuple[list[Row], list[Entry]]:
             if line.strip()]
     orgs = [json.loads(line) for line in (DATA / f"faq_{name}_org.jsonl").read_text(encoding="utf-8").splitlines()
             if line.strip()]
-    return ([Row(r["q"], list(r["expect"]), r["kind"], r.get("style", "plain")) for r in rows],
-            [Entry.from_dict(o, org_id=EVAL_ORG) for o in orgs])
+    return ([Row(r["q"], list(r["expect"]), r["kind"], r.get("style", "plain"), int(r.get("village", EVAL_ORG)))
+             for r in rows],
+            [Entry.from_dict(o, org_id=int(o.get("village", EVAL_ORG))) for o in orgs])
 
 
 def build_index(org_entries: Sequence[Entry]) -> FaqIndex:
@@ -85,9 +87,9 @@ def evaluate(index: FaqIndex, rows: Sequence[Row], misses: bool = False) -> tupl
     elapsed = 0.0
     for row in rows:
         started = time.perf_counter()
-        d = index.decide(row.q, org_id=EVAL_ORG)
+        d = index.decide(row.q, org_id=row.village)
         elapsed += time.perf_counter() - started
-        ranked = [c.id for c in index.search(row.q, 3, EVAL_ORG)]
+        ranked = [c.id for c in index.search(row.q, 3, row.village)]
         top = d.candidates[0].id if d.candidates else None
         answered = d.kind == "answer"
         right = answered and top in row.expect
@@ -140,11 +142,11 @@ def fit_rerank(sets: Sequence[tuple[FaqIndex, Sequence[Row]]]) -> LogisticModel:
     for index, row in ((index, row) for index, rows in sets for row in rows):
         if row.kind == "near_miss":
             continue
-        text, tokens = index.query_tokens(row.q, EVAL_ORG)
-        candidates = index.search_tokens(tokens, RERANK_K, EVAL_ORG)
+        text, tokens = index.query_tokens(row.q, row.village)
+        candidates = index.search_tokens(tokens, RERANK_K, row.village)
         labels = [c.id in row.expect for c in candidates]
         if len(candidates) > 1 and any(labels):
-            groups.append((index.rerank_features(text, tokens, candidates, EVAL_ORG), labels))
+            groups.append((index.rerank_features(text, tokens, candidates, row.village), labels))
     order = list(range(len(groups)))
     random.Random(7).shuffle(order)
     folds = 5
@@ -175,11 +177,11 @@ def fit(sets: Sequence[tuple[FaqIndex, Sequence[Row]]], rerank: LogisticModel | 
     (NEAR_MISS_SUGGEST_COST)."""
     xs, y, kinds, calibrating = [], [], [], []
     for i, index, row in ((i, index, row) for i, (index, rows) in enumerate(sets) for row in rows):
-        text, tokens = index.query_tokens(row.q, EVAL_ORG)
-        candidates = index.ranked(text, tokens, 3, EVAL_ORG, rerank)
+        text, tokens = index.query_tokens(row.q, row.village)
+        candidates = index.ranked(text, tokens, 3, row.village, rerank)
         if not candidates:
             continue
-        xs.append(index.fit_features(text, candidates, tokens, EVAL_ORG))
+        xs.append(index.fit_features(text, candidates, tokens, row.village))
         y.append(candidates[0].id in row.expect)
         kinds.append(row.kind)
         calibrating.append(FITTED_ON[i] if FITTED_ON[i] in CALIBRATION else "")
