@@ -1,5 +1,6 @@
 """FAQ decision quality on question sets written apart from the knowledge base (tests/data/):
-faq_dev.jsonl to fit and tune on (entries gained phrasings from its misses), faq_calib.jsonl to fit on
+faq_dev.jsonl and faq_dev2.jsonl to fit and tune on (entries gained phrasings from their misses),
+faq_calib.jsonl, faq_calib2.jsonl and faq_calib3.jsonl (the held-out sets of earlier rounds) to fit on
 and choose the decision's bars on (never used to edit entries or rules), faq_test.jsonl held out (scored,
 never fitted or tuned on); each with its organisation's own entries
 (faq_<set>_org.jsonl, one phrasing each, as chairs write them), indexed for organisation EVAL_ORG and
@@ -8,7 +9,7 @@ asked from that organisation's chats, so shipped entries compete with them as th
     python -m bench.faq_quality                    # the held-out test set
     python -m bench.faq_quality --set dev --misses # the development set, listing every miss
     python -m bench.faq_quality --fit              # fit faq_data/rerank_model.json and answer_model.json
-                                                   # on dev + calib, bars on calib
+                                                   # on every fitted set, bars on the calibration sets
 
 A line: {"q", "expect": [entry ids, none for a near miss], "kind": on_topic|two|org|near_miss, "style"}.
 direct right: the decision is "answer" and its entry is expected. precision: right answers / all
@@ -32,9 +33,9 @@ from services.learned import LogisticModel
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 EVAL_ORG = 1
-SETS = ("dev", "dev2", "calib", "calib2", "test")
-FITTED_ON = ("dev", "dev2", "calib", "calib2")  # weights on all; thresholds on the calibration sets
-CALIBRATION = ("calib", "calib2")  # never used to edit an entry or a rule
+SETS = ("dev", "dev2", "calib", "calib2", "calib3", "test")
+FITTED_ON = ("dev", "dev2", "calib", "calib2", "calib3")  # weights on all; thresholds on the calibration sets
+CALIBRATION = ("calib", "calib2", "calib3")  # never used to edit an entry or a rule
 ON_TOPIC = ("on_topic", "two", "org")
 # Thresholds of the answer model (chosen on out-of-fold probabilities of the dev set):
 L2 = 0.3  # the fit's ridge penalty (chosen out of fold on the development set among 0.1, 0.3, 1, 3)

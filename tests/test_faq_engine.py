@@ -339,7 +339,7 @@ def test_typed_pinyin_is_read_in_the_characters_of_the_words_that_sound_so() -> 
 
 
 @pytest.mark.parametrize(("question", "bm25_first", "wanted"), [
-    ("起诉离昏要交多少钱", "divorce-hidden-property", "divorce-litigation"),
+    ("老公赌博欠的钱我要还吗", "divorce-litigation", "marital-debt"),
     ("孕妇能不能干重活", "mother-health-express", "pregnant-worker-protection"),
     ("分居满两年法院是不是一定判离", "divorce-refused-again", "divorce-litigation"),
 ])
