@@ -492,8 +492,18 @@ def _read_entries(index: FaqIndex, conn: sqlite3.Connection, org_id: int) -> lis
 
 
 def _entry(row: EntryRow) -> Entry:
+    """A stored entry; a stored copy of a shipped entry (a village's edit, a county's) that still ends
+    with the shipped entry's variants keeps them as variants: matched, never shown."""
+    variants = _shipped_variants().get(row.entry_id, ())
+    kept = 0 < len(variants) < len(row.questions) and tuple(row.questions[-len(variants):]) == variants
     return Entry(row.entry_id, tuple(row.questions), row.answer, tuple(row.tags), row.source, row.referral,
-                 row.updated_at, row.org_id)
+                 row.updated_at, row.org_id, shown=len(row.questions) - len(variants) if kept else 0)
+
+
+@functools.cache
+def _shipped_variants() -> dict[str, tuple[str, ...]]:
+    """Shipped entry id → its variants (the phrasings after the shown ones)."""
+    return {e.id: e.questions[e.shown:] for e in load_shipped_entries() if e.shown}
 
 
 def _check_lengths(questions: list[str], answer: str) -> None:

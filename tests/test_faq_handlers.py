@@ -13,6 +13,7 @@ from telegram import Update
 from bot.fake_api import ApiCall
 from bot.simulator import Persona
 from services.errors import Refusal
+from services.faq_engine import load_shipped_entries
 from services.faq_io import MAX_FILE_BYTES, MAX_ROWS, MAX_UNPACKED_BYTES, parse_faq_file
 from tests.harness import PUBLIC, WORK, Harness
 
@@ -428,3 +429,11 @@ async def test_none_of_these_passes_on_her_question_not_the_bots_prompt(h: Harne
     to_duty = next(c for c in pressed if c.chat_id == WORK)
     assert "「保护令?」" in to_duty.text
     assert "您是不是想问" not in to_duty.text and "您问的是不是" not in to_duty.text
+
+
+async def test_a_village_copy_of_a_shipped_entry_keeps_its_variants_unshown(h: Harness) -> None:
+    shipped = next(e for e in load_shipped_entries() if e.id == "hotline-12338")
+    await h.say(WORK, "王芳", "/faq_edit hotline-12338 | 本村妇联电话 5551234，也可以打12338。 |")
+    copy = h.services.faq.entry("hotline-12338", 1)  # the harness's village
+    assert copy is not None and copy.org_id == 1 and "5551234" in copy.answer
+    assert copy.questions == shipped.questions and copy.shown == shipped.shown > 0  # variants stay unshown
