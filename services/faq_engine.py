@@ -622,6 +622,25 @@ class _Doc:
     def has_term(self, tid: int) -> bool:
         return tid in self.packed[2 : 2 + self.packed[0] + self.packed[1]]
 
+    def closest(self, wanted: Mapping[int, float], limit: int = 0) -> tuple[int, set[int]]:
+        """The phrasing holding most of the question's weight (`wanted`: token id → weight), a little
+        against long ones, the first of equals, among the first `limit` phrasings (0: all); with its ids.
+        Read straight from the packed array: no set built for the others (a decision asks this of a
+        dozen entries with a dozen phrasings each). (0, empty) for an entry without phrasings."""
+        n_q, n_a = self.packed[0], self.packed[1]
+        tail = self.packed[2 + n_q + n_a :]
+        best_i, best_w, best_span = 0, -math.inf, (0, 0)
+        i, w, n, start = 0, 0.0, 0, 0
+        for pos, tid in enumerate(tail):
+            if tid >= 0:
+                w += wanted.get(tid, 0.0)
+                n += 1
+                continue
+            if (not limit or i < limit) and w - 0.01 * n > best_w:
+                best_i, best_w, best_span = i, w - 0.01 * n, (start, pos)
+            i, w, n, start = i + 1, 0.0, 0, pos + 1
+        return best_i, set(tail[best_span[0] : best_span[1]])
+
     def phrasings(self) -> list[set[int]]:
         out: list[set[int]] = [set()]
         for tid in self.packed[2 + self.packed[0] + self.packed[1] :]:
@@ -1325,8 +1344,7 @@ class FaqIndex:
 
     def _candidate(self, doc: _Doc, score: float, wanted: Mapping[int, float]) -> Candidate:
         e = doc.entry
-        phrasings = doc.phrasings()
-        best_i = _closest(phrasings[: e.shown] if e.shown else phrasings, wanted)
+        best_i, _ = doc.closest(wanted, e.shown)
         question = e.questions[best_i] if e.questions else e.id
         return Candidate(e.id, question, score, e.org_id)
 
@@ -1412,9 +1430,7 @@ class FaqIndex:
         for i, c in enumerate(candidates):
             doc = self._doc(c)
             q_terms, a_terms = set(doc.q_terms()), set(doc.a_terms())
-            phrasings = doc.phrasings()
-            best_k = _closest(phrasings, wanted)
-            phrasing = phrasings[best_k] if phrasings else set()
+            best_k, phrasing = doc.closest(wanted)
             covered = sum(v for t, v in wanted.items() if t in phrasing)
             phrasing_total = 0.0
             for tid in phrasing:
@@ -1467,8 +1483,7 @@ class FaqIndex:
         # Chinese (jieba's frequencies) says more
         unheard = max((self._general_rarity(t) for t in tokens if t not in GENERIC_WORDS and len(t) > 1
                        and not self._known(t, shared_part, own_part)), default=0.0)
-        phrasings = doc.phrasings()
-        phrasing = phrasings[_closest(phrasings, wanted)] if phrasings else set()
+        _, phrasing = doc.closest(wanted)
         phrasing_total = sum(self._q_idf(tid, org_id) for tid in phrasing)
         covered = sum(v for t, v in wanted.items() if t in phrasing)
         asked, stored = _bigrams(query), _bigrams(top.question)
@@ -1680,17 +1695,6 @@ def asking_end(query: str) -> str | None:
     if len(query) >= 2 * TAIL_CHARS:
         return query[-TAIL_CHARS:]
     return None
-
-
-def _closest(phrasings: Sequence[set[int]], wanted: Mapping[int, float]) -> int:
-    """The phrasing holding most of the question's weight (`wanted`: token id → weight), a little
-    against long ones; the first of equals; 0 for an entry without phrasings."""
-    best_i, best_w = 0, -math.inf
-    for i, phrasing in enumerate(phrasings):
-        w = sum(v for t, v in wanted.items() if t in phrasing) - 0.01 * len(phrasing)
-        if w > best_w:
-            best_i, best_w = i, w
-    return best_i
 
 
 @lru_cache(maxsize=16384)
