@@ -1552,7 +1552,7 @@ class FaqIndex:
         offered on a lower bar. `split`: look for a second question in the same message."""
         model = model or answer_model()
         text, tokens = self.query_tokens(query, org_id)
-        parts = question_parts(query) if split else []
+        parts = asked_parts(query) if split else []
         if len(parts) > 1:  # the message and each of its questions through the encoder in one call
             get_semantic().prefetch([text, *(self.query_tokens(part, org_id)[0] for part in parts)])
         found = detect(query, private)
@@ -1593,25 +1593,26 @@ class FaqIndex:
 
     def _two_questions(self, parts: Sequence[str], org_id: int | None, private: bool, model: LogisticModel,
                        whole: Decision) -> Decision:
-        """A message with two questions (我能离婚吗，孩子归谁？): each part decided alone. The first part
-        answered directly is the answer; a second entry another part points to is answered too when
-        that part is answered directly, else offered as a button (up to two questions)."""
+        """A message with two questions (我能离婚吗，孩子归谁？; `asked_parts`: each a question of its own,
+        the story before it included): each part decided alone. The whole message's answer, and the
+        parts answered directly, are answered in the order she asked (the whole's where a part points
+        to the same entry, else first); a second entry is answered too when its part is answered
+        directly, else offered as a button (up to two questions)."""
         if len(parts) < 2:
             return whole
-        found: dict[tuple[str, int | None], Decision] = {}  # in the order she asks
-        for part in parts:
+        found: dict[tuple[str, int | None], Decision] = {}
+        asked_at: dict[tuple[str, int | None], int] = {}
+        if whole.kind == "answer" and whole.best is not None:
+            found[(whole.best.id, whole.best.org_id)] = whole
+        for i, part in enumerate(parts):
             d = self.decide(part, org_id, private=private, model=model, split=False)
             if d.kind in ("answer", "suggest") and d.best is not None:
                 key = (d.best.id, d.best.org_id)
+                asked_at.setdefault(key, i)
                 if key not in found or (d.kind == "answer" and found[key].kind != "answer"):
                     found[key] = d
-        if whole.kind == "answer" and whole.best is not None:
-            key = (whole.best.id, whole.best.org_id)
-            if key in found:
-                found[key] = whole if found[key].kind != "answer" else found[key]
-            else:
-                found = {key: whole, **found}
-        answered = [d for d in found.values() if d.kind == "answer"]
+        answered = sorted((d for d in found.values() if d.kind == "answer"),
+                          key=lambda d: asked_at.get((d.best.id, d.best.org_id), -1) if d.best else -1)
         if not answered:
             return whole
         first = answered[0]
@@ -1668,6 +1669,14 @@ def sound_key(syllables: Sequence[str], between: str = "-") -> str:
 
 
 # Where one question ends and another may begin: sentence ends, or 还有 / 另外 / 再问 ….
+# A question form, marked or unmarked (吗, 咋办, 能不能, 退不退, 要不…不): `services.message_kind` reads
+# messages with it, and a part of a message is answered on its own only when it has one.
+ASKS = re.compile(
+    r"[?？]|吗|呢|么|嘛|谁|哪|几|多少|多久|多长|多大|怎|咋|啥|什么|如何|为何|能否|是否|可否|有没有|会不会|要不要|能不能|可不可以"
+    r"|行不行|算不算|该不该|给不给|管不管|退不退|分不分|要不|可以不|能不|行不|有不|是不|对不|算不|[要能给退分管办领查]\w{0,4}不$"
+    r"|想问|问下|问一下|请问|想知道|咨询|请教|求助|帮帮|帮忙|求帮|求问|求解|谁知道|谁懂|怎么办|咋办|咋整|给个|告诉我"
+)
+
 _QUESTION_BREAKS = re.compile(
     r"[？?。！!；;，,\n]+|还有就是|还有|另外|再问一下|再问下|还想问一下|还想问|顺便问一下|顺便问下|顺便问")
 MIN_PART_CHARS = 4
@@ -1680,6 +1689,25 @@ def question_parts(query: str) -> list[str]:
     a long story tells first and asks at the end)."""
     parts = [p.strip(" ，,、") for p in _QUESTION_BREAKS.split(query)]
     return [p for p in parts if len(p) >= MIN_PART_CHARS][-4:]
+
+
+def asked_parts(query: str) -> list[str]:
+    """The questions of a message: its parts (`question_parts`) joined up to each one that has a question
+    form (备孕那会儿没吃叶酸，现在还能补领不 is one question; 离婚后孩子跟我，他一个月该给多少抚养费 too); a
+    last piece without one joins the question before it."""
+    groups: list[str] = []
+    pending = ""
+    for part in question_parts(query):
+        pending = f"{pending}，{part}" if pending else part
+        if ASKS.search(fold(part)) is not None:
+            groups.append(pending)
+            pending = ""
+    if pending:
+        if groups:
+            groups[-1] = f"{groups[-1]}，{pending}"
+        else:
+            groups.append(pending)
+    return groups
 
 
 def asking_end(query: str) -> str | None:

@@ -11,6 +11,7 @@ from services.faq_engine import (
     Entry,
     FaqIndex,
     Tokenizer,
+    asked_parts,
     find_danger,
     get_tokenizer,
     load_shipped_entries,
@@ -415,3 +416,17 @@ def test_variants_are_matched_but_never_shown() -> None:
     assert plain.shown == 0  # without variants every phrasing may be shown
     shipped = load_shipped_entries()
     assert all(0 < e.shown < len(e.questions) for e in shipped)  # every shipped entry has variants
+
+
+def test_a_message_is_cut_into_the_questions_it_asks() -> None:
+    # a piece of her story goes with the question after it; a last piece without a question form with the one before
+    assert asked_parts("怀孕了有免费产检吗？还有备孕那会儿没吃叶酸，现在还能补领不") == [
+        "怀孕了有免费产检吗", "备孕那会儿没吃叶酸，现在还能补领不"]
+    assert asked_parts("离婚后孩子跟我，他一个月该给多少抚养费") == ["离婚后孩子跟我，他一个月该给多少抚养费"]
+    assert asked_parts("被老公打了，要留什么证据，以后打官司才有用") == ["被老公打了，要留什么证据，以后打官司才有用"]
+
+
+def test_a_story_piece_before_the_question_is_not_answered_on_its_own(index: FaqIndex) -> None:
+    # 离婚后孩子跟我 alone points to custody; the question is about support
+    d = index.decide("离婚后孩子跟我，他一个月该给多少抚养费")
+    assert d.kind == "answer" and d.best is not None and d.best.id == "child-support" and d.also is None
