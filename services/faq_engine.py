@@ -430,6 +430,7 @@ class Tokenizer:
         for word in sorted(set(self._canon) | set(self._canon.values()), key=len):
             if len(word) > 1 and not self._freq.get(word):
                 self._jieba.add_word(word)
+        self._freq_total = sum(self._freq.values())
         self._sub_cache: dict[str, tuple[str, ...]] = {}
 
     def spans(self, text: str) -> list[tuple[str, int, int]]:
@@ -447,6 +448,13 @@ class Tokenizer:
     def general_freq(self) -> Mapping[str, int]:
         """jieba's dictionary frequencies (general Chinese, plus the domain words added)."""
         return self._freq
+
+    def general_rarity(self, word: str) -> float:
+        """How rare `word` is in general Chinese: log(total / frequency) from jieba's dictionary, / 20
+        (about 1 for the rarest words); 0 for a word outside the dictionary (进厂, a typo: unknown, not
+        known to be rare)."""
+        count = self._freq.get(word, 0)
+        return min(math.log(self._freq_total / count) / 20, 1.0) if count > 0 else 0.0
 
     def canonical(self, word: str) -> str:
         """The canonical form of a (folded) word."""
@@ -732,7 +740,6 @@ class FaqIndex:
         tag_units: int = TAG_UNITS,
     ) -> None:
         self.tokenizer = tokenizer if tokenizer is not None else get_tokenizer()
-        self._general_total = 0  # Σ of jieba's general frequencies (`_general_rarity`), summed once
         self.k1 = k1
         self.answer_weight = answer_weight
         self._b = (b_questions, b_answer)
@@ -1481,7 +1488,7 @@ class FaqIndex:
         wanted = {tid: self._q_idf(tid, org_id) for t in known if (tid := self._vocab[t]) is not None}
         # a content word no entry holds (奖金, 模板, 杭州): the base says nothing of it; rarer in general
         # Chinese (jieba's frequencies) says more
-        unheard = max((self._general_rarity(t) for t in tokens if t not in GENERIC_WORDS and len(t) > 1
+        unheard = max((self.tokenizer.general_rarity(t) for t in tokens if t not in GENERIC_WORDS and len(t) > 1
                        and not self._known(t, shared_part, own_part)), default=0.0)
         _, phrasing = doc.closest(wanted)
         phrasing_total = sum(self._q_idf(tid, org_id) for tid in phrasing)
@@ -1517,16 +1524,6 @@ class FaqIndex:
             **get_semantic().features(query, [self._doc(c).entry.questions for c in candidates],
                                       [c.cosine for c in candidates]),
         }
-
-    def _general_rarity(self, word: str) -> float:
-        """How rare `word` is in general Chinese: log(total / frequency) from jieba's dictionary, / 20
-        (about 1 for the rarest words); 0 for a word outside the dictionary (进厂, a typo: unknown, not
-        known to be rare)."""
-        freq = self.tokenizer.general_freq()
-        total = self._general_total or sum(freq.values())
-        self._general_total = total
-        count = freq.get(word, 0)
-        return min(math.log(total / count) / 20, 1.0) if count > 0 else 0.0
 
     def _tail_features(self, query: str, top: Candidate, org_id: int | None) -> dict[str, float]:
         """Where a long message asks at its end (a story, then the question; voice-to-text without

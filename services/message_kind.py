@@ -79,9 +79,6 @@ SMALL_TALK: dict[str, SmallTalk] = {
 }
 _SMALL_TALK_RE = re.compile("|".join(re.escape(w) for w in sorted(SMALL_TALK, key=len, reverse=True)))
 
-_ASKS = ASKS  # a question form, marked or unmarked (services.faq_engine: its two-question split uses it too)
-
-
 @dataclass(frozen=True, slots=True)
 class Reading:
     kind: Kind
@@ -114,7 +111,7 @@ def small_talk_of(text: str) -> SmallTalk | None:
 
 def asks(text: str) -> bool:
     """Does the message have a question form (marked or unmarked)?"""
-    return _ASKS.search(squeeze(text) + ("?" if text.rstrip().endswith(("?", "？")) else "")) is not None
+    return ASKS.search(squeeze(text) + ("?" if text.rstrip().endswith(("?", "？")) else "")) is not None
 
 
 class Vocabulary:
