@@ -159,12 +159,12 @@ RERANK_K = 8
 OWN_LOGIT = 3.0
 OWN_LOGIT_LOCAL = 4.0  # after a local detail (LOCAL_ASK_WORDS)
 LOCAL_DETAIL_WORDS = frozenset({"哪里", "几号", "几点", "哪天", "电话", "地址", "开门", "有人", "村里", "镇上", "镇",
-                                "村委会", "礼拜天", "周末", "星期", "时间", "地方"})
+                                "村委会", "礼拜天", "周末", "星期", "时间", "地方", "本村", "本县", "本镇", "本乡"})
 # A question after a detail only the village knows (a date, a place, this year's quota): what a
 # village's own entry may hold and a shipped entry never does (decision features local_own/local_shipped).
 LOCAL_ASK_WORDS = frozenset({"几号", "几点", "哪天", "地址", "开门", "镇上", "镇", "村委会", "礼拜天", "周末", "星期",
                              "县里", "乡", "乡里", "今年", "去年", "截止", "名额", "几楼", "剩", "主任", "村妇联",
-                             "楼上", "村头"})
+                             "楼上", "村头", "本村", "本县", "本镇", "本乡", "值班", "礼拜"})
 CACHE_POSTINGS = 2_000_000  # per-token score vectors kept between queries (12 bytes each)
 READ_KEPT = 256  # questions whose tokens are remembered (`query_tokens`)
 SOUND_WORDS = 4  # indexed words a sound key stands for (`FaqIndex.sound_alikes`)
@@ -188,7 +188,26 @@ DIALECT: tuple[tuple[str, str], ...] = (
     ("嘎哈", "干什么"), ("干哈", "干什么"), ("削俺", "打我"), ("削我", "打我"), ("啥子", "什么"), ("么子", "什么"),
     ("咋个", "怎么"), ("屋头", "家里"), ("冇得", "没有"), ("冇", "没有"), ("系咪", "是不是"), ("使唔使", "用不用"),
     ("唔使", "不用"), ("点样", "怎么样"), ("边度", "哪里"), ("乜嘢", "什么"), ("佢", "他"), ("俾", "给"),
+    # 吴 (阿拉 我, 屋里厢 家里, 铜钿 钱, 号头 月, 肚皮里有小人 怀孕) and 湘 (爷老子 父亲, 毛毛 a baby)
+    ("阿拉", "我"), ("屋里厢", "家里"), ("县里厢", "县里"), ("哪能", "怎么"), ("交关", "很多"), ("铜钿", "钱"),
+    ("格个", "这个"), ("格种", "这种"), ("啥个", "什么"), ("勿要", "不要"), ("号头", "月"), ("听讲", "听说"),
+    ("肚皮里有小人", "怀孕"), ("怀咯毛毛", "怀孕"), ("怀了毛毛", "怀孕"), ("困觉", "睡觉"), ("爷老子", "父亲"),
+    ("吃了酒", "喝了酒"), ("吃醉了", "喝醉了"), ("咯边", "这边"), ("咯里", "这里"), ("离咯婚", "离了婚"),
+    # 北方: 夜来 yesterday, 恁 you, 黑夜里 at night, 中不中 all right?
+    ("夜来", "昨天"), ("黑夜里", "晚上"), ("中不中", "行不行"), ("前头那口子", "前夫"),
+    # typos no sound reading mends (调节 and 同局 are words of their own; 侓 and 帖 read alike)
+    ("侓", "律"), ("同局", "同居"), ("陪偿", "赔偿"), ("陪钱", "赔钱"), ("陪我钱", "赔我钱"), ("调节", "调解"),
+    ("二台", "二胎"), ("三台", "三胎"),
 )
+# "Our village" as a woman says it (咱村, 俺们村里) is what a chair writes in an own entry (本村)
+OUR_PLACE: dict[str, tuple[str, ...]] = {
+    "本村": ("咱村", "俺村", "我村", "我们村", "咱们村", "俺们村", "阿拉村",
+             "咱村里", "俺村里", "我们村里", "咱们村里", "俺们村里", "阿拉村里"),
+    "本县": ("咱县", "俺县", "我们县", "咱们县"),
+    "本镇": ("咱镇", "俺镇", "我们镇", "咱们镇"),
+    "本乡": ("咱乡", "我们乡"),
+}
+DIALECT += tuple((said, written) for written, ways in OUR_PLACE.items() for said in ways)
 
 # Function words, pronouns, generic verbs and question words that say nothing about the topic. Words
 # that carry the question's intent (多久, 多少, 几, 哪里, 免费, 申请) are kept.
@@ -200,7 +219,7 @@ _STOP_TEXT = """
     个 一个 一下 些 一些 点 一点 说 问 问问 知道 请 请问 算不算 行不行 对不对 好不好 了吗
     一 不 让 给 把 被 对 向 从 到 去 来 上 下 里 中 后 前 时 时候 情况 事 事情 东西 问题 现在 已经 然后
     但是 但 可是 因为 所以 如果 要是 还是 还有 以后 之后 以前 之前 老 总 总是 一直 天天 就是 不能 不会
-    不了 不用 能够 需要 是否 行 真的 听说 做 弄 搞 用 拿 找 干 整
+    不了 不用 能够 需要 是否 行 真的 听说 做 弄 搞 用 拿 找 干 整 讲 哒 啵 老是 伐 恁
 """
 STOP_WORDS: frozenset[str] = frozenset(_STOP_TEXT.split())
 
@@ -227,6 +246,9 @@ _SPACES = re.compile(r"\s+")
 # 离 alone after a wish or a permission is 离婚 (我能离不, 想离, 他不让离): without it the sound
 # reader hears 能离 as 能力. Not before a character that makes 离 another word (离开, 离家, 距离 …).
 _DIVORCE_VERB = re.compile(r"(?<=[能想要敢让意就肯])离(?![婚开家职校休异谱奇别世岗任线境去散间题子])")
+# 吴 伊 is 他 (not in names: 伊朗, 伊犁 …); 湘 找哪个 is 找谁 (not 找哪个部门: a noun follows there).
+_WU_HE = re.compile(r"伊(?![朗斯犁拉利甸万春通宁])")
+_WHO = re.compile(r"(?<=[找寻])哪个(?=[\s帮啊咯呀吗呢好去要]|$)")
 # An age (19岁, 十九周岁, 两岁) stands for the concept 年龄: the entries speak of ages generically.
 _AGE = re.compile(r"(?:\d{1,3}|[一二三四五六七八九十两]{1,3})(?:周岁|岁)")
 AGE_TOKEN = "年龄"
@@ -249,7 +271,7 @@ def _normalisation_version() -> str:
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover - installed with the package
         opencc_version = "?"
     return "|".join([str(NORMALISE_VERSION), str(jieba.__version__), opencc_version, unicodedata.unidata_version,
-                     _NOISE.pattern, _AGE.pattern, AGE_TOKEN, _DIVORCE_VERB.pattern])
+                     _NOISE.pattern, _AGE.pattern, AGE_TOKEN, _DIVORCE_VERB.pattern, _WU_HE.pattern, _WHO.pattern])
 
 
 def normalise(text: str) -> str:
@@ -258,6 +280,7 @@ def normalise(text: str) -> str:
     s = _FILLER_RE.sub(" ", s)
     s = _DIALECT_RE.sub(lambda m: _DIALECT_MAP[m.group(0)], s)
     s = _DIVORCE_VERB.sub("离婚", s)
+    s = _WHO.sub("谁", _WU_HE.sub("他", s))
     return _SPACES.sub(" ", s).strip()
 
 

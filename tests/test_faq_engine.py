@@ -85,6 +85,33 @@ def test_normalise_fillers_and_dialect() -> None:
     assert normalise("削苹果") == "削苹果"  # 削 alone is not 打
 
 
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("阿拉屋里厢铜钿哪能分", "我家里钱怎么分"),  # 吴
+        ("伊不肯付抚养费", "他不肯付抚养费"),
+        ("我肚皮里有小人了伊要离婚", "我怀孕了他要离婚"),
+        ("怀咯毛毛要去查啵", "怀孕要去查啵"),  # 湘
+        ("出了事找哪个帮忙", "出了事找谁帮忙"),
+        ("夜来他又喝多了", "昨天他又喝多了"),  # 北方
+        ("请侓师要钱不", "请律师要钱不"),  # typos no sound reading mends
+        ("村里调节室", "村里调解室"),
+        ("生了二台", "生了二胎"),
+        ("咱村妇女之家", "本村妇女之家"),  # "our village" as a chair writes it
+        ("俺们村里的儿童之家", "本村的儿童之家"),
+        ("咱县生三胎的补贴", "本县生三胎的补贴"),
+    ],
+)
+def test_normalise_more_dialect_and_typos(text: str, plain: str) -> None:
+    assert normalise(text) == plain
+
+
+@pytest.mark.parametrize("text", ["伊朗的石油", "伊犁的薰衣草", "找哪个部门", "吃酒席"])
+def test_normalise_leaves_lookalikes(text: str) -> None:
+    """伊 in a name, 哪个 before a noun, 吃酒席 (a banquet, not drinking) are left as they are."""
+    assert normalise(text) == text
+
+
 # --- tokens and synonyms ---------------------------------------------------------------------------
 
 
@@ -103,6 +130,11 @@ def test_tokenizer_is_initialised_eagerly(tok: Tokenizer) -> None:
         ("家暴了找谁", "家庭暴力"),
         ("老公不给钱", "丈夫"),
         ("娃归谁", "孩子"),
+        ("我屋里老倌打人", "丈夫"),
+        ("我屋里老倌打人", "家庭暴力"),
+        ("崽跟我", "孩子"),
+        ("家暴打官司要钱吗", "家庭暴力"),  # not 家/暴打
+        ("二孩有补贴吗", "二胎"),
     ],
 )
 def test_synonyms_map_to_canonical(tok: Tokenizer, text: str, canonical: str) -> None:
