@@ -165,6 +165,9 @@ LOCAL_DETAIL_WORDS = frozenset({"哪里", "几号", "几点", "哪天", "电话"
 LOCAL_ASK_WORDS = frozenset({"几号", "几点", "哪天", "地址", "开门", "镇上", "镇", "村委会", "礼拜天", "周末", "星期",
                              "县里", "乡", "乡里", "今年", "去年", "截止", "名额", "几楼", "剩", "主任", "村妇联",
                              "楼上", "村头", "本村", "本县", "本镇", "本乡", "值班", "礼拜"})
+# Words that place the question in her village wherever they stand in it (本村 is what a chair writes);
+# the other local words count only in the part of a long message that asks (镇上盖了房 is her story).
+LOCAL_PLACE_WORDS = frozenset({"本村", "本县", "本镇", "本乡", "村委会", "村妇联"})
 CACHE_POSTINGS = 2_000_000  # per-token score vectors kept between queries (12 bytes each)
 READ_KEPT = 256  # questions whose tokens are remembered (`query_tokens`)
 SOUND_WORDS = 4  # indexed words a sound key stands for (`FaqIndex.sound_alikes`)
@@ -1386,6 +1389,15 @@ class FaqIndex:
         wanted = {self._vocab.get(t, -1) for t in tokens}
         return any(p == wanted for p in self._doc(candidate).phrasings())
 
+    def asks_locally(self, text: str, tokens: Sequence[str], org_id: int | None = None) -> bool:
+        """Does the question ask after a detail only her village knows (LOCAL_ASK_WORDS: a date, a place,
+        this year's quota), in the part that asks (`asking_end`), or name her village anywhere?"""
+        if not LOCAL_PLACE_WORDS.isdisjoint(tokens):
+            return True
+        tail = asking_end(text)
+        asked = tokens if tail is None else self.query_tokens(tail, org_id)[1]
+        return not LOCAL_ASK_WORDS.isdisjoint(asked)
+
     def _on_topic(self, candidate: Candidate, tokens: Iterable[str]) -> bool:
         """Does the entry share at least one non-generic word with the question?"""
         doc = self._doc(candidate)
@@ -1418,7 +1430,7 @@ class FaqIndex:
         if model is None:
             return candidates[:k]
         features = self.rerank_features(text, tokens, candidates, org_id)
-        own = OWN_LOGIT_LOCAL if not LOCAL_ASK_WORDS.isdisjoint(tokens) else OWN_LOGIT
+        own = OWN_LOGIT_LOCAL if self.asks_locally(text, tokens, org_id) else OWN_LOGIT
         logits = [model.logit(f) + (own if c.org_id is not None else 0.0)
                   for f, c in zip(features, candidates, strict=True)]
         order = sorted(range(len(candidates)), key=lambda i: (-logits[i], i))
@@ -1447,7 +1459,7 @@ class FaqIndex:
         best_sim = max(sims)
         asked = _bigrams(text)
         first = candidates[0].score
-        local = not LOCAL_ASK_WORDS.isdisjoint(tokens)
+        local = self.asks_locally(text, tokens, org_id)
         # BM25 on the asking end alone (a story's question): each candidate's score there against the best
         tail = asking_end(text)
         tail_scores: dict[tuple[str, int | None], float] | None = None
@@ -1498,6 +1510,7 @@ class FaqIndex:
                      org_id: int | None = None) -> dict[str, float]:
         """What says whether the top candidate answers the question (see the module docstring), for a
         question asked from `org_id`."""
+        local = self.asks_locally(query, tokens, org_id)
         top = candidates[0]
         doc = self._doc(top)
         denom = self.max_score(tokens, org_id)
@@ -1538,8 +1551,8 @@ class FaqIndex:
             "rerank_lead": (top.likely - candidates[1].likely
                             if top.likely is not None and len(candidates) > 1 and candidates[1].likely is not None
                             else 1.0),
-            "local_own": float(top.org_id is not None and not LOCAL_ASK_WORDS.isdisjoint(tokens)),
-            "local_shipped": float(top.org_id is None and not LOCAL_ASK_WORDS.isdisjoint(tokens)),
+            "local_own": float(top.org_id is not None and local),
+            "local_shipped": float(top.org_id is None and local),
             "one_word": float(len(tokens) == 1),
             "missing_rarest": missing / known_denom if known_denom > 0 else 0.0,
             "unheard_rarest": unheard,

@@ -462,3 +462,20 @@ def test_a_story_piece_before_the_question_is_not_answered_on_its_own(index: Faq
     # 离婚后孩子跟我 alone points to custody; the question is about support
     d = index.decide("离婚后孩子跟我，他一个月该给多少抚养费")
     assert d.kind == "answer" and d.best is not None and d.best.id == "child-support" and d.also is None
+
+
+@pytest.mark.parametrize(
+    ("question", "local"),
+    [
+        ("今年的两癌筛查是哪天", True),  # a short question after a date
+        ("本村调解室在哪", True),
+        ("咱村的妇女之家谁管", True),  # 本村 as she says it
+        # a detail of her story (镇上盖的房, 去年) is not what she asks after
+        ("我们去年在镇上盖了房，写的是他的名字。现在他要离婚，说房子跟我没关系。这房子离婚时怎么分？", False),
+        ("结婚十年了，他一直在外打工。今年的妇女之家培训班哪天报名？", True),  # asked at the end
+        ("离婚后孩子归谁", False),
+    ],
+)
+def test_asks_locally_reads_the_part_that_asks(index: FaqIndex, question: str, local: bool) -> None:
+    text, tokens = index.query_tokens(question)
+    assert index.asks_locally(text, tokens) is local
