@@ -165,9 +165,6 @@ LOCAL_DETAIL_WORDS = frozenset({"哪里", "几号", "几点", "哪天", "电话"
 LOCAL_ASK_WORDS = frozenset({"几号", "几点", "哪天", "地址", "开门", "镇上", "镇", "村委会", "礼拜天", "周末", "星期",
                              "县里", "乡", "乡里", "今年", "去年", "截止", "名额", "几楼", "剩", "主任", "村妇联",
                              "楼上", "村头", "本村", "本县", "本镇", "本乡", "值班", "礼拜"})
-# Words that place the question in her village wherever they stand in it (本村 is what a chair writes);
-# the other local words count only in the part of a long message that asks (镇上盖了房 is her story).
-LOCAL_PLACE_WORDS = frozenset({"本村", "本县", "本镇", "本乡", "村委会", "村妇联"})
 CACHE_POSTINGS = 2_000_000  # per-token score vectors kept between queries (12 bytes each)
 READ_KEPT = 256  # questions whose tokens are remembered (`query_tokens`)
 SOUND_WORDS = 4  # indexed words a sound key stands for (`FaqIndex.sound_alikes`)
@@ -1391,9 +1388,8 @@ class FaqIndex:
 
     def asks_locally(self, text: str, tokens: Sequence[str], org_id: int | None = None) -> bool:
         """Does the question ask after a detail only her village knows (LOCAL_ASK_WORDS: a date, a place,
-        this year's quota), in the part that asks (`asking_end`), or name her village anywhere?"""
-        if not LOCAL_PLACE_WORDS.isdisjoint(tokens):
-            return True
+        this year's quota, 本村)? In a long message, only the part that asks counts (`asking_end`):
+        镇上盖了房 or 我们村的妇女主任 in her story is not what she asks after."""
         tail = asking_end(text)
         asked = tokens if tail is None else self.query_tokens(tail, org_id)[1]
         return not LOCAL_ASK_WORDS.isdisjoint(asked)

@@ -474,6 +474,7 @@ def test_a_story_piece_before_the_question_is_not_answered_on_its_own(index: Faq
         ("我们去年在镇上盖了房，写的是他的名字。现在他要离婚，说房子跟我没关系。这房子离婚时怎么分？", False),
         ("结婚十年了，他一直在外打工。今年的妇女之家培训班哪天报名？", True),  # asked at the end
         ("离婚后孩子归谁", False),
+        ("我们村的妇女主任干了二十年 大家都说她好 能不能推荐她当三八红旗手", False),
     ],
 )
 def test_asks_locally_reads_the_part_that_asks(index: FaqIndex, question: str, local: bool) -> None:
