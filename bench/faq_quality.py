@@ -12,7 +12,8 @@ asked from that organisation's chats, so shipped entries compete with them as th
                                                    # on every fitted set, bars on the calibration sets
 
 A line: {"q", "expect": [entry ids, none for a near miss], "kind": on_topic|two|org|near_miss, "style"}.
-direct right: the decision is "answer" and its entry is expected. precision: right answers / all
+direct right: the decision is "answer" (or "danger" with her question answered under the alarm) and its
+entry is expected. precision: right answers / all
 answers (near misses included). hit@k: an expected entry among the ranking's first k.
 """
 
@@ -93,7 +94,8 @@ def evaluate(index: FaqIndex, rows: Sequence[Row], misses: bool = False) -> tupl
         elapsed += time.perf_counter() - started
         ranked = [c.id for c in index.search(row.q, 3, row.village)]
         top = d.candidates[0].id if d.candidates else None
-        answered = d.kind == "answer"
+        # a danger message's own question answered under the alarm counts as answered (handlers.faq.asked_entry)
+        answered = d.kind == "answer" or (d.kind == "danger" and d.answered)
         right = answered and top in row.expect
         if answered:
             count("precision of direct answers", right)

@@ -58,7 +58,7 @@ def answer_text(lang: str | None, entry: Entry) -> str:
 def decision_text(lang: str | None, decision: Decision) -> str:
     """The full text the bot sends for a decision (before any hand-off line)."""
     if decision.kind == "danger":
-        return danger_text(lang, decision.danger or "help", None)
+        return danger_text(lang, decision.danger or "help", None, asked_entry(decision))
     if decision.kind == "answer" and decision.best is not None:
         if decision.also is not None and decision.also[2] and decision.candidates:
             # two questions answered: each answer under the question it answers
@@ -243,7 +243,7 @@ async def answer_message(req: Req, context: BotContext, text: str, message_id: i
     passed = await _pass_on(req, org_id, text, message_id, danger, concern=look)
     if danger:
         category = reading.danger.category if reading.danger else "help"
-        body = danger_text(req.lang, category, req.services.faq.entry(DV_HELP_ENTRY, org_id))
+        body = danger_text(req.lang, category, req.services.faq.entry(DV_HELP_ENTRY, org_id), asked_entry(decision))
     else:
         body = t(req.lang, "faq.decline")
     body += "\n\n" + _passed_line(req, passed, danger)
@@ -271,14 +271,27 @@ def _passed_line(req: Req, passed: Passed, danger: bool) -> str:
     return req.t("faq.which_village") if req.private else req.t("faq.passed_nobody")
 
 
-def danger_text(lang: str | None, category: str, help_entry: Entry | None) -> str:
-    """110 and 12338 first; a line for what she is facing; for violence, where to turn afterwards."""
+def asked_entry(decision: Decision) -> Entry | None:
+    """A danger message's own question, when the decision is sure enough to answer it (where can I
+    stay tonight, 能不能报警): shown under the alarm. The help entry is there already."""
+    sure = decision.kind == "answer" or (decision.kind == "danger" and decision.answered)
+    if sure and decision.best is not None and decision.best.id != DV_HELP_ENTRY:
+        return decision.best
+    return None
+
+
+def danger_text(lang: str | None, category: str, help_entry: Entry | None, asked: Entry | None = None) -> str:
+    """110 and 12338 first; a line for what she is facing; for violence, where to turn afterwards; then
+    the answer to what she asked, when the decision is sure of it."""
     text = t(lang, "faq.danger_top")
     extra = f"faq.danger_{category}"
     if has(extra):
         text += "\n" + t(lang, extra)
     if category in VIOLENCE_CATEGORIES and help_entry is not None:
         text += "\n\n" + answer_text(lang, help_entry)
+    if asked is not None:
+        question = _escape(in_script(lang, asked.questions[0] if asked.questions else ""))
+        text += "\n\n" + t(lang, "faq.two_header", question=question) + "\n" + answer_text(lang, asked)
     return text
 
 

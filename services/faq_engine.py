@@ -356,6 +356,8 @@ class Decision:
     right: float = 0.0  # P(the top entry answers the question), `answer_model`
     # A second question in the same message: its entry, and whether it is answered too (else offered).
     also: tuple[Candidate, Entry, bool] | None = None
+    # danger: the top entry is one the decision would answer directly (shown under the alarm's help)
+    answered: bool = False
     tentative: bool = False  # a suggestion likely enough to show the first entry's answer at once
     long_shot: bool = False  # offered below the lenient bar (a private question): a person gets it too
 
@@ -1603,17 +1605,19 @@ class FaqIndex:
         bar = model.thresholds["suggest_private" if lenient == "private" else
                                "suggest_lenient" if lenient else "suggest"]
         relevant = on_topic and right >= bar
+        words = [t for t in tokens if not any(t != other and t in other for other in tokens)]  # sub-words aside
+        sure = relevant and ((right >= model.thresholds["answer"] and len(words) > 1)
+                             or self._is_phrasing(candidates[0], tokens))
         if danger:
             # Violence: the help entries (ranked first) go with the alarm; otherwise only a real match.
+            # An entry sure enough to be answered (where to stay tonight) is shown under the alarm too.
             if violence or relevant:
-                return Decision("danger", best, candidates, confidence, margin, danger, right)
+                return Decision("danger", best, candidates, confidence, margin, danger, right, answered=sure)
             return Decision("danger", None, [], confidence, margin, danger, right)
         whole: Decision
         if not relevant:
             whole = Decision("decline", None, [], confidence, margin, right=right)
         else:
-            words = [t for t in tokens if not any(t != other and t in other for other in tokens)]  # sub-words aside
-            sure = (right >= model.thresholds["answer"] and len(words) > 1) or self._is_phrasing(candidates[0], tokens)
             tentative = not sure and right >= model.thresholds.get("tentative", 1.0)
             long_shot = right < model.thresholds["suggest_lenient"]  # offered on the private bar only
             whole = Decision("answer" if sure else "suggest", best, candidates, confidence, margin, right=right,

@@ -81,6 +81,22 @@ async def test_danger_now_gets_110_first_and_alerts_the_member_on_duty(h: Harnes
     assert "紧急" in alert.text and "他正在打我" in alert.text
 
 
+async def test_danger_with_a_question_gets_its_answer_under_the_alarm(h: Harness) -> None:
+    """Driven out tonight and asking where to stay: 110 first, where to turn, then the shelter answer."""
+    await h.say(PUBLIC, GUEST, "在吗")
+    calls = await h.send(2001, GUEST, "他刚才又打我了，把我和孩子赶出来了，今晚没地方住，哪里能收留我们几天")
+    reply = next(c for c in calls if c.chat_id == 2001)
+    assert reply.text.startswith("⚠️ <b>如果您现在有危险，请马上拨打 110 报警</b>")
+    shelter = h.services.faq.entry("dv-shelter", None)
+    assert shelter is not None
+    assert f"❓ <b>{shelter.questions[0]}</b>" in reply.text
+    assert reply.text.index("110") < reply.text.index(shelter.questions[0])
+    assert any(c.chat_id == WORK and "紧急" in c.text for c in calls)
+    # an alarm without a question of its own gets no second answer
+    calls = await h.send(2001, GUEST, "他正在打我 我好怕")
+    assert "❓" not in next(c for c in calls if c.chat_id == 2001).text
+
+
 async def test_suggestions_are_buttons(h: Harness) -> None:
     calls = await h.send(2001, GUEST, "保护令")
     last = calls[-1]
