@@ -225,18 +225,21 @@ def fit(sets: Sequence[tuple[FaqIndex, Sequence[Row]]], rerank: LogisticModel | 
     good = [p for p, k, ok in zip(held, kinds, y, strict=True) if k != "near_miss" and ok]
     on_topic = sum(k != "near_miss" for k in kinds)
 
-    def holds_on_each(t: float) -> bool:
-        """The answer bar's promises kept on each calibration set alone, not only on them pooled (a bar
-        chosen on one set answered 5% of the other's near misses)."""
+    def fails_on(t: float) -> str | None:
+        """The first calibration set on which the answer bar's promises are not kept alone (a bar chosen
+        on them pooled answered 5% of one set's near misses), with its figures; None: kept on each."""
         for name in CALIBRATION:
             above = [ok for p, ok, w in zip(held, y, which, strict=True) if w == name and p >= t]
             near_one = [p for p, k, w in zip(held, kinds, which, strict=True) if w == name and k == "near_miss"]
-            if (above and sum(above) / len(above) < MIN_PRECISION) or (
-                    near_one and sum(p >= t for p in near_one) / len(near_one) > MAX_NEAR_MISS_ANSWERED):
-                return False
-        return True
+            precision = sum(above) / len(above) if above else 1.0
+            near_answered = sum(p >= t for p in near_one)
+            if precision < MIN_PRECISION or (near_one and near_answered / len(near_one) > MAX_NEAR_MISS_ANSWERED):
+                return (f"{name}: precision {sum(above)}/{len(above)}, near misses answered "
+                        f"{near_answered}/{len(near_one)}")
+        return None
 
-    print("| threshold | answered | precision | near misses answered | on-topic right above |", file=sys.stderr)
+    print("| threshold | answered | precision | near misses answered | on-topic right above | a set alone fails |",
+          file=sys.stderr)
     answer_at, suggest_at, best_j, lenient_at, best_lenient = 0.95, 0.5, -1.0, 0.5, -1.0
     private_at, best_private = 0.5, -1.0
     for step in range(99, 4, -1):
@@ -245,8 +248,10 @@ def fit(sets: Sequence[tuple[FaqIndex, Sequence[Row]]], rerank: LogisticModel | 
         precision = sum(above) / len(above) if above else 1.0
         near_share = sum(p >= t for p in near) / max(len(near), 1)
         good_share = sum(p >= t for p in good) / max(on_topic, 1)
-        print(f"| {t:.2f} | {len(above)} | {precision:.3f} | {near_share:.3f} | {good_share:.3f} |", file=sys.stderr)
-        if precision >= MIN_PRECISION and near_share <= MAX_NEAR_MISS_ANSWERED and holds_on_each(t):
+        failing = fails_on(t)
+        print(f"| {t:.2f} | {len(above)} | {precision:.3f} | {near_share:.3f} | {good_share:.3f} | {failing or ''} |",
+              file=sys.stderr)
+        if precision >= MIN_PRECISION and near_share <= MAX_NEAR_MISS_ANSWERED and failing is None:
             answer_at = t
         j = good_share - NEAR_MISS_SUGGEST_COST * near_share
         if j > best_j:

@@ -1708,31 +1708,46 @@ ASKS = re.compile(
     r"[?？]|吗|呢|么|嘛|谁|哪|几|多少|多久|多长|多大|怎|咋|啥|什么|如何|为何|能否|是否|可否|有没有|会不会|要不要|能不能|可不可以"
     r"|行不行|算不算|该不该|给不给|管不管|退不退|分不分|要不|可以不|能不|行不|有不|是不|对不|算不|[要能给退分管办领查]\w{0,4}不$"
     r"|想问|问下|问一下|请问|想知道|咨询|请教|求助|帮帮|帮忙|求帮|求问|求解|谁知道|谁懂|怎么办|咋办|咋整|给个|告诉我"
+    # 用不用, 还不还 (any A不A); 上学不, 有救助没 (a yes-no question's 不/没 at its end)
+    r"|(?P<verb>\w)不(?P=verb)|\w不$|\w没(?:得|有)?$"
 )
 
 _QUESTION_BREAKS = re.compile(
-    r"[？?。！!；;，,\n]+|还有就是|还有|另外|再问一下|再问下|还想问一下|还想问|顺便问一下|顺便问下|顺便问")
+    r"[？?。！!；;，,\n]+|还有就是|还有(?![没吗不么呢])|另外|再问一下|再问下|还想问一下|还想问|顺便问一下|顺便问下|顺便问")
+_PAUSE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")  # voice-to-text: a space between two characters
+# Words that announce a question without asking one (我想问两个事): a part with only these joins the next
+_ANNOUNCES = re.compile(r"想问问|想问|问问|问一下|问下|请问|想知道|咨询|请教|[两几]个事|[两几]件事|[两几]个问题")
 MIN_PART_CHARS = 4
 TAIL_CHARS = 14  # a message without stops asks in about its last this many characters
 TAIL_MIN_CHARS = 8  # the asking part of a message cut into parts: its last parts up to this many characters
 
 
-def question_parts(query: str) -> list[str]:
+def question_parts(query: str, pauses: bool = False) -> list[str]:
     """The message cut where a second question may begin (parts under MIN_PART_CHARS dropped; the last 4:
-    a long story tells first and asks at the end)."""
-    parts = [p.strip(" ，,、") for p in _QUESTION_BREAKS.split(query)]
+    a long story tells first and asks at the end); `pauses`: at a voice-to-text pause too."""
+    parts = [p.strip(" ，,、") for p in _QUESTION_BREAKS.split(_PAUSE.sub("，", query) if pauses else query)]
     return [p for p in parts if len(p) >= MIN_PART_CHARS][-4:]
+
+
+# One question about two things (巾帼文明岗和三八红旗手分别咋申报, 12338跟12348有啥区别): a question each
+_EACH_OF_TWO = re.compile(
+    r"^(?P<first>[^，,。？?\s]{2,12}?)(?:\s*[和跟与、及]\s*|\s+)(?P<second>[^，,。？?\s]{2,12}?)\s*"
+    r"(?P<ask>(?:分别|各自|各)\S*|有\S{0,2}(?:区别|不一样|不同)\S*)$")
 
 
 def asked_parts(query: str) -> list[str]:
     """The questions of a message: its parts (`question_parts`) joined up to each one that has a question
     form (备孕那会儿没吃叶酸，现在还能补领不 is one question; 离婚后孩子跟我，他一个月该给多少抚养费 too); a
-    last piece without one joins the question before it."""
+    last piece without one joins the question before it. A and B asked together (A和B分别怎么申请) are two."""
+    both = _EACH_OF_TWO.match(query.strip(" ？?。！!"))
+    if both is not None:
+        ask = re.sub(r"^(?:分别|各自|各)", "", both["ask"])
+        return [both["first"] + ask, both["second"] + ask]
     groups: list[str] = []
     pending = ""
-    for part in question_parts(query):
+    for part in question_parts(query, pauses=True):
         pending = f"{pending}，{part}" if pending else part
-        if ASKS.search(fold(part)) is not None:
+        if ASKS.search(_ANNOUNCES.sub(" ", fold(part))) is not None:
             groups.append(pending)
             pending = ""
     if pending:

@@ -458,6 +458,31 @@ def test_a_message_is_cut_into_the_questions_it_asks() -> None:
     assert asked_parts("被老公打了，要留什么证据，以后打官司才有用") == ["被老公打了，要留什么证据，以后打官司才有用"]
 
 
+@pytest.mark.parametrize(
+    ("message", "parts"),
+    [
+        # any A不A, and a yes-no question's 不 or 没 at its end, ask
+        ("娃的户口要不要迁，还有我自己的地用不用交回去", ["娃的户口要不要迁", "我自己的地用不用交回去"]),
+        ("冷静期能撤回不？另外妇联有没有律师", ["冷静期能撤回不", "妇联有没有律师"]),
+        ("产检免费做 生完有补贴没", ["产检免费做，生完有补贴没"]),  # 产检免费做 alone asks nothing
+        ("低保谁管 离婚了低保还有没", ["低保谁管", "离婚了低保还有没"]),
+        # a pause in voice-to-text (a space between two characters) may begin a question
+        ("彩礼多少算违法 离婚了彩礼退不退", ["彩礼多少算违法", "离婚了彩礼退不退"]),
+        # but not a space inside pinyin or beside a Latin word
+        ("bao hu ling zen me shen qing", ["bao hu ling zen me shen qing"]),
+        # a part that only announces questions joins the next
+        ("想问两件事 冷静期多少天 财产怎么分", ["想问两件事，冷静期多少天", "财产怎么分"]),
+        ("离婚了低保还有没", ["离婚了低保还有没"]),  # 还有没 asks; it does not begin a second question
+        # one question about two things is a question about each
+        ("春蕾计划和母亲邮包分别怎么申请？", ["春蕾计划怎么申请", "母亲邮包怎么申请"]),
+        ("告诫书跟保护令有啥区别", ["告诫书有啥区别", "保护令有啥区别"]),
+        ("我和婆婆都想去查两癌", ["我和婆婆都想去查两癌"]),
+    ],
+)
+def test_more_question_forms_and_voice_pauses(message: str, parts: list[str]) -> None:
+    assert asked_parts(message) == parts
+
+
 def test_a_story_piece_before_the_question_is_not_answered_on_its_own(index: FaqIndex) -> None:
     # 离婚后孩子跟我 alone points to custody; the question is about support
     d = index.decide("离婚后孩子跟我，他一个月该给多少抚养费")
