@@ -58,7 +58,7 @@ def answer_text(lang: str | None, entry: Entry) -> str:
 def decision_text(lang: str | None, decision: Decision) -> str:
     """The full text the bot sends for a decision (before any hand-off line)."""
     if decision.kind == "danger":
-        return danger_text(lang, decision.danger or "help", None, asked_entry(decision))
+        return danger_text(lang, decision.danger or "help", None, asked_entry(decision), decision.answered)
     if decision.kind == "answer" and decision.best is not None:
         if decision.also is not None and decision.also[2] and decision.candidates:
             # two questions answered: each answer under the question it answers
@@ -243,11 +243,12 @@ async def answer_message(req: Req, context: BotContext, text: str, message_id: i
     passed = await _pass_on(req, org_id, text, message_id, danger, concern=look)
     if danger:
         category = reading.danger.category if reading.danger else "help"
-        body = danger_text(req.lang, category, req.services.faq.entry(DV_HELP_ENTRY, org_id), asked_entry(decision))
+        body = danger_text(req.lang, category, req.services.faq.entry(DV_HELP_ENTRY, org_id), asked_entry(decision),
+                           decision.kind != "danger" or decision.answered)
     else:
         body = t(req.lang, "faq.decline")
     body += "\n\n" + _passed_line(req, passed, danger)
-    await reply(req, body, _with_private_row(req, context, None))
+    await reply(req, body, _with_private_row(req, context, danger_choices(req.lang, decision) if danger else None))
 
 
 async def _pass_on(req: Req, org_id: int | None, question: str, message_id: int, danger: bool,
@@ -273,16 +274,30 @@ def _passed_line(req: Req, passed: Passed, danger: bool) -> str:
 
 def asked_entry(decision: Decision) -> Entry | None:
     """A danger message's own question, when the decision is sure enough to answer it (where can I
-    stay tonight, 能不能报警): shown under the alarm. The help entry is there already."""
-    sure = decision.kind == "answer" or (decision.kind == "danger" and decision.answered)
-    if sure and decision.best is not None and decision.best.id != DV_HELP_ENTRY:
+    stay tonight, 能不能报警) or finds it likely: shown under the alarm. The help entry is there already."""
+    shown = decision.kind == "answer" or (decision.kind == "danger" and (decision.answered or decision.tentative))
+    if shown and decision.best is not None and decision.best.id != DV_HELP_ENTRY:
         return decision.best
     return None
 
 
-def danger_text(lang: str | None, category: str, help_entry: Entry | None, asked: Entry | None = None) -> str:
+def danger_choices(lang: str | None, decision: Decision) -> InlineKeyboardMarkup | None:
+    """Under an alarm: what else she may have asked (the candidates the decision found relevant, not
+    the help entry or the answer shown) as 「还想问：…」 buttons."""
+    if decision.kind != "danger" or not decision.relevant:
+        return None
+    answer = asked_entry(decision)
+    shown = {DV_HELP_ENTRY} | ({answer.id} if answer is not None else set())
+    rows = [[InlineKeyboardButton(t(lang, "faq.also_ask", question=in_script(lang, c.question[:50])),
+                                  callback_data=f"faq:q:{c.id}")]
+            for c in decision.candidates[:3] if c.id not in shown][:2]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def danger_text(lang: str | None, category: str, help_entry: Entry | None, asked: Entry | None = None,
+                sure: bool = True) -> str:
     """110 and 12338 first; a line for what she is facing; for violence, where to turn afterwards; then
-    the answer to what she asked, when the decision is sure of it."""
+    the answer to what she asked (under "您问的是不是" when the decision is not `sure` of it)."""
     text = t(lang, "faq.danger_top")
     extra = f"faq.danger_{category}"
     if has(extra):
@@ -291,7 +306,8 @@ def danger_text(lang: str | None, category: str, help_entry: Entry | None, asked
         text += "\n\n" + answer_text(lang, help_entry)
     if asked is not None:
         question = _escape(in_script(lang, asked.questions[0] if asked.questions else ""))
-        text += "\n\n" + t(lang, "faq.two_header", question=question) + "\n" + answer_text(lang, asked)
+        header = "faq.tentative" if sure is False else "faq.two_header"
+        text += "\n\n" + t(lang, header, question=question) + "\n" + answer_text(lang, asked)
     return text
 
 

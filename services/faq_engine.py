@@ -356,8 +356,10 @@ class Decision:
     right: float = 0.0  # P(the top entry answers the question), `answer_model`
     # A second question in the same message: its entry, and whether it is answered too (else offered).
     also: tuple[Candidate, Entry, bool] | None = None
-    # danger: the top entry is one the decision would answer directly (shown under the alarm's help)
+    # danger: the top entry is one the decision would answer directly (shown under the alarm's help);
+    # `tentative` on a danger decision: likely enough to be shown there under "您问的是不是"
     answered: bool = False
+    relevant: bool = False  # danger: the candidates clear the suggest bar (offered as buttons under the alarm)
     tentative: bool = False  # a suggestion likely enough to show the first entry's answer at once
     long_shot: bool = False  # offered below the lenient bar (a private question): a person gets it too
 
@@ -1612,7 +1614,9 @@ class FaqIndex:
             # Violence: the help entries (ranked first) go with the alarm; otherwise only a real match.
             # An entry sure enough to be answered (where to stay tonight) is shown under the alarm too.
             if violence or relevant:
-                return Decision("danger", best, candidates, confidence, margin, danger, right, answered=sure)
+                likely = relevant and not sure and right >= model.thresholds.get("tentative", 1.0)
+                return Decision("danger", best, candidates, confidence, margin, danger, right, answered=sure,
+                                tentative=likely, relevant=relevant)
             return Decision("danger", None, [], confidence, margin, danger, right)
         whole: Decision
         if not relevant:

@@ -92,9 +92,25 @@ async def test_danger_with_a_question_gets_its_answer_under_the_alarm(h: Harness
     assert f"❓ <b>{shelter.questions[0]}</b>" in reply.text
     assert reply.text.index("110") < reply.text.index(shelter.questions[0])
     assert any(c.chat_id == WORK and "紧急" in c.text for c in calls)
-    # an alarm without a question of its own gets no second answer
+    # an alarm without a question of its own gets no second answer and no choices
     calls = await h.send(2001, GUEST, "他正在打我 我好怕")
-    assert "❓" not in next(c for c in calls if c.chat_id == 2001).text
+    reply = next(c for c in calls if c.chat_id == 2001)
+    assert "❓" not in reply.text and "您问的是不是" not in reply.text
+    assert not any("还想问" in b["text"] for row in (reply.params.get("reply_markup") or {}).get("inline_keyboard", [])
+                   for b in row)
+
+
+async def test_danger_with_a_likely_question_shows_it_and_offers_the_others(h: Harness) -> None:
+    await h.say(PUBLIC, GUEST, "在吗")
+    calls = await h.send(2001, GUEST, "他刚才又打我了，我现在在娘家，保护令怎么申请")
+    reply = next(c for c in calls if c.chat_id == 2001)
+    assert reply.text.startswith("⚠️ <b>如果您现在有危险，请马上拨打 110 报警</b>")
+    assert "您问的是不是：<b>人身安全保护令怎么申请？</b>" in reply.text
+    buttons = [b for row in reply.params["reply_markup"]["inline_keyboard"] for b in row]
+    offered = [b for b in buttons if b["text"].startswith("还想问：")]
+    assert 1 <= len(offered) <= 2 and all(b["callback_data"].startswith("faq:q:") for b in offered)
+    shown = await h.press(GUEST, reply, buttons.index(offered[0]))
+    assert any("依据：" in c.text for c in shown)
 
 
 async def test_suggestions_are_buttons(h: Harness) -> None:
