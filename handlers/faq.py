@@ -58,7 +58,7 @@ def answer_text(lang: str | None, entry: Entry) -> str:
 def decision_text(lang: str | None, decision: Decision) -> str:
     """The full text the bot sends for a decision (before any hand-off line)."""
     if decision.kind == "danger":
-        return danger_text(lang, decision.danger or "help", None, asked_entry(decision), decision.answered)
+        return danger_text(lang, decision.danger or "help", None, decision)
     if decision.kind == "answer" and decision.best is not None:
         if decision.also is not None and decision.also[2] and decision.candidates:
             # two questions answered: each answer under the question it answers
@@ -243,8 +243,7 @@ async def answer_message(req: Req, context: BotContext, text: str, message_id: i
     passed = await _pass_on(req, org_id, text, message_id, danger, concern=look)
     if danger:
         category = reading.danger.category if reading.danger else "help"
-        body = danger_text(req.lang, category, req.services.faq.entry(DV_HELP_ENTRY, org_id), asked_entry(decision),
-                           decision.kind != "danger" or decision.answered)
+        body = danger_text(req.lang, category, req.services.faq.entry(DV_HELP_ENTRY, org_id), decision)
     else:
         body = t(req.lang, "faq.decline")
     body += "\n\n" + _passed_line(req, passed, danger)
@@ -294,19 +293,21 @@ def danger_choices(lang: str | None, decision: Decision) -> InlineKeyboardMarkup
     return InlineKeyboardMarkup(rows) if rows else None
 
 
-def danger_text(lang: str | None, category: str, help_entry: Entry | None, asked: Entry | None = None,
-                sure: bool = True) -> str:
+def danger_text(lang: str | None, category: str, help_entry: Entry | None,
+                decision: Decision | None = None) -> str:
     """110 and 12338 first; a line for what she is facing; for violence, where to turn afterwards; then
-    the answer to what she asked (under "您问的是不是" when the decision is not `sure` of it)."""
+    the answer to what she asked (`asked_entry`; under "您问的是不是" when the decision is not sure of it)."""
     text = t(lang, "faq.danger_top")
     extra = f"faq.danger_{category}"
     if has(extra):
         text += "\n" + t(lang, extra)
     if category in VIOLENCE_CATEGORIES and help_entry is not None:
         text += "\n\n" + answer_text(lang, help_entry)
-    if asked is not None:
+    asked = asked_entry(decision) if decision is not None else None
+    if asked is not None and decision is not None:
         question = _escape(in_script(lang, asked.questions[0] if asked.questions else ""))
-        header = "faq.tentative" if sure is False else "faq.two_header"
+        sure = decision.kind == "answer" or decision.answered
+        header = "faq.two_header" if sure else "faq.tentative"
         text += "\n\n" + t(lang, header, question=question) + "\n" + answer_text(lang, asked)
     return text
 

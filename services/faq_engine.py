@@ -1736,7 +1736,7 @@ def question_parts(query: str, pauses: bool = False) -> list[str]:
 # One question about two things (巾帼文明岗和三八红旗手分别咋申报, 12338跟12348有啥区别): a question each
 _EACH_OF_TWO = re.compile(
     r"^(?P<first>[^，,。？?\s]{2,12}?)(?:\s*[和跟与、及]\s*|\s+)(?P<second>[^，,。？?\s]{2,12}?)\s*"
-    r"(?P<ask>(?:分别|各自|各)\S*|有\S{0,2}(?:区别|不一样|不同)\S*)$")
+    r"(?:(?:分别|各自|各)(?P<each>\S*)|(?P<compare>有\S{0,2}(?:区别|不一样|不同)\S*))$")
 
 
 def asked_parts(query: str) -> list[str]:
@@ -1745,7 +1745,7 @@ def asked_parts(query: str) -> list[str]:
     last piece without one joins the question before it. A and B asked together (A和B分别怎么申请) are two."""
     both = _EACH_OF_TWO.match(query.strip(" ？?。！!"))
     if both is not None:
-        ask = re.sub(r"^(?:分别|各自|各)", "", both["ask"])
+        ask = both["compare"] if both["each"] is None else both["each"]
         return [both["first"] + ask, both["second"] + ask]
     groups: list[str] = []
     pending = ""
