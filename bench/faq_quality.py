@@ -1,6 +1,6 @@
 """FAQ decision quality on question sets written apart from the knowledge base (tests/data/):
 faq_dev.jsonl … faq_dev4.jsonl to fit and tune on (entries and rules gained from
-their misses), faq_calib.jsonl … faq_calib5.jsonl (held-out sets of earlier runs) to fit on and choose
+their misses), faq_calib.jsonl … faq_calib6.jsonl (held-out sets of earlier runs) to fit on and choose
 the decision's bars on (never used to edit entries or rules), faq_test.jsonl held out (scored,
 never fitted or tuned on); each with its organisation's own entries
 (faq_<set>_org.jsonl, one phrasing each, as chairs write them), indexed for organisation EVAL_ORG and
@@ -30,19 +30,27 @@ from pathlib import Path
 
 from bench.message_kinds import FAQ_DATA, fit_logistic
 from services.faq_engine import ANSWER_MODEL, RERANK_K, RERANK_MODEL, Entry, FaqIndex, load_shipped_entries
+from services.faq_semantic import NOT_COVERED, NOT_COVERED_LEFT_OUT, get_semantic
 from services.learned import LogisticModel
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 EVAL_ORG = 1
-SETS = ("dev", "dev2", "dev3", "dev4", "calib", "calib2", "calib3", "calib4", "calib5", "test")
+SETS = ("dev", "dev2", "dev3", "dev4", "calib", "calib2", "calib3", "calib4", "calib5", "calib6", "test")
 # weights on all; bars on CALIBRATION
-FITTED_ON = ("dev", "dev2", "dev3", "dev4", "calib", "calib2", "calib3", "calib4", "calib5")
-CALIBRATION = ("calib", "calib2", "calib3", "calib4", "calib5")  # never used to edit an entry or a rule
+FITTED_ON = ("dev", "dev2", "dev3", "dev4", "calib", "calib2", "calib3", "calib4", "calib5", "calib6")
+# never used to edit an entry or a rule
+CALIBRATION = ("calib", "calib2", "calib3", "calib4", "calib5", "calib6")
+DEVELOPMENT = tuple(name for name in FITTED_ON if name not in CALIBRATION)  # their near misses: not_covered
 ON_TOPIC = ("on_topic", "two", "org")
 # Thresholds of the answer model (chosen on out-of-fold probabilities of the dev set):
 L2 = 0.3  # the fit's ridge penalty (chosen out of fold on the development set among 0.1, 0.3, 1, 3)
 MIN_PRECISION = 0.97  # of direct answers, near misses counted as wrong
 MAX_NEAR_MISS_ANSWERED = 0.03
+# The bar must keep MIN_PRECISION and MAX_NEAR_MISS_ANSWERED on the calibration sets pooled, and these
+# looser floors on each set alone (chosen before set DD was written). Holding the pooled targets on
+# each set alone made the bar hang on single questions: one near miss in 79 moved it from 0.92 to 0.96.
+MIN_PRECISION_ONE_SET = 0.95
+MAX_NEAR_MISS_ONE_SET = 0.05
 # A near miss offered as "您是不是想问" costs her a tap on 都不是 (then a person gets it); an on-topic
 # question declined costs her the answer until a person comes: the suggest threshold maximises
 # (on-topic questions with the right entry offered) − NEAR_MISS_SUGGEST_COST × (near misses offered).
@@ -171,18 +179,33 @@ def fit_rerank(sets: Sequence[tuple[FaqIndex, Sequence[Row]]], report: bool = Tr
     return fit_logistic([x for xs, _ in groups for x in xs], [v for _, y in groups for v in y], L2, False)
 
 
-def decision_rows(sets: Sequence[tuple[FaqIndex, Sequence[Row]]], rerank: LogisticModel | None
-                  ) -> list[tuple[dict[str, float], bool, str]]:
+def decision_rows(sets: Sequence[tuple[FaqIndex, Sequence[Row]]], rerank: LogisticModel | None,
+                  names: Sequence[str] = ()) -> list[tuple[dict[str, float], bool, str]]:
     """(`FaqIndex.fit_features`, the first entry is expected, kind) of every question with a candidate,
-    ranked with `rerank`."""
+    ranked with `rerank`; a set named in `names` is compared with the not-covered list without its own
+    near misses (`faq_semantic.NOT_COVERED_LEFT_OUT`)."""
     out = []
-    for index, row in ((index, row) for index, rows in sets for row in rows):
-        text, tokens = index.query_tokens(row.q, row.village)
-        candidates = index.ranked(text, tokens, 3, row.village, rerank)
-        if candidates:
-            out.append((index.fit_features(text, candidates, tokens, row.village), candidates[0].id in row.expect,
-                        row.kind))
+    for i, (index, rows) in enumerate(sets):
+        token = NOT_COVERED_LEFT_OUT.set(names[i] if i < len(names) else None)
+        try:
+            for row in rows:
+                text, tokens = index.query_tokens(row.q, row.village)
+                candidates = index.ranked(text, tokens, 3, row.village, rerank)
+                if candidates:
+                    out.append((index.fit_features(text, candidates, tokens, row.village),
+                                candidates[0].id in row.expect, row.kind))
+        finally:
+            NOT_COVERED_LEFT_OUT.reset(token)
     return out
+
+
+def write_not_covered(names: Sequence[str]) -> int:
+    """`faq_semantic.NOT_COVERED` from the near misses of the development sets `names` (never the
+    calibration or test sets) → how many."""
+    lines = [json.dumps({"q": row.q, "from": name}, ensure_ascii=False)
+             for name in names for row in load_set(name)[0] if row.kind == "near_miss"]
+    NOT_COVERED.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return len(lines)
 
 
 def held_out_by_set(named: Sequence[tuple[str, FaqIndex, Sequence[Row]]]
@@ -193,12 +216,12 @@ def held_out_by_set(named: Sequence[tuple[str, FaqIndex, Sequence[Row]]]
     precision chosen, 94–96% found on sets W and Y)."""
     out = []
     for name in (n for n, _, _ in named if n in CALIBRATION):
-        others = [(index, rows) for n, index, rows in named if n != name]
+        others = [(n, index, rows) for n, index, rows in named if n != name]
         own = [(index, rows) for n, index, rows in named if n == name]
-        rerank = fit_rerank(others, report=False)
-        train = decision_rows(others, rerank)
+        rerank = fit_rerank([(index, rows) for _, index, rows in others], report=False)
+        train = decision_rows([(index, rows) for _, index, rows in others], rerank, [n for n, _, _ in others])
         model = fit_logistic([x for x, _, _ in train], [ok for _, ok, _ in train], L2, False)
-        out += [(name, model.probability(x), ok, kind) for x, ok, kind in decision_rows(own, rerank)]
+        out += [(name, model.probability(x), ok, kind) for x, ok, kind in decision_rows(own, rerank, [name])]
     return out
 
 
@@ -209,11 +232,11 @@ def fit(sets: Sequence[tuple[FaqIndex, Sequence[Row]]], rerank: LogisticModel | 
     apart from the knowledge base and never used to edit it, so its questions are as far from the
     entries' phrasings as a village's are; the development set's are closer, since entries gained
     phrasings from its misses, and a bar chosen on them answers fresh questions too readily):
-    answer = the lowest with precision ≥ MIN_PRECISION and near misses answered ≤ MAX_NEAR_MISS_ANSWERED,
-    pooled and on each calibration set alone;
+    answer = the lowest with precision ≥ MIN_PRECISION and near misses answered ≤ MAX_NEAR_MISS_ANSWERED
+    pooled, and the looser MIN_PRECISION_ONE_SET / MAX_NEAR_MISS_ONE_SET on each calibration set alone;
     suggest = the best trade of on-topic questions whose top entry is right against near misses
     (NEAR_MISS_SUGGEST_COST)."""
-    fitted = decision_rows(sets, rerank)
+    fitted = decision_rows(sets, rerank, FITTED_ON)
     fitted_xs, fitted_y = [x for x, _, _ in fitted], [ok for _, ok, _ in fitted]
     calibration = held_out_by_set([(name, index, rows) for name, (index, rows)
                                    in zip(FITTED_ON, sets, strict=True)])
@@ -226,14 +249,16 @@ def fit(sets: Sequence[tuple[FaqIndex, Sequence[Row]]], rerank: LogisticModel | 
     on_topic = sum(k != "near_miss" for k in kinds)
 
     def fails_on(t: float) -> str | None:
-        """The first calibration set on which the answer bar's promises are not kept alone (a bar chosen
-        on them pooled answered 5% of one set's near misses), with its figures; None: kept on each."""
+        """The first calibration set on which the answer bar falls below the floors for one set (a bar
+        chosen on them pooled alone answered 5% of one set's near misses), with its figures; None: kept
+        on each."""
         for name in CALIBRATION:
             above = [ok for p, ok, w in zip(held, y, which, strict=True) if w == name and p >= t]
             near_one = [p for p, k, w in zip(held, kinds, which, strict=True) if w == name and k == "near_miss"]
             precision = sum(above) / len(above) if above else 1.0
             near_answered = sum(p >= t for p in near_one)
-            if precision < MIN_PRECISION or (near_one and near_answered / len(near_one) > MAX_NEAR_MISS_ANSWERED):
+            if precision < MIN_PRECISION_ONE_SET or (
+                    near_one and near_answered / len(near_one) > MAX_NEAR_MISS_ONE_SET):
                 return (f"{name}: precision {sum(above)}/{len(above)}, near misses answered "
                         f"{near_answered}/{len(near_one)}")
         return None
@@ -286,6 +311,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--fit", action="store_true", help=f"fit services/faq_data/{ANSWER_MODEL} on the dev set")
     args = ap.parse_args(argv)
     if args.fit:
+        print(f"{NOT_COVERED.name}: {write_not_covered(DEVELOPMENT)} near misses", file=sys.stderr)
+        get_semantic().reload_not_covered()
         sets = [(build_index(org), rows) for rows, org in (load_set(name) for name in FITTED_ON)]
         rerank = fit_rerank(sets)
         (FAQ_DATA / RERANK_MODEL).write_text(

@@ -1614,9 +1614,12 @@ class FaqIndex:
             # Violence: the help entries (ranked first) go with the alarm; otherwise only a real match.
             # An entry sure enough to be answered (where to stay tonight) is shown under the alarm too.
             if violence or relevant:
-                likely = relevant and not sure and right >= model.thresholds.get("tentative", 1.0)
-                return Decision("danger", best, candidates, confidence, margin, danger, right, answered=sure,
-                                tentative=likely, relevant=relevant)
+                # her own question is shown (or offered) only where she asks or wants something: an alarm
+                # alone (他正在打我 我好怕) gets the help entry, not a guess at a question she did not ask
+                asks = relevant and (ASKS.search(fold(query)) is not None or WANTS.search(fold(query)) is not None)
+                likely = asks and not sure and right >= model.thresholds.get("tentative", 1.0)
+                return Decision("danger", best, candidates, confidence, margin, danger, right,
+                                answered=sure and asks, tentative=likely, relevant=asks)
             return Decision("danger", None, [], confidence, margin, danger, right)
         whole: Decision
         if not relevant:
@@ -1715,6 +1718,10 @@ ASKS = re.compile(
     # 用不用, 还不还 (any A不A); 上学不, 有救助没 (a yes-no question's 不/没 at its end)
     r"|(?P<verb>\w)不(?P=verb)|\w不$|\w没(?:得|有)?$"
 )
+
+# What she wants done, said without a question form (我想申请保护令, 我要离婚): a danger message with it
+# gets the entry for it under the alarm as a question would.
+WANTS = re.compile(r"[想要](?:申请|离婚|起诉|告|报警|找|去|搬|住|走|办)")
 
 _QUESTION_BREAKS = re.compile(
     r"[？?。！!；;，,\n]+|还有就是|还有(?![没吗不么呢])|另外|再问一下|再问下|还想问一下|还想问|顺便问一下|顺便问下|顺便问")

@@ -15,11 +15,14 @@ per text, so a question decided twice (strict, then lenient) is embedded once.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from contextvars import ContextVar
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +35,14 @@ SIM_SD = 0.165
 PHRASING_CACHE = 16384  # phrasings, 512 floats each: about 32 MB
 QUERY_CACHE = 1024
 KEEP_BATCH = 8  # phrasings per encoder call in the background: a question waits at most one batch (~7 ms)
+
+# Questions the base does not answer, written as village women ask (the development sets' near misses:
+# 房产证加名字要交多少税, 打完HPV疫苗胳膊疼正常吗): a question close to one of them is likelier a near
+# miss than a question close to none. Rebuilt by `python -m bench.faq_quality --fit`.
+NOT_COVERED = Path(__file__).resolve().parent / "faq_data" / "not_covered.jsonl"
+# While the decision is fitted: the question set whose own near misses are left out of the comparison
+# (its questions are then as new to the list as a village's are).
+NOT_COVERED_LEFT_OUT: ContextVar[str | None] = ContextVar("not_covered_left_out", default=None)
 
 Vector = npt.NDArray[np.float32]
 # What carries no meaning for the encoder and only pulls a question away from its entry: symbols
@@ -50,10 +61,38 @@ class Semantic:
         # Phrasings embedded in the background and kept for good: 8-bit directions (about 0.6 KB each
         # with the key; a cosine moves by under 0.001, a thousandth of the spread the decision sees).
         self._kept: dict[str, npt.NDArray[np.int8]] = {}
+        self._not_covered: tuple[Vector, list[str]] | None = None
 
     def warm(self) -> None:
-        """Load the model and run it once (its first sentence is slow)."""
+        """Load the model, run it once (its first sentence is slow) and embed the not-covered list."""
         self.encode(["热身"])
+        self._not_covered_vectors()
+
+    def _not_covered_vectors(self) -> tuple[Vector, list[str]]:
+        """The not-covered questions' vectors (one encoder pass at start, about 0.3 s) and where each
+        came from."""
+        if self._not_covered is None:
+            lines = [json.loads(line) for line in NOT_COVERED.read_text(encoding="utf-8").splitlines()
+                     if line.strip()] if NOT_COVERED.exists() else []
+            texts = [self._plain(str(line["q"])) for line in lines]
+            vectors = self.encode(texts) if texts else np.zeros((0, 1), dtype=np.float32)
+            self._not_covered = (vectors, [str(line.get("from", "")) for line in lines])
+        return self._not_covered
+
+    def reload_not_covered(self) -> None:
+        """Read the not-covered list again when next needed (after it was rewritten)."""
+        self._not_covered = None
+
+    def not_covered(self, text: str) -> float:
+        """The best cosine between `text` and a question the base is known not to answer."""
+        vectors, sources = self._not_covered_vectors()
+        if not len(sources):
+            return 0.0
+        cosines = vectors @ self.query(text)
+        left_out = NOT_COVERED_LEFT_OUT.get()
+        if left_out is not None:
+            cosines = cosines[np.array([source != left_out for source in sources])]
+        return float(cosines.max()) if cosines.size else 0.0
 
     def encode(self, texts: Sequence[str]) -> Vector:
         """Unit vectors, one row per text. One caller at a time: a question asked while `warm` runs
@@ -150,7 +189,11 @@ class Semantic:
             return {}
         scaled = [(s - SIM_MEAN) / SIM_SD for s in sims]
         second = scaled[1] if len(scaled) > 1 else 0.0
+        uncovered = (self.not_covered(text) - SIM_MEAN) / SIM_SD
         return {
+            # how close she is to a question the base does not answer, alone and against the first entry
+            "uncovered": uncovered,
+            "uncovered_gap": uncovered - scaled[0],
             "emb_top1": scaled[0],
             "emb_top1_sq": scaled[0] * scaled[0],  # very close and very far both say much
             "emb_top2": second,

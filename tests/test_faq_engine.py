@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 
 from services.faq_engine import (
+    WANTS,
     Entry,
     FaqIndex,
     Tokenizer,
@@ -505,3 +506,12 @@ def test_a_story_piece_before_the_question_is_not_answered_on_its_own(index: Faq
 def test_asks_locally_reads_the_part_that_asks(index: FaqIndex, question: str, local: bool) -> None:
     text, tokens = index.query_tokens(question)
     assert index.asks_locally(text, tokens) is local
+
+
+def test_an_alarm_without_a_question_gets_no_guess_at_one(index: FaqIndex) -> None:
+    """Under the alarm her own question is answered or offered only where she asks or wants something."""
+    alarm = index.decide("他正在打我 我好怕", private=True)
+    assert alarm.kind == "danger" and not (alarm.answered or alarm.tentative or alarm.relevant)
+    asked = index.decide("他刚才又打我了，把我和孩子赶出来了，今晚没地方住，哪里能收留我们几天", private=True)
+    assert asked.kind == "danger" and asked.answered and asked.best is not None and asked.best.id == "dv-shelter"
+    assert WANTS.search("我想申请保护令") and WANTS.search("我要离婚") and not WANTS.search("我好怕")

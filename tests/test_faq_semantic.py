@@ -113,3 +113,40 @@ def test_a_message_with_several_questions_goes_through_the_encoder_once() -> Non
         del s.encode
     assert decision.kind in ("answer", "suggest")
     assert len(calls) == 1 and calls[0] >= 3  # the message and its questions together
+
+
+def test_a_question_like_one_the_base_does_not_answer_is_seen_as_such(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import services.faq_semantic as semantic
+
+    listed = tmp_path / "not_covered.jsonl"
+    listed.write_text('{"q": "房产证上加我的名字要交多少税", "from": "dev"}\n'
+                      '{"q": "打完疫苗胳膊又肿又疼正常吗", "from": "dev2"}\n', encoding="utf-8")
+    monkeypatch.setattr(semantic, "NOT_COVERED", listed)
+    s = Semantic()
+    near = s.not_covered("房本上加我名字得交啥税")
+    assert near > s.not_covered("离婚了孩子归谁") + 0.1
+    token = semantic.NOT_COVERED_LEFT_OUT.set("dev")  # fitting: the set's own near misses left out
+    try:
+        assert s.not_covered("房本上加我名字得交啥税") < near
+    finally:
+        semantic.NOT_COVERED_LEFT_OUT.reset(token)
+    features = s.features("房本上加我名字得交啥税", [["夫妻共同财产怎么分？"]])
+    assert features["uncovered_gap"] == pytest.approx(features["uncovered"] - features["emb_top1"])
+    monkeypatch.setattr(semantic, "NOT_COVERED", tmp_path / "none.jsonl")
+    assert Semantic().not_covered("房本上加我名字得交啥税") == 0.0  # no list: nothing known
+
+
+def test_the_shipped_not_covered_list_holds_only_development_questions() -> None:
+    """Its questions are the development sets' near misses, each from the set it names, never taken from
+    a set the bars are chosen on or the held-out set (a short one such as 低保标准 may be written by
+    writers of both, independently)."""
+    import json
+
+    from bench.faq_quality import DEVELOPMENT, load_set
+    from services.faq_semantic import NOT_COVERED
+
+    lines = [json.loads(line) for line in NOT_COVERED.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(lines) >= 300 and {line["from"] for line in lines} <= set(DEVELOPMENT)
+    near_misses = {name: {row.q for row in load_set(name)[0] if row.kind == "near_miss"} for name in DEVELOPMENT}
+    assert all(line["q"] in near_misses[line["from"]] for line in lines)
