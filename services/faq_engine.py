@@ -198,6 +198,9 @@ DIALECT: tuple[tuple[str, str], ...] = (
     # typos no sound reading mends (调节 and 同局 are words of their own; 侓 and 帖 read alike)
     ("侓", "律"), ("同局", "同居"), ("陪偿", "赔偿"), ("陪钱", "赔钱"), ("陪我钱", "赔我钱"), ("调节", "调解"),
     ("二台", "二胎"), ("三台", "三胎"),
+    # let go without the word 辞退 (让我别来了, 明天不用来了, 被老板炒了)
+    ("让我别来了", "辞退我"), ("叫我别来了", "辞退我"), ("不用来上班了", "辞退了"), ("别来上班了", "辞退了"),
+    ("明天不用来了", "辞退了"), ("老板炒了", "老板辞退了"), ("被炒了", "被辞退了"), ("炒我鱿鱼", "辞退我"),
 )
 # "Our village" as a woman says it (咱村, 俺们村里) is what a chair writes in an own entry (本村)
 OUR_PLACE: dict[str, tuple[str, ...]] = {
