@@ -198,9 +198,11 @@ DIALECT: tuple[tuple[str, str], ...] = (
     # typos no sound reading mends (调节 and 同局 are words of their own; 侓 and 帖 read alike)
     ("侓", "律"), ("同局", "同居"), ("陪偿", "赔偿"), ("陪钱", "赔钱"), ("陪我钱", "赔我钱"), ("调节", "调解"),
     ("二台", "二胎"), ("三台", "三胎"),
-    # let go without the word 辞退 (让我别来了, 明天不用来了, 被老板炒了)
-    ("让我别来了", "辞退我"), ("叫我别来了", "辞退我"), ("不用来上班了", "辞退了"), ("别来上班了", "辞退了"),
-    ("明天不用来了", "辞退了"), ("老板炒了", "老板辞退了"), ("被炒了", "被辞退了"), ("炒我鱿鱼", "辞退我"),
+    # let go without the word 辞退 (被老板炒了; 让我明天别来了: `_LET_GO`)
+    ("老板炒了", "老板辞退了"), ("被炒了", "被辞退了"), ("炒我鱿鱼", "辞退我"),
+    # 吴 两家头 a couple, 吵相骂 quarrelling; 粤 得唔得 all right?, 我个女 my daughter
+    ("查出来有了", "查出怀孕了"), ("有喜了", "怀孕了"), ("有身子了", "怀孕了"),
+    ("两家头", "两口子"), ("吵相骂", "吵架"), ("过勿下去", "过不下去"), ("得唔得", "行不行"), ("我个女", "我女儿"),
 )
 # "Our village" as a woman says it (咱村, 俺们村里) is what a chair writes in an own entry (本村)
 OUR_PLACE: dict[str, tuple[str, ...]] = {
@@ -251,7 +253,10 @@ _SPACES = re.compile(r"\s+")
 _DIVORCE_VERB = re.compile(r"(?<=[能想要敢让意就肯])离(?![婚开家职校休异谱奇别世岗任线境去散间题子])")
 # 吴 伊 is 他 (not in names: 伊朗, 伊犁 …); 湘 找哪个 is 找谁 (not 找哪个部门: a noun follows there).
 _WU_HE = re.compile(r"伊(?![朗斯犁拉利甸万春通宁])")
-_WHO = re.compile(r"(?<=[找寻])哪个(?=[\s帮啊咯呀吗呢好去要]|$)")
+_WHO = re.compile(r"(?<=[找寻])哪个(?=[\s帮啊咯呀吗呢嘛好去要]|$)")
+# Let go without the word 辞退: 让我别来了, 说我明天不用来了, 别来上班了 (not 你别来了: no 让/叫/说 我, no 上班)
+_LET_GO = re.compile(r"(?:[让叫喊]我|说我|说)(?:明天|以后|下个月)?(?:别|不用|不要)再?来(?:上班)?了"
+                     r"|(?:明天|以后|下个月)?(?:别|不用|不要)再?来上班了")
 # An age (19岁, 十九周岁, 两岁) stands for the concept 年龄: the entries speak of ages generically.
 _AGE = re.compile(r"(?:\d{1,3}|[一二三四五六七八九十两]{1,3})(?:周岁|岁)")
 AGE_TOKEN = "年龄"
@@ -274,7 +279,8 @@ def _normalisation_version() -> str:
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover - installed with the package
         opencc_version = "?"
     return "|".join([str(NORMALISE_VERSION), str(jieba.__version__), opencc_version, unicodedata.unidata_version,
-                     _NOISE.pattern, _AGE.pattern, AGE_TOKEN, _DIVORCE_VERB.pattern, _WU_HE.pattern, _WHO.pattern])
+                     _NOISE.pattern, _AGE.pattern, AGE_TOKEN, _DIVORCE_VERB.pattern, _WU_HE.pattern, _WHO.pattern,
+                     _LET_GO.pattern])
 
 
 def normalise(text: str) -> str:
@@ -284,6 +290,7 @@ def normalise(text: str) -> str:
     s = _DIALECT_RE.sub(lambda m: _DIALECT_MAP[m.group(0)], s)
     s = _DIVORCE_VERB.sub("离婚", s)
     s = _WHO.sub("谁", _WU_HE.sub("他", s))
+    s = _LET_GO.sub("辞退我", s)
     return _SPACES.sub(" ", s).strip()
 
 
@@ -1560,9 +1567,21 @@ class FaqIndex:
             "missing_rarest": missing / known_denom if known_denom > 0 else 0.0,
             "unheard_rarest": unheard,
             **self._tail_features(query, candidates[0], org_id),
-            **get_semantic().features(query, [self._doc(c).entry.questions for c in candidates],
-                                      [c.cosine for c in candidates]),
+            **self._semantic_features(query, candidates),
         }
+
+    def _semantic_features(self, query: str, candidates: Sequence[Candidate]) -> dict[str, float]:
+        """The encoder's features (`Semantic.features`), with closeness to a question the shipped base does
+        not answer kept apart for a village's own entry: a village may answer it (今年镇上两癌筛查是几号 is
+        a near miss where no own entry holds the date, and an own entry's question where one does)."""
+        found = get_semantic().features(query, [self._doc(c).entry.questions for c in candidates],
+                                        [c.cosine for c in candidates])
+        own = candidates[0].org_id is not None
+        for key in ("uncovered", "uncovered_gap"):
+            value = found.pop(key, 0.0)
+            found[key] = 0.0 if own else value
+            found[f"{key}_own"] = value if own else 0.0
+        return found
 
     def _tail_features(self, query: str, top: Candidate, org_id: int | None) -> dict[str, float]:
         """Where a long message asks at its end (a story, then the question; voice-to-text without

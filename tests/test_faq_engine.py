@@ -102,15 +102,20 @@ def test_normalise_fillers_and_dialect() -> None:
         ("俺们村里的儿童之家", "本村的儿童之家"),
         ("咱县生三胎的补贴", "本县生三胎的补贴"),
         ("怀孕了店长就让我别来了", "怀孕了店长就辞退我"),  # let go without the word
-        ("老板说明天不用来了", "老板说辞退了"),
+        ("老板说明天不用来了", "老板辞退我"),
+        ("老板就说让我明天别来了", "老板就说辞退我"),
         ("怀孕被老板炒了", "怀孕被老板辞退了"),
+        ("阿拉两家头天天吵相骂", "我两口子天天吵架"),  # 吴
+        ("我个女十九岁得唔得", "我女儿十九岁行不行"),  # 粤
+        ("我该去找哪个嘛", "我该去找谁嘛"),
     ],
 )
 def test_normalise_more_dialect_and_typos(text: str, plain: str) -> None:
     assert normalise(text) == plain
 
 
-@pytest.mark.parametrize("text", ["伊朗的石油", "伊犁的薰衣草", "找哪个部门", "吃酒席", "炒菜", "你别来了"])
+@pytest.mark.parametrize("text", ["伊朗的石油", "伊犁的薰衣草", "找哪个部门", "吃酒席", "炒菜", "你别来了",
+                                  "叫他别来了"])
 def test_normalise_leaves_lookalikes(text: str) -> None:
     """伊 in a name, 哪个 before a noun, 吃酒席 (a banquet, not drinking), 炒 in cooking and 别来了 not
     about work are left as they are."""
