@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from services.faq_engine import Entry, FaqIndex, load_shipped_entries
-from services.faq_semantic import Semantic, get_semantic
+from services.faq_semantic import SIM_MEAN, SIM_SD, Semantic, get_semantic
 
 pytestmark = pytest.mark.unit
 
@@ -150,3 +150,18 @@ def test_the_shipped_not_covered_list_holds_only_development_questions() -> None
     assert len(lines) >= 300 and {line["from"] for line in lines} <= set(DEVELOPMENT)
     near_misses = {name: {row.q for row in load_set(name)[0] if row.kind == "near_miss"} for name in DEVELOPMENT}
     assert all(line["q"] in near_misses[line["from"]] for line in lines)
+
+
+def test_closeness_to_an_uncovered_question_is_kept_apart_for_a_village_entry() -> None:
+    """The list holds questions the shipped base does not answer; a village's own entry may answer one."""
+    own = Entry.from_dict({"id": "org-1", "questions": ["本镇今年两癌筛查是哪天？"],
+                           "answer": "5月12日在镇卫生院。"}, org_id=7)
+    index = FaqIndex.build([*load_shipped_entries(), own])
+    for org_id, want_own in ((7, True), (None, False)):
+        text, tokens = index.query_tokens("今年镇上查两癌是几号", org_id)
+        candidates = index.ranked(text, tokens, 3, org_id)
+        features = index.fit_features(text, candidates, tokens, org_id)
+        assert (candidates[0].org_id is not None) is want_own
+        kept, other = ("uncovered_own", "uncovered") if want_own else ("uncovered", "uncovered_own")
+        assert features[other] == 0.0 and features["uncovered_gap" + kept.removeprefix("uncovered")] != 0.0
+        assert features[kept] == pytest.approx((get_semantic().not_covered(text) - SIM_MEAN) / SIM_SD)
