@@ -27,7 +27,7 @@ from services.errors import Refusal
 from services.faq import ImportPreview, parse_add_text
 from services.faq_engine import Decision, Entry
 from services.faq_io import MAX_FILE_BYTES, parse_faq_file, to_xlsx
-from services.handoff import Asker, Passed
+from services.handoff import Asker, Passed, answer_chat
 from services.message_kind import also_look, plan
 from services.offload import ChildTimeout, run_in_child
 
@@ -422,7 +422,8 @@ async def _take(req: Req, context: BotContext, item_id: int) -> None:
     await query.answer()
     asker = await req.services.roster.user(item.user_id)
     asker_name = asker.full_name if asker is not None else str(item.user_id)
-    where = req.t("handoff.to_private") if item.chat_id > 0 else req.t("handoff.to_public")
+    where = req.t("handoff.to_private") if item.chat_id > 0 else (
+        req.t("handoff.to_private_from_group") if answer_chat(item) != item.chat_id else req.t("handoff.to_public"))
     name = req.member.display_name if req.member is not None else _asker(req).name
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(req.t("handoff.cancel"),
                                                            callback_data=f"faq:cancel:{item.id}")]])

@@ -238,13 +238,20 @@ class HandoffService:
             await faq.answer_unanswered(conn, item.id, answer[:MAX_ANSWER], now)
             await faq.stop_answering(conn, chat_id, user_id)
             await outbox.enqueue(conn, [Outgoing(
-                item.chat_id, "handoff.answer_to_asker",
+                answer_chat(item), "handoff.answer_to_asker",
                 {"name": member_name, "question": item.question, "answer": answer[:MAX_ANSWER]},
                 org_id=item.org_id, dedupe=f"handoff:{item.id}:answer",
             )], now)
             done = await faq.get_unanswered(conn, item.id)
         assert done is not None
         return done
+
+
+def answer_chat(item: Unanswered) -> int:
+    """Where a member's answer goes: where she asked, except that an answer to a danger message written
+    in the village group goes to her alone (the group, where he or his family may be, does not see her
+    disclosure again or the plan to help her)."""
+    return item.user_id if item.danger and item.chat_id < 0 else item.chat_id
 
 
 def _who(asker: Asker) -> dict[str, object]:

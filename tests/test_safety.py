@@ -683,3 +683,17 @@ def test_a_dressed_cut_and_animals_slaughtered_are_no_alarm(text: str) -> None:
 @pytest.mark.parametrize("text", ["他说要像杀猪一样把我杀了", "杀完鸡他拿着刀说要杀我", "他划破我的手 流了好多血"])
 def test_a_person_threatened_or_cut_keeps_the_alarm_near_animals_and_cuts(text: str) -> None:
     assert detect(text, True) is not None, text
+
+
+async def test_an_answer_to_a_danger_message_in_the_group_goes_to_her_alone(h: Harness) -> None:
+    """A member's reply to an alarm raised in the village group is not posted in the group (he or his
+    family may be there): it goes to her private chat, and the member is told so before writing."""
+    calls = await h.send(PUBLIC, GUEST, "他又打我了 我现在躲在厕所里 他在外面砸门")
+    alert = next(c for c in calls if c.chat_id == WORK and "紧急" in c.text)
+    taken = await h.press("赵霞", alert, 0)
+    prompt = next(c for c in taken if c.chat_id == WORK and "下一条消息" in c.text)
+    assert "只发给她本人" in prompt.text
+    calls = await h.send(WORK, "赵霞", "我已经报警了，你先别出来，我马上到")
+    assert not any(c.chat_id == PUBLIC for c in calls)
+    delivered = next(c for c in calls if c.chat_id == 2001)
+    assert "我已经报警了" in delivered.text
