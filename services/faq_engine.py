@@ -112,7 +112,7 @@ import numpy.typing as npt
 import opencc
 from pypinyin import lazy_pinyin
 
-from services.danger import Danger, detect
+from services.danger import Danger, detect, squeeze
 from services.faq_semantic import SIM_MEAN, SIM_SD, get_semantic
 from services.learned import LogisticModel, shipped, sigmoid
 
@@ -1600,17 +1600,19 @@ class FaqIndex:
     def decide(
         self, query: str, org_id: int | None = None, k: int = 3, *, private: bool = False,
         lenient: bool | Literal["private"] = False, model: LogisticModel | None = None, split: bool = True,
+        danger_check: bool = True,
     ) -> Decision:
         """What to do with a question: answer, suggest (您是不是想问), decline, or danger (see the module
         docstring). `private`: a private chat, where danger is recognised on a lower bar (services.danger).
         `lenient`: the message is known to be a question for us (services.message_kind), so candidates are
-        offered on a lower bar. `split`: look for a second question in the same message."""
+        offered on a lower bar. `split`: look for a second question in the same message. `danger_check`:
+        False for the question part of a danger message (read alone, without the alarm's words)."""
         model = model or answer_model()
         text, tokens = self.query_tokens(query, org_id)
         parts = asked_parts(query) if split else []
         if len(parts) > 1:  # the message and each of its questions through the encoder in one call
             get_semantic().prefetch([text, *(self.query_tokens(part, org_id)[0] for part in parts)])
-        found = detect(query, private)
+        found = detect(query, private) if danger_check else None
         danger = found.category if found is not None else None
         violence = found is not None and found.category != "self_harm"
         candidates = self.ranked(text, [*tokens, DANGER_TOPIC] if violence else tokens, k, org_id)
@@ -1640,6 +1642,14 @@ class FaqIndex:
                 # alone (他正在打我 我好怕) gets the help entry, not a guess at a question she did not ask
                 asks = relevant and (ASKS.search(fold(query)) is not None or WANTS.search(fold(query)) is not None)
                 likely = asks and not sure and right >= model.thresholds.get("tentative", 1.0)
+                if not sure and found is not None:
+                    # her question after the alarm's words, read alone (他刚才又打我了 我想离婚孩子能归我吗:
+                    # ranked with the violence, the custody entry was not first)
+                    own = self._question_after(query, found.matched, org_id, private, model)
+                    if own is not None and own.best is not None:
+                        return Decision("danger", own.best, own.candidates, confidence, margin, danger, own.right,
+                                        answered=own.kind == "answer", tentative=own.kind != "answer",
+                                        relevant=True)
                 return Decision("danger", best, candidates, confidence, margin, danger, right,
                                 answered=sure and asks, tentative=likely, relevant=asks)
             return Decision("danger", None, [], confidence, margin, danger, right)
@@ -1652,6 +1662,30 @@ class FaqIndex:
             whole = Decision("answer" if sure else "suggest", best, candidates, confidence, margin, right=right,
                              tentative=tentative, long_shot=long_shot)
         return self._two_questions(parts, org_id, private, model, whole) if split else whole
+
+    def _question_after(self, query: str, matched: str, org_id: int | None, private: bool,
+                        model: LogisticModel) -> Decision | None:
+        """What a danger message asks, decided alone without the words that raised the alarm: its last
+        question where the message has parts (a story, then 离婚的话孩子能跟我吗), else what follows those
+        words (他刚才又打我了我想离婚孩子能归我吗). An answer, or a suggestion likely enough to show (else None)."""
+        tries = []
+        pieces = question_parts(query, pauses=True)
+        if len(pieces) > 1:
+            last = pieces[-1] if len(pieces[-1]) >= TAIL_MIN_CHARS else pieces[-2] + pieces[-1]
+            if matched not in squeeze(last):
+                tries.append(last)
+        said = squeeze(query)
+        at = said.find(matched)
+        if at >= 0:
+            tries.append(said[at + len(matched):].lstrip("了啊呀呢的"))
+        found: list[Decision] = []
+        for asked in tries:
+            if len(asked) < MIN_PART_CHARS or (ASKS.search(fold(asked)) is None and WANTS.search(fold(asked)) is None):
+                continue
+            own = self.decide(asked, org_id, private=private, model=model, split=False, danger_check=False)
+            if own.kind == "answer" or (own.kind == "suggest" and own.tentative):
+                found.append(own)
+        return max(found, key=lambda d: (d.kind == "answer", d.right), default=None)
 
     def _two_questions(self, parts: Sequence[str], org_id: int | None, private: bool, model: LogisticModel,
                        whole: Decision) -> Decision:

@@ -92,6 +92,11 @@ async def test_danger_with_a_question_gets_its_answer_under_the_alarm(h: Harness
     assert f"❓ <b>{shelter.questions[0]}</b>" in reply.text
     assert reply.text.index("110") < reply.text.index(shelter.questions[0])
     assert any(c.chat_id == WORK and "紧急" in c.text for c in calls)
+    # her question after the alarm's words without a stop is read alone and answered too
+    calls = await h.send(2001, GUEST, "他刚才又打我了我想离婚孩子能归我吗")
+    reply = next(c for c in calls if c.chat_id == 2001)
+    custody = h.services.faq.entry("child-custody", None)
+    assert custody is not None and f"❓ <b>{custody.questions[0]}</b>" in reply.text
     # an alarm without a question of its own gets no second answer and no choices
     calls = await h.send(2001, GUEST, "他正在打我 我好怕")
     reply = next(c for c in calls if c.chat_id == 2001)
@@ -102,10 +107,12 @@ async def test_danger_with_a_question_gets_its_answer_under_the_alarm(h: Harness
 
 async def test_danger_with_a_likely_question_shows_it_and_offers_the_others(h: Harness) -> None:
     await h.say(PUBLIC, GUEST, "在吗")
-    calls = await h.send(2001, GUEST, "他刚才又打我了，我现在在娘家，保护令怎么申请")
+    calls = await h.send(2001, GUEST, "他昨晚又打我了，孩子能归我吗")
     reply = next(c for c in calls if c.chat_id == 2001)
     assert reply.text.startswith("⚠️ <b>如果您现在有危险，请马上拨打 110 报警</b>")
-    assert "您问的是不是：<b>人身安全保护令怎么申请？</b>" in reply.text
+    custody = h.services.faq.entry("child-custody", None)
+    assert custody is not None and f"您问的是不是：<b>{custody.questions[0]}</b>" in reply.text
+    assert reply.text.index("110") < reply.text.index("您问的是不是")
     buttons = [b for row in reply.params["reply_markup"]["inline_keyboard"] for b in row]
     offered = [b for b in buttons if b["text"].startswith("还想问：")]
     assert 1 <= len(offered) <= 2 and all(b["callback_data"].startswith("faq:q:") for b in offered)

@@ -697,3 +697,20 @@ async def test_an_answer_to_a_danger_message_in_the_group_goes_to_her_alone(h: H
     assert not any(c.chat_id == PUBLIC for c in calls)
     delivered = next(c for c in calls if c.chat_id == 2001)
     assert "我已经报警了" in delivered.text
+
+
+# Lessons of this stop's play-through, in other words than its messages.
+@pytest.mark.parametrize(("text", "category"), [
+    ("他刚打完我", "violence"),  # just now, over: still danger
+    ("他才打完我 脸还肿着", "violence"),
+    ("俺脸上都是青的 不敢出门", "violence"),  # her own bruises: violence against her, not harm to a child
+    ("邻居家娃身上青一块紫一块", "child"),
+])
+def test_play_through_readings(text: str, category: str) -> None:
+    found = detect(text, private=True)
+    assert found is not None and found.category == category, text
+
+
+@pytest.mark.parametrize("text", ["等他打完我再说", "他打完麻将就回来了"])
+def test_play_through_lookalikes(text: str) -> None:
+    assert detect(text, private=True) is None
