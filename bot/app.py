@@ -130,6 +130,7 @@ def build_services(config: Config, db: Database, clock: Clock) -> Services:
         (functools.partial(services.faq.produce, tz=config.tz),
          functools.partial(services.faq.next_due, tz=config.tz)),
         (services.holidays.produce, services.holidays.next_due),
+        (services.handoff.produce, services.handoff.next_due),  # a danger alert nobody has taken
         (alerts.produce, alerts.next_due),  # the outbox stuck / moving again, to the operator
         # Once a day: sent messages and duty-notice claims older than [database] keep_sent_days.
         (retention.produce, retention.next_due),

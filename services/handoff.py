@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from services.clock import Clock
 from services.danger import squeeze
@@ -23,8 +23,14 @@ from services.roster import Actor, RosterService
 from storage import faq, members, orgs, outbox
 from storage.db import Database
 from storage.faq import Unanswered
-from storage.models import Org
+from storage.models import Member, Org
 
+# A danger alert nobody has taken (我来回答): the chair and vice chairs are called on in the work group
+# after this long, the county (every super admin) after the second; alerts older than the last are
+# left to /unanswered (after an outage the bot does not call people about yesterday's alarm).
+ESCALATE_TO_CHAIRS = timedelta(minutes=10)
+ESCALATE_TO_COUNTY = timedelta(minutes=30)
+ESCALATE_WITHIN = timedelta(hours=12)
 ANSWERING_FOR = timedelta(hours=2)  # after 我来回答, her next message in that chat is the answer this long
 VILLAGE_ASKED_FOR = timedelta(hours=24)  # how long a woman's next private message may name her village
 MAX_VILLAGE_CHOICES = 5
@@ -140,6 +146,57 @@ class HandoffService:
             if org_id is None and chat_id == asker.user_id:
                 await faq.ask_village(conn, asker.user_id, item_id, now)
         return Passed(item_id, reached, duty_name)
+
+    # --- an alarm nobody takes ------------------------------------------------------------------------
+
+    async def produce(self, now: datetime) -> None:
+        """A danger alert still open (nobody pressed 我来回答) after ESCALATE_TO_CHAIRS: the chair and vice
+        chairs are called on in the work group; after ESCALATE_TO_COUNTY: every super admin. Each once
+        (dedupe keys), through the outbox."""
+        async with self.db.read() as conn:
+            items = await faq.open_danger_since(conn, now - ESCALATE_WITHIN)
+            chairs: dict[int, list[Member]] = {}
+            for org_id in {i.org_id for i in items if i.org_id is not None}:
+                chairs[org_id] = [m for m in await members.active_in_org(conn, org_id)
+                                  if m.role in ("chair", "vice_chair")]
+            users = {i.user_id: await members.get_user(conn, i.user_id) for i in items}
+            villages = {org_id: org.name for org_id in chairs if (org := await orgs.get(conn, org_id)) is not None}
+        msgs: list[Outgoing] = []
+        for item in items:
+            waited = now - item.at
+            if waited < ESCALATE_TO_CHAIRS:
+                continue
+            user = users.get(item.user_id)
+            asker = Asker(item.user_id, user.full_name if user else str(item.user_id), user.username if user else None)
+            where = text("handoff.where_group") if item.chat_id < 0 else text("handoff.where_private")
+            params: dict[str, object] = {"who": _who(asker), "where": where, "question": item.question,
+                                         "minutes": int(waited.total_seconds() // 60)}
+            work = await self.roster.work_chat(item.org_id) if item.org_id is not None else None
+            if work is not None and item.org_id is not None:
+                called = [text("handoff.mention", id=m.user_id, name=m.display_name)
+                          for m in chairs.get(item.org_id, []) if m.user_id]
+                msgs.append(Outgoing(work, "handoff.escalate_chairs",
+                                     {**params, "chairs": called or [text("handoff.everyone")]},
+                                     buttons=((("handoff.take", f"faq:take:{item.id}"),),), org_id=item.org_id,
+                                     dedupe=f"handoff:{item.id}:escalate:org{item.org_id}"))
+            if waited >= ESCALATE_TO_COUNTY:
+                named = villages.get(item.org_id, "") if item.org_id is not None else ""
+                village: object = named or text("handoff.no_village")
+                msgs += [Outgoing(admin, "handoff.escalate_county", {**params, "village": village},
+                                  buttons=((("handoff.take", f"faq:take:{item.id}"),),),
+                                  dedupe=f"handoff:{item.id}:escalate:county:{admin}")
+                         for admin in sorted(self.roster.super_admins)]
+        if msgs:
+            async with self.db.transaction() as conn:
+                await outbox.enqueue(conn, msgs, now)
+
+    async def next_due(self, now: datetime) -> datetime | None:
+        """The next moment an open danger alert is due to be called on again, if any."""
+        async with self.db.read() as conn:
+            items = await faq.open_danger_since(conn, now - ESCALATE_WITHIN)
+        moments = [item.at + after for item in items for after in (ESCALATE_TO_CHAIRS, ESCALATE_TO_COUNTY)
+                   if item.at + after > now]
+        return min(moments, default=None)
 
     # --- the village question ----------------------------------------------------------------------
 

@@ -236,6 +236,15 @@ async def open_unanswered(conn: aiosqlite.Connection, org_id: int, limit: int = 
     return [_unanswered(r) for r in await cur.fetchall()]
 
 
+async def open_danger_since(conn: aiosqlite.Connection, since: datetime) -> list[Unanswered]:
+    """Danger alerts nobody has taken (我来回答), raised at or after `since`, oldest first."""
+    cur = await conn.execute(
+        "SELECT * FROM faq_unanswered WHERE danger = 1 AND status = 'open' AND at >= ? ORDER BY id",
+        (to_db(since),),
+    )
+    return [_unanswered(r) for r in await cur.fetchall()]
+
+
 async def set_org(conn: aiosqlite.Connection, item_id: int, org_id: int) -> None:
     """A question from a woman whose village was unknown now belongs to her village."""
     await conn.execute("UPDATE faq_unanswered SET org_id = ? WHERE id = ? AND org_id IS NULL", (org_id, item_id))

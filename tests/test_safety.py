@@ -5,6 +5,7 @@ her next message is the answer; cancel; after a restart)."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from telegram import Update
@@ -714,3 +715,26 @@ def test_play_through_readings(text: str, category: str) -> None:
 @pytest.mark.parametrize("text", ["等他打完我再说", "他打完麻将就回来了"])
 def test_play_through_lookalikes(text: str) -> None:
     assert detect(text, private=True) is None
+
+
+async def test_an_alarm_nobody_takes_calls_on_the_chairs_then_the_county(h: Harness) -> None:
+    """Nobody presses 我来回答: after 10 minutes the chair and vice chairs are called on in the work group,
+    after 30 the county; each once. An alarm taken in time calls on nobody."""
+    start = h.clock.now()
+    calls = await h.send(PUBLIC, GUEST, "他又打我了 我现在躲在厕所里 他在外面砸门")
+    assert any(c.chat_id == WORK and "紧急" in c.text for c in calls)
+    calls = await h.advance_to(start + timedelta(minutes=12), step=timedelta(minutes=2))
+    called = [c for c in calls if c.chat_id == WORK and "还没有人接" in c.text]
+    assert len(called) == 1 and "王芳" in called[0].text and "躲在厕所里" in called[0].text
+    assert [b["text"] for b in _buttons(called[0])] == ["我来回答"]
+    assert not any("村里还没有人接" in c.text for c in calls)
+    calls = await h.advance_to(start + timedelta(minutes=40), step=timedelta(minutes=5))
+    county = [c for c in calls if "村里还没有人接" in c.text]
+    assert county and all(c.chat_id > 0 for c in county)
+    assert not any(c.chat_id == WORK and "还没有人接" in c.text for c in calls)  # the chairs once only
+    # taken at once: nobody is called on
+    calls = await h.send(PUBLIC, GUEST, "他又动手了 我抱着孩子跑到邻居家了")
+    alert = next(c for c in calls if c.chat_id == WORK and "紧急" in c.text)
+    await h.press("赵霞", alert, 0)
+    later = await h.advance_to(h.clock.now() + timedelta(minutes=45), step=timedelta(minutes=5))
+    assert not any("还没有人接" in c.text for c in later)
