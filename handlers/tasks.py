@@ -113,20 +113,36 @@ def split_mentions(message: Message) -> tuple[str, list[tuple[Target, str]]]:
     return clean_text(text), targets
 
 
+# A word at the end of a task that reads as a person's name (a common surname and one or two more
+# characters, not a place: 张丽, 王小红; not 王家, 李村): an owner, refused by name when not on the roster,
+# rather than silently kept in the title with the chair as the owner.
+_SURNAMES = frozenset("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡杜叶程苏魏吕丁"
+                      "沈姚卢姜崔钟谭陆汪范廖贾夏韦邹熊秦邱薛闫段雷侯史陶黎贺顾毛郝龚邵钱严覃戴孔汤")
+_NAME_LIKE = re.compile(r"[\u4e00-\u9fff]{2,3}")
+_PLACE_ENDS = frozenset("村家镇乡组户队区街社屯湾庄")
+_LAST_WORD = re.compile(r"[\s、，,]+([^\s、，,]+)$")  # the last word and the separator before it
+
+
+def _name_like(word: str) -> bool:
+    return bool(_NAME_LIKE.fullmatch(word)) and word[0] in _SURNAMES and word[-1] not in _PLACE_ENDS
+
+
 def split_trailing_owners(rest: str, roster_names: set[str]) -> tuple[str, list[tuple[Target, str]]]:
-    """Words at the end of the title that name owners: @username, or a roster display name."""
-    words = rest.split()
+    """Words at the end of the title that name owners: @username, a roster display name, or a word that
+    reads as a name (`_name_like`: resolved by name, so one not on the roster is refused, not kept in
+    the title). Names may be separated by spaces or 、，; the title's first word is never an owner."""
+    remaining = rest.strip()
     owners: list[tuple[Target, str]] = []
-    while words:
-        word = words[-1]
+    while (last := _LAST_WORD.search(remaining)) is not None:
+        word = last.group(1)
         if word.startswith("@") and len(word) > 1:
             owners.insert(0, (Target(username=word[1:]), word))
-        elif word in roster_names and len(words) > 1:
+        elif word in roster_names or _name_like(word):
             owners.insert(0, (Target(name=word), word))
         else:
             break
-        words.pop()
-    return " ".join(words), owners
+        remaining = remaining[:last.start()]
+    return remaining.strip(), owners
 
 
 # --- /task_add ---------------------------------------------------------------------------------

@@ -101,8 +101,9 @@ class TaskService:
 
     async def add(self, actor: Actor, org_id: int, deadline: datetime, title: str, owner_ids: list[int],
                   again: bool = False) -> Task:
-        """A new task. The same title from the same person within SAME_TASK_WINDOW is refused
-        ("tasks.already": a retry after a reply that did not arrive) unless `again`."""
+        """A new task. The same task (title, deadline and owners) from the same person within
+        SAME_TASK_WINDOW is refused ("tasks.already": a retry after a reply that did not arrive) unless
+        `again`; the same title for other owners or another deadline is a new task."""
         title = " ".join(title.split())
         if not title:
             raise Refusal("tasks.add_usage")
@@ -115,14 +116,15 @@ class TaskService:
             raise Refusal("tasks.past")
         async with self.db.transaction() as conn:
             me = await require_manager(conn, actor, org_id)
-            if not again:
-                same = await tasks.recent_same(conn, org_id, title, actor.user_id, now - SAME_TASK_WINDOW)
-                if same is not None:
-                    raise Refusal("tasks.already", id=same)
             if not owner_ids:
                 if me is None:
                     raise Refusal("tasks.need_owner")
                 owner_ids = [me.id]
+            if not again:
+                same = await tasks.recent_same(conn, org_id, title, actor.user_id, now - SAME_TASK_WINDOW)
+                prior = await tasks.get(conn, org_id, same) if same is not None else None
+                if prior is not None and prior.deadline == deadline and set(prior.owner_ids) == set(owner_ids):
+                    raise Refusal("tasks.already", id=prior.id)
             for member_id in owner_ids:
                 found = await members.get(conn, member_id)
                 if found is None or found.org_id != org_id or not found.active:

@@ -476,3 +476,24 @@ async def test_the_same_task_twice_is_set_once_unless_she_means_it(h: Harness) -
     assert any("已布置任务" in c.text for c in again)
     listing = await h.say(WORK, "王芳", "/tasks")
     assert listing.count("上报妇女议事会记录") == 2
+
+
+async def test_the_same_title_for_other_owners_or_another_deadline_is_a_new_task(h: Harness) -> None:
+    """Only a repeat of the whole task is held back: the same title for someone else or by another day is
+    set at once (a play-through saw 陈静's task refused as a repeat of 刘敏's, and 再布置一个 give 刘敏 it twice)."""
+    assert "已布置任务" in await h.say(WORK, "王芳", "/task_add 12月18日前 收集反家暴签名 @liumin")
+    other = await h.say(WORK, "王芳", "/task_add 12月18日前 收集反家暴签名 @chenjing")
+    assert "已布置任务" in other and "陈静" in other
+    later = await h.say(WORK, "王芳", "/task_add 12月20日前 收集反家暴签名 @liumin")
+    assert "已布置任务" in later
+    listing = await h.say(WORK, "王芳", "/tasks")
+    assert listing.count("收集反家暴签名") == 3
+
+
+async def test_an_owner_named_but_not_on_the_roster_is_refused_not_kept_in_the_title(h: Harness) -> None:
+    reply = await h.say(WORK, "王芳", "/task_add 12月20日前 入户宣传 张丽 王小红")
+    assert "「王小红」" in reply and "没有保存" in reply and "已布置任务" not in reply
+    listed = await h.say(WORK, "王芳", "/task_add 12月20日前 宣传材料发放 刘敏、陈静")
+    assert "已布置任务" in listed and "宣传材料发放" in listed and "刘敏" in listed and "陈静" in listed
+    kept = await h.say(WORK, "王芳", "/task_add 12月20日前 走访 王家")  # a family, not a person
+    assert "已布置任务" in kept and "走访 王家" in kept
