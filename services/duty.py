@@ -325,9 +325,16 @@ class DutyService:
                                previous=before.member_id)
             after = (await self._need_rotation(conn, org_id)).covering(day)
             assert after is not None
-            if target.user_id is not None and target.user_id != actor.user_id:
-                await outbox.enqueue(conn, [Outgoing(target.user_id, "assign.notify", {"range": span(after)},
-                                                     org_id=org_id)], now)
+            told: list[Outgoing] = []
+            if before.member_id != target.id:
+                if target.user_id is not None and target.user_id != actor.user_id:
+                    told.append(Outgoing(target.user_id, "assign.notify", {"range": span(after)}, org_id=org_id))
+                # the member who had the shift is told she is off it (else she turns up, or stays away unsure)
+                previous = await members.get(conn, before.member_id)
+                if previous is not None and previous.user_id is not None and previous.user_id != actor.user_id:
+                    told.append(Outgoing(previous.user_id, "assign.notify_off",
+                                         {"range": span(before), "name": target.display_name}, org_id=org_id))
+            await outbox.enqueue(conn, told, now)
         return before, after
 
     async def is_checked_in(self, org_id: int, shift: Shift) -> bool:

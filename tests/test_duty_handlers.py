@@ -214,7 +214,11 @@ async def test_assign_by_the_chair(h: Harness) -> None:
     calls = await h.send(WORK, "王芳", "/assign 11月25日 @liumin")
     assert "已安排：11月25日 由 <b>刘敏</b> 值班（原来是 周红）" in calls[0].text
     assert any(c.chat_id == 1004 and "主席安排您值班：11月25日" in c.text for c in calls)
+    zhou = h.person("周红").user_id  # the member who had the shift is told she is off it
+    assert any(c.chat_id == zhou and "改给了 <b>刘敏</b>，这一班您不用值了" in c.text for c in calls)
     assert "3. 11月25日 刘敏（替周红）" in await h.say(WORK, "刘敏", "/rota 3")
+    again = await h.send(WORK, "王芳", "/assign 11月25日 @liumin")  # already hers: nobody is told again
+    assert not any(c.chat_id in (1004, zhou) for c in again)
     text = await h.say(WORK, "王芳", "/assign 11月26日 陈静")
     assert "由 <b>陈静</b> 值班（原来是 吴桂英）" in text
 
