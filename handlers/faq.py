@@ -204,9 +204,10 @@ async def answer_message(req: Req, context: BotContext, text: str, message_id: i
     if action == "look":  # nothing said in the group; the member on duty is asked to look
         await _pass_on(req, org_id, text, message_id, False, concern=True)
         return
-    if action == "concern":  # 110/12338 first, and a person asked to look now
+    if action == "concern":  # 110/12338 first (or, for distress, a kind word and 12356), and a person asked to look
         passed = await _pass_on(req, org_id, text, message_id, False, concern=True)
-        body = req.t("faq.concern") + "\n\n" + _passed_line(req, passed, True)
+        opening = req.t("faq.distress") if reading.small_talk == "distress" else req.t("faq.concern")
+        body = opening + "\n\n" + _passed_line(req, passed, True)
         await reply(req, body, _with_private_row(req, context, None))
         return
     asked_id = await req.services.faq.log_asked(text, decision, org_id, req.chat_id, req.user_id)

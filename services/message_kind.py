@@ -43,7 +43,7 @@ from services.faq_engine import ASKS, GENERIC_WORDS, Decision, FaqIndex
 from services.learned import LogisticModel, char_grams, shipped
 
 Kind = Literal["danger", "question", "chatter", "other"]
-SmallTalk = Literal["greeting", "thanks", "reaction"]
+SmallTalk = Literal["greeting", "thanks", "reaction", "announce", "distress"]
 
 QUESTION_MODEL = "question_model.json"
 SPECIFIC_FROM = 5.0  # specificity (natural log ratio) from which a word starts to count
@@ -74,9 +74,20 @@ _REACTION = ("好的", "好", "好滴", "好嘞", "好哒", "收到", "嗯", "�
              "好呀", "好吧", "好啊", "行吧", "没事", "没关系", "不客气", "来了", "到", "已读", "支持", "同意", "顶",
              "加油", "点赞", "牛", "太好了", "真好", "不错", "一样", "同问", "我也是", "我也", "也", "都", "一起",
              "哈哈", "呵呵", "嘿嘿", "嘻嘻", "666", "88", "拜拜", "再见", "回头见")
+# A question announced, not yet asked (我想问个事): she is invited to ask, nothing is passed on yet.
+_ANNOUNCE = ("我想问个事", "想问个事", "问个事", "我想问一下", "我想问问", "想问问", "我想咨询一下", "想咨询一下",
+             "我想咨询", "咨询一下", "咨询个事", "问个问题", "我想问个问题", "想问个问题", "我有个问题", "有个问题",
+             "我有个事", "有个事", "有件事", "我有件事", "请教一下", "我想请教一下", "打扰一下", "打扰了", "能问个事吗",
+             "可以问个事吗", "可以问个问题吗", "能问个问题吗", "我有事想问", "有事想问", "我想问", "想问", "问一下",
+             "请问", "我想找人说说", "想找人问问")
 SMALL_TALK: dict[str, SmallTalk] = {
     **{w: "reaction" for w in _REACTION}, **{w: "greeting" for w in _GREETING}, **{w: "thanks" for w in _THANKS},
+    **{w: "announce" for w in _ANNOUNCE},
 }
+# Distress without a danger signal (我心里很难受 不知道跟谁说): a kind word, 12356, and a person asked
+# to look; never an answer picked from the knowledge base.
+DISTRESS = re.compile(r"心里(?:很|好|太|特别|真|挺)?(?:难受|难过|憋屈|苦|堵得慌|堵|烦|乱|不好受)|不知道(?:跟|和|找|对)谁说"
+                      r"|没(?:有)?人(?:说话|倾诉|可以说|能说|听我说)|委屈死了|憋屈死了|好想哭|想大哭一场|天天哭")
 _SMALL_TALK_RE = re.compile("|".join(re.escape(w) for w in sorted(SMALL_TALK, key=len, reverse=True)))
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +116,7 @@ def small_talk_of(text: str) -> SmallTalk | None:
         pos = m.end()
     if pos != len(s) and re.fullmatch(r"[哈呵嘿嘻hao6]+", s[pos:]) is None:  # laughter of any length
         return None
-    order: tuple[SmallTalk, ...] = ("thanks", "greeting", "reaction")
+    order: tuple[SmallTalk, ...] = ("announce", "thanks", "greeting", "reaction")
     return next((kind for kind in order if kind in found), "reaction")
 
 
@@ -199,6 +210,8 @@ def read(vocabulary: Vocabulary, text: str, decision: Decision | None = None, pr
         return Reading("chatter", small_talk=talk, concern=worry)
     if decision is None:
         decision = vocabulary.index.decide(text, org_id=org_id, private=private)
+    if DISTRESS.search(squeeze(text)) is not None and decision.kind == "decline":
+        return Reading("chatter", small_talk="distress", concern=True)
     p, topic = question_probability(vocabulary, text, decision, org_id)
     asked = asks(text)
     # In private she wrote to us on purpose: a question form with any policy word is a question too;

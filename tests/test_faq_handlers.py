@@ -478,3 +478,16 @@ async def test_a_village_copy_of_a_shipped_entry_keeps_its_variants_unshown(h: H
     copy = h.services.faq.entry("hotline-12338", 1)  # the harness's village
     assert copy is not None and copy.org_id == 1 and "5551234" in copy.answer
     assert copy.questions == shipped.questions and copy.shown == shipped.shown > 0  # variants stay unshown
+
+
+async def test_a_question_announced_is_invited_and_distress_gets_a_kind_word_and_a_person(h: Harness) -> None:
+    """我想问个事 is not a question yet: she is asked to go on, nothing is passed on. 心里难受 without a danger
+    signal or a question for the base gets a kind word, 12356, and the member on duty asked to look."""
+    await h.say(PUBLIC, GUEST, "大家好")
+    calls = await h.send(2001, GUEST, "你好 我想问个事")
+    assert [c.text for c in calls if c.chat_id == 2001] == [calls[0].text] and "您请说" in calls[0].text
+    assert not any(c.chat_id == WORK for c in calls)
+    calls = await h.send(2001, GUEST, "我心里很难受 不知道跟谁说")
+    reply = next(c for c in calls if c.chat_id == 2001)
+    assert "抱抱您" in reply.text and "12356" in reply.text and "离婚" not in reply.text
+    assert any(c.chat_id == WORK and "我心里很难受" in c.text for c in calls)
