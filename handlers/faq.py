@@ -376,8 +376,12 @@ async def faq_button(update: Update, context: BotContext) -> None:
     action, value = match.group(1), match.group(2)
     try:
         if action == "v":
-            await req.services.faq.vote(int(value), req.user_id, int(match.group(3) or "1"))
+            unhelped = await req.services.faq.vote(int(value), req.user_id, int(match.group(3) or "1"))
             await query.answer(req.t("faq.vote_thanks"))
+            if unhelped is not None and unhelped.chat_id == req.chat_id:
+                # 👎: the answer did not help her, so a person follows up (once per answer)
+                passed = await _pass_on(req, await _asker_org(req), unhelped.question[:MAX_QUESTION_CHARS], 0, False)
+                await reply(req, req.t("faq.unhelped") + "\n\n" + _passed_line(req, passed, False))
         elif action == "q":
             await query.answer()
             org_id = await _asker_org(req)

@@ -208,15 +208,17 @@ class FaqService:
         async with self.db.read() as conn:
             return await faq.asked_row(conn, asked_id)
 
-    async def vote(self, asked_id: int, user_id: int, value: int) -> None:
-        """Only the woman who asked votes on the answer she got."""
+    async def vote(self, asked_id: int, user_id: int, value: int) -> AskedRow | None:
+        """Only the woman who asked votes on the answer she got → her question when this vote newly says
+        the answer did not help (a person should then follow up), else None."""
         async with self.db.transaction() as conn:
             row = await faq.asked_row(conn, asked_id)
             if row is None:
                 raise Refusal("faq.vote_gone")
             if row.user_id != user_id:
                 raise Refusal("faq.not_yours")
-            await faq.vote(conn, asked_id, user_id, value, self.clock.now())
+            before = await faq.vote(conn, asked_id, user_id, value, self.clock.now())
+        return row if value < 0 and (before is None or before >= 0) else None
 
     # --- the knowledge base --------------------------------------------------------------------
 

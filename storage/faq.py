@@ -143,12 +143,16 @@ async def log_asked(conn: aiosqlite.Connection, org_id: int | None, chat_id: int
     return cur.lastrowid
 
 
-async def vote(conn: aiosqlite.Connection, asked_id: int, user_id: int, value: int, now: datetime) -> None:
+async def vote(conn: aiosqlite.Connection, asked_id: int, user_id: int, value: int, now: datetime) -> int | None:
+    """Record her vote → the vote she had given before, if any."""
+    cur = await conn.execute("SELECT vote FROM faq_votes WHERE asked_id = ? AND user_id = ?", (asked_id, user_id))
+    before = await cur.fetchone()
     await conn.execute(
         """INSERT INTO faq_votes(asked_id, user_id, vote, at) VALUES (?, ?, ?, ?)
            ON CONFLICT(asked_id, user_id) DO UPDATE SET vote = excluded.vote, at = excluded.at""",
         (asked_id, user_id, value, to_db(now)),
     )
+    return int(before[0]) if before is not None else None
 
 
 @dataclass(frozen=True)

@@ -491,3 +491,14 @@ async def test_a_question_announced_is_invited_and_distress_gets_a_kind_word_and
     reply = next(c for c in calls if c.chat_id == 2001)
     assert "抱抱您" in reply.text and "12356" in reply.text and "离婚" not in reply.text
     assert any(c.chat_id == WORK and "我心里很难受" in c.text for c in calls)
+
+
+async def test_an_answer_that_did_not_help_goes_to_a_person_once(h: Harness) -> None:
+    await h.say(PUBLIC, GUEST, "大家好")
+    calls = await h.send(2001, GUEST, "离婚了孩子归谁")
+    answer = next(c for c in calls if c.chat_id == 2001 and "依据：" in c.text)
+    pressed = await h.press(GUEST, answer, 1)  # 👎 没用
+    assert any("抱歉没帮上您" in c.text and "赵霞" in c.text for c in pressed if c.chat_id == 2001)
+    assert any(c.chat_id == WORK and "离婚了孩子归谁" in c.text for c in pressed)
+    again = await h.press(GUEST, answer, 1)  # pressed again: not passed on twice
+    assert not any(c.chat_id == WORK for c in again)
