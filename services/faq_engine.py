@@ -200,8 +200,9 @@ DIALECT: tuple[tuple[str, str], ...] = (
     ("二台", "二胎"), ("三台", "三胎"),
     # let go without the word 辞退 (被老板炒了; 让我明天别来了: `_LET_GO`)
     ("老板炒了", "老板辞退了"), ("被炒了", "被辞退了"), ("炒我鱿鱼", "辞退我"),
-    # 吴 两家头 a couple, 吵相骂 quarrelling; 粤 得唔得 all right?, 我个女 my daughter
+    # pregnant without the word (刚查出来有了)
     ("查出来有了", "查出怀孕了"), ("有喜了", "怀孕了"), ("有身子了", "怀孕了"),
+    # 吴 两家头 a couple, 吵相骂 quarrelling; 粤 得唔得 all right?, 我个女 my daughter
     ("两家头", "两口子"), ("吵相骂", "吵架"), ("过勿下去", "过不下去"), ("得唔得", "行不行"), ("我个女", "我女儿"),
 )
 # "Our village" as a woman says it (咱村, 俺们村里) is what a chair writes in an own entry (本村)
