@@ -153,7 +153,11 @@ async def _save_rotation(req: Req, org: Org, period: str, anchor: date, member_i
     if fallback:
         lines.append(req.t("rota_set.fallback", year=(anchor + timedelta(days=60)).year))
     lines.append("")
-    lines.append(await _rota_text(req, org.id, 4))
+    # the new rotation's first shifts (before its first day the old one goes on, and is said so)
+    starts = datetime.combine(version.anchor, version.handoff, tzinfo=version.tz)
+    if starts > req.services.clock.now():
+        lines.append(req.t("rota_set.until_then", day=formats.day(req.lang, anchor)))
+    lines.append(await _rota_text(req, org.id, 4, since=starts))
     await reply(req, "\n".join(lines))
 
 
@@ -262,12 +266,13 @@ async def dayoff(req: Req, context: BotContext) -> None:
 # --- /duty and /rota ---------------------------------------------------------------------------
 
 
-async def _rota_text(req: Req, org_id: int, count: int) -> str:
+async def _rota_text(req: Req, org_id: int, count: int, since: datetime | None = None) -> str:
+    """The next `count` shifts (from `since` when that is later than now)."""
     rotation = await req.services.duty.rotation(org_id)
     if rotation is None:
         return req.t("duty.no_rotation")
     now = req.services.clock.now()
-    shifts = rotation.upcoming(now, count)
+    shifts = rotation.upcoming(max(now, since) if since is not None else now, count)
     names = await _names(req, {s.member_id for s in shifts} | {s.base_member_id for s in shifts})
     version = rotation.versions[-1]
     lines = [req.t("duty.rota_header", count=len(shifts), period=req.t(f"periods.{version.period}"),

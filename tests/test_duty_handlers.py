@@ -54,6 +54,9 @@ async def test_rota_set_with_arguments(h: Harness) -> None:
     text = await h.say(WORK, "王芳", "/rota_set 周 2026-11-30 @liumin @chenjing 杨秀兰 09:00")
     assert "轮值表已设置：每周轮换，09:00 交接，从 11月30日 起，共 3 人" in text
     assert "顺序：刘敏 → 陈静 → 杨秀兰" in text
+    # the confirmation lists the new rotation's first shifts and says the old one goes on until then
+    assert "11月30日 之前仍按原来的轮值表" in text and "1. 11月30日 至 12月6日 刘敏" in text
+    assert "赵霞" not in text.split("新轮值表的头几班")[1]
     rota = await h.say(WORK, "刘敏", "/rota 10")
     # The old daily rotation runs until the new one starts; past and current shifts never change.
     assert "1. 11月23日 赵霞" in rota
