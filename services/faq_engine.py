@@ -1568,21 +1568,9 @@ class FaqIndex:
             "missing_rarest": missing / known_denom if known_denom > 0 else 0.0,
             "unheard_rarest": unheard,
             **self._tail_features(query, candidates[0], org_id),
-            **self._semantic_features(query, candidates),
+            **get_semantic().features(query, [self._doc(c).entry.questions for c in candidates],
+                                      [c.cosine for c in candidates], own=top.org_id is not None),
         }
-
-    def _semantic_features(self, query: str, candidates: Sequence[Candidate]) -> dict[str, float]:
-        """The encoder's features (`Semantic.features`), with closeness to a question the shipped base does
-        not answer kept apart for a village's own entry: a village may answer it (今年镇上两癌筛查是几号 is
-        a near miss where no own entry holds the date, and an own entry's question where one does)."""
-        found = get_semantic().features(query, [self._doc(c).entry.questions for c in candidates],
-                                        [c.cosine for c in candidates])
-        own = candidates[0].org_id is not None
-        for key in ("uncovered", "uncovered_gap"):
-            value = found.pop(key, 0.0)
-            found[key] = 0.0 if own else value
-            found[f"{key}_own"] = value if own else 0.0
-        return found
 
     def _tail_features(self, query: str, top: Candidate, org_id: int | None) -> dict[str, float]:
         """Where a long message asks at its end (a story, then the question; voice-to-text without
@@ -1641,7 +1629,7 @@ class FaqIndex:
             if violence or relevant:
                 # her own question is shown (or offered) only where she asks or wants something: an alarm
                 # alone (他正在打我 我好怕) gets the help entry, not a guess at a question she did not ask
-                asks = relevant and (ASKS.search(fold(query)) is not None or WANTS.search(fold(query)) is not None)
+                asks = relevant and asks_or_wants(query)
                 likely = asks and not sure and right >= model.thresholds.get("tentative", 1.0)
                 if not sure and found is not None:
                     # her question after the alarm's words, read alone (他刚才又打我了 我想离婚孩子能归我吗:
@@ -1681,7 +1669,7 @@ class FaqIndex:
             tries.append(said[at + len(matched):].lstrip("了啊呀呢的"))
         found: list[Decision] = []
         for asked in tries:
-            if len(asked) < MIN_PART_CHARS or (ASKS.search(fold(asked)) is None and WANTS.search(fold(asked)) is None):
+            if len(asked) < MIN_PART_CHARS or not asks_or_wants(asked):
                 continue
             own = self.decide(asked, org_id, private=private, model=model, split=False, danger_check=False)
             if own.kind == "answer" or (own.kind == "suggest" and own.tentative):
@@ -1779,6 +1767,14 @@ ASKS = re.compile(
 # What she wants done, said without a question form (我想申请保护令, 我要离婚): a danger message with it
 # gets the entry for it under the alarm as a question would.
 WANTS = re.compile(r"[想要](?:申请|离婚|起诉|告|报警|找|去|搬|住|走|办)")
+
+
+
+def asks_or_wants(text: str) -> bool:
+    """A question form (`ASKS`) or something she wants done (`WANTS`)."""
+    folded = fold(text)
+    return ASKS.search(folded) is not None or WANTS.search(folded) is not None
+
 
 _QUESTION_BREAKS = re.compile(
     r"[？?。！!；;，,\n]+|还有就是|还有(?![没吗不么呢])|另外|再问一下|再问下|还想问一下|还想问|顺便问一下|顺便问下|顺便问")

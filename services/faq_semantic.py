@@ -180,9 +180,11 @@ class Semantic:
         return float(np.max(self.phrasings(questions) @ self.query(text)))
 
     def features(self, text: str, candidates: Sequence[Sequence[str]],
-                 cosines: Sequence[float | None] = ()) -> dict[str, float]:
+                 cosines: Sequence[float | None] = (), own: bool = False) -> dict[str, float]:
         """What the decision sees, for the ranked candidates' phrasings (first = the ranking's best);
-        `cosines`: their best cosines when the ranking worked them out already."""
+        `cosines`: their best cosines when the ranking worked them out already; `own`: the first is a
+        village's own entry, whose closeness to the not-covered list is kept apart (a village may answer
+        what the shipped base does not)."""
         sims = [cos if i < len(cosines) and (cos := cosines[i]) is not None else self.similarity(text, questions)
                 for i, questions in enumerate(candidates[:3])]
         if not sims:
@@ -190,10 +192,13 @@ class Semantic:
         scaled = [(s - SIM_MEAN) / SIM_SD for s in sims]
         second = scaled[1] if len(scaled) > 1 else 0.0
         uncovered = (self.not_covered(text) - SIM_MEAN) / SIM_SD
+        suffix, other = ("_own", "") if own else ("", "_own")
         return {
             # how close she is to a question the base does not answer, alone and against the first entry
-            "uncovered": uncovered,
-            "uncovered_gap": uncovered - scaled[0],
+            f"uncovered{suffix}": uncovered,
+            f"uncovered_gap{suffix}": uncovered - scaled[0],
+            f"uncovered{other}": 0.0,
+            f"uncovered_gap{other}": 0.0,
             "emb_top1": scaled[0],
             "emb_top1_sq": scaled[0] * scaled[0],  # very close and very far both say much
             "emb_top2": second,

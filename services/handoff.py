@@ -23,7 +23,7 @@ from services.roster import Actor, RosterService
 from storage import faq, members, orgs, outbox
 from storage.db import Database
 from storage.faq import Unanswered
-from storage.models import Member, Org
+from storage.models import Org
 
 # A danger alert nobody has taken (我来回答): the chair and vice chairs are called on in the work group
 # after this long, the county (every super admin) after the second; alerts older than the last are
@@ -152,20 +152,20 @@ class HandoffService:
     async def produce(self, now: datetime) -> None:
         """A danger alert still open (nobody pressed 我来回答) after ESCALATE_TO_CHAIRS: the chair and vice
         chairs are called on in the work group; after ESCALATE_TO_COUNTY: every super admin. Each once
-        (dedupe keys), through the outbox."""
+        (dedupe keys, looked up first: an alarm already called on costs a tick one read), through the outbox."""
         async with self.db.read() as conn:
-            items = await faq.open_danger_since(conn, now - ESCALATE_WITHIN)
-            chairs: dict[int, list[Member]] = {}
-            for org_id in {i.org_id for i in items if i.org_id is not None}:
-                chairs[org_id] = [m for m in await members.active_in_org(conn, org_id)
-                                  if m.role in ("chair", "vice_chair")]
-            users = {i.user_id: await members.get_user(conn, i.user_id) for i in items}
-            villages = {org_id: org.name for org_id in chairs if (org := await orgs.get(conn, org_id)) is not None}
+            due = [i for i in await faq.open_danger_since(conn, now - ESCALATE_WITHIN)
+                   if now - i.at >= ESCALATE_TO_CHAIRS]
+            sent = await outbox.known(conn, [key for i in due for key in self._escalation_keys(i, now)])
+            due = [i for i in due if not set(self._escalation_keys(i, now)) <= sent]
+            orgs_of = {i.org_id for i in due if i.org_id is not None}
+            chairs = {org_id: [m for m in await members.active_in_org(conn, org_id)
+                               if m.role in ("chair", "vice_chair")] for org_id in orgs_of}
+            villages = {org_id: org.name for org_id in orgs_of if (org := await orgs.get(conn, org_id)) is not None}
+            users = {i.user_id: await members.get_user(conn, i.user_id) for i in due}
         msgs: list[Outgoing] = []
-        for item in items:
+        for item in due:
             waited = now - item.at
-            if waited < ESCALATE_TO_CHAIRS:
-                continue
             user = users.get(item.user_id)
             asker = Asker(item.user_id, user.full_name if user else str(item.user_id), user.username if user else None)
             where = text("handoff.where_group") if item.chat_id < 0 else text("handoff.where_private")
@@ -178,17 +178,25 @@ class HandoffService:
                 msgs.append(Outgoing(work, "handoff.escalate_chairs",
                                      {**params, "chairs": called or [text("handoff.everyone")]},
                                      buttons=((("handoff.take", f"faq:take:{item.id}"),),), org_id=item.org_id,
-                                     dedupe=f"handoff:{item.id}:escalate:org{item.org_id}"))
+                                     dedupe=_chairs_key(item)))
             if waited >= ESCALATE_TO_COUNTY:
                 named = villages.get(item.org_id, "") if item.org_id is not None else ""
                 village: object = named or text("handoff.no_village")
                 msgs += [Outgoing(admin, "handoff.escalate_county", {**params, "village": village},
                                   buttons=((("handoff.take", f"faq:take:{item.id}"),),),
-                                  dedupe=f"handoff:{item.id}:escalate:county:{admin}")
+                                  dedupe=_county_key(item, admin))
                          for admin in sorted(self.roster.super_admins)]
         if msgs:
             async with self.db.transaction() as conn:
                 await outbox.enqueue(conn, msgs, now)
+
+    def _escalation_keys(self, item: Unanswered, now: datetime) -> list[str]:
+        """The dedupe keys of the calls due for this alert by `now` (the work group's only where the
+        village is known)."""
+        keys = [_chairs_key(item)] if item.org_id is not None else []
+        if now - item.at >= ESCALATE_TO_COUNTY:
+            keys += [_county_key(item, admin) for admin in sorted(self.roster.super_admins)]
+        return keys
 
     async def next_due(self, now: datetime) -> datetime | None:
         """The next moment an open danger alert is due to be called on again, if any."""
@@ -302,6 +310,14 @@ class HandoffService:
             done = await faq.get_unanswered(conn, item.id)
         assert done is not None
         return done
+
+
+def _chairs_key(item: Unanswered) -> str:
+    return f"handoff:{item.id}:escalate:org{item.org_id}"
+
+
+def _county_key(item: Unanswered, admin: int) -> str:
+    return f"handoff:{item.id}:escalate:county:{admin}"
 
 
 def answer_chat(item: Unanswered) -> int:

@@ -81,25 +81,29 @@ async def test_danger_now_gets_110_first_and_alerts_the_member_on_duty(h: Harnes
     assert "紧急" in alert.text and "他正在打我" in alert.text
 
 
+async def _alarm(h: Harness, text: str) -> tuple[list[ApiCall], ApiCall]:
+    """Her private message, and the bot's reply to her, which must open with 110."""
+    calls = await h.send(2001, GUEST, text)
+    reply = next(c for c in calls if c.chat_id == 2001)
+    assert reply.text.startswith("⚠️ <b>如果您现在有危险，请马上拨打 110 报警</b>")
+    return calls, reply
+
+
 async def test_danger_with_a_question_gets_its_answer_under_the_alarm(h: Harness) -> None:
     """Driven out tonight and asking where to stay: 110 first, where to turn, then the shelter answer."""
     await h.say(PUBLIC, GUEST, "在吗")
-    calls = await h.send(2001, GUEST, "他刚才又打我了，把我和孩子赶出来了，今晚没地方住，哪里能收留我们几天")
-    reply = next(c for c in calls if c.chat_id == 2001)
-    assert reply.text.startswith("⚠️ <b>如果您现在有危险，请马上拨打 110 报警</b>")
+    calls, reply = await _alarm(h, "他刚才又打我了，把我和孩子赶出来了，今晚没地方住，哪里能收留我们几天")
     shelter = h.services.faq.entry("dv-shelter", None)
     assert shelter is not None
     assert f"❓ <b>{shelter.questions[0]}</b>" in reply.text
     assert reply.text.index("110") < reply.text.index(shelter.questions[0])
     assert any(c.chat_id == WORK and "紧急" in c.text for c in calls)
     # her question after the alarm's words without a stop is read alone and answered too
-    calls = await h.send(2001, GUEST, "他刚才又打我了我想离婚孩子能归我吗")
-    reply = next(c for c in calls if c.chat_id == 2001)
+    _, reply = await _alarm(h, "他刚才又打我了我想离婚孩子能归我吗")
     custody = h.services.faq.entry("child-custody", None)
     assert custody is not None and f"❓ <b>{custody.questions[0]}</b>" in reply.text
     # an alarm without a question of its own gets no second answer and no choices
-    calls = await h.send(2001, GUEST, "他正在打我 我好怕")
-    reply = next(c for c in calls if c.chat_id == 2001)
+    _, reply = await _alarm(h, "他正在打我 我好怕")
     assert "❓" not in reply.text and "您问的是不是" not in reply.text
     assert not any("还想问" in b["text"] for row in (reply.params.get("reply_markup") or {}).get("inline_keyboard", [])
                    for b in row)
@@ -107,9 +111,7 @@ async def test_danger_with_a_question_gets_its_answer_under_the_alarm(h: Harness
 
 async def test_danger_with_a_likely_question_shows_it_and_offers_the_others(h: Harness) -> None:
     await h.say(PUBLIC, GUEST, "在吗")
-    calls = await h.send(2001, GUEST, "他昨晚又打我了，孩子能归我吗")
-    reply = next(c for c in calls if c.chat_id == 2001)
-    assert reply.text.startswith("⚠️ <b>如果您现在有危险，请马上拨打 110 报警</b>")
+    _, reply = await _alarm(h, "他昨晚又打我了，孩子能归我吗")
     custody = h.services.faq.entry("child-custody", None)
     assert custody is not None and f"您问的是不是：<b>{custody.questions[0]}</b>" in reply.text
     assert reply.text.index("110") < reply.text.index("您问的是不是")
