@@ -213,6 +213,8 @@ async def answer_message(req: Req, context: BotContext, text: str, message_id: i
     asked_id = await req.services.faq.log_asked(text, decision, org_id, req.chat_id, req.user_id)
     look = also_look(reading, action, private_like)  # a group's question of concern: a person looks too
     if action == "answer":
+        if look:
+            await _pass_on(req, org_id, text, message_id, False, concern=True)
         keyboard = _vote_keyboard(req.lang, asked_id)
         if decision.also is not None and not decision.also[2]:  # a second question, offered as a button
             other = decision.also[0]

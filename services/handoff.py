@@ -128,7 +128,7 @@ class HandoffService:
                  else text("handoff.where_private"))
         async with self.db.transaction() as conn:
             item_id = await faq.add_unanswered(conn, org_id, chat_id, asker.user_id, message_id, question[:1000],
-                                               danger, now)
+                                               danger, now, concern=concern and not danger)
             item = await faq.get_unanswered(conn, item_id)
         assert item is not None
         msgs: list[Outgoing] = []
@@ -321,10 +321,10 @@ def _county_key(item: Unanswered, admin: int) -> str:
 
 
 def answer_chat(item: Unanswered) -> int:
-    """Where a member's answer goes: where she asked, except that an answer to a danger message written
-    in the village group goes to her alone (the group, where he or his family may be, does not see her
-    disclosure again or the plan to help her)."""
-    return item.user_id if item.danger and item.chat_id < 0 else item.chat_id
+    """Where a member's answer goes: where she asked, except that an answer to a danger message or one
+    of concern (老公每天都骂我打我 我该怎么办) written in the village group goes to her alone (the group,
+    where he or his family may be, does not see her disclosure again or the plan to help her)."""
+    return item.user_id if (item.danger or item.concern) and item.chat_id < 0 else item.chat_id
 
 
 def _who(asker: Asker) -> dict[str, object]:

@@ -252,8 +252,9 @@ def plan(reading: Reading, decision_kind: str | None, private: bool, long_shot: 
 
 def also_look(reading: Reading, action: Action, private: bool) -> bool:
     """In a group, a question of concern keeps its reply there, and the member on duty is asked to
-    look as well (a decline is passed on as a look, not as a plain question)."""
-    return reading.concern and not private and action in ("decline_pass", "suggest", "suggest_pass")
+    look as well, answered or not (she told the group of a danger to her; a decline is passed on as a
+    look, not as a plain question)."""
+    return reading.concern and not private and action in ("answer", "decline_pass", "suggest", "suggest_pass")
 
 
 def _plan(reading: Reading, decision_kind: str | None, private: bool, long_shot: bool) -> Action:

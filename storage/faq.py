@@ -182,19 +182,22 @@ class Unanswered:
     taken_by: int | None
     answer: str | None
     at: datetime
+    concern: bool = False  # a danger signal short of an alarm (services.danger.concern)
 
 
 def _unanswered(r: sqlite3.Row) -> Unanswered:
     return Unanswered(r["id"], r["org_id"], r["chat_id"], r["user_id"], r["message_id"], r["question"],
-                      bool(r["danger"]), r["status"], r["taken_by"], r["answer"], from_db(r["at"]))
+                      bool(r["danger"]), r["status"], r["taken_by"], r["answer"], from_db(r["at"]),
+                      bool(r["concern"]))
 
 
 async def add_unanswered(conn: aiosqlite.Connection, org_id: int | None, chat_id: int, user_id: int,
-                         message_id: int | None, question: str, danger: bool, now: datetime) -> int:
+                         message_id: int | None, question: str, danger: bool, now: datetime,
+                         concern: bool = False) -> int:
     cur = await conn.execute(
-        """INSERT INTO faq_unanswered(org_id, chat_id, user_id, message_id, question, danger, at)
-           VALUES (?, ?, ?, ?, ?, ?, ?)""",
-        (org_id, chat_id, user_id, message_id, question, int(danger), to_db(now)),
+        """INSERT INTO faq_unanswered(org_id, chat_id, user_id, message_id, question, danger, at, concern)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+        (org_id, chat_id, user_id, message_id, question, int(danger), to_db(now), int(concern)),
     )
     assert cur.lastrowid is not None
     return cur.lastrowid

@@ -591,6 +591,8 @@ def test_plan_never_leaves_a_message_of_concern_at_small_talk_or_silence() -> No
     assert plan(worried, None, private=False) == "look"
     asked = Reading("question", concern=True)
     assert plan(asked, "decline", private=False) == "decline_pass" and also_look(asked, "decline_pass", False)
+    # answered in the group: the answer stays there and a person looks too; in private an answer is enough
+    assert also_look(asked, "answer", False) and not also_look(asked, "answer", True)
     assert plan(Reading("other"), None, private=False) == "silent"
     assert plan(Reading("other"), None, private=True) == "not_for_us"
 
@@ -698,6 +700,24 @@ async def test_an_answer_to_a_danger_message_in_the_group_goes_to_her_alone(h: H
     assert not any(c.chat_id == PUBLIC for c in calls)
     delivered = next(c for c in calls if c.chat_id == 2001)
     assert "我已经报警了" in delivered.text
+
+
+async def test_an_answer_to_a_message_of_concern_in_the_group_goes_to_her_alone(h: Harness) -> None:
+    """Not an alarm, but a danger signal (a beating told of, not happening now): answered in the group,
+    the member on duty is asked to look as well, and her answer goes to the woman privately."""
+    calls = await h.send(PUBLIC, GUEST, "老公每天都骂我打我 我该怎么办")
+    assert any(c.chat_id == PUBLIC and "家庭暴力" in c.text for c in calls)  # the entry, in the group
+    passed = next(c for c in calls if c.chat_id == WORK and _buttons(c))
+    assert "紧急" not in passed.text
+    taken = await h.press("赵霞", passed, 0)
+    prompt = next(c for c in taken if c.chat_id == WORK and "下一条消息" in c.text)
+    assert "只发给她本人" in prompt.text
+    calls = await h.send(WORK, "赵霞", "姐，你别怕，我下午去你家找你，先存好伤的照片")
+    assert not any(c.chat_id == PUBLIC for c in calls)
+    assert any(c.chat_id == 2001 and "我下午去你家找你" in c.text for c in calls)
+    async with h.db.read() as conn:
+        rows = await conn.execute_fetchall("SELECT danger, concern FROM faq_unanswered")
+    assert [tuple(r) for r in rows] == [(0, 1)]
 
 
 # Lessons of this stop's play-through, in other words than its messages.
