@@ -142,6 +142,7 @@ def fresh_latencies(index: FaqIndex, queries: Sequence[str]) -> list[float]:
     out = []
     for q in queries:
         index._read.clear()
+        index._lexical_seen.clear()
         semantic._queries.clear()
         t = time.perf_counter_ns()
         index.decide(q)

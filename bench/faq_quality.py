@@ -29,17 +29,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.message_kinds import FAQ_DATA, fit_logistic
-from services.faq_engine import ANSWER_MODEL, RERANK_K, RERANK_MODEL, Entry, FaqIndex, load_shipped_entries
+from services.faq_engine import (
+    ANSWER_MODEL,
+    ANSWER_MODEL_LEXICAL,
+    RERANK_K,
+    RERANK_MODEL,
+    RERANK_MODEL_LEXICAL,
+    Entry,
+    FaqIndex,
+    load_shipped_entries,
+)
 from services.faq_semantic import NOT_COVERED, NOT_COVERED_LEFT_OUT, get_semantic
 from services.learned import LogisticModel
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 EVAL_ORG = 1
-SETS = ("dev", "dev2", "dev3", "dev4", "dev5", "calib", "calib2", "calib3", "calib4", "calib5", "calib6", "test")
+SETS = ("dev", "dev2", "dev3", "dev4", "dev5", "calib", "calib2", "calib3", "calib4", "calib5", "calib6", "calib7",
+        "test")
 # weights on all; bars on CALIBRATION
-FITTED_ON = ("dev", "dev2", "dev3", "dev4", "dev5", "calib", "calib2", "calib3", "calib4", "calib5", "calib6")
+FITTED_ON = ("dev", "dev2", "dev3", "dev4", "dev5", "calib", "calib2", "calib3", "calib4", "calib5", "calib6",
+             "calib7")
 # never used to edit an entry or a rule
-CALIBRATION = ("calib", "calib2", "calib3", "calib4", "calib5", "calib6")
+CALIBRATION = ("calib", "calib2", "calib3", "calib4", "calib5", "calib6", "calib7")
 DEVELOPMENT = tuple(name for name in FITTED_ON if name not in CALIBRATION)  # their near misses: not_covered
 ON_TOPIC = ("on_topic", "two", "org")
 # Thresholds of the answer model (chosen on out-of-fold probabilities of the dev set):
@@ -61,6 +72,14 @@ MIN_TENTATIVE_PRECISION = 0.85
 NEAR_MISS_SUGGEST_COST_LENIENT = 0.25
 # In a private chat, below the lenient bar, candidates are offered and a person gets the question too.
 NEAR_MISS_SUGGEST_COST_PRIVATE = 0.05
+# The encoder is skipped where the lexical models (fitted without its features) are sure (decided before
+# set FF was written): "sure_answer" is the lowest P at or above the answer bar at which the calibration
+# sets, decided so, keep the whole decision's pooled precision and near-miss rate within these slacks and
+# the floors on each set alone; "sure_decline" the highest P under which the right entry the whole
+# decision would offer (on the private bar) is lost for at most CASCADE_LOST_OFFERS of on-topic questions.
+CASCADE_PRECISION_SLACK = 0.005
+CASCADE_NEAR_MISS_SLACK = 0.005
+CASCADE_LOST_OFFERS = 0.005
 
 
 @dataclass
@@ -144,7 +163,8 @@ def evaluate(index: FaqIndex, rows: Sequence[Row], misses: bool = False) -> tupl
     return {k: (v[0], v[1]) for k, v in sorted(tally.items())}, elapsed / max(len(rows), 1) * 1000
 
 
-def fit_rerank(sets: Sequence[tuple[FaqIndex, Sequence[Row]]], report: bool = True) -> LogisticModel:
+def fit_rerank(sets: Sequence[tuple[FaqIndex, Sequence[Row]]], report: bool = True,
+               semantic: bool = True) -> LogisticModel:
     """P(this candidate is an expected entry) over `FaqIndex.rerank_features` of BM25's first RERANK_K,
     for the on-topic questions whose expected entry is among them; with `report`, hit@1 out of fold
     (folds by question) against BM25's order goes to stderr."""
@@ -158,7 +178,8 @@ def fit_rerank(sets: Sequence[tuple[FaqIndex, Sequence[Row]]], report: bool = Tr
         candidates = index.search_tokens(tokens, RERANK_K, row.village)
         labels = [c.id in row.expect for c in candidates]
         if len(candidates) > 1 and any(labels):
-            groups.append((index.rerank_features(text, tokens, candidates, row.village), labels))
+            groups.append((index.rerank_features(text, tokens, candidates, row.village, semantic=semantic),
+                           labels))
     if not report:
         return fit_logistic([x for xs, _ in groups for x in xs], [v for _, y in groups for v in y], L2, False)
     order = list(range(len(groups)))
@@ -180,7 +201,7 @@ def fit_rerank(sets: Sequence[tuple[FaqIndex, Sequence[Row]]], report: bool = Tr
 
 
 def decision_rows(sets: Sequence[tuple[FaqIndex, Sequence[Row]]], rerank: LogisticModel | None,
-                  names: Sequence[str] = ()) -> list[tuple[dict[str, float], bool, str]]:
+                  names: Sequence[str] = (), semantic: bool = True) -> list[tuple[dict[str, float], bool, str]]:
     """(`FaqIndex.fit_features`, the first entry is expected, kind) of every question with a candidate,
     ranked with `rerank`; a set named in `names` is compared with the not-covered list without its own
     near misses (`faq_semantic.NOT_COVERED_LEFT_OUT`)."""
@@ -190,9 +211,9 @@ def decision_rows(sets: Sequence[tuple[FaqIndex, Sequence[Row]]], rerank: Logist
         try:
             for row in rows:
                 text, tokens = index.query_tokens(row.q, row.village)
-                candidates = index.ranked(text, tokens, 3, row.village, rerank)
+                candidates = index.ranked(text, tokens, 3, row.village, rerank, semantic=semantic)
                 if candidates:
-                    out.append((index.fit_features(text, candidates, tokens, row.village),
+                    out.append((index.fit_features(text, candidates, tokens, row.village, semantic=semantic),
                                 candidates[0].id in row.expect, row.kind))
         finally:
             NOT_COVERED_LEFT_OUT.reset(token)
@@ -208,24 +229,83 @@ def write_not_covered(names: Sequence[str]) -> int:
     return len(lines)
 
 
-def held_out_by_set(named: Sequence[tuple[str, FaqIndex, Sequence[Row]]]
-                    ) -> list[tuple[str, float, bool, str]]:
-    """(set, P, the first entry is expected, kind) of each calibration question as a new writer's would
-    be: its set left out of both fits, the re-ranking's and the decision's. Random folds let a writer's
-    other questions into the fits, and the bars they chose over-promised on the next held-out sets (97%
+@dataclass(frozen=True)
+class HeldOut:
+    """A calibration question decided by models fitted without its set: the whole decision's P and
+    whether its first entry is expected, and the same by the lexical models (no encoder)."""
+
+    set: str
+    kind: str
+    p: float
+    ok: bool
+    p_lexical: float
+    ok_lexical: bool
+
+
+def held_out_by_set(named: Sequence[tuple[str, FaqIndex, Sequence[Row]]]) -> list[HeldOut]:
+    """Each calibration question as a new writer's would be: its set left out of both fits, the
+    re-ranking's and the decision's (with and without the encoder). Random folds let a writer's other
+    questions into the fits, and the bars they chose over-promised on the next held-out sets (97%
     precision chosen, 94–96% found on sets W and Y)."""
     out = []
     for name in (n for n, _, _ in named if n in CALIBRATION):
-        others = [(n, index, rows) for n, index, rows in named if n != name]
+        others = [(index, rows) for n, index, rows in named if n != name]
+        names = [n for n, _, _ in named if n != name]
         own = [(index, rows) for n, index, rows in named if n == name]
-        rerank = fit_rerank([(index, rows) for _, index, rows in others], report=False)
-        train = decision_rows([(index, rows) for _, index, rows in others], rerank, [n for n, _, _ in others])
-        model = fit_logistic([x for x, _, _ in train], [ok for _, ok, _ in train], L2, False)
-        out += [(name, model.probability(x), ok, kind) for x, ok, kind in decision_rows(own, rerank, [name])]
+        decided = []
+        for semantic in (True, False):
+            rerank = fit_rerank(others, report=False, semantic=semantic)
+            train = decision_rows(others, rerank, names, semantic)
+            model = fit_logistic([x for x, _, _ in train], [ok for _, ok, _ in train], L2, False)
+            decided.append([(model.probability(x), ok, kind) for x, ok, kind
+                            in decision_rows(own, rerank, [name], semantic)])
+        out += [HeldOut(name, kind, p, ok, p_lexical, ok_lexical)
+                for (p, ok, kind), (p_lexical, ok_lexical, _) in zip(*decided, strict=True)]
     return out
 
 
-def fit(sets: Sequence[tuple[FaqIndex, Sequence[Row]]], rerank: LogisticModel | None = None) -> LogisticModel:
+def cascade_bars(calibration: Sequence[HeldOut], answer_at: float, private_at: float) -> tuple[float, float]:
+    """(sure_answer, sure_decline) of the lexical models (see CASCADE_PRECISION_SLACK)."""
+
+    def figures(rows: Sequence[HeldOut], sure: float, unsure: float) -> tuple[float, float]:
+        """(precision of direct answers, near misses answered) with the lexical P used outside [unsure, sure)."""
+        answered = right = near = near_answered = 0
+        for r in rows:
+            p, ok = (r.p_lexical, r.ok_lexical) if r.p_lexical >= sure or r.p_lexical < unsure else (r.p, r.ok)
+            answered += p >= answer_at
+            right += p >= answer_at and ok
+            near += r.kind == "near_miss"
+            near_answered += r.kind == "near_miss" and p >= answer_at
+        return right / max(answered, 1), near_answered / max(near, 1)
+
+    whole_precision, whole_near = figures(calibration, 2.0, -1.0)
+    sure_answer = 1.0
+    for step in range(99, round(answer_at * 100) - 1, -1):
+        t = step / 100
+        precision, near = figures(calibration, t, -1.0)
+        alone = [figures([r for r in calibration if r.set == name], t, -1.0) for name in CALIBRATION]
+        if (precision >= whole_precision - CASCADE_PRECISION_SLACK and near <= whole_near + CASCADE_NEAR_MISS_SLACK
+                and all(p >= MIN_PRECISION_ONE_SET and n <= MAX_NEAR_MISS_ONE_SET for p, n in alone)):
+            sure_answer = t
+    on_topic = sum(r.kind != "near_miss" for r in calibration)
+    sure_decline = 0.0
+    for step in range(1, round(answer_at * 100)):
+        t = step / 100
+        lost = sum(r.kind != "near_miss" and r.p_lexical < t and r.ok and r.p >= private_at
+                   and not (r.ok_lexical and r.p_lexical >= private_at) for r in calibration)
+        if lost > CASCADE_LOST_OFFERS * on_topic:
+            break
+        sure_decline = t
+    skipped = sum(r.p_lexical >= sure_answer or r.p_lexical < sure_decline for r in calibration)
+    print(f"encoder skipped: sure answer from {sure_answer:.2f}, sure decline under {sure_decline:.2f}: "
+          f"{skipped}/{len(calibration)} calibration questions; precision, near misses "
+          f"{figures(calibration, sure_answer, sure_decline)} against {(whole_precision, whole_near)}",
+          file=sys.stderr)
+    return sure_answer, sure_decline
+
+
+def fit(sets: Sequence[tuple[FaqIndex, Sequence[Row]]], rerank: LogisticModel | None = None,
+        rerank_lexical: LogisticModel | None = None) -> tuple[LogisticModel, LogisticModel]:
     """P(the top entry answers the question) over `FaqIndex.fit_features`, fitted on every set; thresholds
     from the calibration sets' questions only, each predicted by models fitted without its set
     (`held_out_by_set`; CALIBRATION: written
@@ -235,15 +315,16 @@ def fit(sets: Sequence[tuple[FaqIndex, Sequence[Row]]], rerank: LogisticModel | 
     answer = the lowest with precision ≥ MIN_PRECISION and near misses answered ≤ MAX_NEAR_MISS_ANSWERED
     pooled, and the looser MIN_PRECISION_ONE_SET / MAX_NEAR_MISS_ONE_SET on each calibration set alone;
     suggest = the best trade of on-topic questions whose top entry is right against near misses
-    (NEAR_MISS_SUGGEST_COST)."""
+    (NEAR_MISS_SUGGEST_COST). With it, the same fitted without the encoder's features, with the bars
+    where it decides alone (`cascade_bars`)."""
     fitted = decision_rows(sets, rerank, FITTED_ON)
     fitted_xs, fitted_y = [x for x, _, _ in fitted], [ok for _, ok, _ in fitted]
     calibration = held_out_by_set([(name, index, rows) for name, (index, rows)
                                    in zip(FITTED_ON, sets, strict=True)])
-    which = [name for name, _, _, _ in calibration]
-    held = [p for _, p, _, _ in calibration]
-    y = [ok for _, _, ok, _ in calibration]
-    kinds = [kind for _, _, _, kind in calibration]
+    which = [r.set for r in calibration]
+    held = [r.p for r in calibration]
+    y = [r.ok for r in calibration]
+    kinds = [r.kind for r in calibration]
     near = [p for p, k in zip(held, kinds, strict=True) if k == "near_miss"]
     good = [p for p, k, ok in zip(held, kinds, y, strict=True) if k != "near_miss" and ok]
     on_topic = sum(k != "near_miss" for k in kinds)
@@ -299,9 +380,14 @@ def fit(sets: Sequence[tuple[FaqIndex, Sequence[Row]]], rerank: LogisticModel | 
     print(f"tentative from {tentative_at:.2f}", file=sys.stderr)
     model = fit_logistic(fitted_xs, fitted_y, L2, False)
     suggest_at = min(suggest_at, answer_at)
-    return LogisticModel(model.bias, model.weights, {
-        "answer": answer_at, "tentative": max(tentative_at, suggest_at), "suggest": suggest_at,
-        "suggest_lenient": min(lenient_at, suggest_at), "suggest_private": min(private_at, lenient_at, suggest_at)})
+    private_at = min(private_at, lenient_at, suggest_at)
+    sure_answer, sure_decline = cascade_bars(calibration, answer_at, private_at)
+    lexical_rows = decision_rows(sets, rerank_lexical, FITTED_ON, semantic=False)
+    lexical = fit_logistic([x for x, _, _ in lexical_rows], [ok for _, ok, _ in lexical_rows], L2, False)
+    return (LogisticModel(model.bias, model.weights, {
+                "answer": answer_at, "tentative": max(tentative_at, suggest_at), "suggest": suggest_at,
+                "suggest_lenient": min(lenient_at, suggest_at), "suggest_private": private_at}),
+            LogisticModel(lexical.bias, lexical.weights, {"sure_answer": sure_answer, "sure_decline": sure_decline}))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -315,13 +401,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         get_semantic().reload_not_covered()
         sets = [(build_index(org), rows) for rows, org in (load_set(name) for name in FITTED_ON)]
         rerank = fit_rerank(sets)
-        (FAQ_DATA / RERANK_MODEL).write_text(
-            json.dumps(rerank.to_dict(), ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
-        print(f"{RERANK_MODEL}: {rerank.weights}")
-        model = fit(sets, rerank)
-        (FAQ_DATA / ANSWER_MODEL).write_text(
-            json.dumps(model.to_dict(), ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
-        print(f"{ANSWER_MODEL}: {model.weights}, thresholds {model.thresholds}")
+        rerank_lexical = fit_rerank(sets, semantic=False)
+        model, lexical = fit(sets, rerank, rerank_lexical)
+        for name, fitted in ((RERANK_MODEL, rerank), (RERANK_MODEL_LEXICAL, rerank_lexical),
+                             (ANSWER_MODEL, model), (ANSWER_MODEL_LEXICAL, lexical)):
+            (FAQ_DATA / name).write_text(
+                json.dumps(fitted.to_dict(), ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+            print(f"{name}: {fitted.weights}, thresholds {fitted.thresholds}")
         return
     rows, org_entries = load_set(args.set)
     results, ms = evaluate(build_index(org_entries), rows, args.misses)

@@ -221,7 +221,9 @@ async def answer_message(req: Req, context: BotContext, text: str, message_id: i
             label = req.t("faq.also_ask", question=other.question[:50])
             keyboard = InlineKeyboardMarkup([*keyboard.inline_keyboard,
                                              [InlineKeyboardButton(label, callback_data=f"faq:q:{other.id}")]])
-        await reply(req, decision_text(req.lang, decision), _with_private_row(req, context, keyboard))
+        body = decision_text(req.lang, decision) + await _unanswered_part(req, org_id, text, message_id, decision,
+                                                                          private_like)
+        await reply(req, body, _with_private_row(req, context, keyboard))
         return
     if action in ("suggest", "suggest_pass", "suggest_concern"):
         others = decision.candidates[1:3] if decision.tentative else decision.candidates[:3]
@@ -240,6 +242,8 @@ async def answer_message(req: Req, context: BotContext, text: str, message_id: i
             rows.append([InlineKeyboardButton(req.t("faq.suggest_none"), callback_data=f"faq:none:{asked_id}")])
             if look:
                 await _pass_on(req, org_id, text, message_id, False, concern=True)
+            else:
+                body += await _unanswered_part(req, org_id, text, message_id, decision, private_like)
         await reply(req, body, InlineKeyboardMarkup(rows))
         return
     danger = action == "danger"
@@ -261,6 +265,17 @@ async def _pass_on(req: Req, org_id: int | None, question: str, message_id: int,
         title = (chat.title if chat is not None else None) or ""
     return await req.services.handoff.pass_on(_asker(req), org_id, req.chat_id, message_id or None, question,
                                               danger, title, concern=concern)
+
+
+async def _unanswered_part(req: Req, org_id: int | None, text: str, message_id: int, decision: Decision,
+                           private: bool) -> str:
+    """A question of her message the base does not answer (离婚冷静期多久 还有低保怎么申请): in a
+    private chat it is passed to the member on duty and she is told so (a line to add to the reply);
+    in a group nothing (questions there that are not for us stay with the people in it)."""
+    if decision.unanswered is None or not private:
+        return ""
+    passed = await _pass_on(req, org_id, text, message_id, False)
+    return "\n\n" + req.t("faq.part_unanswered", part=_escape(decision.unanswered)) + _passed_line(req, passed, False)
 
 
 def _passed_line(req: Req, passed: Passed, danger: bool) -> str:

@@ -236,6 +236,10 @@ _GENERIC_TEXT = """
     材料 电话 一次 几 几天 交 发 打 吃 人 今年 每年 年龄
 """
 GENERIC_WORDS: frozenset[str] = frozenset(_GENERIC_TEXT.split())
+# Policies next to ours that a village woman asks about in the same breath, and the base does not
+# cover (a person answers them): a part of a message naming one is a question of its own.
+NEIGHBOUR_POLICIES = ("低保", "医保", "新农合", "养老保险", "养老金", "社保", "宅基地", "户口", "残疾", "工伤",
+                      "五保", "特困", "危房", "临时救助", "高龄补贴", "土地流转", "拆迁", "征地", "公积金", "失业金")
 
 # Danger *now* is read by services/danger.py (signals, present-time markers, framing): the decision is
 # "danger" (110 and 12338 first, the member on duty alerted) whatever the FAQ score.
@@ -373,6 +377,9 @@ class Decision:
     relevant: bool = False  # danger: the candidates clear the suggest bar (offered as buttons under the alarm)
     tentative: bool = False  # a suggestion likely enough to show the first entry's answer at once
     long_shot: bool = False  # offered below the lenient bar (a private question): a person gets it too
+    # A question of the same message the base does not answer (低保怎么申请 after 离婚冷静期多久): a part
+    # read alone and declined that names a matter of its own (not a follow-up such as 一年多少)
+    unanswered: str | None = None
 
 
 # Tokens of an entry per field: one tuple per question, then the tags, then (optionally) the answer.
@@ -676,15 +683,16 @@ class _Doc:
         n_q, n_a = self.packed[0], self.packed[1]
         tail = self.packed[2 + n_q + n_a :]
         best_i, best_w, best_span = 0, -math.inf, (0, 0)
-        i, w, n, start = 0, 0.0, 0, 0
+        i, w, start = 0, 0.0, 0
+        weight = wanted.get
         for pos, tid in enumerate(tail):
             if tid >= 0:
-                w += wanted.get(tid, 0.0)
-                n += 1
+                w += weight(tid, 0.0)
                 continue
-            if (not limit or i < limit) and w - 0.01 * n > best_w:
-                best_i, best_w, best_span = i, w - 0.01 * n, (start, pos)
-            i, w, n, start = i + 1, 0.0, 0, pos + 1
+            w -= 0.01 * (pos - start)  # the phrasing's length: its ids since the last separator
+            if w > best_w and (not limit or i < limit):
+                best_i, best_w, best_span = i, w, (start, pos)
+            i, w, start = i + 1, 0.0, pos + 1
         return best_i, set(tail[best_span[0] : best_span[1]])
 
     def phrasings(self) -> list[set[int]]:
@@ -797,6 +805,8 @@ class FaqIndex:
         self._idf: OrderedDict[int | None, dict[str, float]] = OrderedDict()
         self.version = 0  # bumped on every change anywhere
         self._read: OrderedDict[tuple[str, int | None, tuple[int, int]], tuple[str, tuple[str, ...]]] = OrderedDict()
+        self._lexical_seen: OrderedDict[tuple[str, tuple[str, ...], int, int | None, tuple[int, int]],
+                                        tuple[list[Candidate], float] | None] = OrderedDict()
         # Sound key (fuzzy pinyin, syllables apart / run together for typed pinyin) → the canonical words
         # of the synonym variants that sound so; each part keeps the same for the words it indexed first.
         self._sounds: _SoundTables = ({}, {})
@@ -832,6 +842,7 @@ class FaqIndex:
         new._cache_tids = {scope: set(tids) for scope, tids in self._cache_tids.items()}
         new._idf = OrderedDict((scope, dict(w)) for scope, w in self._idf.items())
         new._read = OrderedDict()
+        new._lexical_seen = OrderedDict()
         return new
 
     @property
@@ -1431,33 +1442,34 @@ class FaqIndex:
         return self._rank(tokens, k, org_id)
 
     def ranked(self, text: str, tokens: Sequence[str], k: int, org_id: int | None = None,
-               model: LogisticModel | None = None) -> list[Candidate]:
+               model: LogisticModel | None = None, *, semantic: bool = True,
+               lexical: Sequence[dict[str, float]] | None = None) -> list[Candidate]:
         """BM25's first RERANK_K re-ranked by `rerank_model` → the first k. An entry sharing no word
-        that matters with the question is not re-ranked (no encoder for chatter)."""
+        that matters with the question is not re-ranked (no encoder for chatter). `semantic`: False
+        ranks without the encoder (with `rerank_model_lexical`); `lexical`: the candidates'
+        `rerank_features(semantic=False)`, worked out already."""
         candidates = self._rank(tokens, max(k, RERANK_K), org_id)
         if len(candidates) < 2 or not self._on_topic(candidates[0], tokens):
             return candidates[:k]
-        model = model or rerank_model()
+        model = model or (rerank_model() if semantic else rerank_model_lexical())
         if model is None:
             return candidates[:k]
-        features = self.rerank_features(text, tokens, candidates, org_id)
+        if lexical is None:
+            features = self.rerank_features(text, tokens, candidates, org_id, semantic=semantic)
+        else:
+            features = self.with_semantic(text, candidates, lexical) if semantic else list(lexical)
         own = OWN_LOGIT_LOCAL if self.asks_locally(text, tokens, org_id) else OWN_LOGIT
         logits = [model.logit(f) + (own if c.org_id is not None else 0.0)
                   for f, c in zip(features, candidates, strict=True)]
         order = sorted(range(len(candidates)), key=lambda i: (-logits[i], i))
         return [dataclasses.replace(candidates[i], likely=sigmoid(logits[i]),
-                                    cosine=features[i]["emb"] * SIM_SD + SIM_MEAN)
+                                    cosine=features[i]["emb"] * SIM_SD + SIM_MEAN if semantic else None)
                 for i in order[:k]]
 
-    def rerank_features(self, text: str, tokens: Sequence[str], candidates: Sequence[Candidate],
-                        org_id: int | None = None) -> list[dict[str, float]]:
-        """Per candidate, what says it is the entry asked about: its BM25 score against the first's,
-        how much of the question's known words its best phrasing covers (by idf) and how much of that
-        phrasing they are, the shared characters, and the encoder's cosine against the best among them."""
-        _, shared_part, own_part = self._scope(org_id)
-        wanted = {tid: self._q_idf(tid, org_id) for t in tokens
-                  if self._known(t, shared_part, own_part) and (tid := self._vocab.get(t)) is not None}
-        total = sum(wanted.values()) or 1.0
+    def with_semantic(self, text: str, candidates: Sequence[Candidate],
+                      lexical: Sequence[dict[str, float]]) -> list[dict[str, float]]:
+        """`lexical` (the candidates' `rerank_features(semantic=False)`) with the encoder's: each
+        candidate's best cosine to the question (centred and scaled), against the best of them."""
         semantic = get_semantic()
         query = semantic.query(text)
         questions = [self._doc(c).entry.questions for c in candidates]
@@ -1468,6 +1480,19 @@ class FaqIndex:
             sims.append(max(cosines[at : at + len(qs)], default=0.0))
             at += len(qs)
         best_sim = max(sims)
+        return [{**row, "emb": (sim - SIM_MEAN) / SIM_SD, "emb_gap": (sim - best_sim) / SIM_SD,
+                 "emb_best": float(sim == best_sim)} for row, sim in zip(lexical, sims, strict=True)]
+
+    def rerank_features(self, text: str, tokens: Sequence[str], candidates: Sequence[Candidate],
+                        org_id: int | None = None, *, semantic: bool = True) -> list[dict[str, float]]:
+        """Per candidate, what says it is the entry asked about: its BM25 score against the first's,
+        how much of the question's known words its best phrasing covers (by idf) and how much of that
+        phrasing they are, the shared characters, and (`semantic`) the encoder's cosine against the
+        best among them."""
+        _, shared_part, own_part = self._scope(org_id)
+        wanted = {tid: self._q_idf(tid, org_id) for t in tokens
+                  if self._known(t, shared_part, own_part) and (tid := self._vocab.get(t)) is not None}
+        total = sum(wanted.values()) or 1.0
         asked = _bigrams(text)
         first = candidates[0].score
         local = self.asks_locally(text, tokens, org_id)
@@ -1500,9 +1525,6 @@ class FaqIndex:
                 "bm_rel": c.score / first if first > 0 else 0.0,
                 "bm_log": math.log1p(c.score),
                 "bm_first": float(i == 0),
-                "emb": (sims[i] - SIM_MEAN) / SIM_SD,
-                "emb_gap": (sims[i] - best_sim) / SIM_SD,
-                "emb_best": float(sims[i] == best_sim),
                 "cov_recall": covered / (phrasing_total or 1.0),
                 "cov_prec": covered / total,
                 "anywhere": anywhere / total,
@@ -1515,12 +1537,12 @@ class FaqIndex:
                 "tail_rel": (tail_scores.get((c.id, c.org_id), 0.0) if tail_scores is not None
                              else (c.score / first if first > 0 else 0.0)),
             })
-        return rows
+        return self.with_semantic(text, candidates, rows) if semantic else rows
 
     def fit_features(self, query: str, candidates: Sequence[Candidate], tokens: Sequence[str],
-                     org_id: int | None = None) -> dict[str, float]:
+                     org_id: int | None = None, *, semantic: bool = True) -> dict[str, float]:
         """What says whether the top candidate answers the question (see the module docstring), for a
-        question asked from `org_id`."""
+        question asked from `org_id`; `semantic`: False leaves the encoder's features out."""
         local = self.asks_locally(query, tokens, org_id)
         top = candidates[0]
         doc = self._doc(top)
@@ -1568,8 +1590,9 @@ class FaqIndex:
             "missing_rarest": missing / known_denom if known_denom > 0 else 0.0,
             "unheard_rarest": unheard,
             **self._tail_features(query, candidates[0], org_id),
-            **get_semantic().features(query, [self._doc(c).entry.questions for c in candidates],
-                                      [c.cosine for c in candidates], own=top.org_id is not None),
+            **(get_semantic().features(query, [self._doc(c).entry.questions for c in candidates],
+                                       [c.cosine for c in candidates], own=top.org_id is not None)
+               if semantic else {}),
         }
 
     def _tail_features(self, query: str, top: Candidate, org_id: int | None) -> dict[str, float]:
@@ -1596,15 +1619,19 @@ class FaqIndex:
         `lenient`: the message is known to be a question for us (services.message_kind), so candidates are
         offered on a lower bar. `split`: look for a second question in the same message. `danger_check`:
         False for the question part of a danger message (read alone, without the alarm's words)."""
+        cascade = model is None  # the encoder skipped where the lexical models are sure (`_scored`)
         model = model or answer_model()
         text, tokens = self.query_tokens(query, org_id)
         parts = asked_parts(query) if split else []
-        if len(parts) > 1:  # the message and each of its questions through the encoder in one call
-            get_semantic().prefetch([text, *(self.query_tokens(part, org_id)[0] for part in parts)])
+        if len(parts) > 1:  # those of the message and its questions that need the encoder: in one call
+            read = [self.query_tokens(part, org_id) for part in parts]
+            get_semantic().prefetch([t for t, toks in [(text, tokens), *read]
+                                     if not cascade or self._lexical(t, toks, toks, k, org_id, model) is None])
         found = detect(query, private) if danger_check else None
         danger = found.category if found is not None else None
         violence = found is not None and found.category != "self_harm"
-        candidates = self.ranked(text, [*tokens, DANGER_TOPIC] if violence else tokens, k, org_id)
+        candidates, right = self._scored(text, [*tokens, DANGER_TOPIC] if violence else tokens, tokens, k,
+                                         org_id, model, cascade)
         if not candidates or not tokens:
             return Decision("danger" if danger else "decline", None, [], danger=danger)
         top = candidates[0].score
@@ -1616,7 +1643,7 @@ class FaqIndex:
         # an entry sharing no word that matters with the question is not a candidate: no model (nor the
         # sentence encoder's few milliseconds) for it — most group chatter ends here
         on_topic = self._on_topic(candidates[0], tokens)
-        right = model.probability(self.fit_features(text, candidates, tokens, org_id)) if on_topic else 0.0
+        right = right if on_topic else 0.0
         bar = model.thresholds["suggest_private" if lenient == "private" else
                                "suggest_lenient" if lenient else "suggest"]
         relevant = on_topic and right >= bar
@@ -1651,6 +1678,46 @@ class FaqIndex:
             whole = Decision("answer" if sure else "suggest", best, candidates, confidence, margin, right=right,
                              tentative=tentative, long_shot=long_shot)
         return self._two_questions(parts, org_id, private, model, whole) if split else whole
+
+    def _scored(self, text: str, rank_tokens: Sequence[str], tokens: Sequence[str], k: int, org_id: int | None,
+                model: LogisticModel, cascade: bool) -> tuple[list[Candidate], float]:
+        """The ranked candidates (ranked on `rank_tokens`) and P(the first answers the question), by
+        `model`; with `cascade`, by the lexical models alone where they are sure (`_lexical`): the
+        encoder's milliseconds only for the questions it can decide otherwise."""
+        if cascade:
+            sure = self._lexical(text, rank_tokens, tokens, k, org_id, model)
+            if sure is not None:
+                return sure
+        candidates = self.ranked(text, rank_tokens, k, org_id)
+        if not candidates or not self._on_topic(candidates[0], tokens):
+            return candidates, 0.0
+        return candidates, model.probability(self.fit_features(text, candidates, tokens, org_id))
+
+    def _lexical(self, text: str, rank_tokens: Sequence[str], tokens: Sequence[str], k: int, org_id: int | None,
+                 model: LogisticModel) -> tuple[list[Candidate], float] | None:
+        """(candidates, P) by the models fitted without the encoder (`answer_model_lexical`), where
+        their P is at least its "sure_answer" (as precise, held out by set, as the whole decision; at
+        least `model`'s answer bar) or under its "sure_decline" (the whole decision would rarely offer
+        the right entry there); None: the encoder decides. Chatter (no entry sharing a word that
+        matters) has no candidates to decide and never reaches the encoder either."""
+        lexical_model = answer_model_lexical()
+        if lexical_model is None or "sure_answer" not in lexical_model.thresholds:
+            return None
+        key = (text, tuple(rank_tokens), k, org_id, self.scope_version(org_id))
+        if key in self._lexical_seen:
+            return self._lexical_seen[key]
+        candidates = self._rank(rank_tokens, max(k, RERANK_K), org_id)
+        found: tuple[list[Candidate], float] | None = (candidates[:k], 0.0)
+        if candidates and self._on_topic(candidates[0], rank_tokens):
+            candidates = self.ranked(text, rank_tokens, k, org_id, semantic=False)
+            right = (lexical_model.probability(self.fit_features(text, candidates, tokens, org_id, semantic=False))
+                     if self._on_topic(candidates[0], tokens) else 0.0)
+            sure = max(lexical_model.thresholds["sure_answer"], model.thresholds["answer"])
+            found = (candidates, right) if right >= sure or right < lexical_model.thresholds["sure_decline"] else None
+        self._lexical_seen[key] = found
+        if len(self._lexical_seen) > READ_KEPT:
+            self._lexical_seen.popitem(last=False)
+        return found
 
     def _question_after(self, query: str, matched: str, org_id: int | None, private: bool,
                         model: LogisticModel) -> Decision | None:
@@ -1689,8 +1756,11 @@ class FaqIndex:
         asked_at: dict[tuple[str, int | None], int] = {}
         if whole.kind == "answer" and whole.best is not None:
             found[(whole.best.id, whole.best.org_id)] = whole
+        unanswered: str | None = None
         for i, part in enumerate(parts):
             d = self.decide(part, org_id, private=private, model=model, split=False)
+            if d.kind == "decline" and unanswered is None and self._names_a_matter(part, org_id):
+                unanswered = part
             if d.kind in ("answer", "suggest") and d.best is not None:
                 key = (d.best.id, d.best.org_id)
                 asked_at.setdefault(key, i)
@@ -1699,15 +1769,28 @@ class FaqIndex:
         answered = sorted((d for d in found.values() if d.kind == "answer"),
                           key=lambda d: asked_at.get((d.best.id, d.best.org_id), -1) if d.best else -1)
         if not answered:
-            return whole
+            return dataclasses.replace(whole, unanswered=unanswered) if whole.kind != "decline" else whole
         first = answered[0]
         rest = [d for d in found.values() if d is not first]
         rest.sort(key=lambda d: (d.kind != "answer", -d.right))
         if not rest:
-            return first if whole.kind != "answer" else whole
+            return dataclasses.replace(first if whole.kind != "answer" else whole, unanswered=unanswered)
         second = rest[0]
         assert second.best is not None
-        return dataclasses.replace(first, also=(second.candidates[0], second.best, second.kind == "answer"))
+        return dataclasses.replace(first, also=(second.candidates[0], second.best, second.kind == "answer"),
+                                   unanswered=unanswered)
+
+    def _names_a_matter(self, part: str, org_id: int | None) -> bool:
+        """A part that asks about a matter of its own (低保怎么申请: a neighbouring policy; 孩子上户口要啥
+        材料: two words that are not question or filler words), not a follow-up that leans on the other
+        question (一年多少, 要带啥材料)."""
+        if not asks_or_wants(part):
+            return False
+        text, tokens = self.query_tokens(part, org_id)
+        if any(policy in text for policy in NEIGHBOUR_POLICIES):
+            return True
+        words = [t for t in tokens if len(t) > 1 and t not in GENERIC_WORDS and self.tokenizer.is_word(t)]
+        return len([w for w in words if not any(w != other and w in other for other in words)]) >= 2
 
 
 _LATIN_WORD = re.compile(r"([a-z0-9]{2,})([\u3400-\u9fff]+)")  # a dictionary word led by Latin letters
@@ -1861,6 +1944,20 @@ def rerank_model() -> LogisticModel | None:
     """The shipped model of P(this candidate is the entry asked about) (bench/faq_quality.py --fit);
     without it the decision keeps BM25's order."""
     return shipped(RERANK_MODEL)
+
+
+# The same two models fitted without the encoder's features: a question they already decide surely
+# (thresholds "sure_answer", "sure_decline" of the decision's model) skips the encoder's milliseconds.
+RERANK_MODEL_LEXICAL = "rerank_model_lexical.json"
+ANSWER_MODEL_LEXICAL = "answer_model_lexical.json"
+
+
+def rerank_model_lexical() -> LogisticModel | None:
+    return shipped(RERANK_MODEL_LEXICAL)
+
+
+def answer_model_lexical() -> LogisticModel | None:
+    return shipped(ANSWER_MODEL_LEXICAL)
 
 
 _SHIPPED_INDEXES: dict[tuple[str, str], FaqIndex] = {}

@@ -524,3 +524,14 @@ def test_an_alarm_without_a_question_gets_no_guess_at_one(index: FaqIndex) -> No
     asked = index.decide("他刚才又打我了，把我和孩子赶出来了，今晚没地方住，哪里能收留我们几天", private=True)
     assert asked.kind == "danger" and asked.answered and asked.best is not None and asked.best.id == "dv-shelter"
     assert WANTS.search("我想申请保护令") and WANTS.search("我要离婚") and not WANTS.search("我好怕")
+
+
+@pytest.mark.parametrize(("message", "part"), [
+    ("离婚冷静期多久 还有低保怎么申请", "低保怎么申请"),  # a neighbouring policy
+    ("孩子上户口要啥材料？离婚了孩子归谁", "孩子上户口要啥材料"),
+    ("离婚冷静期多久？要带啥材料", None),  # a follow-up leaning on the first question
+    ("产假多少天？一年能拿多少钱", None),
+])
+def test_a_part_the_base_does_not_answer_is_named(index: FaqIndex, message: str, part: str | None) -> None:
+    decision = index.decide(message)
+    assert decision.kind == "answer" and decision.unanswered == part

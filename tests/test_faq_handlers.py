@@ -504,3 +504,19 @@ async def test_an_answer_that_did_not_help_goes_to_a_person_once(h: Harness) -> 
     assert any(c.chat_id == WORK and "离婚了孩子归谁" in c.text for c in pressed)
     again = await h.press(GUEST, answer, 1)  # pressed again: not passed on twice
     assert not any(c.chat_id == WORK for c in again)
+
+
+async def test_a_question_of_the_message_the_base_does_not_answer_goes_to_a_person(h: Harness) -> None:
+    """Two questions, one the base does not cover: in private the covered one is answered and the other
+    passed to the member on duty (she is told); a follow-up (要带啥材料) is not passed on; in the group
+    nothing is passed on (questions there that are not for us stay with the people in it)."""
+    await h.say(PUBLIC, GUEST, "大家好")
+    calls = await h.send(2001, GUEST, "离婚冷静期多久 还有低保怎么申请")
+    reply = next(c for c in calls if c.chat_id == 2001)
+    assert "冷静期" in reply.text and "「低保怎么申请」我这里没有现成的答案" in reply.text and "赵霞" in reply.text
+    assert any(c.chat_id == WORK and "低保怎么申请" in c.text for c in calls)
+    calls = await h.send(2001, GUEST, "离婚冷静期多久？要带啥材料")
+    assert not any(c.chat_id == WORK for c in calls) and "没有现成的答案" not in calls[0].text
+    calls = await h.send(PUBLIC, GUEST, "离婚冷静期多久 还有低保怎么申请")
+    assert any(c.chat_id == PUBLIC and "冷静期" in c.text for c in calls)
+    assert not any(c.chat_id == WORK for c in calls) and all("没有现成的答案" not in c.text for c in calls)
