@@ -259,8 +259,8 @@ async def dayoff(req: Req, context: BotContext) -> None:
     except TimeParseError as error:
         await reply(req, time_error(req, error, brief=True) + "\n\n" + req.t("dayoff.usage"))
         return
-    await req.services.duty.add_day_off(req.actor, org.id, day)
-    await reply(req, req.t("dayoff.done", day=formats.full_day(req.lang, day)))
+    skipped = await req.services.duty.add_day_off(req.actor, org.id, day)
+    await reply(req, req.t("dayoff.done" if skipped else "dayoff.kept", day=formats.full_day(req.lang, day)))
 
 
 # --- /duty and /rota ---------------------------------------------------------------------------

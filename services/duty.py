@@ -206,7 +206,9 @@ class DutyService:
         await audit.record(conn, org_id, actor_id, "duty.member_removed", now, member_id=member_id)
         return True
 
-    async def add_day_off(self, actor: Actor, org_id: int, day: date) -> None:
+    async def add_day_off(self, actor: Actor, org_id: int, day: date) -> bool:
+        """Record a local day off → whether the rotation in effect that day skips it (a daily one that
+        skips non-working days); else it is kept for later, with no effect on today's rotation."""
         now = self.clock.now()
         async with self.db.transaction() as conn:
             await require_manager(conn, actor, org_id)
@@ -214,6 +216,11 @@ class DutyService:
                 raise Refusal("dayoff.past")  # it would reshuffle past shifts and the one in progress
             await duty.add_day_off(conn, org_id, day)
             await audit.record(conn, org_id, actor.user_id, "duty.day_off", now, day=day)
+            current = await self._rotation(conn, org_id)
+        start = datetime.combine(day, time(12), self.tz)
+        in_effect = [v for v in current.versions if v.effective_from <= start] if current is not None else []
+        version = in_effect[-1] if in_effect else (current.versions[0] if current and current.versions else None)
+        return version is not None and version.period == "day" and version.skip_non_working
 
     # --- overrides -----------------------------------------------------------------------------
 

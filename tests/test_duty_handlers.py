@@ -371,6 +371,14 @@ async def test_local_day_off_extends_the_previous_shift(h: Harness) -> None:
     assert "/dayoff 2026-12-24" in await h.say(WORK, "王芳", "/dayoff 2月30日")
 
 
+async def test_a_day_off_on_a_rotation_that_does_not_skip_says_it_has_no_effect(h: Harness) -> None:
+    await h.say(WORK, "王芳", "/rota_set 周 2026-11-23 @liumin @chenjing @yangxiulan")
+    before = await h.say(WORK, "刘敏", "/rota 4")
+    text = await h.say(WORK, "王芳", "/dayoff 2026-11-25")
+    assert "已记下 2026年11月25日" in text and "照常有人值班" in text and "跳过节假日" in text
+    assert await h.say(WORK, "刘敏", "/rota 4") == before
+
+
 async def test_rota_set_button_flow_in_a_private_chat(h: Harness) -> None:
     calls = await h.send(1001, "王芳", "/rota_set")
     first = calls[-1]
