@@ -75,11 +75,13 @@ NEAR_MISS_SUGGEST_COST_PRIVATE = 0.05
 # The encoder is skipped where the lexical models (fitted without its features) are sure (decided before
 # set FF was written): "sure_answer" is the lowest P at or above the answer bar at which the calibration
 # sets, decided so, keep the whole decision's pooled precision and near-miss rate within these slacks and
-# the floors on each set alone; "sure_decline" the highest P under which the right entry the whole
-# decision would offer (on the private bar) is lost for at most CASCADE_LOST_OFFERS of on-topic questions.
+# the floors on each set alone; "sure_decline" (and its "_lenient" and "_private" twins, for the lower
+# suggestion bars) the highest P under which the right entry the whole decision would offer on that bar
+# is lost for at most CASCADE_LOST_OFFERS of on-topic calibration questions (none at all left almost no
+# decline skipped: one question in 2,000 the lexical decision is sure against is offered rightly).
 CASCADE_PRECISION_SLACK = 0.005
 CASCADE_NEAR_MISS_SLACK = 0.005
-CASCADE_LOST_OFFERS = 0.005
+CASCADE_LOST_OFFERS = 0.0025
 
 
 @dataclass
@@ -264,8 +266,9 @@ def held_out_by_set(named: Sequence[tuple[str, FaqIndex, Sequence[Row]]]) -> lis
     return out
 
 
-def cascade_bars(calibration: Sequence[HeldOut], answer_at: float, private_at: float) -> tuple[float, float]:
-    """(sure_answer, sure_decline) of the lexical models (see CASCADE_PRECISION_SLACK)."""
+def cascade_bars(calibration: Sequence[HeldOut], answer_at: float, suggest: dict[str, float]) -> dict[str, float]:
+    """The lexical models' bars (see CASCADE_PRECISION_SLACK): "sure_answer", and "sure_decline…" for
+    each suggestion bar in `suggest` (name → bar)."""
 
     def figures(rows: Sequence[HeldOut], sure: float, unsure: float) -> tuple[float, float]:
         """(precision of direct answers, near misses answered) with the lexical P used outside [unsure, sure)."""
@@ -287,21 +290,24 @@ def cascade_bars(calibration: Sequence[HeldOut], answer_at: float, private_at: f
         if (precision >= whole_precision - CASCADE_PRECISION_SLACK and near <= whole_near + CASCADE_NEAR_MISS_SLACK
                 and all(p >= MIN_PRECISION_ONE_SET and n <= MAX_NEAR_MISS_ONE_SET for p, n in alone)):
             sure_answer = t
+    bars = {"sure_answer": sure_answer}
     on_topic = sum(r.kind != "near_miss" for r in calibration)
-    sure_decline = 0.0
-    for step in range(1, round(answer_at * 100)):
-        t = step / 100
-        lost = sum(r.kind != "near_miss" and r.p_lexical < t and r.ok and r.p >= private_at
-                   and not (r.ok_lexical and r.p_lexical >= private_at) for r in calibration)
-        if lost > CASCADE_LOST_OFFERS * on_topic:
-            break
-        sure_decline = t
-    skipped = sum(r.p_lexical >= sure_answer or r.p_lexical < sure_decline for r in calibration)
-    print(f"encoder skipped: sure answer from {sure_answer:.2f}, sure decline under {sure_decline:.2f}: "
-          f"{skipped}/{len(calibration)} calibration questions; precision, near misses "
-          f"{figures(calibration, sure_answer, sure_decline)} against {(whole_precision, whole_near)}",
-          file=sys.stderr)
-    return sure_answer, sure_decline
+    for name, bar in suggest.items():
+        sure_decline = 0.0
+        for step in range(1, round(answer_at * 100)):
+            t = step / 100
+            lost = sum(r.kind != "near_miss" and r.p_lexical < t and r.ok and r.p >= bar
+                       and not (r.ok_lexical and r.p_lexical >= bar) for r in calibration)
+            if lost > CASCADE_LOST_OFFERS * on_topic:
+                break
+            sure_decline = t
+        bars[name] = sure_decline
+        skipped = sum(r.p_lexical >= sure_answer or r.p_lexical < sure_decline for r in calibration)
+        print(f"encoder skipped ({name}): sure answer from {sure_answer:.2f}, sure decline under "
+              f"{sure_decline:.2f}: {skipped}/{len(calibration)} calibration questions; precision, near misses "
+              f"{figures(calibration, sure_answer, sure_decline)} against {(whole_precision, whole_near)}",
+              file=sys.stderr)
+    return bars
 
 
 def fit(sets: Sequence[tuple[FaqIndex, Sequence[Row]]], rerank: LogisticModel | None = None,
@@ -380,14 +386,16 @@ def fit(sets: Sequence[tuple[FaqIndex, Sequence[Row]]], rerank: LogisticModel | 
     print(f"tentative from {tentative_at:.2f}", file=sys.stderr)
     model = fit_logistic(fitted_xs, fitted_y, L2, False)
     suggest_at = min(suggest_at, answer_at)
-    private_at = min(private_at, lenient_at, suggest_at)
-    sure_answer, sure_decline = cascade_bars(calibration, answer_at, private_at)
+    lenient_at = min(lenient_at, suggest_at)
+    private_at = min(private_at, lenient_at)
+    cascade = cascade_bars(calibration, answer_at, {"sure_decline": suggest_at, "sure_decline_lenient": lenient_at,
+                                                    "sure_decline_private": private_at})
     lexical_rows = decision_rows(sets, rerank_lexical, FITTED_ON, semantic=False)
     lexical = fit_logistic([x for x, _, _ in lexical_rows], [ok for _, ok, _ in lexical_rows], L2, False)
     return (LogisticModel(model.bias, model.weights, {
                 "answer": answer_at, "tentative": max(tentative_at, suggest_at), "suggest": suggest_at,
-                "suggest_lenient": min(lenient_at, suggest_at), "suggest_private": private_at}),
-            LogisticModel(lexical.bias, lexical.weights, {"sure_answer": sure_answer, "sure_decline": sure_decline}))
+                "suggest_lenient": lenient_at, "suggest_private": private_at}),
+            LogisticModel(lexical.bias, lexical.weights, cascade))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -678,22 +678,21 @@ class _Doc:
     def closest(self, wanted: Mapping[int, float], limit: int = 0) -> tuple[int, set[int]]:
         """The phrasing holding most of the question's weight (`wanted`: token id → weight), a little
         against long ones, the first of equals, among the first `limit` phrasings (0: all); with its ids.
-        Read straight from the packed array: no set built for the others (a decision asks this of a
-        dozen entries with a dozen phrasings each). (0, empty) for an entry without phrasings."""
+        (0, empty) for an entry without phrasings. A decision asks this of a dozen entries with a dozen
+        phrasings each, several times: each entry's phrasings are looked up by id (`_phrasing_index`)."""
+        where, lengths, spans = _phrasing_index(self)
+        n = min(limit, len(lengths)) if limit else len(lengths)
+        if not n:
+            return 0, set()
+        scores = [-0.01 * length for length in lengths[:n]]
+        for tid, weight in wanted.items():
+            for i in where.get(tid, ()):
+                if i < n:
+                    scores[i] += weight
+        best = max(range(n), key=scores.__getitem__)  # the first of equals
+        start, end = spans[best]
         n_q, n_a = self.packed[0], self.packed[1]
-        tail = self.packed[2 + n_q + n_a :]
-        best_i, best_w, best_span = 0, -math.inf, (0, 0)
-        i, w, start = 0, 0.0, 0
-        weight = wanted.get
-        for pos, tid in enumerate(tail):
-            if tid >= 0:
-                w += weight(tid, 0.0)
-                continue
-            w -= 0.01 * (pos - start)  # the phrasing's length: its ids since the last separator
-            if w > best_w and (not limit or i < limit):
-                best_i, best_w, best_span = i, w, (start, pos)
-            i, w, start = i + 1, 0.0, pos + 1
-        return best_i, set(tail[best_span[0] : best_span[1]])
+        return best, set(self.packed[2 + n_q + n_a + start : 2 + n_q + n_a + end])
 
     def phrasings(self) -> list[set[int]]:
         out: list[set[int]] = [set()]
@@ -703,6 +702,27 @@ class _Doc:
             else:
                 out[-1].add(tid)
         return out[:-1]
+
+
+@lru_cache(maxsize=4096)
+def _phrasing_index(doc: _Doc) -> tuple[dict[int, tuple[int, ...]], list[int], list[tuple[int, int]]]:
+    """An entry's phrasings by token id: id → the phrasings holding it, each phrasing's length, and its
+    span in the packed tail (the entries decisions rank, a few thousand at most, are remembered)."""
+    n_q, n_a = doc.packed[0], doc.packed[1]
+    where: dict[int, list[int]] = {}
+    lengths: list[int] = []
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for pos, tid in enumerate(doc.packed[2 + n_q + n_a :]):
+        if tid >= 0:
+            holders = where.setdefault(tid, [])
+            if not holders or holders[-1] != len(lengths):
+                holders.append(len(lengths))
+            continue
+        lengths.append(pos - start)
+        spans.append((start, pos))
+        start = pos + 1
+    return {tid: tuple(held) for tid, held in where.items()}, lengths, spans
 
 
 _SoundTables = tuple[dict[str, list[str]], dict[str, list[str]]]
@@ -806,7 +826,9 @@ class FaqIndex:
         self.version = 0  # bumped on every change anywhere
         self._read: OrderedDict[tuple[str, int | None, tuple[int, int]], tuple[str, tuple[str, ...]]] = OrderedDict()
         self._lexical_seen: OrderedDict[tuple[str, tuple[str, ...], int, int | None, tuple[int, int]],
-                                        tuple[list[Candidate], float] | None] = OrderedDict()
+                                        tuple[list[Candidate], float, list[dict[str, float]] | None]] = OrderedDict()
+        self._ranked_seen: OrderedDict[tuple[tuple[str, ...], int, int | None, tuple[int, int]],
+                                       tuple[Candidate, ...]] = OrderedDict()
         # Sound key (fuzzy pinyin, syllables apart / run together for typed pinyin) → the canonical words
         # of the synonym variants that sound so; each part keeps the same for the words it indexed first.
         self._sounds: _SoundTables = ({}, {})
@@ -843,6 +865,7 @@ class FaqIndex:
         new._idf = OrderedDict((scope, dict(w)) for scope, w in self._idf.items())
         new._read = OrderedDict()
         new._lexical_seen = OrderedDict()
+        new._ranked_seen = OrderedDict()
         return new
 
     @property
@@ -1371,6 +1394,19 @@ class FaqIndex:
         tokens = list(dict.fromkeys(tokens))
         if not tokens or not self._size or k <= 0:
             return []
+        # One message is ranked several times (the lexical decision, then with the encoder; its asking
+        # end; its parts): the last few rankings are remembered while the scope is unchanged.
+        key = (tuple(tokens), k, org_id, self.scope_version(org_id))
+        remembered = self._ranked_seen.get(key)
+        if remembered is not None:
+            return list(remembered)
+        ranking = self._rank_now(tokens, k, org_id)
+        self._ranked_seen[key] = tuple(ranking)
+        if len(self._ranked_seen) > READ_KEPT:
+            self._ranked_seen.popitem(last=False)
+        return ranking
+
+    def _rank_now(self, tokens: list[str], k: int, org_id: int | None) -> list[Candidate]:
         found = self._scores(tokens, org_id)
         if found is None:
             return []
@@ -1612,26 +1648,29 @@ class FaqIndex:
     def decide(
         self, query: str, org_id: int | None = None, k: int = 3, *, private: bool = False,
         lenient: bool | Literal["private"] = False, model: LogisticModel | None = None, split: bool = True,
-        danger_check: bool = True,
+        danger_check: bool = True, always_encode: bool = False,
     ) -> Decision:
         """What to do with a question: answer, suggest (您是不是想问), decline, or danger (see the module
         docstring). `private`: a private chat, where danger is recognised on a lower bar (services.danger).
         `lenient`: the message is known to be a question for us (services.message_kind), so candidates are
         offered on a lower bar. `split`: look for a second question in the same message. `danger_check`:
-        False for the question part of a danger message (read alone, without the alarm's words)."""
-        cascade = model is None  # the encoder skipped where the lexical models are sure (`_scored`)
-        model = model or answer_model()
+        False for the question part of a danger message (read alone, without the alarm's words).
+        `always_encode`: the encoder's features for every question (else, with the shipped model, only
+        where the lexical models are not sure: `_scored`)."""
+        shipped_model = answer_model()
+        cascade = not always_encode and (model is None or model is shipped_model)
+        model = model or shipped_model
         text, tokens = self.query_tokens(query, org_id)
         parts = asked_parts(query) if split else []
         if len(parts) > 1:  # those of the message and its questions that need the encoder: in one call
             read = [self.query_tokens(part, org_id) for part in parts]
             get_semantic().prefetch([t for t, toks in [(text, tokens), *read]
-                                     if not cascade or self._lexical(t, toks, toks, k, org_id, model) is None])
+                                     if not cascade or self._lexical(t, toks, toks, k, org_id, model, lenient) is None])
         found = detect(query, private) if danger_check else None
         danger = found.category if found is not None else None
         violence = found is not None and found.category != "self_harm"
         candidates, right = self._scored(text, [*tokens, DANGER_TOPIC] if violence else tokens, tokens, k,
-                                         org_id, model, cascade)
+                                         org_id, model, lenient if cascade else None)
         if not candidates or not tokens:
             return Decision("danger" if danger else "decline", None, [], danger=danger)
         top = candidates[0].score
@@ -1661,7 +1700,7 @@ class FaqIndex:
                 if not sure and found is not None:
                     # her question after the alarm's words, read alone (他刚才又打我了 我想离婚孩子能归我吗:
                     # ranked with the violence, the custody entry was not first)
-                    own = self._question_after(query, found.matched, org_id, private, model)
+                    own = self._question_after(query, found.matched, org_id, private, model, cascade)
                     if own is not None and own.best is not None:
                         return Decision("danger", own.best, own.candidates, confidence, margin, danger, own.right,
                                         answered=own.kind == "answer", tentative=own.kind != "answer",
@@ -1677,50 +1716,63 @@ class FaqIndex:
             long_shot = right < model.thresholds["suggest_lenient"]  # offered on the private bar only
             whole = Decision("answer" if sure else "suggest", best, candidates, confidence, margin, right=right,
                              tentative=tentative, long_shot=long_shot)
-        return self._two_questions(parts, org_id, private, model, whole) if split else whole
+        return self._two_questions(parts, org_id, private, model, whole, cascade) if split else whole
 
     def _scored(self, text: str, rank_tokens: Sequence[str], tokens: Sequence[str], k: int, org_id: int | None,
-                model: LogisticModel, cascade: bool) -> tuple[list[Candidate], float]:
+                model: LogisticModel, cascade: bool | Literal["private"] | None) -> tuple[list[Candidate], float]:
         """The ranked candidates (ranked on `rank_tokens`) and P(the first answers the question), by
-        `model`; with `cascade`, by the lexical models alone where they are sure (`_lexical`): the
-        encoder's milliseconds only for the questions it can decide otherwise."""
-        if cascade:
-            sure = self._lexical(text, rank_tokens, tokens, k, org_id, model)
+        `model`; with `cascade` (not None: the decision's `lenient`), by the lexical models alone where
+        they are sure (`_lexical`): the encoder's milliseconds only for the questions it can decide
+        otherwise."""
+        if cascade is not None:
+            sure = self._lexical(text, rank_tokens, tokens, k, org_id, model, cascade)
             if sure is not None:
                 return sure
-        candidates = self.ranked(text, rank_tokens, k, org_id)
+        seen = self._lexical_seen.get((text, tuple(rank_tokens), k, org_id, self.scope_version(org_id)))
+        candidates = self.ranked(text, rank_tokens, k, org_id, lexical=seen[2] if seen is not None else None)
         if not candidates or not self._on_topic(candidates[0], tokens):
             return candidates, 0.0
         return candidates, model.probability(self.fit_features(text, candidates, tokens, org_id))
 
     def _lexical(self, text: str, rank_tokens: Sequence[str], tokens: Sequence[str], k: int, org_id: int | None,
-                 model: LogisticModel) -> tuple[list[Candidate], float] | None:
+                 model: LogisticModel, lenient: bool | Literal["private"]) -> tuple[list[Candidate], float] | None:
         """(candidates, P) by the models fitted without the encoder (`answer_model_lexical`), where
         their P is at least its "sure_answer" (as precise, held out by set, as the whole decision; at
-        least `model`'s answer bar) or under its "sure_decline" (the whole decision would rarely offer
-        the right entry there); None: the encoder decides. Chatter (no entry sharing a word that
-        matters) has no candidates to decide and never reaches the encoder either."""
+        least `model`'s answer bar) or under its "sure_decline" for the suggestion bar `lenient` picks
+        (no calibration question loses the right entry the whole decision would offer there); None: the
+        encoder decides. Chatter (no entry sharing a word that matters) has no candidates to decide and
+        never reaches the encoder either."""
         lexical_model = answer_model_lexical()
         if lexical_model is None or "sure_answer" not in lexical_model.thresholds:
             return None
         key = (text, tuple(rank_tokens), k, org_id, self.scope_version(org_id))
-        if key in self._lexical_seen:
-            return self._lexical_seen[key]
-        candidates = self._rank(rank_tokens, max(k, RERANK_K), org_id)
-        found: tuple[list[Candidate], float] | None = (candidates[:k], 0.0)
-        if candidates and self._on_topic(candidates[0], rank_tokens):
-            candidates = self.ranked(text, rank_tokens, k, org_id, semantic=False)
-            right = (lexical_model.probability(self.fit_features(text, candidates, tokens, org_id, semantic=False))
-                     if self._on_topic(candidates[0], tokens) else 0.0)
-            sure = max(lexical_model.thresholds["sure_answer"], model.thresholds["answer"])
-            found = (candidates, right) if right >= sure or right < lexical_model.thresholds["sure_decline"] else None
-        self._lexical_seen[key] = found
-        if len(self._lexical_seen) > READ_KEPT:
-            self._lexical_seen.popitem(last=False)
-        return found
+        found = self._lexical_seen.get(key)
+        if found is None:
+            pool = self._rank(rank_tokens, max(k, RERANK_K), org_id)
+            rows: list[dict[str, float]] | None = None
+            if len(pool) > 1 and self._on_topic(pool[0], rank_tokens):
+                rows = self.rerank_features(text, rank_tokens, pool, org_id, semantic=False)
+            if pool and self._on_topic(pool[0], rank_tokens):
+                candidates = self.ranked(text, rank_tokens, k, org_id, semantic=False, lexical=rows)
+                right = (lexical_model.probability(self.fit_features(text, candidates, tokens, org_id, semantic=False))
+                         if self._on_topic(candidates[0], tokens) else 0.0)
+            else:
+                candidates, right = pool[:k], -1.0  # nothing to decide: no entry shares a word that matters
+            found = self._lexical_seen[key] = (candidates, right, rows)
+            if len(self._lexical_seen) > READ_KEPT:
+                self._lexical_seen.popitem(last=False)
+        candidates, right, _ = found
+        bars = lexical_model.thresholds
+        unsure = bars.get("sure_decline_private" if lenient == "private" else
+                          "sure_decline_lenient" if lenient else "sure_decline", 0.0)
+        if right < 0:
+            return candidates, 0.0
+        if right >= max(bars["sure_answer"], model.thresholds["answer"]) or right < unsure:
+            return candidates, right
+        return None
 
     def _question_after(self, query: str, matched: str, org_id: int | None, private: bool,
-                        model: LogisticModel) -> Decision | None:
+                        model: LogisticModel, cascade: bool) -> Decision | None:
         """What a danger message asks, decided alone without the words that raised the alarm: its last
         question where the message has parts (a story, then 离婚的话孩子能跟我吗), else what follows those
         words (他刚才又打我了我想离婚孩子能归我吗). An answer, or a suggestion likely enough to show (else None)."""
@@ -1738,13 +1790,14 @@ class FaqIndex:
         for asked in tries:
             if len(asked) < MIN_PART_CHARS or not asks_or_wants(asked):
                 continue
-            own = self.decide(asked, org_id, private=private, model=model, split=False, danger_check=False)
+            own = self.decide(asked, org_id, private=private, model=model, split=False, danger_check=False,
+                              always_encode=not cascade)
             if own.kind == "answer" or (own.kind == "suggest" and own.tentative):
                 found.append(own)
         return max(found, key=lambda d: (d.kind == "answer", d.right), default=None)
 
     def _two_questions(self, parts: Sequence[str], org_id: int | None, private: bool, model: LogisticModel,
-                       whole: Decision) -> Decision:
+                       whole: Decision, cascade: bool) -> Decision:
         """A message with two questions (我能离婚吗，孩子归谁？; `asked_parts`: each a question of its own,
         the story before it included): each part decided alone. The whole message's answer, and the
         parts answered directly, are answered in the order she asked (the whole's where a part points
@@ -1758,7 +1811,7 @@ class FaqIndex:
             found[(whole.best.id, whole.best.org_id)] = whole
         unanswered: str | None = None
         for i, part in enumerate(parts):
-            d = self.decide(part, org_id, private=private, model=model, split=False)
+            d = self.decide(part, org_id, private=private, model=model, split=False, always_encode=not cascade)
             if d.kind == "decline" and unanswered is None and self._names_a_matter(part, org_id):
                 unanswered = part
             if d.kind in ("answer", "suggest") and d.best is not None:

@@ -7,7 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.faq_engine import Entry, FaqIndex, load_shipped_entries
+from services.faq_engine import (
+    Entry,
+    FaqIndex,
+    answer_model,
+    answer_model_lexical,
+    load_shipped_entries,
+    rerank_model_lexical,
+)
 from services.faq_semantic import SIM_MEAN, SIM_SD, Semantic, get_semantic
 
 pytestmark = pytest.mark.unit
@@ -107,12 +114,18 @@ def test_a_message_with_several_questions_goes_through_the_encoder_once() -> Non
     s.phrasings([q for e in index.entries() for q in e.questions])  # the entries' side, cached beforehand
     s._queries.clear()
     s.encode = counted  # type: ignore[method-assign, assignment]
+    message = "他出轨了，离婚能要赔偿吗？我在家带了十年娃，还能不能再要点家务补偿"
     try:
-        decision = index.decide("他出轨了，离婚能要赔偿吗？我在家带了十年娃，还能不能再要点家务补偿")
+        decision = index.decide(message, always_encode=True)
+        assert len(calls) == 1 and calls[0] >= 3  # the message and its questions together
+        calls.clear()
+        s._queries.clear()
+        index._lexical_seen.clear()
+        again = index.decide(message)  # only those the lexical models are not sure of, still in one call
     finally:
         del s.encode
-    assert decision.kind in ("answer", "suggest")
-    assert len(calls) == 1 and calls[0] >= 3  # the message and its questions together
+    assert decision.kind in ("answer", "suggest") and again.kind in ("answer", "suggest")
+    assert len(calls) <= 1
 
 
 def test_a_question_like_one_the_base_does_not_answer_is_seen_as_such(
@@ -165,3 +178,51 @@ def test_closeness_to_an_uncovered_question_is_kept_apart_for_a_village_entry() 
         kept, other = ("uncovered_own", "uncovered") if want_own else ("uncovered", "uncovered_own")
         assert features[other] == 0.0 and features["uncovered_gap" + kept.removeprefix("uncovered")] != 0.0
         assert features[kept] == pytest.approx((get_semantic().not_covered(text) - SIM_MEAN) / SIM_SD)
+
+
+class _CountedEncoder:
+    """Counts the encoder's calls (texts per call) on the process's one encoder, the entries' side cached."""
+
+    def __init__(self, index: FaqIndex) -> None:
+        self.semantic = get_semantic()
+        self.semantic.warm()
+        self.semantic.phrasings([q for e in index.entries() for q in e.questions])
+        self.calls: list[int] = []
+
+    def __enter__(self) -> list[int]:
+        encode = self.semantic.encode
+
+        def counted(texts: list[str]) -> object:
+            self.calls.append(len(texts))
+            return encode(texts)
+
+        self.semantic._queries.clear()
+        self.semantic.encode = counted  # type: ignore[method-assign, assignment]
+        return self.calls
+
+    def __exit__(self, *exc: object) -> None:
+        del self.semantic.encode
+
+
+def test_the_lexical_models_ship_with_bars_that_keep_the_whole_decisions() -> None:
+    lexical, whole = answer_model_lexical(), answer_model()
+    assert lexical is not None and rerank_model_lexical() is not None
+    assert lexical.thresholds["sure_answer"] >= whole.thresholds["answer"]
+    for bar in ("suggest", "suggest_lenient", "suggest_private"):  # under each suggestion bar
+        assert 0.0 <= lexical.thresholds[bar.replace("suggest", "sure_decline")] < whole.thresholds[bar]
+    assert not any(name.startswith(("emb", "uncovered")) for name in lexical.weights)  # no encoder in them
+
+
+def test_a_question_the_lexical_models_are_sure_of_skips_the_encoder() -> None:
+    index = FaqIndex.build(load_shipped_entries())
+    entry = next(e for e in index.entries() if e.id == "divorce-cooling-off")
+    with _CountedEncoder(index) as calls:
+        decision = index.decide(entry.questions[0])
+        chatter = index.decide("今天天气真好 大家吃了吗")
+    assert decision.kind == "answer" and decision.best is not None and decision.best.id == entry.id
+    assert chatter.kind == "decline"
+    assert calls == []
+    # the whole decision (the encoder always) sees the encoder and agrees
+    with _CountedEncoder(index) as calls:
+        whole = index.decide(entry.questions[0], always_encode=True)
+    assert whole.kind == "answer" and whole.best is not None and whole.best.id == entry.id and calls == [1]
