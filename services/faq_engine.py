@@ -204,6 +204,10 @@ DIALECT: tuple[tuple[str, str], ...] = (
     ("查出来有了", "查出怀孕了"), ("有喜了", "怀孕了"), ("有身子了", "怀孕了"),
     # 吴 两家头 a couple, 吵相骂 quarrelling; 粤 得唔得 all right?, 我个女 my daughter
     ("两家头", "两口子"), ("吵相骂", "吵架"), ("过勿下去", "过不下去"), ("得唔得", "行不行"), ("我个女", "我女儿"),
+    # 粤 嗌交 quarrelling, 成日 all day, 做嘢 working, 几多 how many, 生BB giving birth; 吴 小囡 a child,
+    # 勿满 under, 辰光 time, 好托伐 can (she) be looked after
+    ("嗌交", "吵架"), ("成日", "天天"), ("做嘢", "上班"), ("几多", "多少"), ("生bb", "生孩子"), ("小囡", "孩子"),
+    ("勿满", "不满"), ("辰光", "时候"), ("好托伐", "能托吗"),
 )
 # "Our village" as a woman says it (咱村, 俺们村里) is what a chair writes in an own entry (本村)
 OUR_PLACE: dict[str, tuple[str, ...]] = {
@@ -1625,6 +1629,10 @@ class FaqIndex:
             "one_word": float(len(tokens) == 1),
             "missing_rarest": missing / known_denom if known_denom > 0 else 0.0,
             "unheard_rarest": unheard,
+            # how close she is in characters to a question the base does not answer (the encoder's
+            # closeness needs its milliseconds; this does not), alone and against the first entry's
+            **_uncovered_chars(query, 2 * both / (len(asked) + len(stored)) if asked or stored else 0.0,
+                               own=top.org_id is not None),
             **self._tail_features(query, candidates[0], org_id),
             **(get_semantic().features(query, [self._doc(c).entry.questions for c in candidates],
                                        [c.cosine for c in candidates], own=top.org_id is not None)
@@ -1739,7 +1747,8 @@ class FaqIndex:
         """(candidates, P) by the models fitted without the encoder (`answer_model_lexical`), where
         their P is at least its "sure_answer" (as precise, held out by set, as the whole decision; at
         least `model`'s answer bar) or under its "sure_decline" for the suggestion bar `lenient` picks
-        (no calibration question loses the right entry the whole decision would offer there); None: the
+        (hardly a calibration question loses the right entry the whole decision would offer there; in
+        a private chat, never: she is not declined without the encoder); None: the
         encoder decides. Chatter (no entry sharing a word that matters) has no candidates to decide and
         never reaches the encoder either."""
         lexical_model = answer_model_lexical()
@@ -1763,8 +1772,8 @@ class FaqIndex:
                 self._lexical_seen.popitem(last=False)
         candidates, right, _ = found
         bars = lexical_model.thresholds
-        unsure = bars.get("sure_decline_private" if lenient == "private" else
-                          "sure_decline_lenient" if lenient else "sure_decline", 0.0)
+        # in a private chat she asked us: never declined without the encoder
+        unsure = 0.0 if lenient == "private" else bars.get("sure_decline_lenient" if lenient else "sure_decline", 0.0)
         if right < 0:
             return candidates, 0.0
         if right >= max(bars["sure_answer"], model.thresholds["answer"]) or right < unsure:
@@ -1977,6 +1986,55 @@ def asking_end(query: str) -> str | None:
 def _bigrams(text: str) -> frozenset[str]:
     s = _NOISE.sub("", fold(text))
     return frozenset(s[i : i + 2] for i in range(len(s) - 1))
+
+
+@lru_cache(maxsize=1)
+def _not_covered_bigrams() -> tuple[dict[str, list[int]], list[int], list[str]]:
+    """The not-covered questions (`faq_semantic.NOT_COVERED`) as character pairs: pair → the questions
+    holding it, each question's number of pairs, and the set each came from."""
+    from services.faq_semantic import NOT_COVERED
+
+    lines = [json.loads(line) for line in NOT_COVERED.read_text(encoding="utf-8").splitlines()
+             if line.strip()] if NOT_COVERED.exists() else []
+    holders: dict[str, list[int]] = {}
+    sizes: list[int] = []
+    for i, line in enumerate(lines):
+        pairs = _bigrams(normalise(str(line["q"])))
+        sizes.append(len(pairs))
+        for pair in pairs:
+            holders.setdefault(pair, []).append(i)
+    return holders, sizes, [str(line.get("from", "")) for line in lines]
+
+
+def reload_not_covered_chars() -> None:
+    """Read the not-covered list again when next needed (after it was rewritten)."""
+    _not_covered_bigrams.cache_clear()
+    _uncovered_best.cache_clear()
+
+
+@lru_cache(maxsize=1024)
+def _uncovered_best(text: str, left_out: str | None) -> float:
+    holders, sizes, sources = _not_covered_bigrams()
+    asked = _bigrams(text)
+    shared: dict[int, int] = {}
+    for pair in asked:
+        for i in holders.get(pair, ()):
+            shared[i] = shared.get(i, 0) + 1
+    return max((2 * n / (len(asked) + sizes[i]) for i, n in shared.items()
+                if left_out is None or sources[i] != left_out), default=0.0)
+
+
+def _uncovered_chars(text: str, dice_first: float, own: bool) -> dict[str, float]:
+    """The best character-pair Dice between `text` (normalised) and a question the base is known not
+    to answer, and that less the first entry's (`dice_first`); kept apart for a village's own entry
+    (a village may answer what the shipped base does not). While fitting, a set's own near misses are
+    left out (`faq_semantic.NOT_COVERED_LEFT_OUT`)."""
+    from services.faq_semantic import NOT_COVERED_LEFT_OUT
+
+    best = _uncovered_best(text, NOT_COVERED_LEFT_OUT.get())
+    suffix, other = ("_own", "") if own else ("", "_own")
+    return {f"uncovered_chars{suffix}": best, f"uncovered_chars_gap{suffix}": best - dice_first,
+            f"uncovered_chars{other}": 0.0, f"uncovered_chars_gap{other}": 0.0}
 
 
 ANSWER_MODEL = "answer_model.json"

@@ -108,6 +108,11 @@ def test_normalise_fillers_and_dialect() -> None:
         ("阿拉两家头天天吵相骂", "我两口子天天吵架"),  # 吴
         ("我个女十九岁得唔得", "我女儿十九岁行不行"),  # 粤
         ("我该去找哪个嘛", "我该去找谁嘛"),
+        ("同老公成日嗌交", "同老公天天吵架"),  # 粤
+        ("生BB可以放几多日假", "生孩子可以放多少日假"),
+        ("小囡还勿满一岁", "孩子还不满一岁"),  # 吴
+        ("有啥地方好托伐", "有什么地方能托吗"),
+        ("上山伐木", "上山伐木"),  # 伐 alone keeps its meaning
     ],
 )
 def test_normalise_more_dialect_and_typos(text: str, plain: str) -> None:

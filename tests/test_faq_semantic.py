@@ -180,6 +180,30 @@ def test_closeness_to_an_uncovered_question_is_kept_apart_for_a_village_entry() 
         assert features[kept] == pytest.approx((get_semantic().not_covered(text) - SIM_MEAN) / SIM_SD)
 
 
+def test_closeness_in_characters_to_an_uncovered_question_needs_no_encoder() -> None:
+    """The lexical decision's twin of the encoder's closeness: character pairs shared with a question the
+    base does not answer, alone and against the first entry's; a development set's own near misses are
+    left out while it is fitted; kept apart for a village's own entry."""
+    import json
+
+    from services.faq_engine import _uncovered_chars
+    from services.faq_semantic import NOT_COVERED, NOT_COVERED_LEFT_OUT
+
+    line = json.loads(NOT_COVERED.read_text(encoding="utf-8").splitlines()[0])
+    index = FaqIndex.build(load_shipped_entries())
+    text, _ = index.query_tokens(line["q"])
+    near = _uncovered_chars(text, 0.2, own=False)
+    assert near["uncovered_chars"] == pytest.approx(1.0) and near["uncovered_chars_gap"] == pytest.approx(0.8)
+    assert near["uncovered_chars_own"] == 0.0
+    covered_text, _ = index.query_tokens("离婚冷静期是多少天")
+    assert _uncovered_chars(covered_text, 0.9, own=False)["uncovered_chars"] < 0.9
+    token = NOT_COVERED_LEFT_OUT.set(line["from"])
+    try:
+        assert _uncovered_chars(text, 0.2, own=True)["uncovered_chars_own"] <= near["uncovered_chars"]
+    finally:
+        NOT_COVERED_LEFT_OUT.reset(token)
+
+
 class _CountedEncoder:
     """Counts the encoder's calls (texts per call) on the process's one encoder, the entries' side cached."""
 
@@ -208,9 +232,10 @@ def test_the_lexical_models_ship_with_bars_that_keep_the_whole_decisions() -> No
     lexical, whole = answer_model_lexical(), answer_model()
     assert lexical is not None and rerank_model_lexical() is not None
     assert lexical.thresholds["sure_answer"] >= whole.thresholds["answer"]
-    for bar in ("suggest", "suggest_lenient", "suggest_private"):  # under each suggestion bar
+    for bar in ("suggest", "suggest_lenient"):  # under each suggestion bar (never in a private chat)
         assert 0.0 <= lexical.thresholds[bar.replace("suggest", "sure_decline")] < whole.thresholds[bar]
-    assert not any(name.startswith(("emb", "uncovered")) for name in lexical.weights)  # no encoder in them
+    encoders = {"uncovered", "uncovered_gap", "uncovered_own", "uncovered_gap_own"}  # the encoder's closeness
+    assert not any(name.startswith("emb") or name in encoders for name in lexical.weights)  # no encoder in them
 
 
 def test_a_question_the_lexical_models_are_sure_of_skips_the_encoder() -> None:
