@@ -356,7 +356,9 @@ def _queries(c: County, qs: list[Question], index: FaqIndex, checked: int, ready
     kept = embed_all()
     embed = (time.perf_counter() - t, kept, _rss_mb() - rss)
     q_tokens = {q.text: index.query_tokens(q.text, q.org_id)[1] for q in qs}
-    rank = cold_latencies(index, lambda q: index.search_tokens(q_tokens[q.text], 3, q.org_id), qs)
+    # the ranking itself, not the last rankings remembered per message (`FaqIndex._rank`)
+    rank = cold_latencies(index, lambda q: index._rank_now(list(dict.fromkeys(q_tokens[q.text])), 3, q.org_id)
+                          if q_tokens[q.text] else [], qs)
     whole = cold_latencies(index, lambda q: index.decide(q.text, org_id=q.org_id), qs)
 
     # bm25s over the whole county: the shipped base, then every village entry, in one index

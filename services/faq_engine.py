@@ -1054,11 +1054,14 @@ class FaqIndex:
         self._idf.pop(org_id, None)
 
     def drop_caches(self) -> None:
-        """Forget every cached score vector and idf (benchmarks: measure questions as after a change)."""
+        """Forget every cached score vector and idf, and the last rankings and lexical decisions
+        (benchmarks: measure questions as after a change)."""
         self._cache.clear()
         self._cache_tids.clear()
         self._cached = 0
         self._idf.clear()
+        self._ranked_seen.clear()
+        self._lexical_seen.clear()
 
     def _tid(self, token: str) -> int:
         tid = self._vocab.get(token)
