@@ -1671,17 +1671,18 @@ class FaqIndex:
         shipped_model = answer_model()
         cascade = not always_encode and (model is None or model is shipped_model)
         model = model or shipped_model
+        bars: bool | Literal["private"] = "private" if private else lenient  # which sure-decline bar
         text, tokens = self.query_tokens(query, org_id)
         parts = asked_parts(query) if split else []
         if len(parts) > 1:  # those of the message and its questions that need the encoder: in one call
             read = [self.query_tokens(part, org_id) for part in parts]
             get_semantic().prefetch([t for t, toks in [(text, tokens), *read]
-                                     if not cascade or self._lexical(t, toks, toks, k, org_id, model, lenient) is None])
+                                     if not cascade or self._lexical(t, toks, toks, k, org_id, model, bars) is None])
         found = detect(query, private) if danger_check else None
         danger = found.category if found is not None else None
         violence = found is not None and found.category != "self_harm"
         candidates, right = self._scored(text, [*tokens, DANGER_TOPIC] if violence else tokens, tokens, k,
-                                         org_id, model, lenient if cascade else None)
+                                         org_id, model, bars if cascade else None)
         if not candidates or not tokens:
             return Decision("danger" if danger else "decline", None, [], danger=danger)
         top = candidates[0].score
