@@ -1,6 +1,6 @@
 """FAQ decision quality on question sets written apart from the knowledge base (tests/data/):
-faq_dev.jsonl … faq_dev4.jsonl to fit and tune on (entries and rules gained from
-their misses), faq_calib.jsonl … faq_calib6.jsonl (held-out sets of earlier runs) to fit on and choose
+faq_dev.jsonl … faq_dev6.jsonl to fit and tune on (entries and rules gained from
+their misses), faq_calib.jsonl … faq_calib7.jsonl (held-out sets of earlier runs) to fit on and choose
 the decision's bars on (never used to edit entries or rules), faq_test.jsonl held out (scored,
 never fitted or tuned on); each with its organisation's own entries
 (faq_<set>_org.jsonl, one phrasing each, as chairs write them), indexed for organisation EVAL_ORG and
