@@ -1733,28 +1733,31 @@ class FaqIndex:
     def _scored(self, text: str, rank_tokens: Sequence[str], tokens: Sequence[str], k: int, org_id: int | None,
                 model: LogisticModel, cascade: bool | Literal["private"] | None) -> tuple[list[Candidate], float]:
         """The ranked candidates (ranked on `rank_tokens`) and P(the first answers the question), by
-        `model`; with `cascade` (not None: the decision's `lenient`), by the lexical models alone where
-        they are sure (`_lexical`): the encoder's milliseconds only for the questions it can decide
-        otherwise."""
+        `model`; with `cascade` (not None: the suggestion bar, as `_lexical` takes it), by the lexical
+        models alone where they are sure: the encoder's milliseconds only for the questions it can
+        decide otherwise."""
+        rows = None
         if cascade is not None:
-            sure = self._lexical(text, rank_tokens, tokens, k, org_id, model, cascade)
+            read = self._lexical_read(text, rank_tokens, tokens, k, org_id)
+            sure = self._lexical_sure(read, model, cascade)
             if sure is not None:
                 return sure
-        seen = self._lexical_seen.get((text, tuple(rank_tokens), k, org_id, self.scope_version(org_id)))
-        candidates = self.ranked(text, rank_tokens, k, org_id, lexical=seen[2] if seen is not None else None)
+            rows = read[2] if read is not None else None
+        candidates = self.ranked(text, rank_tokens, k, org_id, lexical=rows)
         if not candidates or not self._on_topic(candidates[0], tokens):
             return candidates, 0.0
         return candidates, model.probability(self.fit_features(text, candidates, tokens, org_id))
 
     def _lexical(self, text: str, rank_tokens: Sequence[str], tokens: Sequence[str], k: int, org_id: int | None,
                  model: LogisticModel, lenient: bool | Literal["private"]) -> tuple[list[Candidate], float] | None:
-        """(candidates, P) by the models fitted without the encoder (`answer_model_lexical`), where
-        their P is at least its "sure_answer" (as precise, held out by set, as the whole decision; at
-        least `model`'s answer bar) or under its "sure_decline" for the suggestion bar `lenient` picks
-        (hardly a calibration question loses the right entry the whole decision would offer there; in
-        a private chat, never: she is not declined without the encoder); None: the
-        encoder decides. Chatter (no entry sharing a word that matters) has no candidates to decide and
-        never reaches the encoder either."""
+        """(candidates, P) where the lexical decision is sure (`_lexical_sure`); None: the encoder decides."""
+        return self._lexical_sure(self._lexical_read(text, rank_tokens, tokens, k, org_id), model, lenient)
+
+    def _lexical_read(self, text: str, rank_tokens: Sequence[str], tokens: Sequence[str], k: int,
+                      org_id: int | None) -> tuple[list[Candidate], float, list[dict[str, float]] | None] | None:
+        """(candidates, P, the pool's lexical re-ranking features) by the models fitted without the
+        encoder (`answer_model_lexical`); P is -1 where no entry shares a word that matters (nothing to
+        decide). Remembered per message while the scope is unchanged; None without the lexical models."""
         lexical_model = answer_model_lexical()
         if lexical_model is None or "sure_answer" not in lexical_model.thresholds:
             return None
@@ -1770,16 +1773,28 @@ class FaqIndex:
                 right = (lexical_model.probability(self.fit_features(text, candidates, tokens, org_id, semantic=False))
                          if self._on_topic(candidates[0], tokens) else 0.0)
             else:
-                candidates, right = pool[:k], -1.0  # nothing to decide: no entry shares a word that matters
+                candidates, right = pool[:k], -1.0
             found = self._lexical_seen[key] = (candidates, right, rows)
             if len(self._lexical_seen) > READ_KEPT:
                 self._lexical_seen.popitem(last=False)
-        candidates, right, _ = found
-        bars = lexical_model.thresholds
-        # in a private chat she asked us: never declined without the encoder
-        unsure = 0.0 if lenient == "private" else bars.get("sure_decline_lenient" if lenient else "sure_decline", 0.0)
+        return found
+
+    @staticmethod
+    def _lexical_sure(read: tuple[list[Candidate], float, list[dict[str, float]] | None] | None,
+                      model: LogisticModel, lenient: bool | Literal["private"]) -> tuple[list[Candidate], float] | None:
+        """`read`'s (candidates, P) where its P is at least "sure_answer" (as precise, held out by set, as
+        the whole decision; at least `model`'s answer bar) or under "sure_decline" for the suggestion bar
+        `lenient` picks (hardly a calibration question loses the right entry the whole decision would
+        offer there; "private", a private chat: never, she is not declined without the encoder), or
+        where there is nothing to decide (chatter never reaches the encoder); else None."""
+        lexical_model = answer_model_lexical()
+        if read is None or lexical_model is None:
+            return None
+        candidates, right, _ = read
         if right < 0:
             return candidates, 0.0
+        bars = lexical_model.thresholds
+        unsure = 0.0 if lenient == "private" else bars.get("sure_decline_lenient" if lenient else "sure_decline", 0.0)
         if right >= max(bars["sure_answer"], model.thresholds["answer"]) or right < unsure:
             return candidates, right
         return None
