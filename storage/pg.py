@@ -465,6 +465,11 @@ class PgDatabase(Database):
         return True
 
     async def close(self) -> None:
+        if self._sender is not None and not self._sender.closed:
+            # Released here, not when the server notices the session is gone (that is asynchronous:
+            # the next sender could otherwise be refused for a moment after a clean stop).
+            with contextlib.suppress(psycopg.Error):
+                await self._sender.execute("SELECT pg_advisory_unlock_all()")
         for conn in [*self._pg_readers, *self._side_all, *([self._sender] if self._sender else [])]:
             await conn.close()
         self._pg_readers, self._side_all, self._side, self._sender = [], [], None, None

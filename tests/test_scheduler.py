@@ -345,6 +345,25 @@ async def test_one_sender_per_bot_and_the_next_takes_over_when_it_dies(dbs: Data
     assert await first.hold_sender_lock(123456)  # kept
     assert await second.hold_sender_lock(123456) is (not dbs.pg)  # SQLite: one process, always its own
     assert await second.hold_sender_lock(654321)  # another bot: its own sender
-    await first.close()  # the process dies: its session (and lock) with it
+    await first.close()  # a clean stop gives the lock back at once
     assert await second.hold_sender_lock(123456)
-    await second.close()
+    if dbs.pg:  # a process that dies without a word: the server drops its session, and the lock, soon after
+        third = await Database.open(await dbs("lock.db"))
+        await second.close()
+        assert await third.hold_sender_lock(123456)
+        fourth = await Database.open(await dbs("lock.db"))
+        assert not await fourth.hold_sender_lock(123456)
+        sender = third._sender  # type: ignore[attr-defined]
+        assert sender is not None
+        await sender.close()  # the connection goes, nothing unlocked
+        for _ in range(100):
+            if await fourth.hold_sender_lock(123456):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the lock of a dead session was never released")
+        third._sender = None  # type: ignore[attr-defined]
+        await third.close()
+        await fourth.close()
+    else:
+        await second.close()
