@@ -410,6 +410,8 @@ class PgDatabase(Database):
                 raise BackupError("busy", "another worker is writing a backup")
             await asyncio.to_thread(pg_dump.dump, self.url, Path(target))
         finally:
+            with contextlib.suppress(psycopg.Error):  # at once, not when the server notices the session ended
+                await conn.execute("SELECT pg_advisory_unlock_all()")
             await conn.close()
 
     async def senders_running(self) -> int:
