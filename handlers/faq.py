@@ -466,7 +466,7 @@ async def _maybe_member_answer(req: Req, context: BotContext, message: Message) 
         await reply(req, req.t(refusal.key, **refusal.params))
         return True
     keyboard = None
-    if item.org_id is not None:
+    if item.org_id is not None and not (item.danger or item.concern):  # her own trouble: no public entry
         keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(req.t("faq.save"),
                                                                callback_data=f"faq:save:{item.id}")]])
     await reply(req, req.t("faq.answer_sent"), keyboard)

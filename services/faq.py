@@ -418,6 +418,8 @@ class FaqService:
             raise Refusal("faq.item_gone")
         if saved is not None:
             raise Refusal("faq.already_saved", id=saved)
+        if item.danger or item.concern:  # an answer to her own trouble is hers, not a public entry
+            raise Refusal("faq.not_saveable")
         entry = await self.add(actor, item.org_id, [item.question[:MAX_QUESTION]], item.answer, [])
         async with self.db.transaction() as conn:
             await faq.mark_saved(conn, item_id, entry.id)

@@ -716,6 +716,17 @@ async def test_an_answer_to_a_message_of_concern_in_the_group_goes_to_her_alone(
     calls = await h.send(WORK, "赵霞", "姐，你别怕，我下午去你家找你，先存好伤的照片")
     assert not any(c.chat_id == PUBLIC for c in calls)
     assert any(c.chat_id == 2001 and "我下午去你家找你" in c.text for c in calls)
+    # her answer is for the woman alone: not offered as a public entry, and a forged press is refused
+    confirm = next(c for c in calls if c.chat_id == WORK and "已把您的回答转给提问人" in c.text)
+    assert not _buttons(confirm)
+    async with h.db.read() as conn:
+        (item_id,) = (await conn.execute_fetchall("SELECT id FROM faq_unanswered"))[0]
+    entries_before = len(h.services.faq.listing(1))
+    before = len(h.api.calls)
+    await h.app.process_update(h.factory.callback(h.person("王芳"), confirm.result, f"faq:save:{item_id}"))
+    refused = h.api.calls[before:]
+    assert any("不能存为公开问答" in str(c.params.get("text", "")) for c in refused)
+    assert len(h.services.faq.listing(1)) == entries_before
     async with h.db.read() as conn:
         rows = await conn.execute_fetchall("SELECT danger, concern FROM faq_unanswered")
     assert [tuple(r) for r in rows] == [(0, 1)]
