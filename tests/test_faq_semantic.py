@@ -46,6 +46,21 @@ def test_vectors_are_unit_length_and_cached_per_text_and_per_phrasing_set() -> N
     assert s.similarity("产假多少天", []) == 0.0
 
 
+def test_the_encoder_with_remembered_token_rows_gives_the_librarys_vectors() -> None:
+    """Alone and in micro-batches, seen tokens and new ones, a text past the library's token budget."""
+    from services.faq_semantic import TokenRowEncoder, _load_encoder
+
+    ours = TokenRowEncoder(_load_encoder().model, kept=40)  # small: rows are forgotten and made again
+    library = ours.model
+    texts = ["离婚冷静期是多久啊", "我老公天天打我我该怎么办", "a", "孩子上学的补贴怎么申请要带什么材料",
+             "我在镇上服装厂干了三年。" * 40]
+    for batch in (texts, texts[:1], texts[1:3], texts[::-1]):
+        got, want = ours.encode(batch), library.encode(batch)
+        assert got.shape == want.shape
+        assert np.abs(got - want).max() < 1e-5
+    assert 0 < len(ours._rows) <= 40
+
+
 def test_features_say_whether_the_embedding_agrees_with_the_ranking() -> None:
     s = get_semantic()
     right_first = s.features("离婚了孩子归谁", [["离婚了孩子归谁？"], ["产假多少天？"]])

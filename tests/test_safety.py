@@ -720,7 +720,7 @@ async def test_an_answer_to_a_message_of_concern_in_the_group_goes_to_her_alone(
     confirm = next(c for c in calls if c.chat_id == WORK and "已把您的回答转给提问人" in c.text)
     assert not _buttons(confirm)
     async with h.db.read() as conn:
-        (item_id,) = list(await conn.execute_fetchall("SELECT id FROM faq_unanswered"))[0]
+        (item_id,) = next(iter(await conn.execute_fetchall("SELECT id FROM faq_unanswered")))
     entries_before = len(h.services.faq.listing(1))
     before = len(h.api.calls)
     await h.app.process_update(h.factory.callback(h.person("王芳"), confirm.result, f"faq:save:{item_id}"))
