@@ -481,10 +481,17 @@ class Tokenizer:
                 self._jieba.add_word(word)
         self._freq_total = sum(self._freq.values())
         self._sub_cache: dict[str, tuple[str, ...]] = {}
+        self._spans: OrderedDict[str, tuple[tuple[str, int, int], ...]] = OrderedDict()
 
     def spans(self, text: str) -> list[tuple[str, int, int]]:
-        """jieba's words of `text` with their positions (word, start, end)."""
-        return list(self._jieba.tokenize(text, HMM=self.hmm))
+        """jieba's words of `text` with their positions (word, start, end). The last few texts are
+        remembered: a question is cut into words once, for its tokens and for its sound-alikes."""
+        found = self._spans.get(text)
+        if found is None:
+            found = self._spans[text] = tuple(self._jieba.tokenize(text, HMM=self.hmm))
+            if len(self._spans) > SPANS_KEPT:
+                self._spans.popitem(last=False)
+        return list(found)
 
     def is_word(self, text: str) -> bool:
         """Is `text` a word of jieba's dictionary (general or domain)?"""
@@ -534,7 +541,7 @@ class Tokenizer:
         if self.mode == "search":
             words = self._jieba.lcut_for_search(text, HMM=self.hmm)
         else:
-            words = self._jieba.lcut(text, HMM=self.hmm)
+            words = [word for word, _, _ in self.spans(text)]  # = jieba's lcut, remembered
         out: list[str] = []
         canon = self._canon
         subwords = self.mode in ("cut+sub", "cut+sub+bigram")
@@ -677,7 +684,8 @@ class _Doc:
         return self.packed[2 + n_q : 2 + n_q + n_a]
 
     def has_term(self, tid: int) -> bool:
-        return tid in self.packed[2 : 2 + self.packed[0] + self.packed[1]]
+        q_terms, a_terms = _term_sets(self)
+        return tid in q_terms or tid in a_terms
 
     def closest(self, wanted: Mapping[int, float], limit: int = 0) -> tuple[int, set[int]]:
         """The phrasing holding most of the question's weight (`wanted`: token id → weight), a little
@@ -1968,6 +1976,7 @@ _PAUSE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")  # voice-to-t
 # Words that announce a question without asking one (我想问两个事): a part with only these joins the next
 _ANNOUNCES = re.compile(r"想问问|想问|问问|问一下|问下|请问|想知道|咨询|请教|[两几]个事|[两几]件事|[两几]个问题")
 MIN_PART_CHARS = 4
+SPANS_KEPT = 256  # texts whose jieba words are remembered (a message, its parts, its asking end …)
 TAIL_CHARS = 14  # a message without stops asks in about its last this many characters
 # A story, then the question (a message this long that asks at its end): the decision weighs some of its
 # features apart for these (`_with_story`), since the story's words dilute what a short question shows
