@@ -687,12 +687,17 @@ class _Doc:
         q_terms, a_terms = _term_sets(self)
         return tid in q_terms or tid in a_terms
 
-    def closest(self, wanted: Mapping[int, float], limit: int = 0) -> tuple[int, set[int]]:
+    def closest(self, wanted: Mapping[int, float], limit: int = 0, once: bool = False) -> tuple[int, set[int]]:
         """The phrasing holding most of the question's weight (`wanted`: token id → weight), a little
         against long ones, the first of equals, among the first `limit` phrasings (0: all); with its ids.
         (0, empty) for an entry without phrasings. A decision asks this of a dozen entries with a dozen
-        phrasings each, several times: each entry's phrasings are looked up by id (`_phrasing_index`)."""
-        where, lengths, spans = _phrasing_index(self)
+        phrasings each, several times: each entry's phrasings are looked up by id (`_phrasing_index`);
+        `once` (a ranking's candidate, asked once per question: in a county most are entries met for the
+        first time) reads the packed array straight unless that lookup is already made."""
+        index = _phrasing_index(self, build=not once)
+        if index is None:
+            return self._closest_scan(wanted, limit)
+        where, lengths, spans = index
         n = min(limit, len(lengths)) if limit else len(lengths)
         if not n:
             return 0, set()
@@ -706,6 +711,25 @@ class _Doc:
         n_q, n_a = self.packed[0], self.packed[1]
         return best, set(self.packed[2 + n_q + n_a + start : 2 + n_q + n_a + end])
 
+    def _closest_scan(self, wanted: Mapping[int, float], limit: int) -> tuple[int, set[int]]:
+        """`closest` read straight from the packed array (same result)."""
+        n_q, n_a = self.packed[0], self.packed[1]
+        tail = self.packed[2 + n_q + n_a :]
+        best_i, best_w, best_span = 0, -math.inf, (0, 0)
+        i, w, start = 0, 0.0, 0
+        weight = wanted.get
+        for pos, tid in enumerate(tail):
+            if tid >= 0:
+                w += weight(tid, 0.0)
+                continue
+            w -= 0.01 * (pos - start)  # the phrasing's length: its ids since the last separator
+            if w > best_w and (not limit or i < limit):
+                best_i, best_w, best_span = i, w, (start, pos)
+            i, w, start = i + 1, 0.0, pos + 1
+        if best_w == -math.inf:
+            return 0, set()
+        return best_i, set(tail[best_span[0] : best_span[1]])
+
     def phrasings(self) -> list[set[int]]:
         out: list[set[int]] = [set()]
         for tid in self.packed[2 + self.packed[0] + self.packed[1] :]:
@@ -716,10 +740,24 @@ class _Doc:
         return out[:-1]
 
 
-@lru_cache(maxsize=4096)
-def _phrasing_index(doc: _Doc) -> tuple[dict[int, tuple[int, ...]], list[int], list[tuple[int, int]]]:
+_PhrasingIndex = tuple[dict[int, tuple[int, ...]], list[int], list[tuple[int, int]]]
+_PHRASING_INDEXES: OrderedDict[_Doc, _PhrasingIndex] = OrderedDict()
+PHRASING_INDEXES_KEPT = 4096
+
+
+def _phrasing_index(doc: _Doc, build: bool = True) -> _PhrasingIndex | None:
     """An entry's phrasings by token id: id → the phrasings holding it, each phrasing's length, and its
-    span in the packed tail (the entries decisions rank, a few thousand at most, are remembered)."""
+    span in the packed tail (the entries decisions rank, a few thousand at most, are remembered; the
+    first made first forgotten). None where it is not made yet and `build` is False."""
+    found = _PHRASING_INDEXES.get(doc)
+    if found is None and build:
+        found = _PHRASING_INDEXES[doc] = _make_phrasing_index(doc)
+        if len(_PHRASING_INDEXES) > PHRASING_INDEXES_KEPT:
+            _PHRASING_INDEXES.popitem(last=False)
+    return found
+
+
+def _make_phrasing_index(doc: _Doc) -> _PhrasingIndex:
     n_q, n_a = doc.packed[0], doc.packed[1]
     where: dict[int, list[int]] = {}
     lengths: list[int] = []
@@ -1468,7 +1506,7 @@ class FaqIndex:
 
     def _candidate(self, doc: _Doc, score: float, wanted: Mapping[int, float]) -> Candidate:
         e = doc.entry
-        best_i, _ = doc.closest(wanted, e.shown)
+        best_i, _ = doc.closest(wanted, e.shown, once=True)
         question = e.questions[best_i] if e.questions else e.id
         return Candidate(e.id, question, score, e.org_id)
 
