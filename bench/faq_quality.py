@@ -82,8 +82,10 @@ NEAR_MISS_SUGGEST_COST_PRIVATE = 0.05
 # almost no decline skipped: one question in 2,000 the lexical decision is sure against is offered
 # rightly). In a private chat she asked us: the encoder always has its say before she is declined (with
 # no loss allowed, a hand-written question, 孕妇能不能干重活, still lost its offer there).
-CASCADE_PRECISION_SLACK = 0.005
-CASCADE_NEAR_MISS_SLACK = 0.005
+# (Half a point each until set HH was written: sets FF and GG then came out under 97% precision at their
+# first runs, and this allowance was the one part of the decision spending precision on purpose.)
+CASCADE_PRECISION_SLACK = 0.002
+CASCADE_NEAR_MISS_SLACK = 0.002
 CASCADE_LOST_OFFERS = 0.0025
 
 
@@ -286,9 +288,13 @@ def cascade_bars(calibration: Sequence[HeldOut], answer_at: float, suggest: dict
 
     whole_precision, whole_near = figures(calibration, 2.0, -1.0)
     sure_answer = 1.0
+    print("| lexical sure answer from | precision | near misses answered | encoder skipped (sure answers) |",
+          file=sys.stderr)
     for step in range(99, round(answer_at * 100) - 1, -1):
         t = step / 100
         precision, near = figures(calibration, t, -1.0)
+        print(f"| {t:.2f} | {precision:.4f} | {near:.4f} | "
+              f"{sum(r.p_lexical >= t for r in calibration) / max(len(calibration), 1):.3f} |", file=sys.stderr)
         alone = [figures([r for r in calibration if r.set == name], t, -1.0) for name in CALIBRATION]
         if (precision >= whole_precision - CASCADE_PRECISION_SLACK and near <= whole_near + CASCADE_NEAR_MISS_SLACK
                 and all(p >= MIN_PRECISION_ONE_SET and n <= MAX_NEAR_MISS_ONE_SET for p, n in alone)):
