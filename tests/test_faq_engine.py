@@ -540,3 +540,40 @@ def test_an_alarm_without_a_question_gets_no_guess_at_one(index: FaqIndex) -> No
 def test_a_part_the_base_does_not_answer_is_named(index: FaqIndex, message: str, part: str | None) -> None:
     decision = index.decide(message)
     assert decision.kind == "answer" and decision.unanswered == part
+
+
+STORY = ("我跟老公结婚十年了，他脾气不好，上个月喝了酒把我打伤了，我带着孩子回了娘家。"
+         "他天天打电话说要来闹，我听说可以让法院下个保护令，这个保护令要去哪儿申请，要花钱吗？")
+
+
+def test_a_story_then_its_question_is_weighed_apart_in_the_decision(index: FaqIndex) -> None:
+    """A long message asking at its end carries the story features (a copy under "<name>_story"); a short
+    question carries them at 0, so the fit weighs the two apart."""
+    for text, story in ((STORY, 1.0), ("保护令去哪申请", 0.0)):
+        norm, tokens = index.query_tokens(text)
+        candidates = index.ranked(norm, tokens, 3, semantic=False)
+        features = index.fit_features(norm, candidates, tokens, semantic=False)
+        assert features["story"] == story
+        assert features["rerank_top_story"] == (features["rerank_top"] if story else 0.0)
+        assert "emb_top1_story" not in features  # only those present: no encoder here
+
+
+def test_a_candidates_closest_phrasing_is_the_same_read_straight_or_looked_up(index: FaqIndex) -> None:
+    from services import faq_engine
+
+    for e in load_shipped_entries()[:20]:
+        doc = index._doc(index.search(e.questions[0], 1)[0])
+        for question in (*e.questions, STORY, "补贴"):
+            wanted = {tid: index._q_idf(tid, None) for t in index.query_tokens(question)[1]
+                      if (tid := index._vocab.get(t)) is not None}
+            for limit in (0, 1, 3):
+                faq_engine._PHRASING_INDEXES.pop(doc, None)
+                assert doc.closest(wanted, limit, once=True) == doc._closest_scan(wanted, limit)
+                assert doc.closest(wanted, limit) == doc._closest_scan(wanted, limit)  # made now
+                assert doc.closest(wanted, limit, once=True) == doc._closest_scan(wanted, limit)
+
+
+def test_a_texts_words_are_remembered_as_jieba_cuts_them(tok: Tokenizer) -> None:
+    for text in ("离婚冷静期多久", "他打我 我该怎么办", STORY, "离婚冷静期多久"):
+        assert tok.spans(text) == list(tok._jieba.tokenize(text, HMM=tok.hmm))
+        assert [w for w, _, _ in tok.spans(text)] == tok._jieba.lcut(text, HMM=tok.hmm)
