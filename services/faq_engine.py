@@ -1964,7 +1964,6 @@ def _question_words() -> dict[str, list[str]]:
 
 
 @lru_cache(maxsize=8192)
-@lru_cache(maxsize=8192)
 def _run_syllables(run: str) -> tuple[str, ...]:
     """Toneless pinyin of a run of Chinese characters (pypinyin reads polyphones by their neighbours,
     so per run, not per character; the runs of a message's parts are those of the message)."""
