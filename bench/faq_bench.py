@@ -139,7 +139,7 @@ def latencies(fn: Callable[[str], object], queries: Sequence[str], warm: bool = 
 def fresh_latencies(index: FaqIndex, queries: Sequence[str], private: bool = False) -> list[float]:
     """Milliseconds per `decide` (`private`: a private chat's question), each question as if new: the
     index's remembered readings and the encoder's remembered question vectors cleared before it
-    (untimed); per-token score caches stay."""
+    (untimed); per-token caches (score vectors, the encoder's token rows) stay."""
     from services.faq_semantic import get_semantic
 
     semantic = get_semantic()

