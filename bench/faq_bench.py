@@ -16,7 +16,8 @@ Measured in one run, side by side (compare ratios, not absolute times across mac
                 village woman's question costs, the encoder's few milliseconds included where the
                 decision needs them; on the held-out set's questions (tests/data/faq_test.jsonl, only
                 timed here), as a group message and as a private question (its lower bars ask the
-                encoder more often)
+                encoder more often); and, in a group, with the question's sentence vector remembered: the
+                decision's own work without the encoder's forward pass
   rank only     FaqIndex.search_tokens(tokens)
   rank_bm25     BM25Okapi(corpus).get_scores(tokens) + top-3, on the same tokens (all fields of an entry)
   build         FaqIndex.build from tokens / BM25Okapi(corpus)
@@ -136,17 +137,19 @@ def latencies(fn: Callable[[str], object], queries: Sequence[str], warm: bool = 
     return out
 
 
-def fresh_latencies(index: FaqIndex, queries: Sequence[str], private: bool = False) -> list[float]:
+def fresh_latencies(index: FaqIndex, queries: Sequence[str], private: bool = False,
+                    keep_vectors: bool = False) -> list[float]:
     """Milliseconds per `decide` (`private`: a private chat's question), each question as if new: the
     index's remembered readings and the encoder's remembered question vectors cleared before it
-    (untimed); per-token caches (score vectors, the encoder's token rows) stay."""
+    (untimed); per-token caches (score vectors, the encoder's token rows) stay. `keep_vectors`: the
+    question's sentence vector stays remembered (the decision's own work, without the encoder's pass)."""
     from services.faq_semantic import get_semantic
 
     semantic = get_semantic()
     out = []
     for q in queries:
         for remembered in (index._read, getattr(index, "_lexical_seen", {}), getattr(index, "_ranked_seen", {}),
-                           semantic._queries):  # (getattr: the bench also times earlier versions)
+                           {} if keep_vectors else semantic._queries):  # (getattr: earlier versions too)
             remembered.clear()
         t = time.perf_counter_ns()
         if private:
@@ -174,6 +177,7 @@ class Row:
     whole: list[float]
     fresh: list[float]
     fresh_private: list[float]
+    own_work: list[float]
     rank: list[float]
     bm25: list[float]
     bm25_queries: int
@@ -210,6 +214,8 @@ def measure(size: int, tok: Tokenizer, queries: list[str], bm25_queries: int, tr
     fresh_latencies(index, fresh_queries, private=True)
     fresh = fresh_latencies(index, fresh_queries)
     fresh_private = fresh_latencies(index, fresh_queries, private=True)
+    fresh_latencies(index, fresh_queries, keep_vectors=True)  # every vector the group decision needs, made
+    own_work = fresh_latencies(index, fresh_queries, keep_vectors=True)
     # the ranking itself, not the last rankings remembered per message (`FaqIndex._rank`)
     rank_now = getattr(index, "_rank_now", None)
     rank = latencies((lambda q: rank_now(list(dict.fromkeys(q_tokens[q])), 3, None) if q_tokens[q] else [])
@@ -232,8 +238,8 @@ def measure(size: int, tok: Tokenizer, queries: list[str], bm25_queries: int, tr
 
     sample = queries[:: max(1, len(queries) // bm25_queries)][:bm25_queries]
     bm25_lat = latencies(bm25_query, sample)
-    return Row(size, build_s, bm25_build_s, index_mb, entries_mb, rss, cold, whole, fresh, fresh_private, rank,
-               bm25_lat, len(sample))
+    return Row(size, build_s, bm25_build_s, index_mb, entries_mb, rss, cold, whole, fresh, fresh_private, own_work,
+               rank, bm25_lat, len(sample))
 
 
 def time_to_ready() -> dict[str, float]:
@@ -267,17 +273,19 @@ def table(rows: Sequence[Row]) -> str:
         "| rank_bm25 p50 / p99 ms (queries) | rank_bm25 ÷ whole (p50) | rank_bm25 ÷ first pass (p50) "
         "| build s (ours / rank_bm25) | index MB (tracemalloc) | corpus MB (entries + stored tokens) "
         "| process RSS MB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         c50, c99 = pct(r.cold, 50), pct(r.cold, 99)
         w50, w99 = pct(r.whole, 50), pct(r.whole, 99)
         f50, f99 = pct(r.fresh, 50), pct(r.fresh, 99)
         p50, p99 = pct(r.fresh_private, 50), pct(r.fresh_private, 99)
+        o50, o99 = pct(r.own_work, 50), pct(r.own_work, 99)
         k50, k99 = pct(r.rank, 50), pct(r.rank, 99)
         b50, b99 = pct(r.bm25, 50), pct(r.bm25, 99)
         out.append(
-            f"| {r.size:,} | {f50:.3f} / {f99:.3f} | {p50:.3f} / {p99:.3f} | {w50:.3f} / {w99:.3f} "
+            f"| {r.size:,} | {f50:.3f} / {f99:.3f} | {p50:.3f} / {p99:.3f} | {o50:.3f} / {o99:.3f} "
+            f"| {w50:.3f} / {w99:.3f} "
             f"| {c50:.3f} / {c99:.3f} "
             f"| {k50:.3f} / {k99:.3f} "
             f"| {b50:.2f} / {b99:.2f} ({r.bm25_queries}) | {b50 / w50:.0f}× | {b50 / c50:.0f}× "

@@ -398,11 +398,11 @@ async def test_faq_add_with_full_width_separators(h: Harness) -> None:
 
 
 async def test_a_likely_suggestion_shows_the_answer_under_the_question_it_answers(h: Harness) -> None:
-    calls = await h.send(PUBLIC, GUEST, "老公赌博欠的钱我要还吗")
+    calls = await h.send(PUBLIC, GUEST, "前夫纏著我不放怎麼辦")
     reply = next(c for c in calls if c.chat_id == PUBLIC)
-    debt = h.services.faq.entry("marital-debt", None)
-    assert debt is not None
-    assert reply.text.startswith(f"您问的是不是：<b>{debt.questions[0]}</b>") and debt.answer[:20] in reply.text
+    stalking = h.services.faq.entry("stalking-protection-order", None)
+    assert stalking is not None
+    assert reply.text.startswith(f"您问的是不是：<b>{stalking.questions[0]}</b>") and stalking.answer[:20] in reply.text
     labels = [b["text"] for row in reply.params["reply_markup"]["inline_keyboard"] for b in row]
     assert labels[-1] == "都不是" and all(lb.startswith("不是，我想问：") for lb in labels[:-1])
 
