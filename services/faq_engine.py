@@ -271,14 +271,24 @@ _AGE = re.compile(r"(?:\d{1,3}|[一二三四五六七八九十两]{1,3})(?:周�
 AGE_TOKEN = "年龄"
 
 
+# Pinyin typed with its tone marks (wěituō zhàohù, bǔtiē) read as pinyin without them (ü as v, as
+# pypinyin spells it): a tone mark is not a letter, and a word split at it is not heard.
+_PINYIN_TONES = str.maketrans({
+    **dict.fromkeys("āáǎà", "a"), **dict.fromkeys("ēéěè", "e"), **dict.fromkeys("īíǐì", "i"),
+    **dict.fromkeys("ōóǒò", "o"), **dict.fromkeys("ūúǔù", "u"), **dict.fromkeys("ǖǘǚǜü", "v"),
+    **dict.fromkeys("ńňǹ", "n"), "ḿ": "m",
+})
+
+
 def fold(text: str) -> str:
-    """NFKC, Traditional → Simplified, lower case; nothing removed (dictionary words get this too)."""
-    return str(_T2S.convert(unicodedata.normalize("NFKC", text))).lower()
+    """NFKC, Traditional → Simplified, lower case, pinyin's tone marks dropped; nothing removed
+    (dictionary words get this too)."""
+    return str(_T2S.convert(unicodedata.normalize("NFKC", text))).lower().translate(_PINYIN_TONES)
 
 
 # Bump when `normalise`, `fold` or `Tokenizer.tokens_of_normalised` change in a way the constants and
 # libraries below do not show: stored entry tokens are then segmented again at the next start.
-NORMALISE_VERSION = 4
+NORMALISE_VERSION = 5
 
 
 def _normalisation_version() -> str:
@@ -1188,6 +1198,8 @@ class FaqIndex:
                     cuts = (first >= 0 and words[first][0] < at) or (last >= 0 and words[last][1] > at + n)
                     if cuts or all(covered[at : at + n]) or self.tokenizer.is_word(spelled):
                         continue  # cutting through a word, already understood, or a real word written right
+                    if n == 2 and spelled[0] in _ADVERB_LEADS:
+                        continue  # an adverb and its verb (这也算吗, 老是打我, 先找谁), not a word misspelt
                     for word in self._sound_words(sound_key(syllables[i : i + n]), False, shared, own):
                         found[word] = None
         for run in _LATIN_RUN.finditer(text):
@@ -1942,6 +1954,9 @@ _LATIN_WORD = re.compile(r"([a-z0-9]{2,})([\u3400-\u9fff]+)")  # a dictionary wo
 _MARKUP = re.compile(r"</?[a-zA-Z][^<>]{0,40}>|&[a-z]{2,6};")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _LATIN_RUN = re.compile(r"[a-z]+(?: [a-z]+)*")
+# Adverbs that lead a verb (也算, 老是, 先找, 不干, 就分): two characters starting with one are read as
+# written, not heard as a word of ours that sounds the same (叶酸, 老师, 纠纷 on the development sets).
+_ADVERB_LEADS = frozenset("也都还就又才再只却便总老常先刚已别不没很太更最")
 # Sounds a speaker of another dialect often merges (模糊音), so either spelling finds the word.
 _FUZZY_SOUNDS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("ing", "in"), ("eng", "en"), ("ang", "an"), ("l", "n"))
 

