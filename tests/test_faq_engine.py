@@ -348,7 +348,7 @@ def test_huge_and_odd_input_does_not_break(index: FaqIndex) -> None:
 
 
 def test_held_out_quality_does_not_regress() -> None:
-    """The held-out question set (set GG, never tuned on) through bench/faq_quality.py: floors under
+    """The held-out question set (faq_test.jsonl, never tuned on) through bench/faq_quality.py: floors under
     (and a ceiling over) the figures the README reports, so a change that breaks ranking or the
     decision fails here. The near-miss ceiling is over the 5–6% of sets W and Z, not at the issue's
     3%: a test states what holds, the README what is missing."""
