@@ -1,7 +1,8 @@
 """Present danger in a message, in any wording: pure, no Telegram, no database.
 
-A message is read after folding (NFKC, Traditional → Simplified, lower case) with everything that is
-not a letter, digit or CJK character removed, so voice-to-text spacing and punctuation do not matter.
+A message is read after folding (`fold`, the FAQ's too: NFKC, Traditional → Simplified, lower case,
+pinyin's tone marks dropped) with everything that is not a letter, digit or CJK character removed, so
+voice-to-text spacing and punctuation do not matter.
 
 Signals (`SIGNALS`, each a category and a regular expression) name what is happening: violence going
 on or just now, a weapon, being locked in, threats to kill, suicide thoughts or acts, a child beaten,
@@ -468,10 +469,24 @@ class Danger:
     matched: str
 
 
+# Pinyin typed with its tone marks (wěituō zhàohù, zhèngzài) read as pinyin without them (ü as v, as
+# pypinyin spells it): a tone mark is not a letter, and a word split at it is not heard.
+_PINYIN_TONES = str.maketrans({
+    **dict.fromkeys("āáǎà", "a"), **dict.fromkeys("ēéěè", "e"), **dict.fromkeys("īíǐì", "i"),
+    **dict.fromkeys("ōóǒò", "o"), **dict.fromkeys("ūúǔù", "u"), **dict.fromkeys("ǖǘǚǜü", "v"),
+    **dict.fromkeys("ńňǹ", "n"), "ḿ": "m",
+})
+
+
+def fold(text: str) -> str:
+    """NFKC, Traditional → Simplified, lower case, pinyin's tone marks dropped; nothing removed
+    (the FAQ's dictionary words get this too)."""
+    return str(_T2S.convert(unicodedata.normalize("NFKC", text))).lower().translate(_PINYIN_TONES)
+
+
 def squeeze(text: str) -> str:
     """Folded text with everything but letters, digits and CJK characters removed."""
-    folded = str(_T2S.convert(unicodedata.normalize("NFKC", text))).lower()
-    return _NOT_WORD.sub("", folded).replace("著", "着")  # t2s keeps 著 (a simplified character too)
+    return _NOT_WORD.sub("", fold(text)).replace("著", "着")  # t2s keeps 著 (a simplified character too)
 
 
 def reading(text: str) -> str:

@@ -109,10 +109,9 @@ from typing import Any, Literal
 import jieba
 import numpy as np
 import numpy.typing as npt
-import opencc
 from pypinyin import lazy_pinyin
 
-from services.danger import Danger, detect, squeeze
+from services.danger import Danger, detect, fold, squeeze
 from services.faq_semantic import SIM_MEAN, SIM_SD, get_semantic
 from services.learned import LogisticModel, shipped, sigmoid
 
@@ -251,7 +250,6 @@ DANGER_TOPIC = "家庭暴力"  # a violence-now question is ranked as if it also
 
 # --- normalisation ---------------------------------------------------------------------------------
 
-_T2S = opencc.OpenCC("t2s")
 _NOISE = re.compile(r"[\W_]+")  # punctuation, symbols, emoji, whitespace
 _FILLER_RE = re.compile("|".join(re.escape(f) for f in sorted(FILLERS, key=len, reverse=True)))
 _DIALECT_MAP = dict(DIALECT)
@@ -269,21 +267,6 @@ _LET_GO = re.compile(r"(?:[让叫喊]我|说我|说)(?:明天|以后|下个月)?
 # An age (19岁, 十九周岁, 两岁) stands for the concept 年龄: the entries speak of ages generically.
 _AGE = re.compile(r"(?:\d{1,3}|[一二三四五六七八九十两]{1,3})(?:周岁|岁)")
 AGE_TOKEN = "年龄"
-
-
-# Pinyin typed with its tone marks (wěituō zhàohù, bǔtiē) read as pinyin without them (ü as v, as
-# pypinyin spells it): a tone mark is not a letter, and a word split at it is not heard.
-_PINYIN_TONES = str.maketrans({
-    **dict.fromkeys("āáǎà", "a"), **dict.fromkeys("ēéěè", "e"), **dict.fromkeys("īíǐì", "i"),
-    **dict.fromkeys("ōóǒò", "o"), **dict.fromkeys("ūúǔù", "u"), **dict.fromkeys("ǖǘǚǜü", "v"),
-    **dict.fromkeys("ńňǹ", "n"), "ḿ": "m",
-})
-
-
-def fold(text: str) -> str:
-    """NFKC, Traditional → Simplified, lower case, pinyin's tone marks dropped; nothing removed
-    (dictionary words get this too)."""
-    return str(_T2S.convert(unicodedata.normalize("NFKC", text))).lower().translate(_PINYIN_TONES)
 
 
 # Bump when `normalise`, `fold` or `Tokenizer.tokens_of_normalised` change in a way the constants and

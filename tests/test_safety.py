@@ -438,6 +438,13 @@ def test_a_defused_word_leaves_the_other_danger_words_of_the_message(text: str) 
     assert detect(text, True) is not None and detect(text, False) is not None, text
 
 
+def test_pinyin_typed_with_tone_marks_is_read_as_without_them() -> None:
+    """The FAQ and the danger reading share one fold: zhèngzài was squeezed to letters the pinyin
+    signals never met."""
+    assert squeeze("Tā zhèngzài dǎ wǒ!") == squeeze("ta zhengzai da wo") == "tazhengzaidawo"
+    assert detect("tā zhèngzài dǎ wǒ", True) is not None
+
+
 def test_pinyin_for_us_and_for_trousers_names_no_signal() -> None:
     for text in ("zamen cun mingtian kaihui", "haizi kuzi mai duo da de"):
         assert not any(pattern.search(squeeze(text)) for _, pattern, _ in SIGNALS), text
