@@ -164,6 +164,9 @@ LOCAL_DETAIL_WORDS = frozenset({"哪里", "几号", "几点", "哪天", "电话"
 LOCAL_ASK_WORDS = frozenset({"几号", "几点", "哪天", "地址", "开门", "镇上", "镇", "村委会", "礼拜天", "周末", "星期",
                              "县里", "乡", "乡里", "今年", "去年", "截止", "名额", "几楼", "剩", "主任", "村妇联",
                              "楼上", "村头", "本村", "本县", "本镇", "本乡", "值班", "礼拜"})
+# Who in the village (挨打了找村里谁, 村里谁能帮忙): a person only her village's own entry can name.
+VILLAGE_WORDS = frozenset({"村里", "本村", "村上"})
+WHO_WORDS = frozenset({"谁", "哪位"})
 CACHE_POSTINGS = 2_000_000  # per-token score vectors kept between queries (12 bytes each)
 READ_KEPT = 256  # questions whose tokens are remembered (`query_tokens`)
 SOUND_WORDS = 4  # indexed words a sound key stands for (`FaqIndex.sound_alikes`)
@@ -207,6 +210,8 @@ DIALECT: tuple[tuple[str, str], ...] = (
     # 勿满 under, 辰光 time, 好托伐 can (she) be looked after
     ("嗌交", "吵架"), ("成日", "天天"), ("做嘢", "上班"), ("几多", "多少"), ("生bb", "生孩子"), ("小囡", "孩子"),
     ("勿满", "不满"), ("辰光", "时候"), ("好托伐", "能托吗"),
+    # 粤 揾 (搵) to find a person (not 揾钱, earning); 吴 / 湘 / 赣 寻 to find a person (头一个该寻谁)
+    ("揾人", "找人"), ("揾边个", "找谁"), ("揾妇联", "找妇联"), ("寻谁", "找谁"), ("寻哪个", "找谁"), ("寻人", "找人"),
 )
 # "Our village" as a woman says it (咱村, 俺们村里) is what a chair writes in an own entry (本村)
 OUR_PLACE: dict[str, tuple[str, ...]] = {
@@ -1181,10 +1186,12 @@ class FaqIndex:
                     cuts = (first >= 0 and words[first][0] < at) or (last >= 0 and words[last][1] > at + n)
                     if cuts or all(covered[at : at + n]) or self.tokenizer.is_word(spelled):
                         continue  # cutting through a word, already understood, or a real word written right
-                    if n == 2 and spelled[0] in _ADVERB_LEADS:
-                        continue  # an adverb and its verb (这也算吗, 老是打我, 先找谁), not a word misspelt
+                    # an adverb and its verb (这也算吗, 老是打我, 先找谁) is not a word misspelt, unless only
+                    # the adverb-like first character is the slip (那个也酸 → 叶酸)
+                    adverb = n == 2 and spelled[0] in _ADVERB_LEADS
                     for word in self._sound_words(sound_key(syllables[i : i + n]), False, shared, own):
-                        found[word] = None
+                        if not adverb or word[1:] == spelled[1:]:
+                            found[word] = None
         for run in _LATIN_RUN.finditer(text):
             latin = run.group(0).split()
             for n in (1, 2, 3, 4):
@@ -1519,7 +1526,8 @@ class FaqIndex:
         镇上盖了房 or 我们村的妇女主任 in her story is not what she asks after."""
         tail = asking_end(text)
         asked = tokens if tail is None else self.query_tokens(tail, org_id)[1]
-        return not LOCAL_ASK_WORDS.isdisjoint(asked)
+        return not LOCAL_ASK_WORDS.isdisjoint(asked) or (
+            not VILLAGE_WORDS.isdisjoint(asked) and not WHO_WORDS.isdisjoint(asked))
 
     def _on_topic(self, candidate: Candidate, tokens: Iterable[str]) -> bool:
         """Does the entry share at least one non-generic word with the question?"""
@@ -1938,7 +1946,8 @@ _MARKUP = re.compile(r"</?[a-zA-Z][^<>]{0,40}>|&[a-z]{2,6};")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _LATIN_RUN = re.compile(r"[a-z]+(?: [a-z]+)*")
 # Adverbs that lead a verb (也算, 老是, 先找, 不干, 就分): two characters starting with one are read as
-# written, not heard as a word of ours that sounds the same (叶酸, 老师, 纠纷 on the development sets).
+# written, not heard as a word of ours that sounds the same (叶酸, 老师, 纠纷 on the development sets),
+# unless the word differs only in that first character (也酸 → 叶酸).
 _ADVERB_LEADS = frozenset("也都还就又才再只却便总老常先刚已别不没很太更最")
 # Sounds a speaker of another dialect often merges (模糊音), so either spelling finds the word.
 _FUZZY_SOUNDS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("ing", "in"), ("eng", "en"), ("ang", "an"), ("l", "n"))
