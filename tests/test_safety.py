@@ -777,3 +777,15 @@ async def test_an_alarm_nobody_takes_calls_on_the_chairs_then_the_county(h: Harn
     await h.press("赵霞", alert, 0)
     later = await h.advance_to(h.clock.now() + timedelta(minutes=45), step=timedelta(minutes=5))
     assert not any("还没有人接" in c.text for c in later)
+
+
+def test_asking_whether_control_without_blows_counts_is_a_question_a_person_looks_at() -> None:
+    """这也算吗 after what he does (骂, 不给钱, 不让回娘家) asks whether it is violence: no urgent alarm to
+    the county, but a person looks; locked in or a plea with the same question is still danger."""
+    from services.danger import concern
+
+    asked = "他倒是不动手，但天天骂我，不给我钱花，不让我回娘家，这也算吗？"
+    assert detect(asked, True) is None and detect(asked, False) is None
+    assert concern(asked, True)
+    assert detect("他现在正在打我 这也算吗", True) is not None
+    assert detect("救命 他拿刀砍我 这算吗", False) is not None
