@@ -789,3 +789,4 @@ def test_asking_whether_control_without_blows_counts_is_a_question_a_person_look
     assert concern(asked, True)
     assert detect("他现在正在打我 这也算吗", True) is not None
     assert detect("救命 他拿刀砍我 这算吗", False) is not None
+    assert detect("他把我锁在屋里，我就这样算了？", True) is not None  # 这样算了 is giving up, not a question
