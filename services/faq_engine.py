@@ -1581,13 +1581,8 @@ class FaqIndex:
         candidate's best cosine to the question (centred and scaled), against the best of them."""
         semantic = get_semantic()
         query = semantic.query(text)
-        questions = [self._doc(c).entry.questions for c in candidates]
-        every = [q for qs in questions for q in qs]
-        cosines = (semantic.phrasings(every) @ query).tolist() if every else []  # one pass for all eight
-        sims, at = [], 0
-        for qs in questions:
-            sims.append(max(cosines[at : at + len(qs)], default=0.0))
-            at += len(qs)
+        sims = [float(np.max(semantic.entry_rows(qs) @ query)) if (qs := self._doc(c).entry.questions) else 0.0
+                for c in candidates]
         best_sim = max(sims)
         return [{**row, "emb": (sim - SIM_MEAN) / SIM_SD, "emb_gap": (sim - best_sim) / SIM_SD,
                  "emb_best": float(sim == best_sim)} for row, sim in zip(lexical, sims, strict=True)]

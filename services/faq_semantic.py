@@ -33,6 +33,7 @@ import numpy.typing as npt
 SIM_MEAN = 0.504
 SIM_SD = 0.165
 PHRASING_CACHE = 16384  # phrasings, 512 floats each: about 32 MB
+ENTRY_MATRICES = 1024  # entries' phrasing matrices ready for a product (about 12 phrasings each: about 25 MB)
 QUERY_CACHE = 1024
 KEEP_BATCH = 8  # phrasings per encoder call in the background: a question waits at most one batch (~7 ms)
 
@@ -58,6 +59,8 @@ class Semantic:
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, Vector] = OrderedDict()  # phrasing → its vector
         self._queries: OrderedDict[str, Vector] = OrderedDict()
+        self._matrices: OrderedDict[tuple[str, ...], Vector] = OrderedDict()  # an entry's phrasings → rows
+        self._kept_version = 0  # moved on by `keep`: an entry's rows made before may be its older ones
         # Phrasings embedded in the background and kept for good: 8-bit directions (about 0.6 KB each
         # with the key; a cosine moves by under 0.001, a thousandth of the spread the decision sees).
         self._kept: dict[str, npt.NDArray[np.int8]] = {}
@@ -143,6 +146,8 @@ class Semantic:
             peaks = np.maximum(np.abs(vectors).max(axis=1, keepdims=True), 1e-9)
             for text, row in zip(chunk, np.rint(vectors / peaks * 127).astype(np.int8), strict=True):
                 self._kept[text] = row
+            self._kept_version += 1
+            self._matrices.clear()  # a kept phrasing's row is its 8-bit one from now on
         return len(missing)
 
     @property
@@ -173,11 +178,28 @@ class Semantic:
                 rows.append(self._entries[q])
         return np.stack(rows)
 
+    def entry_rows(self, questions: Sequence[str]) -> Vector:
+        """`phrasings` of one entry's phrasings, remembered per entry (each question's candidates are
+        mostly the same few dozen entries: their rows were gathered, widened from 8 bits and normalised
+        again for every question). Forgotten when `keep` turns phrasings into their 8-bit rows."""
+        key = tuple(questions)
+        found = self._matrices.get(key)
+        if found is not None:
+            self._matrices.move_to_end(key)
+            return found
+        version = self._kept_version
+        rows = self.phrasings(questions)
+        if version == self._kept_version:  # `keep` (in its thread) did not change a row meanwhile
+            self._matrices[key] = rows
+            if len(self._matrices) > ENTRY_MATRICES:
+                self._matrices.popitem(last=False)
+        return rows
+
     def similarity(self, text: str, questions: Sequence[str]) -> float:
         """The best cosine between `text` and any of an entry's phrasings."""
         if not questions:
             return 0.0
-        return float(np.max(self.phrasings(questions) @ self.query(text)))
+        return float(np.max(self.entry_rows(questions) @ self.query(text)))
 
     def features(self, text: str, candidates: Sequence[Sequence[str]],
                  cosines: Sequence[float | None] = (), own: bool = False) -> dict[str, float]:

@@ -91,6 +91,19 @@ def test_kept_phrasings_are_not_embedded_again_and_give_the_same_similarity() ->
     assert abs(other.similarity("他好几个月没给娃的生活费", phrasings) - before) < 0.002
 
 
+def test_an_entrys_rows_are_remembered_until_its_phrasings_are_kept() -> None:
+    """An entry's rows are gathered once (each question's candidates are mostly the same entries) and
+    equal `phrasings`; `keep` makes them 8-bit rows, and the remembered float rows are forgotten."""
+    s = Semantic()
+    phrasings = ("离婚后孩子抚养费给多少？", "前夫不给抚养费怎么办？")
+    first = s.entry_rows(phrasings)
+    assert s.entry_rows(phrasings) is first and np.array_equal(first, s.phrasings(phrasings))
+    s.keep(phrasings)
+    again = s.entry_rows(phrasings)
+    assert again is not first and np.array_equal(again, s.phrasings(phrasings))
+    assert float(np.max(np.abs(again - first))) > 0  # the 8-bit rows, not the remembered float ones
+
+
 async def test_the_background_embedding_keeps_every_phrasing_of_the_base_and_of_each_village(
         tmp_path: Path) -> None:
     from services.clock import SystemClock
@@ -112,6 +125,7 @@ async def test_the_background_embedding_keeps_every_phrasing_of_the_base_and_of_
         assert await service.embed_all() == 0  # a second run embeds nothing again
     finally:
         get_semantic()._kept.clear()  # the process's encoder: other tests see it as it was
+        get_semantic()._matrices.clear()
         await db.close()
 
 
