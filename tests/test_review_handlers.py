@@ -434,7 +434,7 @@ async def test_close_asks_first_and_can_be_kept_open(h: Harness) -> None:
     calls = await h.send(ID["王芳"], "王芳", "/review_close")
     ask = calls[-1]
     assert "确定要结束「2026年度述职」吗" in ask.text and "<b>王芳、李秀英、张丽" in ask.text
-    assert "没有主席评分（这一项不计" in ask.text and "误工补贴 0.00 元" in ask.text
+    assert "没有主席评分（这一项不计" in ask.text and "现在结束就是「未评定」，不定等次、不发误工补贴" in ask.text
     kept = await h.press("王芳", ask, 1)
     assert any("继续进行" in c.text for c in kept)
     assert await rows(h, "SELECT status FROM review_cycles") == [("open",)]
@@ -469,11 +469,17 @@ async def test_close_says_per_person_what_closing_now_means(h: Harness) -> None:
     assert "民主测评不到 3 人评" in zhao and "没交述职报告（结束后不能再交）" in zhao
     nobody = lines.index(next(line for line in lines if line.startswith("· <b>李秀英、张丽")))
     assert "没有主席评分（这一项不计，权重分给其他项）" in lines[nobody]
-    assert lines[nobody + 1] == "   → 一项能算分的都没有：总分 0.0 · 不称职 · 误工补贴 0.00 元"
+    assert lines[nobody + 1] == ("   → 一项能算分的都没有：现在结束就是「未评定」，不定等次、不发误工补贴；"
+                                 "打上主席评分就能评定。")
     # the chair's table shows the weights used for each person, as /myreview does
     table = await pm(h, "王芳", "/review_close 确定")
     assert "本次计算用的权重：主席评分 0.571、民主测评 0.429" in table
-    assert "没有一项能算分，总分按 0 计" in table
+    # 李秀英 and 张丽 had nothing to score: not graded, no subsidy, said so (not 不称职 with 0 yuan)
+    unrated = "<b>未评定</b>：本周期主席评分、民主测评、值班、培训都没有能算分的数据，不定等次，不发误工补贴。"
+    for name in ("李秀英", "张丽"):
+        row = table.split(f"<b>{name}</b>（执委）")[1].splitlines()
+        assert row[1].strip() == unrated
+    assert "不称职" not in table and "总分按 0 计" not in table
 
 
 async def test_whole_cycle_table_and_xlsx_to_the_cent(h: Harness) -> None:
@@ -530,7 +536,7 @@ async def test_whole_cycle_table_and_xlsx_to_the_cent(h: Harness) -> None:
         "赵霞": "总分 <b>98.3</b> · 优秀 · 误工补贴 1200.00 元",
         "黄丽娟": "总分 <b>60.0</b> · 基本称职 · 误工补贴 600.00 元",
         "周红": "总分 <b>75.3</b> · 称职 · 误工补贴 960.00 元",
-        "李秀英": "总分 <b>0.0</b> · 不称职 · 误工补贴 0.00 元",
+        "李秀英": "<b>未评定</b>：本周期主席评分、民主测评、值班、培训都没有能算分的数据，不定等次，不发误工补贴。",
     }
     blocks = {b.split("<b>")[1].split("</b>")[0]: b for b in table.split("\n\n")[1:-1]}
     for name, line in expected.items():
@@ -556,6 +562,7 @@ async def test_whole_cycle_table_and_xlsx_to_the_cent(h: Harness) -> None:
     assert by_name["黄丽娟"][14:18] == (60, "基本称职", 0.5, 600)
     assert by_name["周红"][12:14] == (2, "+3（组织三八节活动）；-1（缺席例会）")
     assert by_name["徐萍"][14] == "已移出" and by_name["徐萍"][17] is None
+    assert by_name["李秀英"][14:18] == ("未评定", None, None, None)  # nothing to score: no grade, no subsidy
     assert values[-1][1] == "合计（10人）" and values[-1][17] == 4920
     # Every member is told privately that the results are out; nothing reaches a group.
     assert {c.chat_id for c in calls if "述职考评已经结束" in c.text} == set(ID.values()) - {ID["徐萍"]}

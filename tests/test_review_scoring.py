@@ -73,10 +73,10 @@ CASES: list[tuple[str, MemberInput, str | None, str | None, str | None]] = [
      MemberInput(14, "卯", D(10), (), None, None, adj(("-20", "全年未参加会议"))), "0.0", "不称职", "0.00"),
     ("an adjustment lifts over a cut-off",
      MemberInput(15, "辰", D("88.5"), (), None, None, adj(("1.5", "按时报送"))), "90.0", "优秀", "1200.00"),
-    ("no data at all: weighted 0",
-     MemberInput(16, "巳"), "0.0", "不称职", "0.00"),
-    ("no data at all but a bonus",
-     MemberInput(17, "午", adjustments=adj(("3", "表彰"))), "3.0", "不称职", "0.00"),
+    ("no data at all: not graded (未评定), no subsidy",
+     MemberInput(16, "巳"), None, None, None),
+    ("no data at all but a bonus: still not graded",
+     MemberInput(17, "午", adjustments=adj(("3", "表彰"))), None, None, None),
     ("all 不称职 ratings and nothing else",
      MemberInput(18, "未", None, (U, U, U), None, None), "40.0", "不称职", "0.00"),
     ("a member removed during the cycle is excluded",
@@ -91,7 +91,8 @@ def test_score_member(name: str, inp: MemberInput, total: str | None, grade: str
     assert (str(result.total) if result.total is not None else None) == total
     assert result.grade == grade
     assert (str(result.subsidy) if result.subsidy is not None else None) == subsidy
-    assert result.excluded == (total is None)
+    assert result.excluded == inp.removed
+    assert result.unrated == (total is None and not inp.removed)
 
 
 def test_components_and_effective_weights_are_reported() -> None:
@@ -119,6 +120,12 @@ def test_min_peer_ratings_treats_too_few_as_no_data() -> None:
     enough = score_member(MemberInput(1, "甲", D(80), (U, U, U), None, None), rubric)
     # (0.4·80 + 0.3·40) / 0.7 = 44 / 0.7 = 62.857…
     assert str(enough.total) == "62.9"
+    # too few ratings and nothing else: no component has data, so she is not graded (未评定)
+    alone = score_member(MemberInput(1, "甲", None, (U, U), None, None, adj(("2", "表彰"))), rubric)
+    assert alone.unrated and not alone.excluded
+    assert (alone.total, alone.grade, alone.subsidy) == (None, None, None)
+    assert alone.peer_count == 2 and alone.adjustment_total == D(2)
+    assert subsidy_total([alone, few]) == D("960.00")
 
 
 def test_removed_member_keeps_her_components_but_no_subsidy_in_the_total() -> None:

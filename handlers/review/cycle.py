@@ -278,10 +278,11 @@ def _consequence(req: Req, org: Org, line: CloseLine, min_peer: int) -> tuple[st
         problems.append(req.t("review_close.no_report_one"))
     result = ""
     row = line.preview
-    if row is not None and row.total is not None and (not line.scored or not line.peer_counts):
-        nothing = all(v is None for v in (row.chair, row.peer, row.duty, row.training))
-        result = "\n" + req.t("review_close.result_nothing" if nothing else "review_close.result", total=row.total,
-                              grade=in_script(req.lang, row.grade or ""), subsidy=row.subsidy)
+    if row is not None and row.unrated:
+        result = "\n" + req.t("review_close.result_unrated")
+    elif row is not None and row.total is not None and (not line.scored or not line.peer_counts):
+        result = "\n" + req.t("review_close.result", total=row.total, grade=in_script(req.lang, row.grade or ""),
+                              subsidy=row.subsidy)
     return "；".join(problems), result
 
 

@@ -63,9 +63,9 @@ def result_lines(lang: str | None, row: ResultRow, rubric: Rubric, own: bool = F
     """The lines describing one member's result (her own view, or inside the chair's table)."""
     if row.removed:
         return [t(lang, "review_result.removed")]
-    lines = [t(lang, "review_result.total", total=row.total, grade=in_script(lang, row.grade or ""),
-               subsidy=row.subsidy,
-               coefficient=_num(row.coefficient or "0"))]
+    lines = [t(lang, "review_result.unrated") if row.unrated else
+             t(lang, "review_result.total", total=row.total, grade=in_script(lang, row.grade or ""),
+               subsidy=row.subsidy, coefficient=_num(row.coefficient or "0"))]
     duty = t(lang, "review_result.duty", value=row.duty, checked=row.checked, shifts=row.shifts) if row.duty else "—"
     training = (t(lang, "review_result.training", value=row.training, a=row.trainings[0], b=row.trainings[1])
                 if row.training and row.trainings else "—")
@@ -85,7 +85,9 @@ def result_lines(lang: str | None, row: ResultRow, rubric: Rubric, own: bool = F
     used = {k: str(v) for k, v in (row.weights or rubric.weights).items()}
     shown = "、".join(f"{t(lang, RUBRIC_COMPONENT_KEYS[k])} {_num(used.get(k, '0'))}" for k in COMPONENTS
                      if Decimal(used.get(k, "0")) > 0)
-    lines.append(t(lang, "review_result.weights", weights=shown) if shown else t(lang, "review_result.weights_none"))
+    if not row.unrated:
+        lines.append(t(lang, "review_result.weights", weights=shown) if shown
+                     else t(lang, "review_result.weights_none"))
     return lines
 
 
@@ -122,7 +124,7 @@ def review_xlsx(lang: str | None, org_name: str, closed: ClosedCycle) -> bytes:
     for cell in sheet[2]:
         cell.font = Font(bold=True)
     for i, r in enumerate(closed.rows, 1):
-        removed = t(lang, "review_xlsx.removed") if r.removed else None
+        removed = t(lang, "review_xlsx.removed") if r.removed else t(lang, "review_xlsx.unrated") if r.unrated else None
         append_row(sheet, [
             i, r.name, t(lang, f"roles.{r.role}"), _dec(r.chair), _dec(r.peer), r.peer_count, _dec(r.duty),
             f"{r.checked}/{r.shifts}" if r.shifts else "",

@@ -167,6 +167,7 @@ class ResultRow:
     grade: str | None
     coefficient: str | None
     subsidy: str | None
+    unrated: bool = False  # no component had data: 未评定 (no total, grade or subsidy); absent in older rows
 
     def to_json(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -218,6 +219,7 @@ def result_row(member: Member, result: Result, activity: Activity, comment: str,
         grade=result.grade,
         coefficient=None if result.coefficient is None else str(result.coefficient),
         subsidy=None if result.subsidy is None else str(result.subsidy),
+        unrated=result.unrated,
     )
 
 

@@ -7,6 +7,9 @@
   no training she was meant for) drops out and its weight is shared among the others in
   proportion: weighted = Σ wᵢ·cᵢ / Σ wᵢ over the components with data (one division, so the result
   does not depend on the order of the components). No component at all → weighted 0.
+- A member with no component at all (no chair score, too few ratings, no shift, no training she was
+  meant for) is not graded (未评定): no total, no grade, no subsidy; her adjustments are listed but
+  have nothing to apply to. Grading her 不称职 (subsidy 0) for the bot's lack of data would be unfair.
 - total = weighted + Σ adjustments, clamped to 0–100, rounded to 0.1 (ROUND_HALF_UP).
 - grade: the first grade (highest first) whose minimum ≤ the rounded total; the last grade's
   minimum is 0, so every total gets one.
@@ -201,12 +204,13 @@ class Result:
     weights: Mapping[str, Decimal]  # the effective weights (0 for a component without data)
     weighted: Decimal
     adjustment_total: Decimal
-    total: Decimal | None  # rounded to 0.1; None when excluded
+    total: Decimal | None  # rounded to 0.1; None when excluded or not graded
     grade: str | None
     coefficient: Decimal | None
     subsidy: Decimal | None
     peer_count: int
     excluded: bool = False
+    unrated: bool = False  # no component had data: 未评定
 
 
 def _exact(value: Decimal | Fraction | int) -> Fraction:
@@ -294,6 +298,9 @@ def score_member(inp: MemberInput, rubric: Rubric) -> Result:
     if inp.removed:
         return Result(inp.member_id, inp.name, parts, weights, _to_decimal(weighted), adjustment, None, None, None,
                       None, peer_count, excluded=True)
+    if all(value is None for value in exact.values()):
+        return Result(inp.member_id, inp.name, parts, weights, _to_decimal(weighted), adjustment, None, None, None,
+                      None, peer_count, unrated=True)
     total = round_total(weighted + _exact(adjustment))
     grade = grade_for(total, rubric.grades)
     return Result(inp.member_id, inp.name, parts, weights, _to_decimal(weighted), adjustment, total, grade.label,
