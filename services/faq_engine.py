@@ -60,7 +60,11 @@ Sound-alikes (`FaqIndex.sound_alikes`)
   same sound (性扫扰 → 性骚扰, 怀运 → 怀孕) or in pinyin (shengyu jintie → 生育津贴): fuzzy pinyin keys
   (`sound_key`, merged zh/z, ch/c, sh/s, ing/in, eng/en, ang/an, l/n) of every indexed word and
   synonym variant; only windows no indexed word covers, that are no real word themselves and that
-  do not cut through one.
+  do not cut through one. Where a window is exactly one word of our entries' questions in sound (no
+  fuzzy merge; a word's readings: as a word and each character alone, 重婚 chong/zhong hun), keeps
+  its numbers and holds no character that is a word of its own (能|贷, 我|嫁), the text itself is
+  written with that word (两爱筛查 → 两癌筛查, 重昏 → 重婚): the encoder and the shared-character
+  features read the question as meant, not only the ranking.
 
 Decision (`FaqIndex.decide`)
   right = P(the top entry answers the question), a logistic model (`answer_model`, fitted by
@@ -169,6 +173,7 @@ VILLAGE_WORDS = frozenset({"村里", "本村", "村上"})
 WHO_WORDS = frozenset({"谁", "哪位"})
 CACHE_POSTINGS = 2_000_000  # per-token score vectors kept between queries (12 bytes each)
 READ_KEPT = 256  # questions whose tokens are remembered (`query_tokens`)
+
 SOUND_WORDS = 4  # indexed words a sound key stands for (`FaqIndex.sound_alikes`)
 PART_SOUND_WORDS = 8  # kept per part, before the parts of a scope are merged
 
@@ -1124,11 +1129,11 @@ class FaqIndex:
     @staticmethod
     def _add_sound(tables: _SoundTables, spelled: str, word: str, most: int = SOUND_WORDS) -> None:
         if 2 <= len(spelled) <= 5 and _CJK_RUN.fullmatch(spelled) and word not in GENERIC_WORDS:
-            syllables = lazy_pinyin(spelled)
-            for table, key in ((tables[0], sound_key(syllables)), (tables[1], sound_key(syllables, ""))):
-                same = table.setdefault(key, [])
-                if word not in same and len(same) < most:
-                    same.append(word)
+            for syllables in readings(spelled):  # 重婚: chong hun, and zhong hun as 重 is mostly read
+                for table, key in ((tables[0], sound_key(syllables)), (tables[1], sound_key(syllables, ""))):
+                    same = table.setdefault(key, [])
+                    if word not in same and len(same) < most:
+                        same.append(word)
 
     def _sound_words(self, key: str, spelling: bool, shared: _Part, own: _Part | None) -> list[str]:
         """The words of a scope that sound like `key`: the synonyms' first, then the deployment-wide
@@ -1148,10 +1153,17 @@ class FaqIndex:
         return tid is not None and any(
             tid in f.postings for part in (shared, own) if part is not None for f in (part.q, part.a))
 
-    def sound_alikes(self, text: str, tokens: Sequence[str], org_id: int | None = None) -> list[str]:
+    def _asked(self, token: str, shared: _Part, own: _Part | None) -> bool:
+        """Does an entry of the scope hold the token in its questions (not only in an answer's prose)?"""
+        tid = self._vocab.get(token)
+        return tid is not None and any(tid in part.q.postings for part in (shared, own) if part is not None)
+
+    def sound_alikes(self, text: str, tokens: Sequence[str], org_id: int | None = None,
+                     spans: list[tuple[int, int, str]] | None = None) -> list[str]:
         """Words of `org_id`'s scope the normalised `text` writes with other characters of the same sound
         (铺乳期 → 哺乳期 no, 性扫扰 → 性骚扰, 乳线癌 → 乳腺癌) or in pinyin (shengyu jintie → 生育 津贴): only
-        where no word of two or more characters the scope's entries hold already covers the text."""
+        where no word of two or more characters the scope's entries hold already covers the text.
+        `spans` gets (start, end, word) for each window heard exactly as one word (`_heard_exactly`)."""
         _, shared, own = self._scope(org_id)
         covered = bytearray(len(text))
         for t in tokens:
@@ -1189,9 +1201,14 @@ class FaqIndex:
                     # an adverb and its verb (这也算吗, 老是打我, 先找谁) is not a word misspelt, unless only
                     # the adverb-like first character is the slip (那个也酸 → 叶酸)
                     adverb = n == 2 and spelled[0] in _ADVERB_LEADS
-                    for word in self._sound_words(sound_key(syllables[i : i + n]), False, shared, own):
-                        if not adverb or word[1:] == spelled[1:]:
-                            found[word] = None
+                    heard = [word for word in self._sound_words(sound_key(syllables[i : i + n]), False, shared, own)
+                             if not adverb or word[1:] == spelled[1:]]
+                    for word in heard:
+                        found[word] = None
+                    exact = [word for word in heard if _heard_exactly(spelled, syllables[i : i + n], word)
+                             and self._asked(word, shared, own)]
+                    if spans is not None and len(exact) == 1:
+                        spans.append((at, at + n, exact[0]))
         for run in _LATIN_RUN.finditer(text):
             latin = run.group(0).split()
             for n in (1, 2, 3, 4):
@@ -1234,7 +1251,8 @@ class FaqIndex:
 
     def query_tokens(self, query: str, org_id: int | None = None) -> tuple[str, list[str]]:
         """(normalised text, distinct tokens with their sound-alikes in `org_id`'s scope) of a question
-        (markup pasted with it, <b>…</b> or &amp;, is not part of it). The last few are remembered
+        (markup pasted with it, <b>…</b> or &amp;, is not part of it; a slip heard exactly as one of our
+        words written as that word: `_heard_exactly`). The last few are remembered
         while the scope is unchanged: one message is read several times (whole, its parts, again
         leniently)."""
         key = (query, org_id, self.scope_version(org_id))
@@ -1242,7 +1260,12 @@ class FaqIndex:
         if found is None:
             text = self.spell_pinyin(normalise(_MARKUP.sub(" ", query)), org_id)
             tokens = list(dict.fromkeys(self.tokenizer.tokens_of_normalised(text)))
-            found = self._read[key] = (text, tuple(tokens + self.sound_alikes(text, tokens, org_id)))
+            spans: list[tuple[int, int, str]] = []
+            heard = self.sound_alikes(text, tokens, org_id, spans)
+            if spans:
+                text = _written_as_heard(text, spans)
+                tokens = list(dict.fromkeys(self.tokenizer.tokens_of_normalised(text)))
+            found = self._read[key] = (text, tuple(tokens + [w for w in heard if w not in tokens]))
             if len(self._read) > READ_KEPT:
                 self._read.popitem(last=False)
         return found[0], list(found[1])
@@ -1943,6 +1966,47 @@ _LATIN_RUN = re.compile(r"[a-z]+(?: [a-z]+)*")
 # Adverbs that lead a verb (也算, 老是, 先找, 不干, 就分): two characters starting with one are read as
 # written, not heard as a word of ours that sounds the same (叶酸, 老师, 纠纷 on the development sets),
 # unless the word differs only in that first character (也酸 → 叶酸).
+@lru_cache(maxsize=8192)
+def readings(word: str) -> tuple[tuple[str, ...], ...]:
+    """The toneless readings of a word: as a word (重婚 chong hun), and each character as it is mostly read
+    alone (zhong hun: what a slip typed as 重昏 reads as). Rare readings (假 as ge, 大 as dai) are not
+    among them: heard in them, 有个 was 有假 and 带呃 大额."""
+    whole = tuple(lazy_pinyin(word))
+    alone = tuple(syllable for ch in word for syllable in lazy_pinyin(ch))
+    return (whole,) if alone == whole or len(alone) != len(word) else (whole, alone)
+
+
+_NUMBERS = frozenset("零一二三四五六七八九十百千万两几半")
+# Characters that are words of their own in almost any sentence: a window holding one is most often two
+# words written right (能|贷 is not 能带, 我|嫁 not 我家, 出|了 not 除了, 来|的 not 来得), not a slip.
+_FUNCTION_CHARS = frozenset("我你他她它咱俺的地得了着过是在就还也都又才再只个不没别很太能会该要想说来去到上下后把被给让"
+                            "这那吗呢吧啊哪啥咯嘞哩呀哦嘛噻撒啦咧")
+
+
+def _heard_exactly(spelled: str, syllables: Sequence[str], word: str) -> bool:
+    """Is `spelled` (read as `syllables`) `word` written with other characters of exactly its sound (no
+    fuzzy merge: 四个月 is not 十个月), keeping every number it writes (两岩 → 两癌, never 三 → 山)?"""
+    return (len(word) == len(spelled) and tuple(syllables) in readings(word)
+            and all(w == c for w, c in zip(word, spelled, strict=True) if c in _NUMBERS or w in _NUMBERS)
+            and not any(c in _FUNCTION_CHARS for c in spelled))
+
+
+def _written_as_heard(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
+    """`text` with each window heard as one word of ours written as that word (two 岩筛查 → 两癌筛查):
+    longest windows first, none overlapping one already taken."""
+    taken = bytearray(len(text))
+    chosen = []
+    for start, end, word in sorted(spans, key=lambda s: (s[0] - s[1], s[0])):
+        if not any(taken[start:end]):
+            taken[start:end] = b"\x01" * (end - start)
+            chosen.append((start, end, word))
+    out = list(text)
+    for start, end, word in chosen:
+        out[start:end] = [""] * (end - start)
+        out[start] = word
+    return "".join(out)
+
+
 _ADVERB_LEADS = frozenset("也都还就又才再只却便总老常先刚已别不没很太更最")
 # Sounds a speaker of another dialect often merges (模糊音), so either spelling finds the word.
 _FUZZY_SOUNDS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("ing", "in"), ("eng", "en"), ("ang", "an"), ("l", "n"))

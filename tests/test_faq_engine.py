@@ -173,6 +173,25 @@ def test_an_adverb_and_its_verb_are_not_heard_as_a_word_of_ours(index: FaqIndex)
     assert "叶酸" in index.query_tokens("我想要孩子那个也酸是在哪里领的")[1]
 
 
+
+def test_a_word_heard_exactly_is_written_as_ours(index: FaqIndex) -> None:
+    """A slip of the same sound is written as our word in the text the decision reads (the encoder and
+    the shared-character features too, not only the ranking): 两爱 → 两癌, 带款 → 贷款, 重昏 → 重婚
+    (重 is read zhong alone, chong in 重婚). Not where the sound is only near (四/十 merged by the fuzzy
+    sounds), a number would change, the word is only in an answer's prose, or the window holds a
+    character that is a word of its own (能|贷 is not 能带, 我|嫁 not 我家, 该|加 not 改嫁)."""
+    assert index.query_tokens("两爱筛查免费吗")[0] == "两癌筛查免费吗"
+    assert index.query_tokens("创业带款要担保人吗")[0] == "创业贷款要担保人吗"
+    text, tokens = index.query_tokens("老公在外面重昏还生了娃怎么办")
+    assert "重婚" in text and "重婚" in tokens and "昏" not in tokens
+    assert index.query_tokens("怀运了公司要把我辞了")[0] == "怀孕了公司要把我辞了"
+    # 产家: 产假 exactly (chan jia), 参加 only through the fuzzy ch/c: written 产假
+    assert index.query_tokens("产家能休满四个月不")[0] == "产假能休满四个月不"  # 四个月 is not 十个月
+    for written in ("这也算家暴吗", "妇女创业贷款最多能贷多少", "我嫁到邻村了娘家的地还有我的份吗",
+                    "线长说该加的班一样要加", "我老公在外面重婚了"):
+        assert index.query_tokens(written)[0] == written
+    assert index.decide("老公在外面重昏还生了娃怎么办").best.id == "bigamy"  # type: ignore[union-attr]
+
 def test_who_in_the_village_asks_after_a_local_detail(index: FaqIndex) -> None:
     """挨打了找村里谁 asks for a person only her village's own entry can name (the shipped who-to-call entry
     was answered over the village's own on the development sets); a story set in the village does not."""
