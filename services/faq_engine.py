@@ -1963,9 +1963,6 @@ _LATIN_WORD = re.compile(r"([a-z0-9]{2,})([\u3400-\u9fff]+)")  # a dictionary wo
 _MARKUP = re.compile(r"</?[a-zA-Z][^<>]{0,40}>|&[a-z]{2,6};")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _LATIN_RUN = re.compile(r"[a-z]+(?: [a-z]+)*")
-# Adverbs that lead a verb (也算, 老是, 先找, 不干, 就分): two characters starting with one are read as
-# written, not heard as a word of ours that sounds the same (叶酸, 老师, 纠纷 on the development sets),
-# unless the word differs only in that first character (也酸 → 叶酸).
 @lru_cache(maxsize=8192)
 def readings(word: str) -> tuple[tuple[str, ...], ...]:
     """The toneless readings of a word: as a word (重婚 chong hun), and each character as it is mostly read
@@ -2007,6 +2004,9 @@ def _written_as_heard(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
+# Adverbs that lead a verb (也算, 老是, 先找, 不干, 就分): two characters starting with one are read as
+# written, not heard as a word of ours that sounds the same (叶酸, 老师, 纠纷 on the development sets),
+# unless the word differs only in that first character (也酸 → 叶酸).
 _ADVERB_LEADS = frozenset("也都还就又才再只却便总老常先刚已别不没很太更最")
 # Sounds a speaker of another dialect often merges (模糊音), so either spelling finds the word.
 _FUZZY_SOUNDS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("ing", "in"), ("eng", "en"), ("ang", "an"), ("l", "n"))
