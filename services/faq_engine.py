@@ -1963,6 +1963,8 @@ _LATIN_WORD = re.compile(r"([a-z0-9]{2,})([\u3400-\u9fff]+)")  # a dictionary wo
 _MARKUP = re.compile(r"</?[a-zA-Z][^<>]{0,40}>|&[a-z]{2,6};")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _LATIN_RUN = re.compile(r"[a-z]+(?: [a-z]+)*")
+
+
 @lru_cache(maxsize=8192)
 def readings(word: str) -> tuple[tuple[str, ...], ...]:
     """The toneless readings of a word: as a word (重婚 chong hun), and each character as it is mostly read
