@@ -173,7 +173,6 @@ VILLAGE_WORDS = frozenset({"村里", "本村", "村上"})
 WHO_WORDS = frozenset({"谁", "哪位"})
 CACHE_POSTINGS = 2_000_000  # per-token score vectors kept between queries (12 bytes each)
 READ_KEPT = 256  # questions whose tokens are remembered (`query_tokens`)
-
 SOUND_WORDS = 4  # indexed words a sound key stands for (`FaqIndex.sound_alikes`)
 PART_SOUND_WORDS = 8  # kept per part, before the parts of a scope are merged
 
@@ -1984,14 +1983,15 @@ _FUNCTION_CHARS = frozenset("我你他她它咱俺的地得了着过是在就还
 
 def _heard_exactly(spelled: str, syllables: Sequence[str], word: str) -> bool:
     """Is `spelled` (read as `syllables`) `word` written with other characters of exactly its sound (no
-    fuzzy merge: 四个月 is not 十个月), keeping every number it writes (两岩 → 两癌, never 三 → 山)?"""
+    fuzzy merge: 四个月 is not 十个月), keeping every number it writes (两爱 → 两癌, never 三 → 山), with no
+    character that is a word of its own (`_FUNCTION_CHARS`)?"""
     return (len(word) == len(spelled) and tuple(syllables) in readings(word)
             and all(w == c for w, c in zip(word, spelled, strict=True) if c in _NUMBERS or w in _NUMBERS)
             and not any(c in _FUNCTION_CHARS for c in spelled))
 
 
 def _written_as_heard(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
-    """`text` with each window heard as one word of ours written as that word (two 岩筛查 → 两癌筛查):
+    """`text` with each window heard as one word of ours written as that word (两爱筛查 → 两癌筛查):
     longest windows first, none overlapping one already taken."""
     taken = bytearray(len(text))
     chosen = []
