@@ -1204,10 +1204,11 @@ class FaqIndex:
                              if not adverb or word[1:] == spelled[1:]]
                     for word in heard:
                         found[word] = None
-                    exact = [word for word in heard if _heard_exactly(spelled, syllables[i : i + n], word)
-                             and self._asked(word, shared, own)]
-                    if spans is not None and len(exact) == 1:
-                        spans.append((at, at + n, exact[0]))
+                    if spans is not None and heard:
+                        exact = [word for word in heard if _heard_exactly(spelled, syllables[i : i + n], word)
+                                 and self._asked(word, shared, own)]
+                        if len(exact) == 1:
+                            spans.append((at, at + n, exact[0]))
         for run in _LATIN_RUN.finditer(text):
             latin = run.group(0).split()
             for n in (1, 2, 3, 4):

@@ -82,12 +82,12 @@ def result_lines(lang: str | None, row: ResultRow, rubric: Rubric, own: bool = F
         lines.append(t(lang, "review_result.comment", comment=row.chair_comment))
     # the weights used for her (shifted where a component had no data; the rubric's if none stored):
     # in her own view and in the chair's table alike
+    if row.unrated:
+        return lines
     used = {k: str(v) for k, v in (row.weights or rubric.weights).items()}
     shown = "、".join(f"{t(lang, RUBRIC_COMPONENT_KEYS[k])} {_num(used.get(k, '0'))}" for k in COMPONENTS
                      if Decimal(used.get(k, "0")) > 0)
-    if not row.unrated:
-        lines.append(t(lang, "review_result.weights", weights=shown) if shown
-                     else t(lang, "review_result.weights_none"))
+    lines.append(t(lang, "review_result.weights", weights=shown) if shown else t(lang, "review_result.weights_none"))
     return lines
 
 
@@ -124,7 +124,8 @@ def review_xlsx(lang: str | None, org_name: str, closed: ClosedCycle) -> bytes:
     for cell in sheet[2]:
         cell.font = Font(bold=True)
     for i, r in enumerate(closed.rows, 1):
-        removed = t(lang, "review_xlsx.removed") if r.removed else t(lang, "review_xlsx.unrated") if r.unrated else None
+        no_total = (t(lang, "review_xlsx.removed") if r.removed
+                    else t(lang, "review_xlsx.unrated") if r.unrated else None)
         append_row(sheet, [
             i, r.name, t(lang, f"roles.{r.role}"), _dec(r.chair), _dec(r.peer), r.peer_count, _dec(r.duty),
             f"{r.checked}/{r.shifts}" if r.shifts else "",
@@ -132,7 +133,7 @@ def review_xlsx(lang: str | None, org_name: str, closed: ClosedCycle) -> bytes:
             r.ledger, f"{r.tasks[0]}/{r.tasks[1]}" if r.tasks else "",
             _dec(r.adjustment_total) if r.adjustments else None,
             adjustment_items(r.adjustments),
-            _dec(r.total) if r.total else removed, in_script(lang, r.grade or "") or None, _dec(r.coefficient),
+            _dec(r.total) if r.total else no_total, in_script(lang, r.grade or "") or None, _dec(r.coefficient),
             _dec(r.subsidy), r.chair_comment,
         ])
     subsidy_col = keys.index("subsidy") + 1

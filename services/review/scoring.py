@@ -295,12 +295,10 @@ def score_member(inp: MemberInput, rubric: Rubric) -> Result:
     weights = {k: _to_decimal(v) for k, v in effective_weights(rubric.weights, exact).items()}
     weighted = weighted_sum(rubric.weights, exact)
     adjustment = sum((a.delta for a in inp.adjustments), ZERO)
-    if inp.removed:
+    unrated = all(value is None for value in exact.values())
+    if inp.removed or unrated:  # no total, grade or subsidy
         return Result(inp.member_id, inp.name, parts, weights, _to_decimal(weighted), adjustment, None, None, None,
-                      None, peer_count, excluded=True)
-    if all(value is None for value in exact.values()):
-        return Result(inp.member_id, inp.name, parts, weights, _to_decimal(weighted), adjustment, None, None, None,
-                      None, peer_count, unrated=True)
+                      None, peer_count, excluded=inp.removed, unrated=not inp.removed)
     total = round_total(weighted + _exact(adjustment))
     grade = grade_for(total, rubric.grades)
     return Result(inp.member_id, inp.name, parts, weights, _to_decimal(weighted), adjustment, total, grade.label,
