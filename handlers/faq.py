@@ -23,6 +23,7 @@ from handlers.common import (
 )
 from handlers.i18n import has, in_script, t
 from services.clean import clean_text
+from services.danger import detect
 from services.errors import Refusal
 from services.faq import ImportPreview, parse_add_text
 from services.faq_engine import Decision, Entry
@@ -221,8 +222,8 @@ async def answer_message(req: Req, context: BotContext, text: str, message_id: i
             label = req.t("faq.also_ask", question=other.question[:50])
             keyboard = InlineKeyboardMarkup([*keyboard.inline_keyboard,
                                              [InlineKeyboardButton(label, callback_data=f"faq:q:{other.id}")]])
-        body = decision_text(req.lang, decision) + await _unanswered_part(req, org_id, text, message_id, decision,
-                                                                          private_like)
+        body = decision_text(req.lang, decision) + _local_help_part(req, org_id, decision)
+        body += await _unanswered_part(req, org_id, text, message_id, decision, private_like)
         await reply(req, body, _with_private_row(req, context, keyboard))
         return
     if action in ("suggest", "suggest_pass", "suggest_concern"):
@@ -250,11 +251,23 @@ async def answer_message(req: Req, context: BotContext, text: str, message_id: i
     passed = await _pass_on(req, org_id, text, message_id, danger, concern=look)
     if danger:
         category = reading.danger.category if reading.danger else "help"
-        body = danger_text(req.lang, category, req.services.faq.entry(DV_HELP_ENTRY, org_id), decision)
+        body = danger_text(req.lang, category, req.services.faq.entry(DV_HELP_ENTRY, org_id), decision,
+                           req.services.faq.local_entry(DV_HELP_ENTRY, org_id))
     else:
         body = t(req.lang, "faq.decline")
     body += "\n\n" + _passed_line(req, passed, danger)
     await reply(req, body, _with_private_row(req, context, danger_choices(req.lang, decision) if danger else None))
+
+
+def _local_help_part(req: Req, org_id: int | None, decision: Decision) -> str:
+    """Where to turn for violence, answered directly: the village's own entry on it follows (its people
+    and phones), unless the answer is that entry already."""
+    if decision.best is None or decision.best.id != DV_HELP_ENTRY or decision.best.org_id is not None:
+        return ""
+    local = req.services.faq.local_entry(DV_HELP_ENTRY, org_id)
+    if local is None:
+        return ""
+    return "\n\n" + req.t("faq.local_help") + "\n" + answer_text(req.lang, local)
 
 
 async def _pass_on(req: Req, org_id: int | None, question: str, message_id: int, danger: bool,
@@ -312,16 +325,19 @@ def danger_choices(lang: str | None, decision: Decision) -> InlineKeyboardMarkup
 
 
 def danger_text(lang: str | None, category: str, help_entry: Entry | None,
-                decision: Decision | None = None) -> str:
-    """110 and 12338 first; a line for what she is facing; for violence, where to turn afterwards; then
+                decision: Decision | None = None, local_help: Entry | None = None) -> str:
+    """110 and 12338 first; a line for what she is facing; for violence, where to turn afterwards, and
+    the village's own entry on it (`local_help`: 本村遇到家暴先找谁, with its people and phones); then
     the answer to what she asked (`asked_entry`; under "您问的是不是" when the decision is not sure of it)."""
     text = t(lang, "faq.danger_top")
     extra = f"faq.danger_{category}"
     if has(extra):
         text += "\n" + t(lang, extra)
+    asked = asked_entry(decision) if decision is not None else None
     if category in VIOLENCE_CATEGORIES and help_entry is not None:
         text += "\n\n" + answer_text(lang, help_entry)
-    asked = asked_entry(decision) if decision is not None else None
+        if local_help is not None and local_help != asked:
+            text += "\n\n" + t(lang, "faq.local_help") + "\n" + answer_text(lang, local_help)
     if asked is not None and decision is not None:
         question = _escape(in_script(lang, asked.questions[0] if asked.questions else ""))
         sure = decision.kind == "answer" or decision.answered
@@ -376,6 +392,11 @@ async def village_button(update: Update, context: BotContext) -> None:
     text = req.t("faq.village_saved", org=org.name)
     if passed is not None and passed.reached == "duty":
         text += "\n" + req.t("faq.village_passed", name=passed.duty_name or req.t("faq.duty_anyone"))
+    alarm = detect(passed.alarm, private=True) if passed is not None and passed.alarm else None
+    if alarm is not None and alarm.category in VIOLENCE_CATEGORIES:  # her village's own people and phones
+        local = req.services.faq.local_entry(DV_HELP_ENTRY, org.id)
+        if local is not None:
+            text += "\n\n" + req.t("faq.local_help") + "\n" + answer_text(req.lang, local)
     await reply(req, text)
 
 

@@ -195,6 +195,11 @@ class FaqService:
         index = self._index()
         return (index.get(entry_id, org_id) if org_id is not None else None) or index.get(entry_id, None)
 
+    def local_entry(self, entry_id: str, org_id: int | None) -> Entry | None:
+        """The organisation's own entry on the matter of the deployment-wide `entry_id` (its village's
+        people and phones for violence), if it has one (`FaqIndex.local_counterpart`)."""
+        return self._index().local_counterpart(entry_id, org_id)
+
     async def ask(self, question: str, org_id: int | None, chat_id: int, user_id: int) -> Asked:
         decision = self.decide(question, org_id)
         entry_id = decision.best.id if decision.best else None

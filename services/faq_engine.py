@@ -889,6 +889,8 @@ class FaqIndex:
                                         tuple[list[Candidate], float, list[dict[str, float]] | None]] = OrderedDict()
         self._ranked_seen: OrderedDict[tuple[tuple[str, ...], int, int | None, tuple[int, int]],
                                        tuple[Candidate, ...]] = OrderedDict()
+        # (deployment-wide entry id, organisation, its scope's version) → its own entry on that matter
+        self._local_seen: dict[tuple[str, int, tuple[int, int]], Entry | None] = {}
         # Sound key (fuzzy pinyin, syllables apart / run together for typed pinyin) → the canonical words
         # of the synonym variants that sound so; each part keeps the same for the words it indexed first.
         self._sounds: _SoundTables = ({}, {})
@@ -926,6 +928,7 @@ class FaqIndex:
         new._read = OrderedDict()
         new._lexical_seen = OrderedDict()
         new._ranked_seen = OrderedDict()
+        new._local_seen = {}
         return new
 
     @property
@@ -1568,6 +1571,33 @@ class FaqIndex:
         decision orders them (BM25, then `rerank`)."""
         text, tokens = self.query_tokens(query, org_id)
         return self.ranked(text, tokens, k, org_id)
+
+    def local_counterpart(self, entry_id: str, org_id: int | None) -> Entry | None:
+        """An organisation's own entry on the matter of the deployment-wide entry `entry_id` (本村遇到家庭
+        暴力首先找谁 for where to get help): the first of its entries whose first question the decision's
+        ranking of the deployment-wide entries answers with `entry_id` (BM25's first three looked at
+        first, so only a few are re-ranked). None without one, or where the organisation keeps its own
+        version under the same id (that one is shown instead). Remembered per scope version."""
+        if org_id is None or self.get(entry_id, org_id) is not None or self.get(entry_id, None) is None:
+            return None
+        key = (entry_id, org_id, self.scope_version(org_id))
+        if key in self._local_seen:
+            return self._local_seen[key]
+        found: Entry | None = None
+        for own in self.entries_of(org_id):
+            if not own.questions:
+                continue
+            text, tokens = self.query_tokens(own.questions[0], None)
+            if all(c.id != entry_id for c in self.search_tokens(tokens, 3, None)):
+                continue
+            first = self.ranked(text, tokens, 1, None)
+            if first and first[0].id == entry_id:
+                found = own
+                break
+        if len(self._local_seen) > READ_KEPT:
+            self._local_seen.clear()
+        self._local_seen[key] = found
+        return found
 
     def search_tokens(self, tokens: Sequence[str], k: int = 3, org_id: int | None = None) -> list[Candidate]:
         """BM25's top k for an already segmented query (`Tokenizer.tokens`), not re-ranked."""

@@ -49,6 +49,7 @@ class Passed:
     item_id: int
     reached: str  # "duty" (the work group of her organisation), "county" (super admins), "none"
     duty_name: str = ""  # the member on duty, when known
+    alarm: str = ""  # the alert's message, when what reached them is a danger alert
 
 
 def _core(name: str) -> str:
@@ -246,12 +247,13 @@ class HandoffService:
             return org, None
         where = text("handoff.where_private")
         routed = await self._to_work_group(item, asker, where)
+        alarm = item.question if item.danger else ""
         if routed is None:
-            return org, Passed(item.id, "none")
+            return org, Passed(item.id, "none", alarm=alarm)
         msgs, duty_name = routed
         async with self.db.transaction() as conn:
             await outbox.enqueue(conn, msgs, now)
-        return org, Passed(item.id, "duty", duty_name)
+        return org, Passed(item.id, "duty", duty_name, alarm=alarm)
 
     # --- 我来回答 ----------------------------------------------------------------------------------
 

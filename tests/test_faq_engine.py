@@ -639,3 +639,19 @@ def test_a_texts_words_are_remembered_as_jieba_cuts_them(tok: Tokenizer) -> None
     for text in ("离婚冷静期多久", "他打我 我该怎么办", STORY, "离婚冷静期多久"):
         assert tok.spans(text) == list(tok._jieba.tokenize(text, HMM=tok.hmm))
         assert [w for w, _, _ in tok.spans(text)] == tok._jieba.lcut(text, HMM=tok.hmm)
+
+
+def test_a_villages_own_entry_on_where_to_get_help_is_found() -> None:
+    """The chair's 本村遇到家暴先找谁 (as chairs word it) is her village's entry on where to get help; an
+    unrelated entry is not, nor anything where the village keeps its own version under the same id."""
+    index = FaqIndex.build(load_shipped_entries())
+    index.add(entry("own-hours", ["本村妇女之家开放时间是什么？"], "周二下午。", 7))
+    assert index.local_counterpart("dv-where-to-get-help", 7) is None
+    index.add(entry("own-dv", ["在咱们村遇到家暴可以先找谁？"], "找村妇联主席，电话 13800001234。", 7))
+    local = index.local_counterpart("dv-where-to-get-help", 7)
+    assert local is not None and local.id == "own-dv"
+    assert index.local_counterpart("dv-where-to-get-help", 8) is None  # another village
+    assert index.local_counterpart("dv-where-to-get-help", None) is None
+    assert index.local_counterpart("no-such-entry", 7) is None
+    index.add(entry("dv-where-to-get-help", ["被打了找谁？"], "本村：找村委会。", 7))
+    assert index.local_counterpart("dv-where-to-get-help", 7) is None  # her own version is shown instead

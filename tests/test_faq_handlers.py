@@ -520,3 +520,28 @@ async def test_a_question_of_the_message_the_base_does_not_answer_goes_to_a_pers
     calls = await h.send(PUBLIC, GUEST, "离婚冷静期多久 还有低保怎么申请")
     assert any(c.chat_id == PUBLIC and "冷静期" in c.text for c in calls)
     assert not any(c.chat_id == WORK for c in calls) and all("没有现成的答案" not in c.text for c in calls)
+
+
+async def test_the_villages_own_help_entry_follows_the_help_under_an_alarm(h: Harness) -> None:
+    """A chair's own entry on where to turn for violence (her village's people and phones) is shown under
+    the alarm after the general help, and after a direct answer on where to turn; not for other alarms,
+    and not for a woman of no village."""
+    saved = await h.say(WORK, "王芳", "/faq_add 本村遇到家庭暴力，首先应该找谁？ | "
+                                     "先找村妇联主席王芳，电话 13800001234；夜里直接去村委会值班室，有人。 | 家暴")
+    assert "<code>" in saved
+    await h.say(PUBLIC, GUEST, "在吗")  # she belongs to 青石村 through its public group
+    _, reply = await _alarm(h, "他正在打我 我好怕")
+    assert "本村的求助办法" in reply.text and "13800001234" in reply.text
+    assert reply.text.index("110") < reply.text.index("本村的求助办法") < reply.text.index("13800001234")
+    # a direct answer on where to turn gets the village's entry after it
+    answer = (await h.send(2001, GUEST, "家暴可以找妇联吗？"))[-1]
+    help_entry = h.services.faq.entry("dv-where-to-get-help", None)
+    assert help_entry is not None and answer.text.startswith(help_entry.answer[:20])
+    assert answer.text.index("依据：") < answer.text.index("本村的求助办法") < answer.text.index("13800001234")
+    # another kind of alarm does not show it
+    calls = await h.send(2001, GUEST, "我不想活了")
+    assert not any("13800001234" in c.text for c in calls)
+    # a woman of no village gets the general help only
+    calls = await h.send(STRANGER.user_id, STRANGER, "他正在打我 我好怕")
+    reply = next(c for c in calls if c.chat_id == STRANGER.user_id)
+    assert "110" in reply.text and "13800001234" not in reply.text and "本村的求助办法" not in reply.text

@@ -197,6 +197,7 @@ async def test_information_about_violence_gets_an_answer_not_an_alarm(h: Harness
 
 
 async def test_unknown_woman_alerts_the_county_then_her_village_once_she_names_it(h: Harness) -> None:
+    await h.say(WORK, "王芳", "/faq_add 本村遇到家庭暴力，首先应该找谁？ | 先找村妇联主席王芳，电话 13800001234。")
     calls = await h.send(STRANGER.user_id, STRANGER, "他又喝醉了拿刀吓我，我带着孩子躲在邻居家")
     reply = next(c for c in calls if c.chat_id == STRANGER.user_id)
     assert reply.text.startswith("⚠️") and "县妇联" in reply.text and "哪个村" in reply.text
@@ -211,7 +212,9 @@ async def test_unknown_woman_alerts_the_county_then_her_village_once_she_names_i
     assert any(c.method == "answerCallbackQuery" and "过期" in c.params.get("text", "") for c in forged)
     assert not any(c.chat_id == WORK for c in forged)
     confirmed = await h.press(STRANGER, choice, 0)
-    assert any("记下了" in c.text for c in confirmed)
+    saved = next(c for c in confirmed if "记下了" in c.text)
+    # her village's own entry on where to turn, with its people and phones, follows (not known before)
+    assert "13800001234" not in reply.text and "本村的求助办法" in saved.text and "13800001234" in saved.text
     alert = next(c for c in confirmed if c.chat_id == WORK)
     assert "紧急" in alert.text and "tg://user?id=5555" in alert.text and "赵霞" in alert.text
     # From now on she belongs to 青石村: a new alert goes straight to its work group.
