@@ -655,3 +655,12 @@ def test_a_villages_own_entry_on_where_to_get_help_is_found() -> None:
     assert index.local_counterpart("no-such-entry", 7) is None
     index.add(entry("dv-where-to-get-help", ["被打了找谁？"], "本村：找村委会。", 7))
     assert index.local_counterpart("dv-where-to-get-help", 7) is None  # her own version is shown instead
+
+
+def test_dialect_particles_are_not_words_of_the_question(index: FaqIndex) -> None:
+    """粤 and 西南 particles say nothing about the topic; 找人 is finding a person, not 招人 (hiring)."""
+    tokens = index.query_tokens("老公话屋企啲钱全部系佢搵嘅，我冇份，系咪真㗎？")[1]
+    assert not {"唔", "㗎", "嘅", "啲", "系", "话"} & set(tokens) and {"丈夫", "钱", "份"} <= set(tokens)
+    assert index.query_tokens("厂里招人贴的告示写起只要男滴，女滴不要")[1][-3:] == ["男", "妇女", "不要"]
+    assert "招聘" not in index.query_tokens("边度可以搵人帮手调解")[1]
+    assert "招聘" not in index.query_tokens("心里憋屈想找人说说")[1]
