@@ -259,15 +259,18 @@ async def answer_message(req: Req, context: BotContext, text: str, message_id: i
     await reply(req, body, _with_private_row(req, context, danger_choices(req.lang, decision) if danger else None))
 
 
+def local_help_text(lang: str | None, local: Entry) -> str:
+    """The village's own entry on where to turn for violence (its people and phones), to follow the
+    general help."""
+    return "\n\n" + t(lang, "faq.local_help") + "\n" + answer_text(lang, local)
+
+
 def _local_help_part(req: Req, org_id: int | None, decision: Decision) -> str:
-    """Where to turn for violence, answered directly: the village's own entry on it follows (its people
-    and phones), unless the answer is that entry already."""
-    if decision.best is None or decision.best.id != DV_HELP_ENTRY or decision.best.org_id is not None:
+    """Where to turn for violence, answered directly: the village's own entry on it follows."""
+    if decision.best is None or decision.best.id != DV_HELP_ENTRY:
         return ""
     local = req.services.faq.local_entry(DV_HELP_ENTRY, org_id)
-    if local is None:
-        return ""
-    return "\n\n" + req.t("faq.local_help") + "\n" + answer_text(req.lang, local)
+    return local_help_text(req.lang, local) if local is not None else ""
 
 
 async def _pass_on(req: Req, org_id: int | None, question: str, message_id: int, danger: bool,
@@ -337,7 +340,7 @@ def danger_text(lang: str | None, category: str, help_entry: Entry | None,
     if category in VIOLENCE_CATEGORIES and help_entry is not None:
         text += "\n\n" + answer_text(lang, help_entry)
         if local_help is not None and local_help != asked:
-            text += "\n\n" + t(lang, "faq.local_help") + "\n" + answer_text(lang, local_help)
+            text += local_help_text(lang, local_help)
     if asked is not None and decision is not None:
         question = _escape(in_script(lang, asked.questions[0] if asked.questions else ""))
         sure = decision.kind == "answer" or decision.answered
@@ -396,7 +399,7 @@ async def village_button(update: Update, context: BotContext) -> None:
     if alarm is not None and alarm.category in VIOLENCE_CATEGORIES:  # her village's own people and phones
         local = req.services.faq.local_entry(DV_HELP_ENTRY, org.id)
         if local is not None:
-            text += "\n\n" + req.t("faq.local_help") + "\n" + answer_text(req.lang, local)
+            text += local_help_text(req.lang, local)
     await reply(req, text)
 
 
