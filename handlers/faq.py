@@ -259,18 +259,23 @@ async def answer_message(req: Req, context: BotContext, text: str, message_id: i
     await reply(req, body, _with_private_row(req, context, danger_choices(req.lang, decision) if danger else None))
 
 
-def local_help_text(lang: str | None, local: Entry) -> str:
+def local_help_text(lang: str | None, local: Entry, key: str = "faq.local_help") -> str:
     """The village's own entry on where to turn for violence (its people and phones), to follow the
-    general help."""
-    return "\n\n" + t(lang, "faq.local_help") + "\n" + answer_text(lang, local)
+    general help; `key`: the heading (faq.local_version: the village's own version of another entry)."""
+    return "\n\n" + t(lang, key) + "\n" + answer_text(lang, local)
 
 
 def _local_help_part(req: Req, org_id: int | None, decision: Decision) -> str:
-    """Where to turn for violence, answered directly: the village's own entry on it follows."""
-    if decision.best is None or decision.best.id != DV_HELP_ENTRY:
+    """A deployment-wide entry answered directly: the village's own entry on its matter follows (where to
+    turn for violence: always, with its people and phones; another matter: where the question ranks the
+    village's version too, `FaqService.village_version`)."""
+    if decision.best is None or decision.best.org_id is not None:
         return ""
-    local = req.services.faq.local_entry(DV_HELP_ENTRY, org_id)
-    return local_help_text(req.lang, local) if local is not None else ""
+    if decision.best.id == DV_HELP_ENTRY:
+        local = req.services.faq.local_entry(DV_HELP_ENTRY, org_id)
+        return local_help_text(req.lang, local) if local is not None else ""
+    own = req.services.faq.village_version(decision, org_id)
+    return local_help_text(req.lang, own, "faq.local_version") if own is not None else ""
 
 
 async def _pass_on(req: Req, org_id: int | None, question: str, message_id: int, danger: bool,

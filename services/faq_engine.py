@@ -170,9 +170,17 @@ LOCAL_ASK_WORDS = frozenset({"几号", "几点", "哪天", "地址", "开门", "
                              "楼上", "村头", "本村", "本县", "本镇", "本乡", "值班", "礼拜"})
 # Who in the village (挨打了找村里谁, 村里谁能帮忙): a person only her village's own entry can name.
 VILLAGE_WORDS = frozenset({"村里", "本村", "村上"})
+# 今年 of her age (今年五十八了还能查吗) asks after no local detail.
+THIS_YEAR_OF_AGE = re.compile(r"今年\s*[0-9一二三四五六七八九十几]+\s*(?:岁|周岁|了)")
+# An organisation's own entry is the village's version of the shipped entry its question is ranked to
+# at least this likely (本镇2025年两癌免费筛查 → two-cancers-screening at 0.92–0.98; a children's home
+# → the women's home at 0.66–0.89, a skills class → the women's home at 0.79–0.89: the development
+# sets' 140 own entries).
+TWIN_LIKELY = 0.9
 WHO_WORDS = frozenset({"谁", "哪位"})
 CACHE_POSTINGS = 2_000_000  # per-token score vectors kept between queries (12 bytes each)
 READ_KEPT = 256  # questions whose tokens are remembered (`query_tokens`)
+TWINS_KEPT = 8192  # own entries whose deployment-wide twin is remembered (`FaqIndex.twin`): 2–8 ms each
 SOUND_WORDS = 4  # indexed words a sound key stands for (`FaqIndex.sound_alikes`)
 PART_SOUND_WORDS = 8  # kept per part, before the parts of a scope are merged
 
@@ -894,7 +902,7 @@ class FaqIndex:
         self._ranked_seen: OrderedDict[tuple[tuple[str, ...], int, int | None, tuple[int, int]],
                                        tuple[Candidate, ...]] = OrderedDict()
         # (deployment-wide entry id, organisation, its scope's version) → its own entry on that matter
-        self._local_seen: dict[tuple[str, int, tuple[int, int]], Entry | None] = {}
+        self._local_seen: dict[tuple[str, int, tuple[int, int]], tuple[str, float] | None] = {}
         # Sound key (fuzzy pinyin, syllables apart / run together for typed pinyin) → the canonical words
         # of the synonym variants that sound so; each part keeps the same for the words it indexed first.
         self._sounds: _SoundTables = ({}, {})
@@ -1556,6 +1564,8 @@ class FaqIndex:
         镇上盖了房 or 我们村的妇女主任 in her story is not what she asks after."""
         tail = asking_end(text)
         asked = tokens if tail is None else self.query_tokens(tail, org_id)[1]
+        if "今年" in asked and THIS_YEAR_OF_AGE.search(tail if tail is not None else text):
+            asked = [t for t in asked if t != "今年"]
         return not LOCAL_ASK_WORDS.isdisjoint(asked) or (
             not VILLAGE_WORDS.isdisjoint(asked) and not WHO_WORDS.isdisjoint(asked))
 
@@ -1578,30 +1588,64 @@ class FaqIndex:
 
     def local_counterpart(self, entry_id: str, org_id: int | None) -> Entry | None:
         """An organisation's own entry on the matter of the deployment-wide entry `entry_id` (本村遇到家庭
-        暴力首先找谁 for where to get help): the first of its entries whose first question the decision's
-        ranking of the deployment-wide entries answers with `entry_id` (BM25's first three looked at
-        first, so only a few are re-ranked). None without one, or where the organisation keeps its own
-        version under the same id (that one is shown instead). Remembered per scope version."""
+        暴力首先找谁 for where to get help): the first of its entries that is `entry_id`'s twin (`twin`;
+        BM25's first three looked at first, so only a few are re-ranked). None without one, or where the
+        organisation keeps its own version under the same id (that one is shown instead)."""
         if org_id is None or self.get(entry_id, org_id) is not None or self.get(entry_id, None) is None:
+            return None
+        for own in self.entries_of(org_id):
+            if not own.questions:
+                continue
+            if all(c.id != entry_id for c in self.search_tokens(self.query_tokens(own.questions[0], None)[1], 3, None)):
+                continue
+            twin = self.twin(own.id, org_id)
+            if twin is not None and twin[0] == entry_id:
+                return own
+        return None
+
+    def twin(self, entry_id: str, org_id: int) -> tuple[str, float] | None:
+        """The deployment-wide entry an organisation's own entry is the village's version of, and how
+        likely: the first of the decision's ranking of the deployment-wide entries for its first
+        question (本镇2025年两癌免费筛查的时间 → two-cancers-screening). Remembered per scope version."""
+        own = self.get(entry_id, org_id)
+        if own is None or own.org_id is None or not own.questions:
             return None
         key = (entry_id, org_id, self.scope_version(org_id))
         if key in self._local_seen:
             return self._local_seen[key]
-        found: Entry | None = None
-        for own in self.entries_of(org_id):
-            if not own.questions:
-                continue
-            text, tokens = self.query_tokens(own.questions[0], None)
-            if all(c.id != entry_id for c in self.search_tokens(tokens, 3, None)):
-                continue
-            first = self.ranked(text, tokens, 1, None)
-            if first and first[0].id == entry_id:
-                found = own
-                break
-        if len(self._local_seen) > READ_KEPT:
+        text, tokens = self.query_tokens(own.questions[0], None)
+        first = self.ranked(text, tokens, 1, None)
+        found = (first[0].id, first[0].likely if first[0].likely is not None else 0.0) if first else None
+        if len(self._local_seen) > TWINS_KEPT:
             self._local_seen.clear()
         self._local_seen[key] = found
         return found
+
+    def village_version(self, best: Entry | None, candidates: Sequence[Candidate], org_id: int | None) -> Entry | None:
+        """The village's own version (`twin`, at TWIN_LIKELY) of the deployment-wide entry `best`, where the
+        question ranks it second or third (`candidates`): 村里妇女之家能干啥 is answered with the women's
+        home, and the village's opening hours follow."""
+        if org_id is None or best is None or best.org_id is not None:
+            return None
+        for c in candidates[1:3]:
+            if c.org_id is not None:
+                twin = self.twin(c.id, org_id)
+                if twin is not None and twin[0] == best.id and twin[1] >= TWIN_LIKELY:
+                    return self.get(c.id, org_id)
+        return None
+
+    def village_twin_first(self, candidates: list[Candidate], org_id: int | None) -> list[Candidate]:
+        """A question after a local detail (`asks_locally`) ranked to a deployment-wide entry first and the
+        village's own version of it (`twin`, at TWIN_LIKELY) second or third: the village's first (俺村今年
+        两癌啥时候查，找谁报名: its dates, not the national rule)."""
+        if org_id is None or len(candidates) < 2 or candidates[0].org_id is not None:
+            return candidates
+        for i in (1, 2):
+            if i < len(candidates) and candidates[i].org_id is not None:
+                twin = self.twin(candidates[i].id, org_id)
+                if twin is not None and twin[0] == candidates[0].id and twin[1] >= TWIN_LIKELY:
+                    return [candidates[i], *candidates[:i], *candidates[i + 1:]]
+        return candidates
 
     def search_tokens(self, tokens: Sequence[str], k: int = 3, org_id: int | None = None) -> list[Candidate]:
         """BM25's top k for an already segmented query (`Tokenizer.tokens`), not re-ranked."""
@@ -1624,13 +1668,15 @@ class FaqIndex:
             features = self.rerank_features(text, tokens, candidates, org_id, semantic=semantic)
         else:
             features = self.with_semantic(text, candidates, lexical) if semantic else list(lexical)
-        own = OWN_LOGIT_LOCAL if self.asks_locally(text, tokens, org_id) else OWN_LOGIT
+        local = self.asks_locally(text, tokens, org_id)
+        own = OWN_LOGIT_LOCAL if local else OWN_LOGIT
         logits = [model.logit(f) + (own if c.org_id is not None else 0.0)
                   for f, c in zip(features, candidates, strict=True)]
         order = sorted(range(len(candidates)), key=lambda i: (-logits[i], i))
-        return [dataclasses.replace(candidates[i], likely=sigmoid(logits[i]),
-                                    cosine=features[i]["emb"] * SIM_SD + SIM_MEAN if semantic else None)
-                for i in order[:k]]
+        reranked = [dataclasses.replace(candidates[i], likely=sigmoid(logits[i]),
+                                        cosine=features[i]["emb"] * SIM_SD + SIM_MEAN if semantic else None)
+                    for i in order[:max(k, 3)]]
+        return (self.village_twin_first(reranked, org_id) if local else reranked)[:k]
 
     def with_semantic(self, text: str, candidates: Sequence[Candidate],
                       lexical: Sequence[dict[str, float]]) -> list[dict[str, float]]:

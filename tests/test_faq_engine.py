@@ -8,7 +8,9 @@ import dataclasses
 import pytest
 
 from services.faq_engine import (
+    TWIN_LIKELY,
     WANTS,
+    Candidate,
     Entry,
     FaqIndex,
     Tokenizer,
@@ -577,6 +579,9 @@ def test_a_story_piece_before_the_question_is_not_answered_on_its_own(index: Faq
         ("结婚十年了，他一直在外打工。今年的妇女之家培训班哪天报名？", True),  # asked at the end
         ("离婚后孩子归谁", False),
         ("我们村的妇女主任干了二十年 大家都说她好 能不能推荐她当三八红旗手", False),
+        ("我今年五十八了还能免费查两癌吗", False),  # 今年 of her age
+        ("阿拉今年58岁，免费查宫颈癌还好去伐", False),
+        ("今年两癌筛查是几号", True),
     ],
 )
 def test_asks_locally_reads_the_part_that_asks(index: FaqIndex, question: str, local: bool) -> None:
@@ -655,6 +660,45 @@ def test_a_villages_own_entry_on_where_to_get_help_is_found() -> None:
     assert index.local_counterpart("no-such-entry", 7) is None
     index.add(entry("dv-where-to-get-help", ["被打了找谁？"], "本村：找村委会。", 7))
     assert index.local_counterpart("dv-where-to-get-help", 7) is None  # her own version is shown instead
+
+
+def test_a_villages_own_version_of_a_shipped_entry_is_its_twin() -> None:
+    """An own entry is the village's version of the shipped entry its question is ranked to, where that
+    ranking is sure (TWIN_LIKELY); a dance team, ranked to the women's home unsure, is nobody's twin."""
+    index = FaqIndex.build(load_shipped_entries())
+    index.add(entry("own-home", ["本村妇女之家什么时候开放？"], "周二、周四下午在村委会二楼。", 7))
+    index.add(entry("own-dance", ["村舞蹈队什么时候练，怎么加入？"], "每晚七点在文化广场。", 7))
+    home, dance = index.twin("own-home", 7), index.twin("own-dance", 7)
+    assert home is not None and home[0] == "womens-home" and home[1] >= TWIN_LIKELY
+    assert dance is None or dance[1] < TWIN_LIKELY
+    assert index.twin("womens-home", 7) is None and index.twin("own-home", 8) is None  # shipped; another village
+    # answered with the shipped entry, the question ranking the village's version second: it follows
+    d = index.decide("村里妇女之家能干些啥", 7)
+    assert d.kind == "answer" and d.best is not None and d.best.id == "womens-home"
+    version = index.village_version(d.best, d.candidates, 7)
+    assert version is not None and version.id == "own-home"
+    assert index.village_version(d.best, d.candidates, None) is None
+    assert index.village_version(version, d.candidates, 7) is None  # the village's own entry answered
+    other = index.decide("离婚后孩子归谁", 7)
+    assert index.village_version(other.best, other.candidates, 7) is None
+
+
+def test_a_question_after_a_local_detail_gets_the_villages_version_first() -> None:
+    """Ranked to a shipped entry first and its village's twin second, a question after a local detail
+    (哪天, 今年, 村里谁) gets the village's version first; only a twin moves, and only the second or third."""
+    index = FaqIndex.build(load_shipped_entries())
+    index.add(entry("own-home", ["本村妇女之家什么时候开放？"], "周二、周四下午在村委会二楼。", 7))
+    index.add(entry("own-dance", ["村舞蹈队什么时候练，怎么加入？"], "每晚七点在文化广场。", 7))
+    shipped = Candidate("womens-home", "妇女之家是干什么的", 9.0)
+    mediation = Candidate("marital-mediation", "夫妻吵架谁能调解", 8.0)
+    home = Candidate("own-home", "本村妇女之家什么时候开放？", 7.0, 7)
+    dance = Candidate("own-dance", "村舞蹈队什么时候练，怎么加入？", 6.0, 7)
+    assert [c.id for c in index.village_twin_first([shipped, mediation, home], 7)] == [
+        "own-home", "womens-home", "marital-mediation"]
+    assert index.village_twin_first([shipped, dance, home], 7)[0].id == "own-home"
+    assert index.village_twin_first([shipped, dance, mediation, home], 7)[0].id == "womens-home"  # fourth
+    assert index.village_twin_first([mediation, home], 7)[0].id == "marital-mediation"  # not its twin
+    assert index.village_twin_first([shipped, home], None)[0].id == "womens-home"
 
 
 def test_dialect_particles_are_not_words_of_the_question(index: FaqIndex) -> None:

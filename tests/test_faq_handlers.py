@@ -545,3 +545,20 @@ async def test_the_villages_own_help_entry_follows_the_help_under_an_alarm(h: Ha
     calls = await h.send(STRANGER.user_id, STRANGER, "他正在打我 我好怕")
     reply = next(c for c in calls if c.chat_id == STRANGER.user_id)
     assert "110" in reply.text and "13800001234" not in reply.text and "本村的求助办法" not in reply.text
+
+
+async def test_the_villages_own_version_follows_a_shipped_answer_on_its_matter(h: Harness) -> None:
+    """A chair's own entry on a shipped entry's matter (its opening hours, for the women's home) follows
+    the shipped answer where the question ranks it too; not under an answer on another matter, and not
+    in another village's chats."""
+    saved = await h.say(WORK, "王芳", "/faq_add 本村妇女之家什么时候开放？ | "
+                                     "每周二、周四下午 2:30—5:30，在村委会二楼，找王芳 13800001234。 | 妇女之家")
+    assert "<code>" in saved
+    answer = (await h.send(PUBLIC, GUEST, "村里妇女之家能干些啥"))[-1]
+    shipped = h.services.faq.entry("womens-home", None)
+    assert shipped is not None and answer.text.startswith(shipped.answer[:20])
+    assert answer.text.index("依据：") < answer.text.index("本村的具体安排") < answer.text.index("13800001234")
+    other = (await h.send(PUBLIC, GUEST, "离婚后孩子归谁"))[-1]
+    assert "本村的具体安排" not in other.text and "13800001234" not in other.text
+    calls = await h.send(STRANGER.user_id, STRANGER, "妇女之家是干什么的")
+    assert all("13800001234" not in c.text for c in calls)
