@@ -156,11 +156,11 @@ def evaluate(index: FaqIndex, rows: Sequence[Row], misses: bool = False) -> tupl
         if row.kind == "org":
             count("own entries hit@1", bool(ranked) and ranked[0] in row.expect)
             count("own entries hit@3", any(i in row.expect for i in ranked))
-            # answered directly with it, or with the shipped entry it is the village's version of, followed
-            # by it (handlers.faq: 本村的具体安排)
-            version = index.village_version(d.best, d.candidates, row.village) if answered else None
-            count("own entries answered directly (first, or after the shipped entry on its matter)",
-                  right or (version is not None and version.id in row.expect))
+            # answered directly with it, or shown after the shipped answer or alarm on its matter
+            # (handlers.faq: 本村的具体安排, 本村的求助办法)
+            after = index.village_entry_after(d, row.village)
+            count("own entries answered directly (first, or after the shipped answer on its matter)",
+                  right or (after is not None and after.id in row.expect))
         if row.kind == "two":
             answered_ids = {d.best.id} if answered and d.best is not None else set()
             if answered and d.also is not None and d.also[2]:

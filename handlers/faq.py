@@ -26,7 +26,7 @@ from services.clean import clean_text
 from services.danger import detect
 from services.errors import Refusal
 from services.faq import ImportPreview, parse_add_text
-from services.faq_engine import Decision, Entry
+from services.faq_engine import DV_HELP_ENTRY, VIOLENCE_CATEGORIES, Decision, Entry
 from services.faq_io import MAX_FILE_BYTES, parse_faq_file, to_xlsx
 from services.handoff import Asker, Passed, answer_chat
 from services.message_kind import also_look, plan
@@ -39,8 +39,6 @@ PREVIEW_LINES = 10  # duplicate lines shown under an import preview
 PARSE_SECONDS = 30  # reading an uploaded file longer than this: refused, its reader killed
 VILLAGE_START = "v"  # /start v<org id>: the deep link of a public group
 MAX_QUESTION_CHARS = 500
-DV_HELP_ENTRY = "dv-where-to-get-help"  # where to turn, shown under the alarm for violence
-VIOLENCE_CATEGORIES = frozenset({"violence", "weapon", "locked_in", "threat", "child"})
 
 
 # --- rendering (shared with the `ask` CLI) -----------------------------------------------------
@@ -266,16 +264,14 @@ def local_help_text(lang: str | None, local: Entry, key: str = "faq.local_help")
 
 
 def _local_help_part(req: Req, org_id: int | None, decision: Decision) -> str:
-    """A deployment-wide entry answered directly: the village's own entry on its matter follows (where to
-    turn for violence: always, with its people and phones; another matter: where the question ranks the
-    village's version too, `FaqService.village_version`)."""
-    if decision.best is None or decision.best.org_id is not None:
+    """A deployment-wide entry answered directly: the village's own entry on its matter follows
+    (`FaqService.village_entry_after`: its people and phones after where to turn for violence, its
+    dates and place after another matter)."""
+    own = req.services.faq.village_entry_after(decision, org_id)
+    if own is None or decision.best is None:
         return ""
-    if decision.best.id == DV_HELP_ENTRY:
-        local = req.services.faq.local_entry(DV_HELP_ENTRY, org_id)
-        return local_help_text(req.lang, local) if local is not None else ""
-    own = req.services.faq.village_version(decision, org_id)
-    return local_help_text(req.lang, own, "faq.local_version") if own is not None else ""
+    heading = "faq.local_help" if decision.best.id == DV_HELP_ENTRY else "faq.local_version"
+    return local_help_text(req.lang, own, heading)
 
 
 async def _pass_on(req: Req, org_id: int | None, question: str, message_id: int, danger: bool,

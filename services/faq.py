@@ -200,10 +200,11 @@ class FaqService:
         people and phones for violence), if it has one (`FaqIndex.local_counterpart`)."""
         return self._index().local_counterpart(entry_id, org_id)
 
-    def village_version(self, decision: Decision, org_id: int | None) -> Entry | None:
-        """The organisation's own version of the deployment-wide entry answered, where the question ranks
-        it too (`FaqIndex.village_version`: its dates, place and people after the general rule)."""
-        return self._index().village_version(decision.best, decision.candidates, org_id)
+    def village_entry_after(self, decision: Decision, org_id: int | None) -> Entry | None:
+        """The organisation's own entry shown after a deployment-wide answer or alarm
+        (`FaqIndex.village_entry_after`: its people and phones for violence, its dates and place for
+        another matter it keeps a version of)."""
+        return self._index().village_entry_after(decision, org_id)
 
     async def ask(self, question: str, org_id: int | None, chat_id: int, user_id: int) -> Asked:
         decision = self.decide(question, org_id)

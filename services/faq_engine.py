@@ -177,6 +177,8 @@ THIS_YEAR_OF_AGE = re.compile(r"今年\s*[0-9一二三四五六七八九十几]+
 # → the women's home at 0.66–0.89, a skills class → the women's home at 0.79–0.89: the development
 # sets' 140 own entries).
 TWIN_LIKELY = 0.9
+DV_HELP_ENTRY = "dv-where-to-get-help"  # where to turn, shown under the alarm for violence
+VIOLENCE_CATEGORIES = frozenset({"violence", "weapon", "locked_in", "threat", "child"})  # services.danger
 WHO_WORDS = frozenset({"谁", "哪位"})
 CACHE_POSTINGS = 2_000_000  # per-token score vectors kept between queries (12 bytes each)
 READ_KEPT = 256  # questions whose tokens are remembered (`query_tokens`)
@@ -1633,6 +1635,20 @@ class FaqIndex:
                 if twin is not None and twin[0] == best.id and twin[1] >= TWIN_LIKELY:
                     return self.get(c.id, org_id)
         return None
+
+    def village_entry_after(self, decision: Decision, org_id: int | None) -> Entry | None:
+        """The village's own entry shown after a deployment-wide answer (handlers.faq): on where to turn
+        for violence, its entry on that (`local_counterpart`: its people and phones), under the alarm and
+        after the answer alike; on another matter answered directly, its version where the question ranks
+        it too (`village_version`)."""
+        if decision.kind == "danger":
+            violent = decision.danger in VIOLENCE_CATEGORIES
+            return self.local_counterpart(DV_HELP_ENTRY, org_id) if violent else None
+        if decision.kind != "answer" or decision.best is None or decision.best.org_id is not None:
+            return None
+        if decision.best.id == DV_HELP_ENTRY:
+            return self.local_counterpart(DV_HELP_ENTRY, org_id)
+        return self.village_version(decision.best, decision.candidates, org_id)
 
     def village_twin_first(self, candidates: list[Candidate], org_id: int | None) -> list[Candidate]:
         """A question after a local detail (`asks_locally`) ranked to a deployment-wide entry first and the

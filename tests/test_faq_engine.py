@@ -681,6 +681,15 @@ def test_a_villages_own_version_of_a_shipped_entry_is_its_twin() -> None:
     assert index.village_version(version, d.candidates, 7) is None  # the village's own entry answered
     other = index.decide("离婚后孩子归谁", 7)
     assert index.village_version(other.best, other.candidates, 7) is None
+    # what the reply shows after the answer: the version; under a violence alarm, the village's help entry
+    after = index.village_entry_after(d, 7)
+    assert after is not None and after.id == "own-home"
+    assert index.village_entry_after(other, 7) is None
+    index.add(entry("own-dv", ["在咱们村遇到家暴可以先找谁？"], "找村妇联主席，电话 13800001234。", 7))
+    alarm = index.decide("他正在打我 我好怕", 7, private=True)
+    assert alarm.kind == "danger" and (help_ := index.village_entry_after(alarm, 7)) is not None
+    assert help_.id == "own-dv" and index.village_entry_after(alarm, 8) is None
+    assert index.village_entry_after(index.decide("我不想活了", 7, private=True), 7) is None  # self-harm
 
 
 def test_a_question_after_a_local_detail_gets_the_villages_version_first() -> None:
