@@ -158,6 +158,7 @@ def evaluate(index: FaqIndex, rows: Sequence[Row], misses: bool = False) -> tupl
             count("own entries hit@3", any(i in row.expect for i in ranked))
             # answered directly with it, or shown after the shipped answer or alarm on its matter
             # (handlers.faq: 本村的具体安排, 本村的求助办法)
+            count("own entries answered directly (first)", right)
             after = index.village_entry_after(d, row.village)
             count("own entries answered directly (first, or after the shipped answer on its matter)",
                   right or (after is not None and after.id in row.expect))
