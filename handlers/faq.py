@@ -433,7 +433,7 @@ async def faq_button(update: Update, context: BotContext) -> None:
             decision = Decision("answer", entry, [])
             asked_id = await req.services.faq.log_asked(entry.questions[0], decision, org_id, req.chat_id,
                                                         req.user_id)
-            await reply(req, answer_text(req.lang, entry),
+            await reply(req, answer_text(req.lang, entry) + _local_help_part(req, org_id, decision),
                         _with_private_row(req, context, _vote_keyboard(req.lang, asked_id)))
         elif action == "none":
             asked = await req.services.faq.asked(int(value)) if value.isdigit() else None

@@ -1588,11 +1588,12 @@ class FaqIndex:
         text, tokens = self.query_tokens(query, org_id)
         return self.ranked(text, tokens, k, org_id)
 
-    def local_counterpart(self, entry_id: str, org_id: int | None) -> Entry | None:
+    def local_counterpart(self, entry_id: str, org_id: int | None, least: float = 0.0) -> Entry | None:
         """An organisation's own entry on the matter of the deployment-wide entry `entry_id` (本村遇到家庭
-        暴力首先找谁 for where to get help): the first of its entries that is `entry_id`'s twin (`twin`;
-        BM25's first three looked at first, so only a few are re-ranked). None without one, or where the
-        organisation keeps its own version under the same id (that one is shown instead)."""
+        暴力首先找谁 for where to get help): the first of its entries that is `entry_id`'s twin (`twin`, at
+        least `least` likely; BM25's first three looked at first, so only a few are re-ranked). None
+        without one, or where the organisation keeps its own version under the same id (that one is
+        shown instead)."""
         if org_id is None or self.get(entry_id, org_id) is not None or self.get(entry_id, None) is None:
             return None
         for own in self.entries_of(org_id):
@@ -1601,7 +1602,7 @@ class FaqIndex:
             if all(c.id != entry_id for c in self.search_tokens(self.query_tokens(own.questions[0], None)[1], 3, None)):
                 continue
             twin = self.twin(own.id, org_id)
-            if twin is not None and twin[0] == entry_id:
+            if twin is not None and twin[0] == entry_id and twin[1] >= least:
                 return own
         return None
 
@@ -1640,7 +1641,8 @@ class FaqIndex:
         """The village's own entry shown after a deployment-wide answer (handlers.faq): on where to turn
         for violence, its entry on that (`local_counterpart`: its people and phones), under the alarm and
         after the answer alike; on another matter answered directly, its version where the question ranks
-        it too (`village_version`)."""
+        it too (`village_version`), or its version at all where the entry was chosen on a button (no
+        candidates)."""
         if decision.kind == "danger":
             violent = decision.danger in VIOLENCE_CATEGORIES
             return self.local_counterpart(DV_HELP_ENTRY, org_id) if violent else None
@@ -1648,6 +1650,8 @@ class FaqIndex:
             return None
         if decision.best.id == DV_HELP_ENTRY:
             return self.local_counterpart(DV_HELP_ENTRY, org_id)
+        if not decision.candidates:  # chosen on a button: no question to rank it by
+            return self.local_counterpart(decision.best.id, org_id, TWIN_LIKELY)
         return self.village_version(decision.best, decision.candidates, org_id)
 
     def village_twin_first(self, candidates: list[Candidate], org_id: int | None) -> list[Candidate]:

@@ -562,3 +562,15 @@ async def test_the_villages_own_version_follows_a_shipped_answer_on_its_matter(h
     assert "本村的具体安排" not in other.text and "13800001234" not in other.text
     calls = await h.send(STRANGER.user_id, STRANGER, "妇女之家是干什么的")
     assert all("13800001234" not in c.text for c in calls)
+    # the shipped entry chosen on a button (no question to rank by): its village version follows too
+    assert isinstance(answer.result, dict)
+    shown_on = h.api.messages[(answer.result["chat"]["id"], answer.result["message_id"])]
+
+    async def press(data: str) -> str:
+        before = len(h.api.calls)
+        await h.app.process_update(h.factory.callback(h.person(GUEST), shown_on, data))
+        return "\n".join(c.text for c in h.api.calls[before:] if c.method == "sendMessage")
+
+    chosen = await press("faq:q:womens-home")
+    assert chosen.index("依据：") < chosen.index("本村的具体安排") < chosen.index("13800001234")
+    assert "本村的具体安排" not in await press("faq:q:child-custody")
