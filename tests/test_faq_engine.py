@@ -662,6 +662,14 @@ def test_a_villages_own_entry_on_where_to_get_help_is_found() -> None:
     assert index.local_counterpart("dv-where-to-get-help", 7) is None  # her own version is shown instead
 
 
+def test_what_to_do_if_he_hits_her_is_where_to_turn(index: FaqIndex) -> None:
+    """如果他打我怎么办 asks what to do, not what counts as violence (a play-through in the shell)."""
+    d = index.decide("如果他打我怎么办", private=True)
+    assert d.best is not None and d.best.id == "dv-where-to-get-help"
+    counts = index.decide("他打我算家暴吗")
+    assert counts.best is not None and counts.best.id == "dv-what-counts"
+
+
 def test_a_villages_own_version_of_a_shipped_entry_is_its_twin() -> None:
     """An own entry is the village's version of the shipped entry its question is ranked to, where that
     ranking is sure (TWIN_LIKELY); a dance team, ranked to the women's home unsure, is nobody's twin."""
