@@ -170,6 +170,7 @@ LOCAL_ASK_WORDS = frozenset({"几号", "几点", "哪天", "地址", "开门", "
                              "楼上", "村头", "本村", "本县", "本镇", "本乡", "值班", "礼拜"})
 # Who in the village (挨打了找村里谁, 村里谁能帮忙): a person only her village's own entry can name.
 VILLAGE_WORDS = frozenset({"村里", "本村", "村上"})
+WHO_WORDS = frozenset({"谁", "哪位"})
 # 今年 of her age (今年五十八了还能查吗) asks after no local detail.
 THIS_YEAR_OF_AGE = re.compile(r"今年\s*[0-9一二三四五六七八九十几]+\s*(?:岁|周岁|了)")
 # An organisation's own entry is the village's version of the shipped entry its question is ranked to
@@ -179,7 +180,6 @@ THIS_YEAR_OF_AGE = re.compile(r"今年\s*[0-9一二三四五六七八九十几]+
 TWIN_LIKELY = 0.9
 DV_HELP_ENTRY = "dv-where-to-get-help"  # where to turn, shown under the alarm for violence
 VIOLENCE_CATEGORIES = frozenset({"violence", "weapon", "locked_in", "threat", "child"})  # services.danger
-WHO_WORDS = frozenset({"谁", "哪位"})
 CACHE_POSTINGS = 2_000_000  # per-token score vectors kept between queries (12 bytes each)
 READ_KEPT = 256  # questions whose tokens are remembered (`query_tokens`)
 TWINS_KEPT = 8192  # own entries whose deployment-wide twin is remembered (`FaqIndex.twin`): 2–8 ms each
@@ -903,8 +903,10 @@ class FaqIndex:
                                         tuple[list[Candidate], float, list[dict[str, float]] | None]] = OrderedDict()
         self._ranked_seen: OrderedDict[tuple[tuple[str, ...], int, int | None, tuple[int, int]],
                                        tuple[Candidate, ...]] = OrderedDict()
-        # (deployment-wide entry id, organisation, its scope's version) → its own entry on that matter
+        # (own entry id, organisation, its scope's version) → the deployment-wide entry it is the version of
         self._local_seen: dict[tuple[str, int, tuple[int, int]], tuple[str, float] | None] = {}
+        # (deployment-wide entry id, organisation, least likely, scope version) → its own entry on that matter
+        self._counterpart_seen: dict[tuple[str, int, float, tuple[int, int]], Entry | None] = {}
         # Sound key (fuzzy pinyin, syllables apart / run together for typed pinyin) → the canonical words
         # of the synonym variants that sound so; each part keeps the same for the words it indexed first.
         self._sounds: _SoundTables = ({}, {})
@@ -943,6 +945,7 @@ class FaqIndex:
         new._lexical_seen = OrderedDict()
         new._ranked_seen = OrderedDict()
         new._local_seen = {}
+        new._counterpart_seen = {}
         return new
 
     @property
@@ -1596,15 +1599,24 @@ class FaqIndex:
         shown instead)."""
         if org_id is None or self.get(entry_id, org_id) is not None or self.get(entry_id, None) is None:
             return None
+        key = (entry_id, org_id, least, self.scope_version(org_id))
+        if key in self._counterpart_seen:
+            return self._counterpart_seen[key]
+        found: Entry | None = None
         for own in self.entries_of(org_id):
             if not own.questions:
                 continue
-            if all(c.id != entry_id for c in self.search_tokens(self.query_tokens(own.questions[0], None)[1], 3, None)):
+            nearest = self.search_tokens(self.query_tokens(own.questions[0], None)[1], 3, None)
+            if all(c.id != entry_id for c in nearest):
                 continue
             twin = self.twin(own.id, org_id)
             if twin is not None and twin[0] == entry_id and twin[1] >= least:
-                return own
-        return None
+                found = own
+                break
+        if len(self._counterpart_seen) > READ_KEPT:
+            self._counterpart_seen.clear()
+        self._counterpart_seen[key] = found
+        return found
 
     def twin(self, entry_id: str, org_id: int) -> tuple[str, float] | None:
         """The deployment-wide entry an organisation's own entry is the village's version of, and how
