@@ -111,7 +111,7 @@ async def test_danger_with_a_question_gets_its_answer_under_the_alarm(h: Harness
 
 async def test_danger_with_a_likely_question_shows_it_and_offers_the_others(h: Harness) -> None:
     await h.say(PUBLIC, GUEST, "在吗")
-    _, reply = await _alarm(h, "他昨晚又打我了，孩子能归我吗")
+    _, reply = await _alarm(h, "他昨晚又打我了，孩子能判给我吗")  # likely, not sure
     custody = h.services.faq.entry("child-custody", None)
     assert custody is not None and f"您问的是不是：<b>{custody.questions[0]}</b>" in reply.text
     assert reply.text.index("110") < reply.text.index("您问的是不是")
