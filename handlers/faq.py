@@ -542,7 +542,7 @@ async def faq_add(req: Req, context: BotContext) -> None:
     assert message is not None
     questions, answer, tags = parse_add_text(message_text_after_command(message))
     entry = await req.services.faq.add(req.actor, org_id, questions, answer, tags)
-    await reply(req, req.t("faq_add.done", id=entry.id))
+    await reply(req, req.t("faq_add.done", id=entry.id) + _twin_note(req, entry))
 
 
 @handles("faq_edit")
@@ -560,8 +560,21 @@ async def faq_edit(req: Req, context: BotContext) -> None:
     parts = [p.strip() for p in rest.split("|")] + ["", ""]
     questions = [q.strip() for q in parts[0].split(";") if q.strip()] or None
     tags = [x for x in re.split(r"[,，、]", parts[2]) if x.strip()] if parts[2] else None
-    await req.services.faq.edit(req.actor, org_id, entry_id, questions, parts[1] or None, tags)
-    await reply(req, req.t("faq_edit.done", id=entry_id))
+    entry = await req.services.faq.edit(req.actor, org_id, entry_id, questions, parts[1] or None, tags)
+    await reply(req, req.t("faq_edit.done", id=entry_id) + (_twin_note(req, entry) if questions else ""))
+
+
+def _twin_note(req: Req, entry: Entry) -> str:
+    """Where an organisation's new entry will be shown, when it is the village's version of a shipped one
+    (`FaqService.shipped_twin`): after that answer, or under the alarm for violence."""
+    found = req.services.faq.shipped_twin(entry)
+    if found is None:
+        return ""
+    shipped, violence = found
+    if violence:
+        return "\n" + req.t("faq_add.twin_violence")
+    question = _escape(in_script(req.lang, shipped.questions[0] if shipped.questions else shipped.id))
+    return "\n" + req.t("faq_add.twin", question=question)
 
 
 @handles("faq_del")

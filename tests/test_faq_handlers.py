@@ -528,7 +528,7 @@ async def test_the_villages_own_help_entry_follows_the_help_under_an_alarm(h: Ha
     and not for a woman of no village."""
     saved = await h.say(WORK, "王芳", "/faq_add 本村遇到家庭暴力，首先应该找谁？ | "
                                      "先找村妇联主席王芳，电话 13800001234；夜里直接去村委会值班室，有人。 | 家暴")
-    assert "<code>" in saved
+    assert "<code>" in saved and "遭受家暴" in saved  # the chair is told it follows the help
     await h.say(PUBLIC, GUEST, "在吗")  # she belongs to 青石村 through its public group
     _, reply = await _alarm(h, "他正在打我 我好怕")
     assert "本村的求助办法" in reply.text and "13800001234" in reply.text
@@ -553,7 +553,9 @@ async def test_the_villages_own_version_follows_a_shipped_answer_on_its_matter(h
     in another village's chats."""
     saved = await h.say(WORK, "王芳", "/faq_add 本村妇女之家什么时候开放？ | "
                                      "每周二、周四下午 2:30—5:30，在村委会二楼，找王芳 13800001234。 | 妇女之家")
-    assert "<code>" in saved
+    assert "<code>" in saved and "本村版本" in saved  # the chair is told where it will be shown
+    dance = await h.say(WORK, "王芳", "/faq_add 村舞蹈队什么时候练，怎么加入？ | 每晚七点在文化广场。 | 活动")
+    assert "<code>" in dance and "本村版本" not in dance
     answer = (await h.send(PUBLIC, GUEST, "村里妇女之家能干些啥"))[-1]
     shipped = h.services.faq.entry("womens-home", None)
     assert shipped is not None and answer.text.startswith(shipped.answer[:20])
@@ -574,3 +576,6 @@ async def test_the_villages_own_version_follows_a_shipped_answer_on_its_matter(h
     chosen = await press("faq:q:womens-home")
     assert chosen.index("依据：") < chosen.index("本村的具体安排") < chosen.index("13800001234")
     assert "本村的具体安排" not in await press("faq:q:child-custody")
+    # the village's own copy of the shipped entry (same id) is shown instead of it: nobody's version
+    edited = await h.say(WORK, "王芳", "/faq_edit womens-home 妇女之家能干些啥 | 本村妇女之家能读书、学手艺。 |")
+    assert "已修改" in edited and "本村版本" not in edited
