@@ -18,7 +18,6 @@ from services.clock import Clock, next_local
 from services.errors import Refusal
 from services.faq_engine import (
     DV_HELP_ENTRY,
-    TWIN_LIKELY,
     Decision,
     DocTokens,
     Entry,
@@ -27,6 +26,7 @@ from services.faq_engine import (
     load_shipped_entries,
     normalise,
     shipped_index,
+    twin_bar,
 )
 from services.faq_io import MAX_ANSWER, MAX_QUESTION, split_list
 from services.faq_semantic import get_semantic
@@ -209,9 +209,9 @@ class FaqService:
         return self._index().village_entry_after(decision, org_id)
 
     def shipped_twin(self, entry: Entry) -> tuple[Entry, bool] | None:
-        """The deployment-wide entry an organisation's entry is the village's version of (`FaqIndex.twin`:
-        at TWIN_LIKELY; any for where to turn for violence), and whether it is that one: told to the
-        chair who adds it, so she knows where it will be shown."""
+        """The deployment-wide entry an organisation's entry is the village's version of (`FaqIndex.twin`,
+        at `twin_bar`), and whether it is where to turn for violence: told to the chair who adds it, so
+        she knows where it will be shown."""
         if entry.org_id is None:
             return None
         index = self._index()
@@ -219,9 +219,7 @@ class FaqService:
         shipped = index.get(twin[0], None) if twin is not None else None
         if twin is None or twin[0] == entry.id or shipped is None or shipped.org_id is not None:
             return None  # (its own copy of a shipped entry is shown instead of it)
-        if twin[0] == DV_HELP_ENTRY:
-            return shipped, True
-        return (shipped, False) if twin[1] >= TWIN_LIKELY else None
+        return (shipped, twin[0] == DV_HELP_ENTRY) if twin[1] >= twin_bar(twin[0]) else None
 
     async def ask(self, question: str, org_id: int | None, chat_id: int, user_id: int) -> Asked:
         decision = self.decide(question, org_id)

@@ -180,6 +180,14 @@ THIS_YEAR_OF_AGE = re.compile(r"今年\s*[0-9一二三四五六七八九十几]+
 TWIN_LIKELY = 0.9
 DV_HELP_ENTRY = "dv-where-to-get-help"  # where to turn, shown under the alarm for violence
 VIOLENCE_CATEGORIES = frozenset({"violence", "weapon", "locked_in", "threat", "child"})  # services.danger
+
+
+def twin_bar(entry_id: str) -> float:
+    """How likely a village's entry must be ranked to the deployment-wide `entry_id` to be shown as its
+    version: any for where to turn for violence (a village's people and phones are reliably found, last
+    stop's 34 villages), TWIN_LIKELY for another matter."""
+    return 0.0 if entry_id == DV_HELP_ENTRY else TWIN_LIKELY
+
 CACHE_POSTINGS = 2_000_000  # per-token score vectors kept between queries (12 bytes each)
 READ_KEPT = 256  # questions whose tokens are remembered (`query_tokens`)
 TWINS_KEPT = 8192  # own entries whose deployment-wide twin is remembered (`FaqIndex.twin`): 2–8 ms each
@@ -904,7 +912,7 @@ class FaqIndex:
         self._ranked_seen: OrderedDict[tuple[tuple[str, ...], int, int | None, tuple[int, int]],
                                        tuple[Candidate, ...]] = OrderedDict()
         # (own entry id, organisation, its scope's version) → the deployment-wide entry it is the version of
-        self._local_seen: dict[tuple[str, int, tuple[int, int]], tuple[str, float] | None] = {}
+        self._twin_seen: dict[tuple[str, int, tuple[int, int]], tuple[str, float] | None] = {}
         # (deployment-wide entry id, organisation, least likely, scope version) → its own entry on that matter
         self._counterpart_seen: dict[tuple[str, int, float, tuple[int, int]], Entry | None] = {}
         # Sound key (fuzzy pinyin, syllables apart / run together for typed pinyin) → the canonical words
@@ -944,7 +952,7 @@ class FaqIndex:
         new._read = OrderedDict()
         new._lexical_seen = OrderedDict()
         new._ranked_seen = OrderedDict()
-        new._local_seen = {}
+        new._twin_seen = {}
         new._counterpart_seen = {}
         return new
 
@@ -1626,15 +1634,25 @@ class FaqIndex:
         if own is None or own.org_id is None or not own.questions:
             return None
         key = (entry_id, org_id, self.scope_version(org_id))
-        if key in self._local_seen:
-            return self._local_seen[key]
+        if key in self._twin_seen:
+            return self._twin_seen[key]
         text, tokens = self.query_tokens(own.questions[0], None)
         first = self.ranked(text, tokens, 1, None)
         found = (first[0].id, first[0].likely if first[0].likely is not None else 0.0) if first else None
-        if len(self._local_seen) > TWINS_KEPT:
-            self._local_seen.clear()
-        self._local_seen[key] = found
+        if len(self._twin_seen) > TWINS_KEPT:
+            self._twin_seen.clear()
+        self._twin_seen[key] = found
         return found
+
+    def _twin_at(self, shipped_id: str, candidates: Sequence[Candidate], org_id: int) -> int | None:
+        """Where among `candidates`' second and third is the village's version (`twin`, at TWIN_LIKELY) of
+        the deployment-wide `shipped_id`."""
+        for i in (1, 2):
+            if i < len(candidates) and candidates[i].org_id is not None:
+                twin = self.twin(candidates[i].id, org_id)
+                if twin is not None and twin[0] == shipped_id and twin[1] >= TWIN_LIKELY:
+                    return i
+        return None
 
     def village_version(self, best: Entry | None, candidates: Sequence[Candidate], org_id: int | None) -> Entry | None:
         """The village's own version (`twin`, at TWIN_LIKELY) of the deployment-wide entry `best`, where the
@@ -1642,12 +1660,8 @@ class FaqIndex:
         home, and the village's opening hours follow."""
         if org_id is None or best is None or best.org_id is not None:
             return None
-        for c in candidates[1:3]:
-            if c.org_id is not None:
-                twin = self.twin(c.id, org_id)
-                if twin is not None and twin[0] == best.id and twin[1] >= TWIN_LIKELY:
-                    return self.get(c.id, org_id)
-        return None
+        at = self._twin_at(best.id, candidates, org_id)
+        return self.get(candidates[at].id, org_id) if at is not None else None
 
     def village_entry_after(self, decision: Decision, org_id: int | None) -> Entry | None:
         """The village's own entry shown after a deployment-wide answer (handlers.faq): on where to turn
@@ -1660,24 +1674,18 @@ class FaqIndex:
             return self.local_counterpart(DV_HELP_ENTRY, org_id) if violent else None
         if decision.kind != "answer" or decision.best is None or decision.best.org_id is not None:
             return None
-        if decision.best.id == DV_HELP_ENTRY:
-            return self.local_counterpart(DV_HELP_ENTRY, org_id)
-        if not decision.candidates:  # chosen on a button: no question to rank it by
-            return self.local_counterpart(decision.best.id, org_id, TWIN_LIKELY)
+        if decision.best.id == DV_HELP_ENTRY or not decision.candidates:  # (no candidates: chosen on a button)
+            return self.local_counterpart(decision.best.id, org_id, twin_bar(decision.best.id))
         return self.village_version(decision.best, decision.candidates, org_id)
 
     def village_twin_first(self, candidates: list[Candidate], org_id: int | None) -> list[Candidate]:
         """A question after a local detail (`asks_locally`) ranked to a deployment-wide entry first and the
         village's own version of it (`twin`, at TWIN_LIKELY) second or third: the village's first (俺村今年
         两癌啥时候查，找谁报名: its dates, not the national rule)."""
-        if org_id is None or len(candidates) < 2 or candidates[0].org_id is not None:
+        if org_id is None or not candidates or candidates[0].org_id is not None:
             return candidates
-        for i in (1, 2):
-            if i < len(candidates) and candidates[i].org_id is not None:
-                twin = self.twin(candidates[i].id, org_id)
-                if twin is not None and twin[0] == candidates[0].id and twin[1] >= TWIN_LIKELY:
-                    return [candidates[i], *candidates[:i], *candidates[i + 1:]]
-        return candidates
+        at = self._twin_at(candidates[0].id, candidates, org_id)
+        return candidates if at is None else [candidates[at], *candidates[:at], *candidates[at + 1:]]
 
     def search_tokens(self, tokens: Sequence[str], k: int = 3, org_id: int | None = None) -> list[Candidate]:
         """BM25's top k for an already segmented query (`Tokenizer.tokens`), not re-ranked."""
