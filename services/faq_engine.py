@@ -80,10 +80,10 @@ Decision (`FaqIndex.decide`)
              免费, 多少: 护照怎么办理), or right < the "suggest" threshold ("suggest_lenient" for a
              message already read as a question, "suggest_private" for one in a private chat; what
              is offered below "suggest_lenient" is a long shot and goes to a person as well), or
-             right < the "suggest" threshold ("suggest_lenient" for a
-             message already read as a question); no candidates are offered.
-    answer   right ≥ the "answer" threshold and two or more words (sub-words aside), or the question
-             is one of the entry's own phrasings.
+             no candidates are offered.
+    answer   right ≥ the "answer" threshold, or the question is one of the entry's own phrasings. A
+             question of one word (sub-words aside) is answered only where no other entry of the scope
+             has that word in its questions: 12338 or 法定婚龄 names an entry, 离婚 or 彩礼 does not.
     suggest  otherwise ("您是不是想问", up to three candidates).
   Thresholds from out-of-fold probabilities on the development set (see bench/faq_quality.py):
   answer where direct answers stay ≥ 97% right with ≤ 3% of near misses answered; suggest where
@@ -199,7 +199,7 @@ PART_SOUND_WORDS = 8  # kept per part, before the parts of a scope are merged
 FILLERS: tuple[str, ...] = (
     "请问一下", "请问", "想问一下", "想问问", "问一下", "俺想问下", "我想问下", "想问下", "问下", "俺想问", "我想问",
     "想请教", "请教一下", "咨询一下", "姐妹们", "姐妹", "大家好", "你好", "您好", "谢谢", "有谁知道", "谁知道",
-    "俺想知道", "我想知道", "想了解一下", "咋回事", "怎么回事", "麻烦", "急急急", "在线等",
+    "俺想知道", "我想知道", "想了解一下", "咋回事", "怎么回事", "麻烦", "急急急", "在线等", "哎古",
 )
 
 # Dialect → standard, applied to the text before segmentation (longest first). Word-level variants
@@ -237,12 +237,19 @@ DIALECT: tuple[tuple[str, str], ...] = (
     ("搵人", "找人"), ("搵边个", "找谁"), ("搵妇联", "找妇联"),
     # 西南 起 after a verb (写起, 跟起我走, 守起: -ing) and 滴 for 的 (男滴); 粤 话 for 说 (老公话)
     ("写起", "写着"), ("跟起", "跟着"), ("守起", "守着"), ("男滴", "男的"), ("女滴", "女的"), ("老公话", "老公说"),
+    # 吴 啥人 who, 伊拉 they; 东北 削人 hitting (not 削苹果), 屯子 a village, 老娘们儿 women; 延边's Korean
+    # loanwords 男便 husband, 哈拉莫尼 grandmother
+    ("寻啥人", "找谁"), ("啥人", "谁"), ("伊拉", "他们"), ("削人", "打人"), ("屯子里", "村里"), ("屯子", "村子"),
+    ("屯里", "村里"), ("老娘们儿", "妇女"), ("男便", "丈夫"), ("哈拉莫尼", "奶奶"), ("村里头", "村里"),
+    ("头一个", "首先"), ("第一个要", "首先要"),
 )
 # "Our village" as a woman says it (咱村, 俺们村里) is what a chair writes in an own entry (本村)
 OUR_PLACE: dict[str, tuple[str, ...]] = {
     "本村": ("咱村", "俺村", "我村", "我们村", "咱们村", "俺们村", "阿拉村",
-             "咱村里", "俺村里", "我们村里", "咱们村里", "俺们村里", "阿拉村里"),
+             "咱村里", "俺村里", "我们村里", "咱们村里", "俺们村里", "阿拉村里", "咱屯子", "俺屯子", "咱们屯子",
+             "咱屯", "俺屯", "我们屯", "咱们屯"),
     "本县": ("咱县", "俺县", "我们县", "咱们县"),
+    "本区": ("咱区", "俺区", "我们区", "咱们区", "阿拉区"),
     "本镇": ("咱镇", "俺镇", "我们镇", "咱们镇"),
     "本乡": ("咱乡", "我们乡"),
 }
@@ -1376,6 +1383,14 @@ class FaqIndex:
         parts = (shared, own) if own is not None else (shared,)
         return sum(f.df(tid) for part in parts for f in (part.q, part.a))
 
+    def question_uses(self, token: str, org_id: int | None = None) -> int:
+        """How many entries of `org_id`'s scope have the token in their questions (variants and tags too)."""
+        tid = self._vocab.get(token)
+        if tid is None:
+            return 0
+        _, shared, own = self._scope(org_id)
+        return shared.q.df(tid) + (own.q.df(tid) if own is not None else 0)
+
     def max_score(self, tokens: Iterable[str], org_id: int | None = None) -> float:
         """Σ idf over the distinct tokens: the score of an average-length entry holding each once."""
         return sum(self.idf(t, org_id) for t in dict.fromkeys(tokens))
@@ -1904,7 +1919,8 @@ class FaqIndex:
                                "suggest_lenient" if lenient else "suggest"]
         relevant = on_topic and right >= bar
         words = [t for t in tokens if not any(t != other and t in other for other in tokens)]  # sub-words aside
-        sure = relevant and ((right >= model.thresholds["answer"] and len(words) > 1)
+        names_one = len(words) > 1 or self.question_uses(words[0], org_id) == 1  # 12338, not 离婚 or 彩礼
+        sure = relevant and ((right >= model.thresholds["answer"] and names_one)
                              or self._is_phrasing(candidates[0], tokens))
         if danger:
             # Violence: the help entries (ranked first) go with the alarm; otherwise only a real match.
