@@ -242,6 +242,19 @@ DIALECT: tuple[tuple[str, str], ...] = (
     ("寻啥人", "找谁"), ("啥人", "谁"), ("伊拉", "他们"), ("削人", "打人"), ("屯子里", "村里"), ("屯子", "村子"),
     ("屯里", "村里"), ("老娘们儿", "妇女"), ("男便", "丈夫"), ("哈拉莫尼", "奶奶"), ("村里头", "村里"),
     ("头一个", "首先"), ("第一个要", "首先要"),
+    # 河南 (set QQ): 搁 in / at (not 搁置), 哩 for 的, 木人 nobody, 当家哩 husband, 夜儿 yesterday,
+    # 能中 all right?, 卷铺盖走人 let go
+    ("搁哪", "在哪"), ("搁家", "在家"), ("哩", "的"), ("木人", "没人"),
+    # 吴 哪能 is how, but 在哪能 / 去哪能 / 搁哪能 ask where one can
+    ("在哪能", "在哪里能"), ("去哪能", "去哪里能"), ("到哪能", "到哪里能"), ("搁哪能", "在哪里能"),
+    ("掌柜哩", "丈夫"), ("夜儿黑", "昨晚"), ("夜儿个", "昨天"), ("能中", "能行"), ("卷铺盖走人", "被辞退"),
+    ("叫我卷铺盖走人", "辞退我"),
+    ("叫我自己走人", "辞退我"), ("叫我走人", "辞退我"),
+    # 桂柳 / 西南 (set QQ): 得不得 may (I)?, 怀崽 pregnant, 着 for 被 before a beating, 哪点 where,
+    # 哪样 what, 妹仔 a daughter
+    ("得不得", "能不能"), ("怀崽", "怀孕"), ("着老倌打", "被丈夫打"), ("着男人打", "被丈夫打"), ("着他打", "被他打"),
+    ("去哪点", "去哪里"), ("在哪点", "在哪里"), ("哪样东西", "什么东西"), ("做哪样", "干什么"), ("妹仔", "女儿"),
+    ("现里", "县里"),
 )
 # "Our village" as a woman says it (咱村, 俺们村里) is what a chair writes in an own entry (本村)
 OUR_PLACE: dict[str, tuple[str, ...]] = {
@@ -323,9 +336,17 @@ def _normalisation_version() -> str:
                      _LET_GO.pattern])
 
 
+# A number said digit by digit (voice-to-text writes 幺二三三八 for 12338): five digits or more, so 一二三
+# or 三四五 in a sentence stay words
+_SPOKEN_DIGITS = re.compile("[幺〇零一二三四五六七八九]{5,}")
+_DIGIT_OF = str.maketrans("幺〇零一二三四五六七八九", "100123456789")
+
+
 def normalise(text: str) -> str:
-    """A question's canonical text: folded, punctuation/emoji → one space, chatter removed, dialect mapped."""
-    s = _NOISE.sub(" ", fold(text))
+    """A question's canonical text: folded, punctuation/emoji → one space, chatter removed, dialect mapped,
+    numbers said digit by digit written in digits."""
+    s = _SPOKEN_DIGITS.sub(lambda m: m.group(0).translate(_DIGIT_OF), fold(text))
+    s = _NOISE.sub(" ", s)
     s = _FILLER_RE.sub(" ", s)
     s = _DIALECT_RE.sub(lambda m: _DIALECT_MAP[m.group(0)], s)
     s = _DIVORCE_VERB.sub("离婚", s)
