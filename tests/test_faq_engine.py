@@ -493,7 +493,8 @@ def test_typed_pinyin_is_read_in_the_characters_of_the_words_that_sound_so() -> 
 
 
 @pytest.mark.parametrize(("question", "bm25_first", "wanted"), [
-    ("老公赌博欠的钱我要还吗", "divorce-litigation", "marital-debt"),
+    ("被騷擾了去哪裡投訴", "harassment-employer-duty", "sexual-harassment"),
+    ("彩里要三十万犯法吗", "bride-price-return", "bride-price-what-counts"),
     ("家暴了能不能告他赔钱", "dv-legal-aid-free", "divorce-damages"),
     ("离婚分房子", "daughter-inheritance", "divorce-property-division"),
     ("家暴的法律援助還要開貧困證明嗎", "legal-aid-12348", "dv-legal-aid-free"),
