@@ -1,6 +1,6 @@
 """FAQ engine speed and memory against rank_bm25's BM25Okapi, on synthetic corpora.
 
-    python -m bench.faq_bench [--sizes 1000,10000,100000] [--quick]
+    python -m bench.faq_bench [--sizes 1000,10000,100000] [--quick] [--new-questions dev8]
 
 Corpora are deterministic (seeded) recombinations of the shipped knowledge base: every synthetic
 entry takes 3-5 real questions, 1-2 real tag sets and a real answer and swaps half of their words
@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 from rank_bm25 import BM25Okapi
 
-from bench.faq_quality import load_set
+from bench.faq_quality import SETS, load_set
 from services.faq_engine import DocTokens, Entry, FaqIndex, Tokenizer, get_tokenizer, load_shipped_entries
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -301,6 +301,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--sizes", default="1000,10000,100000", help="comma-separated corpus sizes")
     ap.add_argument("--quick", action="store_true", help="fewer queries, no tracemalloc pass, no 100k")
     ap.add_argument("--queries", type=int, default=300, help="questions per size (the eval set cycled)")
+    ap.add_argument("--new-questions", default="test", choices=SETS,
+                    help="the question set timed as new questions (default: the held-out set)")
     args = ap.parse_args(argv)
 
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -309,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     evals = [row.q for row in load_set("dev")[0]]
     n_queries = 60 if args.quick else args.queries
     queries = [evals[i % len(evals)] for i in range(n_queries)]
-    held_out = [row.q for row in load_set("test")[0]]
+    held_out = [row.q for row in load_set(args.new_questions)[0]]
 
     ready = time_to_ready()
     print("## Time to ready (fresh interpreter)\n")
