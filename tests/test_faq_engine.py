@@ -474,6 +474,17 @@ def test_a_remembered_reading_of_a_question_is_read_again_once_the_scope_changes
     assert "养蜂场" not in index.query_tokens("养蜂厂分红", 6)[1]  # another village's scope
 
 
+@pytest.mark.parametrize("run", ["重婚", "银行卡被他拿走了", "孩子长大了还行不行", "他重新找了个女的", "还钱", "还有",
+                                 "生育津贴能拿多少", "着老倌打"])
+def test_a_run_is_read_as_pypinyin_reads_it_whole(run: str) -> None:
+    """Word by word with each word remembered, polyphones read by their neighbours as in one call."""
+    from pypinyin import lazy_pinyin
+
+    from services.faq_engine import _run_syllables
+
+    assert _run_syllables(run) == tuple(lazy_pinyin(run))
+
+
 def test_typed_pinyin_is_read_in_the_characters_of_the_words_that_sound_so() -> None:
     index = FaqIndex.build(load_shipped_entries())
     assert index.spell_pinyin("qisu lihun去哪个法院") == "起诉离婚去哪个法院"
