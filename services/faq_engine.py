@@ -79,8 +79,8 @@ Decision (`FaqIndex.decide`)
     decline  the top entry shares no topic word with the question (only `GENERIC_WORDS` such as 申请,
              免费, 多少: 护照怎么办理), or right < the "suggest" threshold ("suggest_lenient" for a
              message already read as a question, "suggest_private" for one in a private chat; what
-             is offered below "suggest_lenient" is a long shot and goes to a person as well), or
-             no candidates are offered.
+             is offered below "suggest_lenient" is a long shot and goes to a person as well); no
+             candidates are offered.
     answer   right ≥ the "answer" threshold, or the question is one of the entry's own phrasings. A
              question of one word (sub-words aside) is answered only where no other entry of the scope
              has that word in its questions: 12338 or 法定婚龄 names an entry, 离婚 or 彩礼 does not.
@@ -321,6 +321,12 @@ _AGE = re.compile(r"(?:\d{1,3}|[一二三四五六七八九十两]{1,3})(?:周�
 AGE_TOKEN = "年龄"
 
 
+# A number said digit by digit (voice-to-text writes 幺二三三八 for 12338): five digits or more, so 一二三
+# or 三四五 in a sentence stay words
+_SPOKEN_DIGITS = re.compile("[幺〇零一二三四五六七八九]{5,}")
+_DIGIT_OF = str.maketrans("幺〇零一二三四五六七八九", "100123456789")
+
+
 # Bump when `normalise`, `fold` or `Tokenizer.tokens_of_normalised` change in a way the constants and
 # libraries below do not show: stored entry tokens are then segmented again at the next start.
 NORMALISE_VERSION = 5
@@ -334,13 +340,7 @@ def _normalisation_version() -> str:
         opencc_version = "?"
     return "|".join([str(NORMALISE_VERSION), str(jieba.__version__), opencc_version, unicodedata.unidata_version,
                      _NOISE.pattern, _AGE.pattern, AGE_TOKEN, _DIVORCE_VERB.pattern, _WU_HE.pattern, _WHO.pattern,
-                     _LET_GO.pattern])
-
-
-# A number said digit by digit (voice-to-text writes 幺二三三八 for 12338): five digits or more, so 一二三
-# or 三四五 in a sentence stay words
-_SPOKEN_DIGITS = re.compile("[幺〇零一二三四五六七八九]{5,}")
-_DIGIT_OF = str.maketrans("幺〇零一二三四五六七八九", "100123456789")
+                     _LET_GO.pattern, _SPOKEN_DIGITS.pattern])
 
 
 def normalise(text: str) -> str:
