@@ -244,13 +244,11 @@ DIALECT: tuple[tuple[str, str], ...] = (
     ("屯里", "村里"), ("老娘们儿", "妇女"), ("男便", "丈夫"), ("哈拉莫尼", "奶奶"), ("村里头", "村里"),
     ("头一个", "首先"), ("第一个要", "首先要"),
     # 河南 (set QQ): 搁 in / at (not 搁置), 哩 for 的, 木人 nobody, 当家哩 husband, 夜儿 yesterday,
-    # 能中 all right?, 卷铺盖走人 let go
+    # 能中 all right? (卷铺盖走人, let go: `_LET_GO`)
     ("搁哪", "在哪"), ("搁家", "在家"), ("哩", "的"), ("木人", "没人"),
     # 吴 哪能 is how, but 在哪能 / 去哪能 / 搁哪能 ask where one can
     ("在哪能", "在哪里能"), ("去哪能", "去哪里能"), ("到哪能", "到哪里能"), ("搁哪能", "在哪里能"),
-    ("掌柜哩", "丈夫"), ("夜儿黑", "昨晚"), ("夜儿个", "昨天"), ("能中", "能行"), ("卷铺盖走人", "被辞退"),
-    ("叫我卷铺盖走人", "辞退我"),
-    ("叫我自己走人", "辞退我"), ("叫我走人", "辞退我"),
+    ("掌柜哩", "丈夫"), ("夜儿黑", "昨晚"), ("夜儿个", "昨天"), ("能中", "能行"),
     # 桂柳 / 西南 (set QQ): 得不得 may (I)?, 怀崽 pregnant, 着 for 被 before a beating, 哪点 where,
     # 哪样 what, 妹仔 a daughter
     ("得不得", "能不能"), ("怀崽", "怀孕"), ("着老倌打", "被丈夫打"), ("着男人打", "被丈夫打"), ("着他打", "被他打"),
@@ -315,7 +313,8 @@ _WU_HE = re.compile(r"伊(?![朗斯犁拉利甸万春通宁])")
 _WHO = re.compile(r"(?<=[找寻])哪个(?=[\s帮啊咯呀吗呢嘛好去要]|$)")
 # Let go without the word 辞退: 让我别来了, 说我明天不用来了, 别来上班了 (not 你别来了: no 让/叫/说 我, no 上班)
 _LET_GO = re.compile(r"(?:[让叫喊]我|说我|说)(?:明天|以后|下个月)?(?:别|不用|不要)再?来(?:上班)?了"
-                     r"|(?:明天|以后|下个月)?(?:别|不用|不要)再?来上班了")
+                     r"|(?:明天|以后|下个月)?(?:别|不用|不要)再?来上班了"
+                     r"|(?:[让叫喊]我)?(?:自己)?卷铺盖走人|[让叫喊]我(?:自己)?走人")  # 河南 / 桂柳
 # An age (19岁, 十九周岁, 两岁) stands for the concept 年龄: the entries speak of ages generically.
 _AGE = re.compile(r"(?:\d{1,3}|[一二三四五六七八九十两]{1,3})(?:周岁|岁)")
 AGE_TOKEN = "年龄"
@@ -1396,22 +1395,19 @@ class FaqIndex:
             w = cached[token] = self._idf_of(q_df, n) + self.answer_weight * self._idf_of(a_df, n)
         return w
 
-    def field_uses(self, token: str, org_id: int | None = None) -> int:
-        """How many fields (questions + tags, answer: two per entry) of `org_id`'s scope use the token."""
+    def field_uses(self, token: str, org_id: int | None = None, answers: bool = True) -> int:
+        """How many fields (questions + tags, answer: two per entry) of `org_id`'s scope use the token;
+        without `answers`, how many entries have it in their questions (variants and tags too)."""
         tid = self._vocab.get(token)
         if tid is None:
             return 0
         _, shared, own = self._scope(org_id)
         parts = (shared, own) if own is not None else (shared,)
-        return sum(f.df(tid) for part in parts for f in (part.q, part.a))
+        return sum(f.df(tid) for part in parts for f in ((part.q, part.a) if answers else (part.q,)))
 
     def question_uses(self, token: str, org_id: int | None = None) -> int:
         """How many entries of `org_id`'s scope have the token in their questions (variants and tags too)."""
-        tid = self._vocab.get(token)
-        if tid is None:
-            return 0
-        _, shared, own = self._scope(org_id)
-        return shared.q.df(tid) + (own.q.df(tid) if own is not None else 0)
+        return self.field_uses(token, org_id, answers=False)
 
     def max_score(self, tokens: Iterable[str], org_id: int | None = None) -> float:
         """Σ idf over the distinct tokens: the score of an average-length entry holding each once."""
